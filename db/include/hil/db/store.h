@@ -1,0 +1,165 @@
+// Typed operations on the results database: everything hil stores or reads
+// goes through here (the scheduler, the gate, the viewer, `hil db`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hil/db/database.h"
+
+namespace hil::db {
+
+struct RevisionRow {
+  int64_t id = 0;
+  std::string sha256;
+  std::string name;
+  std::string git_sha;
+  std::string pr;
+  std::string author;
+  int64_t bytes = 0;
+};
+
+struct ClipRow {
+  int64_t id = 0;
+  std::string sha256;
+  std::string name;
+  std::vector<std::string> tags;
+  uint32_t frames = 0;
+  double fps = 0;
+};
+
+struct NewEval {
+  int64_t revision_id = 0;
+  int64_t clip_id = 0;
+  std::string scenario;
+};
+
+struct EvalRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t revision_id = 0;
+  int64_t clip_id = 0;
+  std::string scenario;
+  std::string state;
+  int attempts = 0;
+  std::string board;
+  int64_t lease_id = 0;
+  double lease_deadline = 0;
+  std::string revision_sha;
+  std::string clip_sha;
+  std::string failure;
+};
+
+struct RunRow {
+  int64_t id = 0;
+  std::string label;
+  std::string candidate;  // revision names
+  std::string baseline;
+  std::string suite;
+  std::string priority;
+  std::string state;
+  std::string verdict;
+  std::string verdict_summary;
+  double submitted_at = 0;
+  double finished_at = 0;
+  int64_t evals_total = 0;
+  int64_t evals_succeeded = 0;
+  int64_t evals_failed = 0;
+};
+
+struct SeriesBlob {
+  std::string name;
+  std::string codec;
+  uint32_t frames = 0;
+  std::string data;
+};
+
+struct EvalOutcome {
+  int64_t eval_id = 0;
+  int64_t lease_id = 0;
+  std::string board;
+  bool succeeded = false;
+  std::string failure;
+  double host_seconds = 0;
+  std::vector<std::pair<std::string, double>> metrics;
+  std::vector<SeriesBlob> series;
+};
+
+// One metric value of one eval of a run, joined with what the gate needs.
+struct RunMetricRow {
+  int64_t eval_id = 0;
+  int64_t revision_id = 0;
+  std::string clip_sha;
+  std::string clip_tags;
+  std::string scenario;
+  std::string metric;
+  double value = 0;
+};
+
+struct GateRow {
+  std::string metric;
+  std::string slice;
+  bool blocking = false;
+  std::string verdict;
+  int64_t clips = 0;
+  double baseline = 0, candidate = 0, degradation = 0, lo = 0, hi = 0, margin = 0;
+  std::string reason;
+};
+
+struct MetricDefRow {
+  std::string name;
+  std::string unit;
+  std::string direction;  // lower, higher
+  std::string description;
+};
+
+class Store {
+ public:
+  explicit Store(Database& db);
+  Database& database() { return db_; }
+
+  int64_t upsert_revision(const RevisionRow& r);
+  int64_t upsert_clip(const ClipRow& c);
+  int64_t upsert_suite(const std::string& name, const std::string& text, const std::string& sha256);
+  void sync_metric_defs(const std::vector<MetricDefRow>& defs);
+  std::optional<RevisionRow> revision(int64_t id);
+  std::optional<RevisionRow> revision_by_sha(const std::string& sha256);
+  std::vector<RevisionRow> revisions();
+
+  // Inserts a run and its evals (state queued). Call inside a transaction.
+  int64_t create_run(const std::string& label, int64_t candidate_id, std::optional<int64_t> baseline_id,
+                     int64_t suite_id, const std::string& priority, const std::vector<NewEval>& evals);
+  std::string suite_text_of_run(int64_t run_id);
+
+  // Evals not yet finished (queued or leased), for a restarting scheduler.
+  std::vector<EvalRow> unfinished_evals();
+  std::vector<EvalRow> evals_of_run(int64_t run_id);
+  void mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id, double deadline);
+  void mark_queued(int64_t eval_id);  // lease expired or board lost
+  // Records an eval's outcome exactly once: returns false (and stores
+  // nothing) when the eval already finished or the lease is stale.
+  bool record_outcome(const EvalOutcome& outcome);
+  void set_run_state(int64_t run_id, const std::string& state);
+
+  std::vector<RunMetricRow> run_metrics(int64_t run_id);
+  void store_gate(int64_t run_id, const std::string& verdict, const std::string& summary,
+                  const std::vector<GateRow>& rows);
+  std::vector<GateRow> gate_results(int64_t run_id);
+
+  std::vector<RunRow> runs(int limit = 100);
+  std::optional<RunRow> run(int64_t id);
+
+  void upsert_board(const std::string& name, const std::string& type, const std::string& state,
+                    const std::string& software);
+  void set_board_state(const std::string& name, const std::string& state);
+
+  std::map<std::string, int64_t> table_rows();
+
+ private:
+  Database& db_;
+};
+
+}  // namespace hil::db

@@ -1,0 +1,117 @@
+// The schema, as forward-only migrations: kMigrations[i] takes a database
+// from user_version i to i + 1. Never edit a released migration; add one.
+#pragma once
+
+namespace hil::db {
+
+inline constexpr const char* kMigrations[] = {
+    // 0 -> 1: the initial schema.
+    R"sql(
+CREATE TABLE revisions (
+  id INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  git_sha TEXT,
+  pr TEXT,
+  author TEXT,
+  bytes INTEGER,
+  created_at REAL NOT NULL
+);
+CREATE TABLE clips (
+  id INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  tags TEXT NOT NULL,            -- comma-separated condition and generator tags
+  frames INTEGER NOT NULL,
+  fps REAL NOT NULL
+);
+CREATE TABLE suites (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  text TEXT NOT NULL,            -- the suite textproto as submitted
+  sha256 TEXT NOT NULL UNIQUE
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  label TEXT NOT NULL,
+  candidate_id INTEGER NOT NULL REFERENCES revisions(id),
+  baseline_id INTEGER REFERENCES revisions(id),
+  suite_id INTEGER NOT NULL REFERENCES suites(id),
+  priority TEXT NOT NULL CHECK (priority IN ('gate', 'interactive', 'nightly')),
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'cancelled')),
+  submitted_at REAL NOT NULL,
+  finished_at REAL,
+  verdict TEXT,
+  verdict_summary TEXT
+);
+CREATE TABLE evals (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  revision_id INTEGER NOT NULL REFERENCES revisions(id),
+  clip_id INTEGER NOT NULL REFERENCES clips(id),
+  scenario TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'succeeded', 'failed', 'cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  board TEXT,
+  lease_id INTEGER,
+  lease_deadline REAL,
+  started_at REAL,
+  finished_at REAL,
+  host_seconds REAL,
+  failure TEXT
+);
+CREATE INDEX evals_by_run ON evals(run_id, state);
+CREATE INDEX evals_by_revision_clip ON evals(revision_id, clip_id);
+CREATE TABLE boards (
+  name TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  state TEXT NOT NULL,
+  health TEXT NOT NULL DEFAULT 'unknown',
+  software TEXT,
+  last_seen REAL,
+  evals_done INTEGER NOT NULL DEFAULT 0,
+  evals_failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE metric_defs (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  unit TEXT NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('lower', 'higher')),
+  description TEXT NOT NULL
+);
+CREATE TABLE eval_metrics (
+  eval_id INTEGER NOT NULL REFERENCES evals(id),
+  metric_id INTEGER NOT NULL REFERENCES metric_defs(id),
+  value REAL NOT NULL,
+  PRIMARY KEY (eval_id, metric_id)
+) WITHOUT ROWID;
+CREATE TABLE frame_series (
+  eval_id INTEGER NOT NULL REFERENCES evals(id),
+  name TEXT NOT NULL,
+  codec TEXT NOT NULL,
+  frames INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (eval_id, name)
+) WITHOUT ROWID;
+CREATE TABLE gate_results (
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  metric TEXT NOT NULL,
+  slice TEXT NOT NULL,
+  blocking INTEGER NOT NULL,
+  verdict TEXT NOT NULL,
+  clips INTEGER NOT NULL,
+  baseline REAL,
+  candidate REAL,
+  degradation REAL,
+  lo REAL,
+  hi REAL,
+  margin REAL,
+  reason TEXT,
+  PRIMARY KEY (run_id, metric, slice)
+);
+)sql",
+};
+
+inline constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+}  // namespace hil::db

@@ -1,0 +1,62 @@
+// The gate's statistics: a paired comparison of candidate and baseline over
+// the clips both ran, with a seeded bootstrap interval of the mean degradation
+// and a margin set in the suite before testing.
+//
+//   pass          the whole interval is within the margin (no worse than δ)
+//   fail          the whole interval lies beyond the margin (a confirmed regression)
+//   inconclusive  neither: too few clips or too much noise; says how many more clips might decide
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "evals/proto/suite.pb.h"
+
+namespace hil::evals {
+
+enum class Verdict { kPass = 0, kFail = 1, kInconclusive = 2 };
+const char* verdict_name(Verdict v);
+
+// One clip (and scenario) that both revisions ran: summary metrics of each.
+struct PairedClip {
+  std::string clip;   // clip sha256 (and scenario, when more than one)
+  std::vector<std::string> tags;
+  std::map<std::string, double> baseline;
+  std::map<std::string, double> candidate;
+};
+
+struct MetricVerdict {
+  std::string metric;
+  std::string slice = "all";  // "all" or a condition tag
+  bool blocking = true;
+  Verdict verdict = Verdict::kInconclusive;
+  uint32_t clips = 0;
+  double baseline = 0;   // corpus value (mean, or ratio of summed counts)
+  double candidate = 0;
+  double degradation = 0;  // positive is worse, in the metric's unit
+  double lo = 0, hi = 0;   // bootstrap interval of the degradation
+  double margin = 0;
+  std::string reason;
+};
+
+struct GateReport {
+  Verdict overall = Verdict::kInconclusive;
+  std::vector<MetricVerdict> metrics;  // blocking metrics first, then slices
+  uint32_t missing_evals = 0;
+  std::string summary;  // one line
+};
+
+struct GateOptions {
+  uint32_t resamples = 2000;
+  uint64_t seed = 20261125;
+  uint32_t missing_evals = 0;  // evals not succeeded in either revision
+};
+
+MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& clips,
+                          const GateOptions& options, const std::string& slice = "all");
+
+GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& clips, const GateOptions& options);
+
+}  // namespace hil::evals

@@ -1,0 +1,35 @@
+// An 8-bit interleaved image and a PNG encoder (zlib), so that clips can be
+// looked at without any imaging library.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hil::evals {
+
+struct Image {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t channels = 3;
+  std::vector<uint8_t> pixels;  // row-major, interleaved
+
+  Image() = default;
+  Image(uint32_t w, uint32_t h, uint32_t c) : width(w), height(h), channels(c), pixels(size_t{w} * h * c) {}
+  uint8_t* at(uint32_t x, uint32_t y) { return &pixels[(size_t{y} * width + x) * channels]; }
+  const uint8_t* at(uint32_t x, uint32_t y) const { return &pixels[(size_t{y} * width + x) * channels]; }
+};
+
+// PNG bytes of an 8-bit gray (1), RGB (3) or RGBA (4) image.
+std::string encode_png(const Image& image);
+void write_png(const std::filesystem::path& path, const Image& image);
+
+// Nearest-neighbour upscale by an integer factor (for looking at small frames).
+Image upscale(const Image& image, uint32_t factor);
+
+// Anti-aliased line in image coordinates (Xiaolin Wu), alpha-blended.
+void draw_line(Image& image, double x0, double y0, double x1, double y1, const uint8_t rgb[3],
+               double alpha = 1.0);
+
+}  // namespace hil::evals

@@ -1,0 +1,78 @@
+// Metric definitions and the per-eval scorer that turns a network's outputs
+// on every frame of a clip, against the clip's ground truth, into summary
+// metrics and per-frame series.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "evals/proto/clip.pb.h"
+#include "evals/proto/suite.pb.h"
+
+namespace hil::evals {
+
+// What every sample network outputs per frame, in this order.
+enum NetworkOutput : int {
+  kLaneOffset = 0,    // metres, positive left
+  kLaneHeading = 1,   // radians
+  kLeadScore = 2,     // > 0.5 means a lead vehicle is present
+  kLeadDistance = 3,  // metres (meaningful when present)
+  kSteering = 4,      // radians
+  kAcceleration = 5,  // m/s^2
+  kNetworkOutputCount = 6,
+};
+const char* network_output_name(int index);
+
+struct MetricDef {
+  std::string name;
+  std::string unit;
+  suite::Direction direction;
+  std::string description;
+};
+
+// Every summary metric hil computes; the gate and the viewer read units and
+// directions from here (and the database stores a copy in metric_defs).
+const std::vector<MetricDef>& metric_registry();
+const MetricDef* find_metric(const std::string& name);
+
+// What the board recorded for one frame.
+struct FrameRecord {
+  std::array<float, kNetworkOutputCount> outputs{};
+  bool has_command = true;  // false: a command gap
+  double host_ms = 0;
+  double device_ms = 0;
+  bool deadline_missed = false;
+  int commander = 0;
+};
+
+struct Series {
+  std::string name;
+  std::vector<float> values;
+};
+
+class EvalScorer {
+ public:
+  void add_frame(const clip::Frame& truth, const FrameRecord& record);
+  // Summary metrics by name (see metric_registry()).
+  std::map<std::string, double> summary() const;
+  // Per-frame series: outputs, truth and errors, latencies.
+  std::vector<Series> series() const;
+  uint32_t frames() const { return static_cast<uint32_t>(records_.size()); }
+
+ private:
+  std::vector<FrameRecord> records_;
+  std::vector<clip::EgoTruth> truth_;
+  std::vector<clip::Control> control_;
+};
+
+double percentile(std::vector<double> values, double p);
+
+// Per-frame series as stored: zlib-compressed little-endian float32.
+inline constexpr const char* kSeriesCodec = "zlib-f32le";
+std::string encode_series(const std::vector<float>& values);
+std::vector<float> decode_series(const std::string& blob, uint32_t frames);
+
+}  // namespace hil::evals

@@ -1,0 +1,29 @@
+// Suites are text-format Protobuf files (evals/suites/*.textproto). Loading
+// validates them and names the file, line and field of anything wrong.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "evals/proto/suite.pb.h"
+
+namespace hil::evals {
+
+class SuiteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses and validates suite text; `name` is used in error messages.
+suite::Suite parse_suite(const std::string& text, const std::string& name);
+
+// Loads a suite by path, or by name from the shipped suites directory
+// (HIL_SUITES_DIR, overridable with the HIL_SUITES environment variable).
+suite::Suite load_suite(const std::string& name_or_path);
+
+std::filesystem::path suites_dir();
+std::vector<std::string> list_suites();
+
+}  // namespace hil::evals

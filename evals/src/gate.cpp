@@ -1,0 +1,188 @@
+#include "hil/evals/gate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "hil/evals/metrics.h"
+
+namespace hil::evals {
+namespace {
+
+struct SplitMix {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+};
+
+// Ratio metrics are recomputed from summed per-clip counts, never averaged
+// from per-clip ratios (a clip with one lead frame must not weigh as much as
+// a clip with three hundred).
+struct RatioDef {
+  const char* metric;
+  const char* numerator;
+  const char* other;  // denominator = numerator + other
+};
+constexpr RatioDef kRatios[] = {{"lead_precision", "lead_tp", "lead_fp"}, {"lead_recall", "lead_tp", "lead_fn"}};
+
+const RatioDef* ratio_of(const std::string& metric) {
+  for (const auto& r : kRatios) {
+    if (metric == r.metric) return &r;
+  }
+  return nullptr;
+}
+
+double value_of(const std::map<std::string, double>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? NAN : it->second;
+}
+
+// Corpus statistic of one side over the clips at `idx`.
+double corpus(const std::vector<const PairedClip*>& clips, const std::vector<size_t>& idx, const std::string& metric,
+              bool candidate) {
+  const RatioDef* ratio = ratio_of(metric);
+  double num = 0, den = 0;
+  for (size_t i : idx) {
+    const auto& m = candidate ? clips[i]->candidate : clips[i]->baseline;
+    if (ratio) {
+      double a = value_of(m, ratio->numerator), b = value_of(m, ratio->other);
+      num += a;
+      den += a + b;
+    } else {
+      num += value_of(m, metric);
+      den += 1;
+    }
+  }
+  if (den == 0) return ratio ? 1.0 : 0.0;
+  return num / den;
+}
+
+}  // namespace
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kPass: return "pass";
+    case Verdict::kFail: return "fail";
+    default: return "inconclusive";
+  }
+}
+
+MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& all, const GateOptions& options,
+                          const std::string& slice) {
+  MetricVerdict v;
+  v.metric = rule.metric();
+  v.slice = slice;
+  v.blocking = rule.blocking() && slice == "all";
+  const MetricDef* def = find_metric(rule.metric());
+  double sign = def && def->direction == suite::HIGHER_IS_BETTER ? -1.0 : 1.0;
+
+  std::vector<const PairedClip*> clips;
+  const RatioDef* ratio = ratio_of(rule.metric());
+  for (const auto& c : all) {
+    if (slice != "all" && std::find(c.tags.begin(), c.tags.end(), slice) == c.tags.end()) continue;
+    const std::string key = ratio ? ratio->numerator : rule.metric();
+    if (std::isnan(value_of(c.baseline, key)) || std::isnan(value_of(c.candidate, key))) continue;
+    clips.push_back(&c);
+  }
+  v.clips = static_cast<uint32_t>(clips.size());
+  std::vector<size_t> idx(clips.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  v.baseline = corpus(clips, idx, rule.metric(), false);
+  v.candidate = corpus(clips, idx, rule.metric(), true);
+  v.degradation = sign * (v.candidate - v.baseline);
+  v.margin = std::max(rule.max_abs_degradation(), rule.max_rel_degradation() * std::abs(v.baseline));
+  uint32_t min_clips = std::max<uint32_t>(rule.min_clips(), 2);
+  if (clips.size() < min_clips) {
+    v.verdict = Verdict::kInconclusive;
+    v.reason = fmt::format("{} paired clips, the suite needs at least {}", clips.size(), min_clips);
+    v.lo = v.hi = v.degradation;
+    return v;
+  }
+
+  // Paired bootstrap over clips: resample clip indices, recompute both sides.
+  double confidence = rule.confidence() > 0 ? rule.confidence() : 0.95;
+  SplitMix rng{options.seed ^ std::hash<std::string>{}(rule.metric() + "/" + slice)};
+  std::vector<double> stats;
+  stats.reserve(options.resamples);
+  std::vector<size_t> sample(clips.size());
+  for (uint32_t r = 0; r < options.resamples; ++r) {
+    for (auto& s : sample) s = rng.next() % clips.size();
+    stats.push_back(sign * (corpus(clips, sample, rule.metric(), true) - corpus(clips, sample, rule.metric(), false)));
+  }
+  std::sort(stats.begin(), stats.end());
+  double alpha = 1 - confidence;
+  auto at = [&](double q) {
+    auto i = static_cast<size_t>(std::floor(q * static_cast<double>(stats.size() - 1)));
+    return stats[std::min(i, stats.size() - 1)];
+  };
+  v.lo = at(alpha / 2);
+  v.hi = at(1 - alpha / 2);
+  if (v.hi <= v.margin) {
+    v.verdict = Verdict::kPass;
+    v.reason = fmt::format("interval [{:.4g}, {:.4g}] within margin {:.4g}", v.lo, v.hi, v.margin);
+  } else if (v.lo > v.margin) {
+    v.verdict = Verdict::kFail;
+    v.reason = fmt::format("worse by {:.4g} (interval [{:.4g}, {:.4g}]) beyond margin {:.4g}", v.degradation, v.lo,
+                           v.hi, v.margin);
+  } else {
+    v.verdict = Verdict::kInconclusive;
+    double half = (v.hi - v.lo) / 2;
+    double gap = std::abs(v.margin - v.degradation);
+    if (gap > 1e-12) {
+      double need = static_cast<double>(clips.size()) * (half / gap) * (half / gap);
+      v.reason = fmt::format("interval [{:.4g}, {:.4g}] straddles margin {:.4g}; about {} clips might decide", v.lo,
+                             v.hi, v.margin, static_cast<uint64_t>(std::ceil(need)));
+    } else {
+      v.reason = fmt::format("estimate equals the margin {:.4g}", v.margin);
+    }
+  }
+  return v;
+}
+
+GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& clips, const GateOptions& options) {
+  GateReport report;
+  report.missing_evals = options.missing_evals;
+  std::set<std::string> conditions;
+  for (const auto& c : clips) {
+    for (const auto& t : c.tags) {
+      if (t.find(':') == std::string::npos) conditions.insert(t);
+    }
+  }
+  bool any_fail = false, any_inconclusive = false;
+  for (const auto& rule : suite.gates()) {
+    auto v = gate_metric(rule, clips, options);
+    if (v.blocking) {
+      any_fail |= v.verdict == Verdict::kFail;
+      any_inconclusive |= v.verdict == Verdict::kInconclusive;
+    }
+    report.metrics.push_back(std::move(v));
+  }
+  // Advisory slices by condition: reported, never blocking.
+  if (conditions.size() > 1) {
+    for (const auto& rule : suite.gates()) {
+      for (const auto& cond : conditions) report.metrics.push_back(gate_metric(rule, clips, options, cond));
+    }
+  }
+  if (any_fail) {
+    report.overall = Verdict::kFail;
+  } else if (any_inconclusive || options.missing_evals > 0 || clips.empty()) {
+    report.overall = Verdict::kInconclusive;
+  } else {
+    report.overall = Verdict::kPass;
+  }
+  uint32_t fails = 0;
+  for (const auto& m : report.metrics) fails += m.blocking && m.verdict == Verdict::kFail;
+  report.summary = fmt::format("{}: {} paired clips, {} blocking metric(s) regressed{}", verdict_name(report.overall),
+                               clips.size(), fails,
+                               options.missing_evals ? fmt::format(", {} evals missing or failed", options.missing_evals)
+                                                     : std::string());
+  return report;
+}
+
+}  // namespace hil::evals

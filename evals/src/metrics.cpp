@@ -1,0 +1,174 @@
+#include "hil/evals/metrics.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace hil::evals {
+
+const char* network_output_name(int index) {
+  static constexpr const char* kNames[] = {"lane_offset", "lane_heading", "lead_score",
+                                           "lead_distance", "steering", "acceleration"};
+  return index >= 0 && index < kNetworkOutputCount ? kNames[index] : "unknown";
+}
+
+const std::vector<MetricDef>& metric_registry() {
+  using suite::HIGHER_IS_BETTER;
+  using suite::LOWER_IS_BETTER;
+  static const std::vector<MetricDef> k{
+      {"lane_offset_mae", "m", LOWER_IS_BETTER, "mean absolute error of the lateral offset from the lane centre"},
+      {"lane_heading_mae", "rad", LOWER_IS_BETTER, "mean absolute error of the heading relative to the lane"},
+      {"steering_mae", "rad", LOWER_IS_BETTER, "mean absolute error of the steering command vs ground-truth control"},
+      {"accel_mae", "m/s^2", LOWER_IS_BETTER, "mean absolute error of the acceleration command"},
+      {"lead_tp", "frames", HIGHER_IS_BETTER, "frames with a lead vehicle, detected"},
+      {"lead_fp", "frames", LOWER_IS_BETTER, "frames without a lead vehicle, one reported"},
+      {"lead_fn", "frames", LOWER_IS_BETTER, "frames with a lead vehicle, missed"},
+      {"lead_precision", "ratio", HIGHER_IS_BETTER, "lead-vehicle detection precision (NaN-free: 1 when nothing reported)"},
+      {"lead_recall", "ratio", HIGHER_IS_BETTER, "lead-vehicle detection recall (1 when no lead present)"},
+      {"lead_distance_mae", "m", LOWER_IS_BETTER, "mean absolute lead distance error on frames where both agree a lead is present"},
+      {"host_latency_p50_ms", "ms", LOWER_IS_BETTER, "median host time per frame"},
+      {"host_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile host time per frame"},
+      {"device_latency_p50_ms", "ms", LOWER_IS_BETTER, "median emulated device time per frame (deterministic)"},
+      {"device_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile emulated device time per frame"},
+      {"device_latency_max_ms", "ms", LOWER_IS_BETTER, "worst emulated device time per frame"},
+      {"deadline_misses", "frames", LOWER_IS_BETTER, "frames whose emulated device time exceeded the frame period"},
+      {"command_gaps", "frames", LOWER_IS_BETTER, "frames without a control command"},
+      {"frames", "frames", HIGHER_IS_BETTER, "frames played"},
+  };
+  return k;
+}
+
+const MetricDef* find_metric(const std::string& name) {
+  for (const auto& m : metric_registry()) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+void EvalScorer::add_frame(const clip::Frame& truth, const FrameRecord& record) {
+  records_.push_back(record);
+  truth_.push_back(truth.labels().ego());
+  control_.push_back(truth.control());
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  // Nearest-rank: the smallest value with at least p of the values at or below it.
+  auto rank = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size())));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
+std::map<std::string, double> EvalScorer::summary() const {
+  std::map<std::string, double> m;
+  double lane = 0, heading = 0, steer = 0, accel = 0, dist = 0;
+  uint32_t n = 0, dist_n = 0, tp = 0, fp = 0, fn = 0, gaps = 0, misses = 0;
+  std::vector<double> host, device;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const auto& r = records_[i];
+    host.push_back(r.host_ms);
+    device.push_back(r.device_ms);
+    misses += r.deadline_missed ? 1 : 0;
+    if (!r.has_command) {
+      ++gaps;
+      continue;
+    }
+    const auto& t = truth_[i];
+    const auto& o = r.outputs;
+    ++n;
+    lane += std::abs(o[kLaneOffset] - t.lane_offset());
+    heading += std::abs(o[kLaneHeading] - t.lane_heading());
+    steer += std::abs(o[kSteering] - control_[i].steering());
+    accel += std::abs(o[kAcceleration] - control_[i].acceleration());
+    bool predicted = o[kLeadScore] > 0.5f;
+    if (predicted && t.lead_present()) {
+      ++tp;
+      dist += std::abs(o[kLeadDistance] - t.lead_distance());
+      ++dist_n;
+    } else if (predicted) {
+      ++fp;
+    } else if (t.lead_present()) {
+      ++fn;
+    }
+  }
+  double dn = std::max<uint32_t>(n, 1);
+  m["lane_offset_mae"] = lane / dn;
+  m["lane_heading_mae"] = heading / dn;
+  m["steering_mae"] = steer / dn;
+  m["accel_mae"] = accel / dn;
+  m["lead_tp"] = tp;
+  m["lead_fp"] = fp;
+  m["lead_fn"] = fn;
+  m["lead_precision"] = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1.0;
+  m["lead_recall"] = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
+  m["lead_distance_mae"] = dist_n ? dist / dist_n : 0.0;
+  m["host_latency_p50_ms"] = percentile(host, 0.5);
+  m["host_latency_p99_ms"] = percentile(host, 0.99);
+  m["device_latency_p50_ms"] = percentile(device, 0.5);
+  m["device_latency_p99_ms"] = percentile(device, 0.99);
+  m["device_latency_max_ms"] = device.empty() ? 0 : *std::max_element(device.begin(), device.end());
+  m["deadline_misses"] = misses;
+  m["command_gaps"] = gaps;
+  m["frames"] = static_cast<double>(records_.size());
+  return m;
+}
+
+std::vector<Series> EvalScorer::series() const {
+  std::vector<Series> out;
+  for (int k = 0; k < kNetworkOutputCount; ++k) {
+    Series s{fmt::format("out.{}", network_output_name(k)), {}};
+    for (const auto& r : records_) s.values.push_back(r.has_command ? r.outputs[static_cast<size_t>(k)] : NAN);
+    out.push_back(std::move(s));
+  }
+  Series lane{"truth.lane_offset", {}}, steer{"truth.steering", {}}, lead{"truth.lead_distance", {}};
+  Series host{"host_ms", {}}, device{"device_ms", {}}, cmd{"commander", {}};
+  for (size_t i = 0; i < records_.size(); ++i) {
+    lane.values.push_back(static_cast<float>(truth_[i].lane_offset()));
+    steer.values.push_back(static_cast<float>(control_[i].steering()));
+    lead.values.push_back(truth_[i].lead_present() ? static_cast<float>(truth_[i].lead_distance()) : NAN);
+    host.values.push_back(static_cast<float>(records_[i].host_ms));
+    device.values.push_back(static_cast<float>(records_[i].device_ms));
+    cmd.values.push_back(records_[i].has_command ? static_cast<float>(records_[i].commander) : -1.0f);
+  }
+  for (auto* s : {&lane, &steer, &lead, &host, &device, &cmd}) out.push_back(std::move(*s));
+  return out;
+}
+
+std::string encode_series(const std::vector<float>& values) {
+  std::string raw(values.size() * 4, '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &values[i], 4);
+    for (int b = 0; b < 4; ++b) raw[i * 4 + static_cast<size_t>(b)] = static_cast<char>((bits >> (8 * b)) & 0xff);
+  }
+  uLongf bound = compressBound(static_cast<uLong>(raw.size()));
+  std::string z(bound, '\0');
+  compress2(reinterpret_cast<Bytef*>(z.data()), &bound, reinterpret_cast<const Bytef*>(raw.data()),
+            static_cast<uLong>(raw.size()), 6);
+  z.resize(bound);
+  return z;
+}
+
+std::vector<float> decode_series(const std::string& blob, uint32_t frames) {
+  std::string raw(size_t{frames} * 4, '\0');
+  uLongf len = static_cast<uLongf>(raw.size());
+  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len, reinterpret_cast<const Bytef*>(blob.data()),
+                 static_cast<uLong>(blob.size())) != Z_OK ||
+      len != raw.size()) {
+    throw std::runtime_error(fmt::format("series blob does not decode to {} float32 values", frames));
+  }
+  std::vector<float> out(frames);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint32_t bits = 0;
+    for (int b = 3; b >= 0; --b) bits = (bits << 8) | static_cast<unsigned char>(raw[i * 4 + static_cast<size_t>(b)]);
+    std::memcpy(&out[i], &bits, 4);
+  }
+  return out;
+}
+
+}  // namespace hil::evals
