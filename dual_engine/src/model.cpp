@@ -1,0 +1,219 @@
+#include "hil/dual_engine/model.h"
+
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "hil/evals/sha256.h"
+#include "model_impl.h"
+
+namespace hil::dual_engine {
+namespace {
+
+constexpr int64_t kMaxElements = int64_t{1} << 28;  // 1 GiB of float per tensor
+
+TensorInfo info_of(const std::string& model, const onnx::ValueInfoProto& v) {
+  TensorInfo t;
+  t.name = v.name();
+  if (!v.type().has_tensor_type()) {
+    throw ModelError(fmt::format("{}: value '{}' is not a tensor", model, v.name()));
+  }
+  const auto& tt = v.type().tensor_type();
+  t.elem_type = tt.elem_type();
+  int64_t elements = 1;
+  for (const auto& d : tt.shape().dim()) {
+    int64_t n = d.has_dim_value() ? d.dim_value() : 1;  // symbolic (batch) dimensions run as 1
+    if (n < 0 || n > kMaxElements) {
+      throw ModelError(fmt::format("{}: tensor '{}' has dimension {} out of range", model, v.name(), n));
+    }
+    elements *= std::max<int64_t>(n, 1);
+    if (elements > kMaxElements) {
+      throw ModelError(fmt::format("{}: tensor '{}' is too large ({} elements; the limit is {})", model, v.name(),
+                                   elements, kMaxElements));
+    }
+    t.shape.push_back(n);
+  }
+  return t;
+}
+
+TensorInfo info_of(const std::string& model, const onnx::TensorProto& init) {
+  TensorInfo t;
+  t.name = init.name();
+  t.elem_type = init.data_type();
+  int64_t elements = 1;
+  for (auto d : init.dims()) {
+    if (d < 0 || d > kMaxElements) throw ModelError(fmt::format("{}: initializer '{}' has dimension {} out of range", model, init.name(), d));
+    elements *= std::max<int64_t>(d, 1);
+    if (elements > kMaxElements) throw ModelError(fmt::format("{}: initializer '{}' is too large", model, init.name()));
+    t.shape.push_back(d);
+  }
+  return t;
+}
+
+// Node names are how hil reports problems and plans; unnamed nodes get one.
+void name_nodes(onnx::GraphProto& g) {
+  std::set<std::string> used;
+  for (const auto& n : g.node()) used.insert(n.name());
+  int k = 0;
+  for (auto& n : *g.mutable_node()) {
+    if (!n.name().empty()) continue;
+    std::string name;
+    do name = fmt::format("{}_{}", n.op_type(), k++);
+    while (used.count(name));
+    used.insert(name);
+    n.set_name(name);
+  }
+}
+
+}  // namespace
+
+uint64_t TensorInfo::bytes() const {
+  uint64_t n = 1;
+  for (auto d : shape) n *= static_cast<uint64_t>(std::max<int64_t>(d, 1));
+  int width = elem_type == 11 || elem_type == 7 ? 8 : elem_type == 10 || elem_type == 5 ? 2 : elem_type == 2 || elem_type == 3 || elem_type == 9 ? 1 : 4;
+  return n * static_cast<uint64_t>(width);
+}
+
+const std::vector<std::string>& supported_ops() {
+  static const std::vector<std::string> k{
+      "Add",     "AveragePool", "BatchNormalization", "Clip",  "Concat",  "Conv",      "Div",     "Dropout",
+      "Flatten", "Gemm",        "GlobalAveragePool",  "GlobalMaxPool", "Identity", "LeakyRelu", "MatMul", "MaxPool",
+      "Mul",     "Relu",        "Reshape",            "Sigmoid", "Softmax", "Sub",       "Sum",     "Tanh",
+      "Transpose", "Abs",       "Exp",                "Log",     "Sqrt",    "Neg",       "Pad",     "Elu",
+      "PRelu",   "Squeeze",     "Unsqueeze",          "ConvTranspose", "LRN", "Max", "Min", "Pow", "Slice", "Split",
+      "Upsample", "Resize",     "Constant",           "Erf",    "Floor",   "Ceil",      "HardSigmoid", "Softplus",
+      "ReduceMean", "ReduceMax", "ReduceSum",          "InstanceNormalization", "Shape", "Gather", "Cast", "Expand"};
+  return k;
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::load_file(const std::filesystem::path& path) {
+  std::string bytes;
+  try {
+    bytes = evals::read_file(path);
+  } catch (const std::exception& e) {
+    throw ModelError(e.what());
+  }
+  return load(std::move(bytes), path.string());
+}
+
+Model Model::load(std::string bytes, const std::string& name) {
+  auto impl = std::make_unique<Impl>();
+  impl->name = name;
+  impl->sha256 = evals::sha256_hex(bytes);
+  if (bytes.size() > (size_t{1} << 30)) throw ModelError(fmt::format("{}: {} bytes is larger than the 1 GiB limit", name, bytes.size()));
+  if (!impl->proto.ParseFromString(bytes)) {
+    throw ModelError(fmt::format("{}: not an ONNX model (ModelProto does not parse)", name));
+  }
+  impl->bytes = std::move(bytes);
+  auto& g = *impl->proto.mutable_graph();
+  if (g.node_size() == 0) throw ModelError(fmt::format("{}: the graph has no node", name));
+  // Operators first: an unsupported operator is the most useful message.
+  const auto& ops = supported_ops();
+  for (const auto& n : g.node()) {
+    if (!n.domain().empty() && n.domain() != "ai.onnx") {
+      throw ModelError(fmt::format("{}: node '{}' uses operator domain '{}', only the default ONNX domain is supported",
+                                   name, n.name(), n.domain()));
+    }
+    if (std::find(ops.begin(), ops.end(), n.op_type()) == ops.end()) {
+      throw ModelError(fmt::format("{}: node '{}': operator '{}' is not supported (see docs/operators.md)", name,
+                                   n.name().empty() ? n.op_type() : n.name(), n.op_type()));
+    }
+  }
+  try {
+    onnx::checker::check_model(impl->proto);
+  } catch (const std::exception& e) {
+    throw ModelError(fmt::format("{}: ONNX checker: {}", name, e.what()));
+  }
+  try {
+    onnx::ShapeInferenceOptions options(/*check_type=*/true, /*error_mode=*/1, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(impl->proto, onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const std::exception& e) {
+    throw ModelError(fmt::format("{}: shape inference: {}", name, e.what()));
+  }
+  name_nodes(g);
+
+  std::set<std::string> init_names;
+  for (const auto& init : g.initializer()) {
+    init_names.insert(init.name());
+    impl->tensors[init.name()] = info_of(name, init);
+    impl->initializers[init.name()] = &init;
+  }
+  for (const auto& in : g.input()) {
+    if (init_names.count(in.name())) continue;  // old-style models list initializers as inputs
+    auto t = info_of(name, in);
+    impl->inputs.push_back(t);
+    impl->tensors[t.name] = t;
+  }
+  for (const auto& v : g.value_info()) impl->tensors[v.name()] = info_of(name, v);
+  for (const auto& out : g.output()) {
+    auto t = info_of(name, out);
+    impl->outputs.push_back(t);
+    impl->tensors[t.name] = t;
+  }
+  if (impl->inputs.empty()) throw ModelError(fmt::format("{}: the graph has no input", name));
+
+  // Every node's outputs must have inferred shapes: the cost model needs them.
+  std::set<std::string> available(init_names);
+  for (const auto& in : impl->inputs) available.insert(in.name);
+  for (const auto& n : g.node()) {
+    for (const auto& i : n.input()) {
+      if (!i.empty() && !available.count(i)) {
+        throw ModelError(fmt::format("{}: node '{}': input '{}' is not produced before it (graph not in topological order)",
+                                     name, n.name(), i));
+      }
+    }
+    for (const auto& o : n.output()) {
+      available.insert(o);
+      if (n.op_type() != "Constant" && !impl->tensors.count(o)) {
+        throw ModelError(fmt::format("{}: node '{}': shape inference left output '{}' without a static shape", name,
+                                     n.name(), o));
+      }
+    }
+    impl->nodes.push_back({n.name(), n.op_type(), {n.input().begin(), n.input().end()}, {n.output().begin(), n.output().end()}});
+    impl->node_protos[n.name()] = &n;
+  }
+  for (const auto& in : impl->inputs) {
+    if (in.elem_type != onnx::TensorProto_DataType_FLOAT) {
+      throw ModelError(fmt::format("{}: input '{}' has element type {}, only float inputs are supported", name, in.name,
+                                   in.elem_type));
+    }
+  }
+  return Model(std::move(impl));
+}
+
+const std::string& Model::name() const { return impl_->name; }
+const std::string& Model::sha256() const { return impl_->sha256; }
+const std::string& Model::bytes() const { return impl_->bytes; }
+const std::vector<TensorInfo>& Model::inputs() const { return impl_->inputs; }
+const std::vector<TensorInfo>& Model::outputs() const { return impl_->outputs; }
+const std::vector<NodeInfo>& Model::nodes() const { return impl_->nodes; }
+bool Model::is_initializer(const std::string& name) const { return impl_->initializers.count(name) > 0; }
+
+const TensorInfo& Model::tensor(const std::string& name) const {
+  auto it = impl_->tensors.find(name);
+  if (it == impl_->tensors.end()) throw ModelError(fmt::format("{}: no shape known for tensor '{}'", impl_->name, name));
+  return it->second;
+}
+
+uint64_t Model::parameter_count() const {
+  uint64_t n = 0;
+  for (const auto& [name, init] : impl_->initializers) {
+    uint64_t e = 1;
+    for (auto d : init->dims()) e *= static_cast<uint64_t>(std::max<int64_t>(d, 1));
+    n += e;
+  }
+  return n;
+}
+
+}  // namespace hil::dual_engine

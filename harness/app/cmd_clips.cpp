@@ -1,0 +1,147 @@
+// hil clips generate | info | render
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "hil/evals/clip_file.h"
+#include "hil/evals/clip_generator.h"
+#include "hil/harness/progress.h"
+
+namespace hil::app {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+const char* visibility_name(int v) {
+  static constexpr const char* kNames[] = {"unknown", "visible", "partly", "occluded", "out-of-view"};
+  return v >= 0 && v <= 4 ? kNames[v] : "?";
+}
+const char* class_name(int c) {
+  static constexpr const char* kNames[] = {"unknown", "car", "truck", "pedestrian", "cyclist", "cone"};
+  return c >= 0 && c <= 5 ? kNames[c] : "?";
+}
+
+}  // namespace
+
+void add_clips_commands(CLI::App& app) {
+  auto* clips = app.add_subcommand("clips", "make and inspect clips");
+  clips->require_subcommand(1);
+
+  struct Generate {
+    uint32_t count = 8, frames = 48, width = 128, height = 64;
+    std::string conditions = "clear,rain,snow,fog,night,spray", out = "clips", road, traffic;
+    uint64_t seed = 1;
+    double fps = 36;
+  };
+  auto g = std::make_shared<Generate>();
+  auto* gen = clips->add_subcommand("generate", "generate procedural clips with ground truth");
+  gen->add_option("--count", g->count, "number of clips")->capture_default_str();
+  gen->add_option("--frames", g->frames, "frames per clip")->capture_default_str();
+  gen->add_option("--conditions", g->conditions, "conditions, cycled over the clips")->capture_default_str();
+  gen->add_option("--road", g->road, "straight, gentle, sharp, s-bend (default: from the seed)");
+  gen->add_option("--traffic", g->traffic, "free, lead-brake, cut-in, parked, pedestrian (default: from the seed)");
+  gen->add_option("--seed", g->seed, "first seed; clip i uses seed + i")->capture_default_str();
+  gen->add_option("--width", g->width)->capture_default_str();
+  gen->add_option("--height", g->height)->capture_default_str();
+  gen->add_option("--fps", g->fps)->capture_default_str();
+  gen->add_option("--out", g->out, "output directory")->capture_default_str();
+  gen->callback([g] {
+    auto conditions = split_list(g->conditions);
+    if (conditions.empty()) throw std::invalid_argument("--conditions: empty list");
+    harness::ProgressBar bar("clips", g->count);
+    auto start = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < g->count; ++i) {
+      evals::ClipSpec spec;
+      spec.seed = g->seed + i;
+      spec.frames = g->frames;
+      spec.condition = conditions[i % conditions.size()];
+      spec.road = g->road;
+      spec.traffic = g->traffic;
+      spec.width = g->width;
+      spec.height = g->height;
+      spec.fps = g->fps;
+      auto sha = evals::generate_clip_file(spec, g->out);
+      bar.update(i + 1);
+      if (!bar.interactive()) fmt::print("{}/{}.clip\n", g->out, sha);
+    }
+    bar.finish();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print(stderr, "{} clips, {} frames in {:.2f} s ({:.0f} frames/s)\n", g->count, uint64_t{g->count} * g->frames,
+               secs, g->count * g->frames / std::max(secs, 1e-9));
+  });
+
+  auto info_file = std::make_shared<std::string>();
+  auto* info = clips->add_subcommand("info", "print a clip's header and label statistics");
+  info->add_option("file", *info_file)->required();
+  info->callback([info_file] {
+    evals::ClipReader r(*info_file);
+    const auto& h = r.header();
+    fmt::print("clip      {}\nname      {}\ntags      {}\nfps       {}\nframes    {} (header says {})\n", *info_file,
+               h.name(), fmt::join(h.tags(), ", "), h.fps(), r.frame_count(), h.frame_count());
+    for (const auto& c : h.cameras()) {
+      fmt::print("camera    {} {}x{}x{} fx={} fy={} cx={} cy={} k1={} at z={} m\n", c.name(), c.width(), c.height(),
+                 c.channels(), c.intrinsics().fx(), c.intrinsics().fy(), c.intrinsics().cx(), c.intrinsics().cy(),
+                 c.intrinsics().k1(), c.extrinsics().z());
+    }
+    if (h.has_generator()) {
+      const auto& gp = h.generator();
+      fmt::print("generator v{} seed={} road={} lanes={} ego_lane={} condition={} traffic={} speed={:.1f} m/s\n",
+                 gp.generator_version(), gp.seed(), gp.road(), gp.lanes(), gp.ego_lane(), gp.condition(), gp.traffic(),
+                 gp.ego_speed());
+    }
+    std::map<std::string, uint64_t> objects;
+    std::map<uint32_t, std::string> tracks;
+    uint64_t lead_frames = 0;
+    double max_offset = 0;
+    for (uint32_t k = 0; k < r.frame_count(); ++k) {
+      auto f = r.frame(k);
+      for (const auto& o : f.labels().objects()) {
+        objects[fmt::format("{:<10} {}", class_name(o.cls()), visibility_name(o.visibility()))]++;
+        tracks[o.track_id()] = class_name(o.cls());
+      }
+      lead_frames += f.labels().ego().lead_present();
+      max_offset = std::max(max_offset, std::abs(f.labels().ego().lane_offset()));
+    }
+    fmt::print("labels    {} tracks, lead vehicle in {} of {} frames, max |lane offset| {:.2f} m\n", tracks.size(),
+               lead_frames, r.frame_count(), max_offset);
+    for (const auto& [k, n] : objects) fmt::print("          {:<24} {:>6} object-frames\n", k, n);
+    if (r.damage()) fmt::print("DAMAGED   {}\n", *r.damage());
+  });
+
+  struct Render {
+    std::string file, out = "frame.png";
+    uint32_t frame = 0, scale = 4;
+    bool labels = false;
+  };
+  auto rd = std::make_shared<Render>();
+  auto* render = clips->add_subcommand("render", "render a frame to PNG, optionally with ground truth");
+  render->add_option("file", rd->file)->required();
+  render->add_option("--frame", rd->frame)->capture_default_str();
+  render->add_option("--out", rd->out)->capture_default_str();
+  render->add_option("--scale", rd->scale, "integer upscale for viewing")->capture_default_str();
+  render->add_flag("--labels", rd->labels, "draw lanes and cuboids");
+  render->callback([rd] {
+    evals::ClipReader r(rd->file);
+    auto f = r.frame(rd->frame);
+    auto img = evals::upscale(evals::frame_image(r.header(), f), std::max<uint32_t>(rd->scale, 1));
+    if (rd->labels) evals::draw_labels(img, r.header(), f, std::max<uint32_t>(rd->scale, 1));
+    evals::write_png(rd->out, img);
+    fmt::print("{}\n", rd->out);
+  });
+}
+
+}  // namespace hil::app

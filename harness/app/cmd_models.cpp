@@ -1,0 +1,109 @@
+// hil models train | inspect ; hil eval
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "hil/dual_engine/compiler.h"
+#include "hil/dual_engine/model.h"
+#include "hil/dual_engine/runtime.h"
+#include "hil/dual_engine/sample_models.h"
+#include "hil/evals/sha256.h"
+
+namespace hil::app {
+
+void add_models_commands(CLI::App& app) {
+  auto* models = app.add_subcommand("models", "train, check and inspect network revisions");
+  models->require_subcommand(1);
+
+  struct Train {
+    std::string out = "revisions", clips = "";
+    std::vector<std::string> recipes{"base", "better", "snowblind", "wide"};
+    uint64_t seed = 1;
+  };
+  auto t = std::make_shared<Train>();
+  auto* train = models->add_subcommand("train", "train the sample revisions on generated clips");
+  train->add_option("--out", t->out, "output directory for REVISION.onnx")->capture_default_str();
+  train->add_option("--clips", t->clips, "cache directory for training clips (default: OUT/train-clips)");
+  train->add_option("--recipe", t->recipes, "recipes: base, better, snowblind, wide")->capture_default_str();
+  train->add_option("--seed", t->seed, "training seed (feature initialisation); another seed gives a same-quality sibling")
+      ->capture_default_str();
+  train->callback([t] {
+    std::filesystem::create_directories(t->out);
+    std::filesystem::path cache = t->clips.empty() ? std::filesystem::path(t->out) / "train-clips" : std::filesystem::path(t->clips);
+    for (const auto& name : t->recipes) {
+      auto recipe = dual_engine::recipe_by_name(name);
+      recipe.seed = t->seed;
+      dual_engine::TrainingReport rep;
+      auto bytes = dual_engine::train_revision(recipe, cache, &rep);
+      std::string file = t->seed == 1 ? name : fmt::format("{}-seed{}", name, t->seed);
+      auto path = std::filesystem::path(t->out) / (file + ".onnx");
+      evals::write_file_atomic(path, bytes);
+      fmt::print("{:<28} {} frames, {} features, train lane MAE {:.3f} m, steering MAE {:.4f} rad, {:.1f} s  sha256 {}\n",
+                 path.string(), rep.frames, rep.features, rep.train_lane_offset_mae, rep.train_steering_mae, rep.seconds,
+                 evals::sha256_hex(bytes).substr(0, 12));
+    }
+  });
+
+  struct Inspect {
+    std::string file, board = "emulated-hw3";
+  };
+  auto in = std::make_shared<Inspect>();
+  auto* inspect = models->add_subcommand("inspect", "check a revision and print its dual-engine plan");
+  inspect->add_option("file", in->file, "ONNX file")->required();
+  inspect->add_option("--board", in->board, "board type")->capture_default_str();
+  inspect->callback([in] {
+    auto model = dual_engine::Model::load_file(in->file);
+    auto plan = dual_engine::compile(model, dual_engine::load_board_type(in->board));
+    fmt::print("{}", dual_engine::describe_plan(model, plan));
+  });
+}
+
+void add_eval_command(CLI::App& app) {
+  struct Eval {
+    std::string revision, clip, board = "emulated-hw3", mode = "split", json;
+    int commander = 0;
+    double fps = 0;
+  };
+  auto e = std::make_shared<Eval>();
+  auto* cmd = app.add_subcommand("eval", "play one eval on a local emulated board, without a scheduler");
+  cmd->add_option("revision", e->revision, "ONNX file")->required();
+  cmd->add_option("clip", e->clip, "clip file")->required();
+  cmd->add_option("--board-type", e->board)->capture_default_str();
+  cmd->add_option("--mode", e->mode, "split, single or redundant")->capture_default_str();
+  cmd->add_option("--commander", e->commander, "engine that starts as commander (0 or 1)")->capture_default_str();
+  cmd->add_option("--fps", e->fps, "frame rate (default: the clip's)");
+  cmd->add_option("--json", e->json, "write every per-frame record to this JSON file");
+  cmd->callback([e] {
+    dual_engine::use_single_thread_kernels();
+    auto model = dual_engine::Model::load_file(e->revision);
+    dual_engine::CompiledRevision rev(model, dual_engine::load_board_type(e->board));
+    evals::ClipReader clip(e->clip);
+    suite::Scenario sc;
+    sc.set_name("cli");
+    sc.set_mode(e->mode);
+    sc.set_commander(static_cast<uint32_t>(e->commander));
+    sc.set_fps(e->fps);
+    auto run = dual_engine::play_eval(rev, clip, sc);
+    fmt::print("eval {} on {} ({} frames, mode {}, board {})\n", model.name(), clip.name(), run.frames.size(), run.mode,
+               e->board);
+    for (const auto& [name, value] : run.scorer.summary()) fmt::print("  {:<24} {:>12.5g}\n", name, value);
+    for (const auto& ev : run.events) fmt::print("  event: {}\n", ev);
+    if (!e->json.empty()) {
+      std::ofstream out(e->json);
+      out << "{\"frames\": [\n";
+      for (size_t i = 0; i < run.frames.size(); ++i) {
+        const auto& f = run.frames[i];
+        out << fmt::format(
+            "  {{\"frame\": {}, \"commander\": {}, \"has_command\": {}, \"host_ms\": {:.4f}, \"device_ms\": {:.4f}, "
+            "\"deadline_missed\": {}, \"outputs\": [{}]}}{}\n",
+            i, f.commander, f.has_command, f.host_ms, f.device_ms, f.deadline_missed, fmt::join(f.outputs, ", "),
+            i + 1 < run.frames.size() ? "," : "");
+      }
+      out << "]}\n";
+    }
+  });
+}
+
+}  // namespace hil::app

@@ -1,0 +1,24 @@
+// The `hil` command line: each file registers its subcommands with CLI11.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hil::app {
+
+// Exit codes, documented in the README.
+inline constexpr int kExitPass = 0;
+inline constexpr int kExitRegression = 1;
+inline constexpr int kExitInconclusive = 2;
+inline constexpr int kExitError = 3;
+
+void add_clips_commands(CLI::App& app);
+void add_models_commands(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_server_commands(CLI::App& app);
+void add_gate_commands(CLI::App& app);
+void add_db_commands(CLI::App& app);
+
+// A subcommand's result; the dispatcher turns it into the process exit code.
+int& exit_code();
+
+}  // namespace hil::app
