@@ -302,6 +302,13 @@ std::vector<RunRow> Store::runs(int limit) {
   return out;
 }
 
+std::vector<RunRow> Store::active_runs() {
+  auto st = db_.prepare(std::string(kRunSelect) + " WHERE r.state IN ('queued', 'running') ORDER BY r.id");
+  std::vector<RunRow> out;
+  while (st.step()) out.push_back(read_run(st));
+  return out;
+}
+
 std::optional<RunRow> Store::run(int64_t id) {
   auto st = db_.prepare(std::string(kRunSelect) + " WHERE r.id = ?1");
   st.bind_all(id);

@@ -150,6 +150,8 @@ class Store {
   std::vector<GateRow> gate_results(int64_t run_id);
 
   std::vector<RunRow> runs(int limit = 100);
+  // Runs not finished (queued or running), for a restarting scheduler.
+  std::vector<RunRow> active_runs();
   std::optional<RunRow> run(int64_t id);
 
   void upsert_board(const std::string& name, const std::string& type, const std::string& state,

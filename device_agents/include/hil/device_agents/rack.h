@@ -1,0 +1,52 @@
+// Board agents: each board keeps one authenticated connection to the
+// scheduler, advertises credits (free slots), takes leases, fetches the
+// revision and clip by SHA-256 into a verified on-disk cache, plays the eval
+// through the dual-engine runtime on a bounded pool of host threads, and
+// reports progress and results. A Rack runs N such boards in one process:
+// one real board per agent in a lab, or many emulated boards for CI and scale.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace hil::device_agents {
+
+struct RackOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7600;
+  std::string secret;
+  std::string name = "rack";            // board names: <name>-000, <name>-001, ...
+  uint32_t boards = 1;
+  std::string board_type = "emulated-hw3";
+  uint32_t slots_per_board = 1;
+  uint32_t host_threads = 0;            // 0: the machine's cores
+  std::filesystem::path cache_dir = "hil-agent-cache";
+  uint64_t cache_max_bytes = uint64_t{2} << 30;
+  double reconnect_min_seconds = 0.1;
+  double reconnect_max_seconds = 5.0;
+};
+
+class Rack {
+ public:
+  explicit Rack(RackOptions options);
+  ~Rack();
+  Rack(const Rack&) = delete;
+  Rack& operator=(const Rack&) = delete;
+
+  // Runs on the calling thread until stop() or drain() completes.
+  void run();
+  void start();  // on a background thread
+  // Thread-safe. drain(): finish the evals in hand, take no more, say bye.
+  void drain();
+  void stop();
+  uint64_t evals_completed() const;
+
+  struct Impl;  // shared with the boards (rack.cpp)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hil::device_agents

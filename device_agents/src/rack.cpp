@@ -1,0 +1,400 @@
+#include "hil/device_agents/rack.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "hil/device_agents/blob_cache.h"
+#include "hil/dual_engine/executor.h"
+#include "hil/dual_engine/runtime.h"
+#include "hil/evals/clip_file.h"
+#include "hil/evals/log.h"
+#include "hil/harness/asio.h"
+#include "hil/harness/connection.h"
+#include "hil/harness/wire.h"
+
+namespace hil::device_agents {
+
+using namespace net;
+using harness::Connection;
+
+namespace {
+
+struct RunningEval {
+  wire::Lease lease;
+  std::atomic<bool> cancelled{false};
+};
+
+}  // namespace
+
+// One board: its connection, leases, and compiled revisions.
+class Board : public std::enable_shared_from_this<Board> {
+ public:
+  Board(Rack::Impl& rack, std::string name) : rack_(rack), name_(std::move(name)) {}
+  void connect();
+  void drain();
+  void stop();
+  bool idle() const { return running_.empty() && waiting_.empty(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  void on_message(wire::Envelope&& e);
+  void on_closed(const std::string& reason);
+  void request_work();
+  void start_lease(const wire::Lease& lease);
+  void try_run(const wire::Lease& lease);
+  void execute(std::shared_ptr<RunningEval> ev);
+  void deliver(wire::EvalResult result);
+
+  Rack::Impl& rack_;
+  std::string name_;
+  std::shared_ptr<Connection> conn_;
+  bool ready_ = false;
+  bool draining_ = false;
+  bool stopped_ = false;
+  double backoff_ = 0;
+  std::map<uint64_t, std::shared_ptr<RunningEval>> running_;
+  std::map<uint64_t, wire::Lease> waiting_;             // waiting for blobs
+  std::map<std::string, std::string> fetching_;         // sha -> bytes so far
+  std::vector<wire::EvalResult> undelivered_;           // finished while disconnected
+  std::mutex compile_mu_;                               // guards compiled_ (pool threads)
+  std::map<std::string, std::unique_ptr<dual_engine::CompiledRevision>> compiled_;
+};
+
+struct Rack::Impl {
+  RackOptions opt;
+  asio::io_context io{1};
+  std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<BlobCache> cache;
+  std::vector<std::shared_ptr<Board>> boards;
+  std::thread thread;
+  std::atomic<uint64_t> completed{0};
+  std::mt19937_64 jitter{std::random_device{}()};
+  bool draining = false;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  board::BoardType board_type;
+
+  void check_drained() {
+    if (!draining) return;
+    for (const auto& b : boards) {
+      if (!b->idle()) return;
+    }
+    for (const auto& b : boards) b->stop();
+    guard.reset();
+  }
+};
+
+void Board::connect() {
+  if (stopped_) return;
+  auto self = shared_from_this();
+  auto socket = std::make_shared<tcp::socket>(rack_.io);
+  auto resolver = std::make_shared<tcp::resolver>(rack_.io);
+  resolver->async_resolve(rack_.opt.host, std::to_string(rack_.opt.port), [this, self, socket, resolver](
+                                                                              boost::system::error_code ec, tcp::resolver::results_type results) {
+    if (ec) return on_closed(ec.message());
+    asio::async_connect(*socket, results, [this, self, socket](boost::system::error_code ec2, const tcp::endpoint&) {
+      if (ec2) return on_closed(fmt::format("connect: {}", ec2.message()));
+      conn_ = std::make_shared<Connection>(std::move(*socket), harness::kDefaultMaxFrameBytes);
+      conn_->start([this, self](wire::Envelope&& e) { on_message(std::move(e)); },
+                   [this, self](const std::string& reason) { on_closed(reason); });
+      wire::Envelope hello;
+      auto* h = hello.mutable_hello();
+      h->set_protocol_version(harness::kProtocolVersion);
+      h->set_role(wire::AGENT);
+      h->set_peer_name(name_);
+      h->set_software_version(harness::kSoftwareVersion);
+      auto* b = h->add_boards();
+      b->set_name(name_);
+      b->set_type(rack_.opt.board_type);
+      b->set_engines(2);
+      b->set_slots(rack_.opt.slots_per_board);
+      for (const auto& [id, ev] : running_) h->add_held_evals(id);
+      conn_->send(std::move(hello));
+    });
+  });
+}
+
+void Board::on_closed(const std::string& reason) {
+  ready_ = false;
+  conn_.reset();
+  if (stopped_) return;
+  // Exponential backoff with jitter, so a restarted scheduler is not stampeded.
+  backoff_ = backoff_ == 0 ? rack_.opt.reconnect_min_seconds : std::min(backoff_ * 2, rack_.opt.reconnect_max_seconds);
+  double wait = backoff_ * std::uniform_real_distribution<double>(0.5, 1.0)(rack_.jitter);
+  log::info("agent", "board={} disconnected ({}); reconnecting in {:.2f} s", name_, reason, wait);
+  auto timer = std::make_shared<asio::steady_timer>(rack_.io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                   std::chrono::duration<double>(wait)));
+  auto self = shared_from_this();
+  timer->async_wait([this, self, timer](boost::system::error_code) { connect(); });
+}
+
+void Board::request_work() {
+  if (!ready_ || !conn_) return;
+  uint32_t busy = static_cast<uint32_t>(running_.size() + waiting_.size());
+  uint32_t credits = draining_ || busy >= rack_.opt.slots_per_board ? 0 : rack_.opt.slots_per_board - busy;
+  wire::Envelope e;
+  e.mutable_work_request()->set_board(name_);
+  e.mutable_work_request()->set_credits(credits);
+  conn_->send(std::move(e));
+}
+
+void Board::on_message(wire::Envelope&& e) {
+  switch (e.body_case()) {
+    case wire::Envelope::kChallenge: {
+      wire::Envelope proof;
+      proof.mutable_proof()->set_hmac(harness::auth_proof(rack_.opt.secret, e.challenge().nonce(), wire::AGENT, name_));
+      conn_->send(std::move(proof));
+      return;
+    }
+    case wire::Envelope::kWelcome: {
+      ready_ = true;
+      backoff_ = 0;
+      log::info("agent", "board={} registered", name_);
+      for (auto& r : undelivered_) {
+        wire::Envelope env;
+        *env.mutable_result() = std::move(r);
+        conn_->send(std::move(env));
+      }
+      undelivered_.clear();
+      request_work();
+      return;
+    }
+    case wire::Envelope::kLease:
+      return start_lease(e.lease());
+    case wire::Envelope::kBlobChunk: {
+      const auto& c = e.blob_chunk();
+      auto it = fetching_.find(c.sha256());
+      if (it == fetching_.end() || c.offset() != it->second.size()) return;
+      it->second += c.data();
+      if (!c.last()) return;
+      std::string bytes = std::move(it->second);
+      fetching_.erase(it);
+      try {
+        rack_.cache->put(c.sha256(), bytes);
+      } catch (const std::exception& ex) {
+        log::warn("agent", "board={} blob {} rejected: {}", name_, c.sha256(), ex.what());
+      }
+      std::vector<wire::Lease> ready;
+      for (auto& [id, lease] : waiting_) ready.push_back(lease);
+      for (const auto& lease : ready) try_run(lease);
+      return;
+    }
+    case wire::Envelope::kResultAck:
+      return;
+    case wire::Envelope::kRecall: {
+      auto it = running_.find(e.recall().eval_id());
+      if (it != running_.end()) it->second->cancelled = true;
+      waiting_.erase(e.recall().eval_id());
+      return;
+    }
+    case wire::Envelope::kError:
+      log::warn("agent", "board={} scheduler error {}: {}", name_, wire::ErrorCode_Name(e.error().code()), e.error().message());
+      if (e.error().code() == wire::AUTH_FAILED || e.error().code() == wire::VERSION_UNSUPPORTED) {
+        // Retrying cannot fix a wrong secret or version: stop this board.
+        stopped_ = true;
+      }
+      return;
+    default:
+      log::debug("agent", "board={} ignores '{}'", name_, harness::body_name(e));
+  }
+}
+
+void Board::start_lease(const wire::Lease& lease) {
+  if (running_.count(lease.eval_id()) || waiting_.count(lease.eval_id())) return;
+  if (lease.scenario().mode() == "noop") {
+    // The harness's own overhead: no blobs, no frames.
+    wire::EvalResult r;
+    r.set_eval_id(lease.eval_id());
+    r.set_lease_id(lease.lease_id());
+    r.set_board(name_);
+    r.set_succeeded(true);
+    auto* m = r.add_metrics();
+    m->set_name("frames");
+    m->set_value(0);
+    rack_.completed++;
+    deliver(std::move(r));
+    return;
+  }
+  waiting_[lease.eval_id()] = lease;
+  try_run(lease);
+}
+
+void Board::try_run(const wire::Lease& lease) {
+  for (const auto* sha : {&lease.revision_sha(), &lease.clip_sha()}) {
+    if (rack_.cache->has(*sha)) continue;
+    if (!fetching_.count(*sha)) {
+      fetching_[*sha] = "";
+      wire::Envelope req;
+      req.mutable_blob_request()->set_sha256(*sha);
+      if (conn_) conn_->send(std::move(req));
+    }
+    return;  // resumes when the chunks arrive
+  }
+  waiting_.erase(lease.eval_id());
+  auto ev = std::make_shared<RunningEval>();
+  ev->lease = lease;
+  running_[lease.eval_id()] = ev;
+  execute(ev);
+}
+
+void Board::execute(std::shared_ptr<RunningEval> ev) {
+  auto self = shared_from_this();
+  asio::post(*rack_.pool, [this, self, ev] {
+    const auto& lease = ev->lease;
+    wire::EvalResult r;
+    r.set_eval_id(lease.eval_id());
+    r.set_lease_id(lease.lease_id());
+    r.set_board(name_);
+    auto last_progress = std::chrono::steady_clock::now();
+    try {
+      dual_engine::CompiledRevision* revision = nullptr;
+      {
+        std::lock_guard lock(compile_mu_);
+        auto& slot = compiled_[lease.revision_sha()];
+        if (!slot) {
+          auto model = dual_engine::Model::load_file(rack_.cache->path(lease.revision_sha()));
+          slot = std::make_unique<dual_engine::CompiledRevision>(model, rack_.board_type);
+        }
+        revision = slot.get();
+      }
+      rack_.cache->touch(lease.revision_sha());
+      rack_.cache->touch(lease.clip_sha());
+      evals::ClipReader clip(rack_.cache->path(lease.clip_sha()));
+      auto run = dual_engine::play_eval(*revision, clip, lease.scenario(), [&](uint32_t frames) {
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_progress > std::chrono::milliseconds(500)) {
+          last_progress = now;
+          asio::post(rack_.io, [this, self, id = lease.eval_id(), lid = lease.lease_id(), frames] {
+            if (!ready_ || !conn_) return;
+            wire::Envelope p;
+            p.mutable_progress()->set_eval_id(id);
+            p.mutable_progress()->set_lease_id(lid);
+            p.mutable_progress()->set_frames_done(frames);
+            conn_->send(std::move(p));
+          });
+        }
+        return !ev->cancelled.load();
+      });
+      r.set_succeeded(true);
+      r.set_host_seconds(run.host_seconds);
+      for (const auto& [name, value] : run.scorer.summary()) {
+        auto* m = r.add_metrics();
+        m->set_name(name);
+        m->set_value(value);
+      }
+      for (const auto& s : run.scorer.series()) {
+        auto* sd = r.add_series();
+        sd->set_name(s.name);
+        sd->set_codec(evals::kSeriesCodec);
+        sd->set_frames(static_cast<uint32_t>(s.values.size()));
+        sd->set_data(evals::encode_series(s.values));
+      }
+    } catch (const evals::ClipError& e) {
+      r.set_succeeded(false);
+      r.set_failure(e.what());
+    } catch (const dual_engine::ModelError& e) {
+      r.set_succeeded(false);
+      r.set_failure(e.what());
+    } catch (const std::exception& e) {
+      // Anything else is the board's problem, not the network's: retried elsewhere.
+      r.set_succeeded(false);
+      r.set_infra_error(true);
+      r.set_failure(e.what());
+    }
+    asio::post(rack_.io, [this, self, r = std::move(r)]() mutable {
+      running_.erase(r.eval_id());
+      rack_.completed++;
+      deliver(std::move(r));
+    });
+  });
+}
+
+void Board::deliver(wire::EvalResult result) {
+  if (ready_ && conn_) {
+    wire::Envelope env;
+    *env.mutable_result() = std::move(result);
+    conn_->send(std::move(env));
+  } else {
+    undelivered_.push_back(std::move(result));
+  }
+  request_work();
+  rack_.check_drained();
+}
+
+void Board::drain() {
+  draining_ = true;
+  request_work();
+}
+
+void Board::stop() {
+  stopped_ = true;
+  if (conn_) {
+    wire::Envelope bye;
+    bye.mutable_bye()->set_reason(draining_ ? "drained" : "stopping");
+    conn_->send(std::move(bye));
+    auto c = conn_;
+    // Let the bye be written, then close.
+    auto timer = std::make_shared<asio::steady_timer>(rack_.io, std::chrono::milliseconds(50));
+    timer->async_wait([c, timer](boost::system::error_code) { c->close("agent stopping"); });
+  }
+}
+
+Rack::Rack(RackOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = std::move(options);
+  if (impl_->opt.secret.empty()) throw std::invalid_argument("the agent needs the rack secret (--secret or HIL_SECRET)");
+  impl_->board_type = dual_engine::load_board_type(impl_->opt.board_type);
+  unsigned threads = impl_->opt.host_threads ? impl_->opt.host_threads : std::max(1u, std::thread::hardware_concurrency());
+  impl_->pool = std::make_unique<asio::thread_pool>(threads);
+  impl_->cache = std::make_unique<BlobCache>(impl_->opt.cache_dir, impl_->opt.cache_max_bytes);
+  dual_engine::use_single_thread_kernels();
+  for (uint32_t i = 0; i < impl_->opt.boards; ++i) {
+    std::string name = impl_->opt.boards == 1 && impl_->opt.name != "rack" ? impl_->opt.name
+                                                                           : fmt::format("{}-{:03}", impl_->opt.name, i);
+    impl_->boards.push_back(std::make_shared<Board>(*impl_, name));
+  }
+}
+
+Rack::~Rack() {
+  stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->pool->join();
+}
+
+void Rack::run() {
+  impl_->guard.emplace(impl_->io.get_executor());
+  asio::post(impl_->io, [this] {
+    for (auto& b : impl_->boards) b->connect();
+  });
+  impl_->io.run();
+  impl_->pool->join();
+}
+
+void Rack::start() {
+  impl_->thread = std::thread([this] { run(); });
+}
+
+void Rack::drain() {
+  asio::post(impl_->io, [this] {
+    impl_->draining = true;
+    for (auto& b : impl_->boards) b->drain();
+    impl_->check_drained();
+  });
+}
+
+void Rack::stop() {
+  asio::post(impl_->io, [this] {
+    for (auto& b : impl_->boards) b->stop();
+    impl_->guard.reset();
+    // Give the byes a moment, then stop the loop.
+    auto timer = std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](boost::system::error_code) { impl_->io.stop(); });
+  });
+}
+
+uint64_t Rack::evals_completed() const { return impl_->completed.load(); }
+
+}  // namespace hil::device_agents

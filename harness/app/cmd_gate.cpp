@@ -1,0 +1,183 @@
+// hil gate | demo
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "common.h"
+#include "hil/device_agents/rack.h"
+#include "hil/dual_engine/sample_models.h"
+#include "hil/evals/log.h"
+#include "hil/evals/sha256.h"
+#include "hil/harness/client.h"
+#include "hil/harness/gating.h"
+#include "hil/harness/progress.h"
+#include "hil/harness/scheduler.h"
+#include "hil/harness/submission.h"
+
+namespace hil::app {
+namespace {
+
+struct GateArgs {
+  harness::RunRequest req;
+  std::string scheduler;  // HOST:PORT, or empty with local_boards > 0
+  std::string secret;
+  uint32_t local_boards = 0;
+  std::filesystem::path local_dir = "hil-local";
+  std::string json;
+};
+
+int exit_code_for(const std::string& verdict) {
+  if (verdict == "pass") return kExitPass;
+  if (verdict == "fail") return kExitRegression;
+  return kExitInconclusive;
+}
+
+// Submits the run (waiting for boards to register when the rack is local),
+// follows it with a progress bar, prints the verdict table.
+int gate(const GateArgs& args) {
+  std::unique_ptr<harness::Scheduler> scheduler;
+  std::unique_ptr<device_agents::Rack> rack;
+  harness::ClientOptions co;
+  if (args.local_boards > 0) {
+    std::filesystem::create_directories(args.local_dir);
+    harness::SchedulerOptions so;
+    so.db_path = args.local_dir / "hil.db";
+    so.port = 0;
+    so.secret = evals::sha256_hex(harness::random_nonce());
+    scheduler = std::make_unique<harness::Scheduler>(so);
+    scheduler->open();
+    scheduler->start();
+    device_agents::RackOptions ro;
+    ro.port = scheduler->port();
+    ro.secret = so.secret;
+    ro.boards = args.local_boards;
+    ro.name = "local";
+    ro.cache_dir = args.local_dir / "agent-cache";
+    rack = std::make_unique<device_agents::Rack>(ro);
+    rack->start();
+    co.port = scheduler->port();
+    co.secret = so.secret;
+    fmt::print(stderr, "local scheduler on 127.0.0.1:{} with {} emulated boards, database {}\n", co.port,
+               args.local_boards, so.db_path.string());
+  } else {
+    co = client_options(args.scheduler, args.secret);
+  }
+  co.name = "hil-gate";
+  harness::Client client(co);
+  auto run = harness::prepare_run(client, args.req, [](const std::string& s) { log::info("gate", "{}", s); });
+  wire::SubmitAck ack;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    try {
+      ack = client.submit(run);
+      break;
+    } catch (const harness::WireError& e) {
+      // A local rack may still be registering its boards.
+      if (e.code() != wire::NO_CAPACITY || !rack || std::chrono::steady_clock::now() > deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  fmt::print(stderr, "run {} submitted: {} evals\n", ack.run_id(), ack.evals());
+  harness::ProgressBar bar(fmt::format("run {}", ack.run_id()), ack.evals());
+  auto last = client.watch(ack.run_id(), [&](const wire::RunStatus& s) {
+    bar.update(s.succeeded() + s.failed(), fmt::format("failed {}", s.failed()));
+  });
+  bar.finish();
+
+  harness::VerdictView view;
+  view.run_id = static_cast<int64_t>(last.run_id());
+  view.candidate = run.candidate().name();
+  view.baseline = run.baseline().name();
+  view.suite = run.suite_name();
+  view.verdict = last.verdict();
+  view.summary = last.verdict_summary();
+  view.evals_total = last.total();
+  view.evals_succeeded = last.succeeded();
+  view.evals_failed = last.failed();
+  for (const auto& g : last.gate()) {
+    view.rows.push_back({g.metric(), g.slice(), g.blocking(), g.verdict(), g.clips(), g.baseline(), g.candidate(),
+                         g.degradation(), g.lo(), g.hi(), g.margin(), g.reason()});
+  }
+  fmt::print("{}", harness::render_verdict_table(view));
+  if (!args.json.empty()) {
+    std::ofstream out(args.json);
+    out << fmt::format("{{\"run\": {}, \"verdict\": \"{}\", \"metrics\": [\n", view.run_id, view.verdict);
+    for (size_t i = 0; i < view.rows.size(); ++i) {
+      const auto& r = view.rows[i];
+      out << fmt::format(
+          "  {{\"metric\": \"{}\", \"slice\": \"{}\", \"blocking\": {}, \"verdict\": \"{}\", \"clips\": {}, "
+          "\"baseline\": {}, \"candidate\": {}, \"degradation\": {}, \"lo\": {}, \"hi\": {}, \"margin\": {}}}{}\n",
+          r.metric, r.slice, r.blocking, r.verdict, r.clips, r.baseline, r.candidate, r.degradation, r.lo, r.hi,
+          r.margin, i + 1 < view.rows.size() ? "," : "");
+    }
+    out << "]}\n";
+  }
+  if (rack) rack->stop();
+  if (scheduler) scheduler->stop();
+  return exit_code_for(view.verdict);
+}
+
+void add_gate_options(CLI::App* cmd, GateArgs& a) {
+  cmd->add_option("--suite", a.req.suite, "suite name or textproto path")->capture_default_str();
+  cmd->add_option("--scheduler", a.scheduler, "HOST:PORT of a running scheduler");
+  cmd->add_option("--secret", a.secret, "rack secret (or HIL_SECRET)");
+  cmd->add_option("--local", a.local_boards, "start an embedded scheduler and N emulated boards instead");
+  cmd->add_option("--local-dir", a.local_dir, "database and caches of --local")->capture_default_str();
+  cmd->add_option("--clip-cache", a.req.clip_cache)->capture_default_str();
+  cmd->add_option("--json", a.json, "write the verdict as JSON");
+  cmd->add_option("--pr", a.req.pr);
+  cmd->add_option("--git-sha", a.req.git_sha);
+  cmd->add_option("--author", a.req.author);
+}
+
+}  // namespace
+
+void add_gate_commands(CLI::App& app) {
+  auto g = std::make_shared<GateArgs>();
+  auto* cmd = app.add_subcommand("gate", "gate a candidate revision against a baseline (exit 0 pass, 1 regression, 2 inconclusive, 3 error)");
+  cmd->add_option("--candidate", g->req.candidate, "candidate ONNX")->required();
+  cmd->add_option("--baseline", g->req.baseline, "baseline ONNX")->required();
+  add_gate_options(cmd, *g);
+  cmd->callback([g] {
+    if (g->scheduler.empty() && g->local_boards == 0) throw std::invalid_argument("pass --scheduler HOST:PORT or --local N");
+    exit_code() = gate(*g);
+  });
+
+  auto d = std::make_shared<GateArgs>();
+  d->req.suite = "demo";
+  d->local_boards = 4;
+  d->local_dir = "hil-demo";
+  auto* demo = app.add_subcommand("demo", "train two sample revisions and gate one against the other on a local emulated rack");
+  demo->add_option("--dir", d->local_dir, "working folder")->capture_default_str();
+  demo->add_option("--boards", d->local_boards, "emulated boards")->capture_default_str();
+  demo->add_option("--suite", d->req.suite)->capture_default_str();
+  demo->add_option("--candidate", d->req.candidate_name, "candidate recipe")->default_val("better");
+  demo->add_option("--baseline", d->req.baseline_name, "baseline recipe")->default_val("base");
+  demo->callback([d] {
+    auto revs = d->local_dir / "revisions";
+    std::filesystem::create_directories(revs);
+    for (const auto& recipe : {d->req.baseline_name, d->req.candidate_name}) {
+      auto path = revs / (recipe + ".onnx");
+      if (std::filesystem::exists(path)) continue;
+      fmt::print(stderr, "training sample revision '{}' ...\n", recipe);
+      dual_engine::TrainingReport rep;
+      auto bytes = dual_engine::train_revision(dual_engine::recipe_by_name(recipe), d->local_dir / "train-clips", &rep);
+      evals::write_file_atomic(path, bytes);
+      fmt::print(stderr, "  {} frames, training lane MAE {:.3f} m, {:.1f} s\n", rep.frames, rep.train_lane_offset_mae, rep.seconds);
+    }
+    GateArgs args = *d;
+    args.req.candidate = revs / (d->req.candidate_name + ".onnx");
+    args.req.baseline = revs / (d->req.baseline_name + ".onnx");
+    args.req.clip_cache = d->local_dir / "clips";
+    args.req.label = fmt::format("demo: {} vs {}", d->req.candidate_name, d->req.baseline_name);
+    exit_code() = gate(args);
+    fmt::print("\nresults: sqlite3 {}/hil.db 'SELECT * FROM runs'   viewer: hil-viewer {}/hil.db\n",
+               d->local_dir.string(), d->local_dir.string());
+  });
+}
+
+}  // namespace hil::app

@@ -1,0 +1,57 @@
+// The client side of the protocol, for `hil submit`, `hil gate`, `hil status`
+// and tests: a blocking connection that authenticates with the rack secret
+// and speaks request/response (plus the stream of a watched run).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hil/harness/wire.h"
+
+namespace hil::harness {
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7600;
+  std::string secret;
+  std::string name = "hil-client";
+  uint32_t protocol_version = kProtocolVersion;  // tests speak other versions
+  wire::Role role = wire::CLIENT;
+};
+
+class Client {
+ public:
+  // Connects and authenticates; throws WireError with the scheduler's reason.
+  explicit Client(const ClientOptions& options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends a request and waits for its reply; an Error reply throws WireError.
+  wire::Envelope call(wire::Envelope request);
+
+  // Uploads a file as a blob named by its SHA-256 (skipped if the scheduler has it).
+  std::string upload_file(const std::filesystem::path& path);
+  std::vector<std::string> missing_blobs(const std::vector<std::string>& sha256s);
+
+  wire::SubmitAck submit(const wire::SubmitRun& run);
+  wire::RunStatus status(uint64_t run_id);
+  // Streams status updates until the run is done or cancelled; returns the last.
+  wire::RunStatus watch(uint64_t run_id, const std::function<void(const wire::RunStatus&)>& on_update);
+  wire::BoardList boards();
+  void cancel(uint64_t run_id);
+  void drain(const std::string& board, bool undrain = false);
+
+ private:
+  void write(wire::Envelope& envelope);
+  wire::Envelope read();
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hil::harness

@@ -1,0 +1,57 @@
+// One framed, authenticated-or-not TCP connection: a coroutine reads frames
+// and hands each envelope to a handler; sends are queued and written by a
+// second coroutine, so a slow peer never blocks the sender. All calls happen
+// on the connection's executor (one io_context thread: no locks).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "hil/harness/asio.h"
+#include "hil/harness/wire.h"
+
+namespace hil::harness {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using MessageHandler = std::function<void(wire::Envelope&&)>;
+  using CloseHandler = std::function<void(const std::string& reason)>;
+
+  Connection(net::tcp::socket socket, uint32_t max_frame_bytes);
+  ~Connection();
+
+  // Starts the read and write loops.
+  void start(MessageHandler on_message, CloseHandler on_close);
+  // Queues an envelope; returns its id. Ignored after close.
+  uint64_t send(wire::Envelope envelope);
+  uint64_t reply(uint64_t reply_to, wire::Envelope envelope);
+  // Sends an Error, then closes once it is written.
+  void fail(wire::ErrorCode code, const std::string& message, uint64_t reply_to = 0);
+  void close(const std::string& reason);
+
+  bool closed() const { return closed_; }
+  const std::string& peer() const { return peer_; }
+  size_t queued_messages() const { return out_.size(); }
+  net::asio::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  net::awaitable<void> read_loop();
+  net::awaitable<void> write_loop();
+
+  net::tcp::socket socket_;
+  net::asio::steady_timer wake_;
+  uint32_t max_frame_bytes_;
+  std::deque<std::string> out_;
+  MessageHandler on_message_;
+  CloseHandler on_close_;
+  std::string peer_;
+  uint64_t next_id_ = 1;
+  bool closed_ = false;
+  bool close_after_write_ = false;
+  std::string close_reason_;
+};
+
+}  // namespace hil::harness

@@ -1,0 +1,49 @@
+// The scheduler: accepts agents and clients on TCP, expands runs into evals
+// (persisted before the submit is acknowledged), leases evals to boards by
+// priority class and fair share, records every result exactly once through
+// the batched writer, and gates each finished run. Queue and lease state live
+// in SQLite, so a restarted scheduler continues where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace hil::harness {
+
+struct SchedulerOptions {
+  std::filesystem::path db_path = "hil.db";
+  std::filesystem::path blob_dir;  // default: <db_path>.blobs
+  std::string host = "127.0.0.1";
+  uint16_t port = 7600;            // 0: any free port (read it back with port())
+  std::string secret;              // the rack secret; required
+  double lease_timeout_seconds = 60;
+  uint32_t max_attempts = 3;
+  uint32_t max_frame_bytes = 16u << 20;
+  uint32_t max_pending_messages = 4096;  // queued replies per connection before it is cut
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Binds the listener (so port() is known), loads unfinished work.
+  void open();
+  uint16_t port() const;
+  // Serves on the calling thread until stop().
+  void run();
+  // Serves on a background thread.
+  void start();
+  // Thread-safe.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hil::harness

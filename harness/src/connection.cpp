@@ -1,0 +1,120 @@
+#include "hil/harness/connection.h"
+
+#include <fmt/format.h>
+
+#include "hil/evals/log.h"
+
+namespace hil::harness {
+
+using namespace net;
+
+Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes)
+    : socket_(std::move(socket)), wake_(socket_.get_executor()), max_frame_bytes_(max_frame_bytes) {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  peer_ = ec ? "unknown" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  socket_.set_option(tcp::no_delay(true), ec);
+  wake_.expires_at(std::chrono::steady_clock::time_point::max());
+}
+
+Connection::~Connection() = default;
+
+void Connection::start(MessageHandler on_message, CloseHandler on_close) {
+  on_message_ = std::move(on_message);
+  on_close_ = std::move(on_close);
+  auto self = shared_from_this();
+  asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+}
+
+uint64_t Connection::send(wire::Envelope envelope) {
+  if (closed_ || close_after_write_) return 0;
+  uint64_t id = next_id_++;
+  envelope.set_id(id);
+  out_.push_back(encode_frame(envelope));
+  wake_.cancel_one();
+  return id;
+}
+
+uint64_t Connection::reply(uint64_t reply_to, wire::Envelope envelope) {
+  envelope.set_reply_to(reply_to);
+  return send(std::move(envelope));
+}
+
+void Connection::fail(wire::ErrorCode code, const std::string& message, uint64_t reply_to) {
+  wire::Envelope e;
+  e.mutable_error()->set_code(code);
+  e.mutable_error()->set_message(message);
+  reply(reply_to, std::move(e));
+  close_after_write_ = true;
+  close_reason_ = message;
+  wake_.cancel_one();
+}
+
+void Connection::close(const std::string& reason) {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  wake_.cancel();
+  if (on_close_) {
+    auto handler = std::move(on_close_);
+    on_close_ = nullptr;
+    handler(reason);
+  }
+  on_message_ = nullptr;
+}
+
+awaitable<void> Connection::read_loop() {
+  auto self = shared_from_this();
+  std::string body;
+  char prefix[4];
+  try {
+    for (;;) {
+      co_await asio::async_read(socket_, asio::buffer(prefix, 4), use_awaitable);
+      uint32_t n = decode_length(prefix, max_frame_bytes_);
+      body.resize(n);
+      co_await asio::async_read(socket_, asio::buffer(body.data(), n), use_awaitable);
+      auto envelope = decode_body(body);
+      if (closed_) break;
+      if (on_message_) on_message_(std::move(envelope));
+      if (closed_) break;
+    }
+  } catch (const WireError& e) {
+    log::warn("net", "peer={} protocol error: {}", peer_, e.what());
+    fail(e.code(), e.what());
+  } catch (const boost::system::system_error& e) {
+    close(e.code() == asio::error::eof ? "peer closed the connection" : e.code().message());
+  } catch (const std::exception& e) {
+    log::error("net", "peer={} handler error: {}", peer_, e.what());
+    fail(wire::INTERNAL, e.what());
+  }
+}
+
+awaitable<void> Connection::write_loop() {
+  auto self = shared_from_this();
+  try {
+    while (!closed_) {
+      if (out_.empty()) {
+        if (close_after_write_) break;
+        boost::system::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      // Gather what is queued into one write: fewer syscalls under load.
+      std::string batch;
+      while (!out_.empty() && batch.size() < (1u << 20)) {
+        batch += out_.front();
+        out_.pop_front();
+      }
+      co_await asio::async_write(socket_, asio::buffer(batch), use_awaitable);
+    }
+  } catch (const boost::system::system_error& e) {
+    close(e.code().message());
+    co_return;
+  }
+  if (close_after_write_) close(close_reason_);
+}
+
+}  // namespace hil::harness

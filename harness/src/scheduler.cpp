@@ -1,0 +1,886 @@
+#include "hil/harness/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "hil/db/writer.h"
+#include "hil/evals/log.h"
+#include "hil/evals/metrics.h"
+#include "hil/evals/sha256.h"
+#include "hil/evals/suite.h"
+#include "hil/harness/asio.h"
+#include "hil/harness/blob_store.h"
+#include "hil/harness/connection.h"
+#include "hil/harness/gating.h"
+
+namespace hil::harness {
+
+using namespace net;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kPriorities[] = {"gate", "interactive", "nightly"};
+
+int priority_rank(const std::string& p) {
+  for (int i = 0; i < 3; ++i) {
+    if (p == kPriorities[i]) return i;
+  }
+  return -1;
+}
+
+struct Session;
+
+struct EvalState {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string revision_sha, clip_sha, scenario;
+  enum class State { kQueued, kLeased, kDone } state = State::kQueued;
+  int attempts = 0;
+  std::string board;
+  uint64_t lease_id = 0;
+  Clock::time_point deadline;
+  std::set<std::string> failed_on;  // boards that hit an infra error on it
+};
+
+struct RunState {
+  int64_t id = 0;
+  int rank = 2;
+  suite::Suite suite;
+  std::map<std::string, suite::Scenario> scenarios;
+  std::deque<int64_t> queue;
+  uint32_t total = 0, succeeded = 0, failed = 0, leased = 0;
+  bool cancelled = false, gating = false, done = false;
+  std::vector<std::weak_ptr<Session>> watchers;
+  std::vector<uint64_t> watch_ids;
+};
+
+struct BoardState {
+  std::string name, type;
+  std::weak_ptr<Session> session;
+  uint32_t credits = 0;
+  std::set<int64_t> leases;
+  bool draining = false;
+  uint64_t done = 0, failed = 0;
+};
+
+struct Session {
+  std::shared_ptr<Connection> conn;
+  enum class Phase { kHello, kProof, kReady } phase = Phase::kHello;
+  wire::Role role = wire::ROLE_UNKNOWN;
+  std::string name;
+  std::string nonce;
+  std::vector<std::string> boards;
+  std::vector<uint64_t> held;
+};
+
+}  // namespace
+
+struct Scheduler::Impl {
+  SchedulerOptions opt;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::unique_ptr<db::Writer> writer;
+  std::unique_ptr<db::Database> reader;
+  std::unique_ptr<BlobStore> blobs;
+  std::thread thread;
+  asio::steady_timer ticker{io};
+
+  std::map<int64_t, EvalState> evals;
+  std::map<int64_t, RunState> runs;
+  std::map<std::string, BoardState> boards;
+  std::set<std::shared_ptr<Session>> sessions;
+  std::array<size_t, 3> round_robin{};
+  uint64_t next_lease = 1;
+
+  // ------------------------------------------------------------ setup
+  void open() {
+    if (opt.secret.empty()) throw std::invalid_argument("the scheduler needs a rack secret (--secret or HIL_SECRET)");
+    writer = std::make_unique<db::Writer>(opt.db_path);
+    reader = std::make_unique<db::Database>(opt.db_path, db::OpenMode::kReadOnly);
+    blobs = std::make_unique<BlobStore>(opt.blob_dir.empty() ? std::filesystem::path(opt.db_path.string() + ".blobs")
+                                                             : opt.blob_dir);
+    writer->run_sync([](db::Store& s) {
+      std::vector<db::MetricDefRow> defs;
+      for (const auto& m : evals::metric_registry()) {
+        defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower", m.description});
+      }
+      s.sync_metric_defs(defs);
+    });
+    recover();
+    tcp::endpoint ep(asio::ip::make_address(opt.host), opt.port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen();
+    log::info("scheduler", "listening on {}:{} db={}", opt.host, acceptor.local_endpoint().port(), opt.db_path.string());
+    co_spawn(io, accept_loop(), asio::detached);
+    tick();
+  }
+
+  // Rebuilds queues and leases from the database after a restart.
+  void recover() {
+    std::vector<db::RunRow> active;
+    std::map<int64_t, std::string> suite_texts;
+    std::vector<db::EvalRow> open_evals;
+    std::map<int64_t, std::vector<db::EvalRow>> all_evals;
+    writer->run_sync([&](db::Store& s) {
+      active = s.active_runs();
+      for (const auto& r : active) {
+        suite_texts[r.id] = s.suite_text_of_run(r.id);
+        all_evals[r.id] = s.evals_of_run(r.id);
+      }
+      auto st = s.database().prepare("SELECT COALESCE(MAX(lease_id), 0) FROM evals");
+      st.step();
+      next_lease = static_cast<uint64_t>(st.int64(0)) + 1;
+    });
+    size_t requeued = 0, kept = 0;
+    for (const auto& r : active) {
+      RunState run;
+      run.id = r.id;
+      run.rank = std::max(0, priority_rank(r.priority));
+      run.suite = evals::parse_suite(suite_texts[r.id], fmt::format("suite of run {}", r.id));
+      for (const auto& sc : run.suite.scenarios()) run.scenarios[sc.name()] = sc;
+      for (const auto& e : all_evals[r.id]) {
+        ++run.total;
+        if (e.state == "succeeded") ++run.succeeded;
+        if (e.state == "failed" || e.state == "cancelled") ++run.failed;
+        if (e.state != "queued" && e.state != "leased") continue;
+        EvalState es;
+        es.id = e.id;
+        es.run_id = e.run_id;
+        es.revision_sha = e.revision_sha;
+        es.clip_sha = e.clip_sha;
+        es.scenario = e.scenario;
+        es.attempts = e.attempts;
+        if (e.state == "leased") {
+          // Keep the lease: its agent may reconnect and deliver the result.
+          es.state = EvalState::State::kLeased;
+          es.board = e.board;
+          es.lease_id = static_cast<uint64_t>(e.lease_id);
+          es.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(opt.lease_timeout_seconds));
+          boards[e.board].name = e.board;
+          boards[e.board].leases.insert(e.id);
+          ++run.leased;
+          ++kept;
+        } else {
+          run.queue.push_back(e.id);
+          ++requeued;
+        }
+        evals[e.id] = es;
+      }
+      runs[r.id] = std::move(run);
+    }
+    for (auto& [id, run] : runs) maybe_finish(run);
+    if (!active.empty()) {
+      log::info("scheduler", "recovered {} active runs: {} queued evals, {} leases kept", active.size(), requeued, kept);
+    }
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        log::warn("scheduler", "accept failed: {}", ec.message());
+        continue;
+      }
+      auto session = std::make_shared<Session>();
+      session->conn = std::make_shared<Connection>(std::move(socket), opt.max_frame_bytes);
+      sessions.insert(session);
+      std::weak_ptr<Session> weak = session;
+      session->conn->start(
+          [this, weak](wire::Envelope&& e) {
+            if (auto s = weak.lock()) on_message(s, std::move(e));
+          },
+          [this, weak](const std::string& reason) {
+            if (auto s = weak.lock()) on_close(s, reason);
+          });
+    }
+  }
+
+  void tick() {
+    ticker.expires_after(std::chrono::milliseconds(250));
+    ticker.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      expire_leases();
+      tick();
+    });
+  }
+
+  // ------------------------------------------------------------ messages
+  void on_message(const std::shared_ptr<Session>& s, wire::Envelope&& e) {
+    auto& c = *s->conn;
+    if (c.queued_messages() > opt.max_pending_messages) {
+      log::warn("scheduler", "peer={} name={} disconnected: {} unanswered messages", c.peer(), s->name, c.queued_messages());
+      c.fail(wire::TOO_MANY_PENDING, "too many unanswered messages");
+      return;
+    }
+    if (s->phase == Session::Phase::kHello) return on_hello(s, e);
+    if (s->phase == Session::Phase::kProof) return on_proof(s, e);
+    const bool agent = s->role == wire::AGENT;
+    switch (e.body_case()) {
+      case wire::Envelope::kWorkRequest:
+        if (!agent) return forbid(s, e);
+        return on_work_request(s, e.work_request());
+      case wire::Envelope::kProgress:
+        if (!agent) return forbid(s, e);
+        return on_progress(e.progress());
+      case wire::Envelope::kResult:
+        if (!agent) return forbid(s, e);
+        return on_result(s, e);
+      case wire::Envelope::kBlobRequest:
+        if (!agent) return forbid(s, e);
+        return on_blob_request(s, e);
+      case wire::Envelope::kBye:
+        c.close(fmt::format("bye: {}", e.bye().reason()));
+        return;
+      case wire::Envelope::kHaveBlobs:
+        if (agent) return forbid(s, e);
+        return on_have_blobs(s, e);
+      case wire::Envelope::kUploadBlob:
+        if (agent) return forbid(s, e);
+        return on_upload(s, e);
+      case wire::Envelope::kSubmitRun:
+        if (agent) return forbid(s, e);
+        return on_submit(s, e);
+      case wire::Envelope::kRunStatusRequest:
+        if (agent) return forbid(s, e);
+        return on_status_request(s, e);
+      case wire::Envelope::kCancelRun:
+        if (agent) return forbid(s, e);
+        return on_cancel(s, e);
+      case wire::Envelope::kListBoards:
+        if (agent) return forbid(s, e);
+        return on_list_boards(s, e);
+      case wire::Envelope::kDrainBoard:
+        if (agent) return forbid(s, e);
+        return on_drain(s, e);
+      default:
+        c.fail(wire::BAD_MESSAGE, fmt::format("unexpected message '{}'", body_name(e)), e.id());
+    }
+  }
+
+  void forbid(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
+    log::warn("scheduler", "peer={} name={} role={} sent '{}', which its role may not: disconnected", s->conn->peer(),
+              s->name, wire::Role_Name(s->role), body_name(e));
+    s->conn->fail(wire::FORBIDDEN, fmt::format("a {} may not send '{}'", s->role == wire::AGENT ? "board agent" : "client",
+                                               body_name(e)),
+                  e.id());
+  }
+
+  void on_hello(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
+    auto& c = *s->conn;
+    if (e.body_case() != wire::Envelope::kHello) {
+      log::warn("scheduler", "peer={} dropped: sent '{}' before hello", c.peer(), body_name(e));
+      return c.fail(wire::BAD_MESSAGE, "expected hello", e.id());
+    }
+    const auto& h = e.hello();
+    if (h.protocol_version() < kMinProtocolVersion || h.protocol_version() > kProtocolVersion) {
+      log::warn("scheduler", "peer={} name={} dropped: protocol version {} (this scheduler speaks {}..{})", c.peer(),
+                h.peer_name(), h.protocol_version(), kMinProtocolVersion, kProtocolVersion);
+      return c.fail(wire::VERSION_UNSUPPORTED,
+                    fmt::format("protocol version {} is not supported; this scheduler speaks {} to {}",
+                                h.protocol_version(), kMinProtocolVersion, kProtocolVersion),
+                    e.id());
+    }
+    if (h.role() != wire::AGENT && h.role() != wire::CLIENT) return c.fail(wire::BAD_MESSAGE, "unknown role", e.id());
+    s->role = h.role();
+    s->name = h.peer_name();
+    for (const auto& b : h.boards()) s->boards.push_back(b.name());
+    s->held.assign(h.held_evals().begin(), h.held_evals().end());
+    s->nonce = random_nonce();
+    s->phase = Session::Phase::kProof;
+    // Keep the boards' types until the proof arrives.
+    for (const auto& b : h.boards()) pending_types[b.name()] = b.type();
+    wire::Envelope reply;
+    reply.mutable_challenge()->set_nonce(s->nonce);
+    reply.mutable_challenge()->set_protocol_version(kProtocolVersion);
+    c.reply(e.id(), std::move(reply));
+  }
+  std::map<std::string, std::string> pending_types;
+
+  void on_proof(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
+    auto& c = *s->conn;
+    auto expected = auth_proof(opt.secret, s->nonce, s->role, s->name);
+    if (e.body_case() != wire::Envelope::kProof || !evals::equal_constant_time(e.proof().hmac(), expected)) {
+      log::warn("scheduler", "peer={} name={} dropped: authentication failed (wrong rack secret)", c.peer(), s->name);
+      return c.fail(wire::AUTH_FAILED, "authentication failed: wrong rack secret", e.id());
+    }
+    s->phase = Session::Phase::kReady;
+    if (s->role == wire::AGENT) {
+      for (const auto& name : s->boards) {
+        auto& b = boards[name];
+        if (auto old = b.session.lock(); old && old != s) old->conn->close("replaced by a new connection of the board");
+        b.name = name;
+        b.type = pending_types[name];
+        b.session = s;
+        b.credits = 0;
+        pending_types.erase(name);
+        writer->submit([name, type = b.type, sw = s->name](db::Store& st) { st.upsert_board(name, type, "idle", sw); });
+      }
+      log::info("scheduler", "agent={} peer={} connected with {} boards ({} evals held)", s->name, c.peer(),
+                s->boards.size(), s->held.size());
+    }
+    wire::Envelope reply;
+    reply.mutable_welcome()->set_scheduler("hil");
+    reply.mutable_welcome()->set_protocol_version(kProtocolVersion);
+    c.reply(e.id(), std::move(reply));
+  }
+
+  void on_close(const std::shared_ptr<Session>& s, const std::string& reason) {
+    sessions.erase(s);
+    if (s->role != wire::AGENT || s->phase != Session::Phase::kReady) return;
+    log::info("scheduler", "agent={} disconnected: {}", s->name, reason);
+    for (const auto& name : s->boards) {
+      auto it = boards.find(name);
+      if (it == boards.end() || it->second.session.lock() != nullptr) continue;
+      it->second.credits = 0;
+      // Leases stay until they expire: the agent may reconnect and deliver.
+      writer->submit([name](db::Store& st) { st.set_board_state(name, "offline"); });
+    }
+  }
+
+  // ------------------------------------------------------------ agents
+  void on_work_request(const std::shared_ptr<Session>& s, const wire::WorkRequest& w) {
+    auto it = boards.find(w.board());
+    if (it == boards.end() || it->second.session.lock() != s) {
+      return s->conn->fail(wire::INVALID_ARGUMENT, fmt::format("board '{}' is not registered on this connection", w.board()));
+    }
+    it->second.credits = std::min<uint32_t>(w.credits(), 64);
+    dispatch();
+  }
+
+  void on_progress(const wire::Progress& p) {
+    auto it = evals.find(static_cast<int64_t>(p.eval_id()));
+    if (it == evals.end() || it->second.lease_id != p.lease_id()) return;
+    it->second.deadline = Clock::now() + lease_duration();
+  }
+
+  Clock::duration lease_duration() const {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.lease_timeout_seconds));
+  }
+
+  // Picks the next eval for a board: the highest priority class first; within
+  // a class, runs take turns (fair share), so a big run cannot starve a small one.
+  std::optional<int64_t> next_eval_for(const BoardState& board) {
+    for (int rank = 0; rank < 3; ++rank) {
+      std::vector<RunState*> candidates;
+      for (auto& [id, run] : runs) {
+        if (run.rank == rank && !run.queue.empty() && !run.cancelled && run.suite.board_type() == board.type) {
+          candidates.push_back(&run);
+        }
+      }
+      if (candidates.empty()) continue;
+      size_t start = round_robin[static_cast<size_t>(rank)]++ % candidates.size();
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        auto& q = candidates[(start + i) % candidates.size()]->queue;
+        // Retry infra errors on a different board when one is available.
+        for (size_t j = 0; j < q.size(); ++j) {
+          auto& e = evals[q[j]];
+          if (e.failed_on.count(board.name) && j + 1 < q.size()) continue;
+          int64_t id = q[j];
+          q.erase(q.begin() + static_cast<std::ptrdiff_t>(j));
+          return id;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  void dispatch() {
+    for (auto& [name, board] : boards) {
+      auto session = board.session.lock();
+      if (!session || board.draining) continue;
+      while (board.credits > 0) {
+        auto id = next_eval_for(board);
+        if (!id) break;
+        lease(board, *session, evals[*id]);
+      }
+    }
+  }
+
+  void lease(BoardState& board, Session& session, EvalState& e) {
+    auto& run = runs[e.run_id];
+    e.state = EvalState::State::kLeased;
+    e.board = board.name;
+    e.lease_id = next_lease++;
+    e.attempts++;
+    e.deadline = Clock::now() + lease_duration();
+    board.leases.insert(e.id);
+    board.credits--;
+    run.leased++;
+    wire::Envelope env;
+    auto* l = env.mutable_lease();
+    l->set_eval_id(static_cast<uint64_t>(e.id));
+    l->set_lease_id(e.lease_id);
+    l->set_board(board.name);
+    l->set_revision_sha(e.revision_sha);
+    l->set_clip_sha(e.clip_sha);
+    *l->mutable_scenario() = run.scenarios[e.scenario];
+    l->set_board_type(board.type);
+    l->set_timeout_seconds(opt.lease_timeout_seconds);
+    l->set_attempt(static_cast<uint32_t>(e.attempts));
+    session.conn->send(std::move(env));
+    writer->submit([id = e.id, b = board.name, lease = e.lease_id, deadline = db::unix_now() + opt.lease_timeout_seconds](
+                       db::Store& st) { st.mark_leased(id, b, static_cast<int64_t>(lease), deadline); });
+    log::debug("scheduler", "board={} eval={} lease={} attempt={}", board.name, e.id, e.lease_id, e.attempts);
+  }
+
+  void release_lease(EvalState& e) {
+    auto b = boards.find(e.board);
+    if (b != boards.end()) b->second.leases.erase(e.id);
+    if (runs.count(e.run_id) && runs[e.run_id].leased > 0) runs[e.run_id].leased--;
+  }
+
+  // Puts a leased eval back in its queue, or fails it when attempts run out.
+  void requeue(EvalState& e, const std::string& why) {
+    release_lease(e);
+    auto& run = runs[e.run_id];
+    if (static_cast<uint32_t>(e.attempts) >= opt.max_attempts) {
+      finish_eval(e, false, fmt::format("gave up after {} attempts; last: {}", e.attempts, why), 0, {}, {});
+      return;
+    }
+    e.state = EvalState::State::kQueued;
+    e.lease_id = 0;
+    run.queue.push_front(e.id);
+    writer->submit([id = e.id](db::Store& st) { st.mark_queued(id); });
+  }
+
+  void expire_leases() {
+    auto now = Clock::now();
+    std::vector<int64_t> expired;
+    for (auto& [id, e] : evals) {
+      if (e.state == EvalState::State::kLeased && e.deadline < now) expired.push_back(id);
+    }
+    for (auto id : expired) {
+      auto& e = evals[id];
+      log::warn("scheduler", "board={} eval={} lease={} expired: re-issued", e.board, id, e.lease_id);
+      e.failed_on.insert(e.board);
+      requeue(e, fmt::format("lease expired on board {}", e.board));
+    }
+    if (!expired.empty()) dispatch();
+  }
+
+  void on_result(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    const auto& r = env.result();
+    wire::Envelope ack;
+    ack.mutable_result_ack()->set_eval_id(r.eval_id());
+    auto it = evals.find(static_cast<int64_t>(r.eval_id()));
+    auto b = boards.find(r.board());
+    bool from_owner = b != boards.end() && b->second.session.lock() == s;
+    if (!from_owner) return s->conn->fail(wire::INVALID_ARGUMENT, fmt::format("board '{}' is not on this connection", r.board()));
+    if (it == evals.end() || it->second.state == EvalState::State::kDone) {
+      // A duplicate or a result for a finished eval: acknowledged and dropped.
+      log::info("scheduler", "board={} eval={} duplicate result dropped", r.board(), r.eval_id());
+      ack.mutable_result_ack()->set_recorded(false);
+      s->conn->reply(env.id(), std::move(ack));
+      return;
+    }
+    auto& e = it->second;
+    bool current = e.state == EvalState::State::kLeased && e.lease_id == r.lease_id();
+    if (current) b->second.leases.erase(e.id);
+    if (r.infra_error() && current) {
+      e.failed_on.insert(r.board());
+      b->second.failed++;
+      requeue(e, fmt::format("infra error on board {}: {}", r.board(), r.failure()));
+      ack.mutable_result_ack()->set_recorded(false);
+      s->conn->reply(env.id(), std::move(ack));
+      dispatch();
+      return;
+    }
+    if (r.infra_error()) {
+      ack.mutable_result_ack()->set_recorded(false);
+      s->conn->reply(env.id(), std::move(ack));
+      return;
+    }
+    // A late result from an expired lease is still a real result: record it
+    // (first one wins) and let the re-issued lease's result be dropped.
+    if (e.state == EvalState::State::kLeased) release_lease(e);
+    std::vector<std::pair<std::string, double>> metrics;
+    for (const auto& m : r.metrics()) metrics.emplace_back(m.name(), m.value());
+    std::vector<db::SeriesBlob> series;
+    for (const auto& sd : r.series()) series.push_back({sd.name(), sd.codec(), sd.frames(), sd.data()});
+    e.board = r.board();
+    b->second.done++;
+    finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics), std::move(series));
+    ack.mutable_result_ack()->set_recorded(true);
+    s->conn->reply(env.id(), std::move(ack));
+    dispatch();
+  }
+
+  void finish_eval(EvalState& e, bool ok, const std::string& failure, double host_seconds,
+                   std::vector<std::pair<std::string, double>> metrics, std::vector<db::SeriesBlob> series) {
+    e.state = EvalState::State::kDone;
+    auto& run = runs[e.run_id];
+    (ok ? run.succeeded : run.failed)++;
+    db::EvalOutcome o;
+    o.eval_id = e.id;
+    o.lease_id = 0;
+    o.board = e.board;
+    o.succeeded = ok;
+    o.failure = failure;
+    o.host_seconds = host_seconds;
+    o.metrics = std::move(metrics);
+    o.series = std::move(series);
+    writer->submit([o = std::move(o)](db::Store& st) { st.record_outcome(o); });
+    notify(run, false);
+    maybe_finish(run);
+  }
+
+  void maybe_finish(RunState& run) {
+    if (run.gating || run.done || run.succeeded + run.failed < run.total) return;
+    run.gating = true;
+    int64_t id = run.id;
+    bool cancelled = run.cancelled;
+    writer->submit(
+        [id, cancelled](db::Store& st) {
+          if (!cancelled) gate_run(st, id);
+          st.set_run_state(id, cancelled ? "cancelled" : "done");
+        },
+        [this, id](bool ok, const std::string& error) {
+          asio::post(io, [this, id, ok, error] {
+            if (!ok) log::error("scheduler", "run={} gate failed: {}", id, error);
+            auto it = runs.find(id);
+            if (it == runs.end()) return;
+            it->second.done = true;
+            notify(it->second, true);
+            // Forget the finished run's evals: the database has them.
+            for (auto eit = evals.begin(); eit != evals.end();) {
+              eit = eit->second.run_id == id ? evals.erase(eit) : std::next(eit);
+            }
+            runs.erase(it);
+          });
+        });
+  }
+
+  void on_blob_request(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    const auto& sha = env.blob_request().sha256();
+    if (!blobs->has(sha)) return s->conn->fail(wire::NOT_FOUND, fmt::format("no blob {}", sha), env.id());
+    uint64_t total = blobs->size(sha);
+    uint64_t offset = 0;
+    do {
+      wire::Envelope chunk;
+      auto* c = chunk.mutable_blob_chunk();
+      c->set_sha256(sha);
+      c->set_offset(offset);
+      c->set_total_size(total);
+      c->set_data(blobs->read(sha, offset, kBlobChunkBytes));
+      offset += c->data().size();
+      c->set_last(offset >= total);
+      s->conn->reply(env.id(), std::move(chunk));
+    } while (offset < total);
+  }
+
+  // ------------------------------------------------------------ clients
+  void on_have_blobs(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    wire::Envelope reply;
+    for (const auto& sha : env.have_blobs().sha256()) {
+      if (!blobs->has(sha)) reply.mutable_missing_blobs()->add_sha256(sha);
+    }
+    reply.mutable_missing_blobs();
+    s->conn->reply(env.id(), std::move(reply));
+  }
+
+  void on_upload(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    const auto& u = env.upload_blob();
+    wire::Envelope reply;
+    reply.mutable_upload_ack()->set_sha256(u.sha256());
+    try {
+      bool complete = blobs->append(u.sha256(), u.offset(), u.total_size(), u.data(), u.last());
+      reply.mutable_upload_ack()->set_complete(complete);
+      if (u.last()) s->conn->reply(env.id(), std::move(reply));
+    } catch (const std::exception& e) {
+      log::warn("scheduler", "client={} upload refused: {}", s->name, e.what());
+      s->conn->fail(wire::INVALID_ARGUMENT, e.what(), env.id());
+    }
+  }
+
+  void on_submit(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    const auto& sub = env.submit_run();
+    auto refuse = [&](wire::ErrorCode code, const std::string& why) {
+      wire::Envelope reply;
+      reply.mutable_error()->set_code(code);
+      reply.mutable_error()->set_message(why);
+      s->conn->reply(env.id(), std::move(reply));
+    };
+    suite::Suite suite;
+    try {
+      suite = evals::parse_suite(sub.suite_text(), sub.suite_name().empty() ? "submitted suite" : sub.suite_name());
+    } catch (const std::exception& e) {
+      return refuse(wire::INVALID_ARGUMENT, e.what());
+    }
+    std::string priority = sub.priority().empty() ? "interactive" : sub.priority();
+    if (priority_rank(priority) < 0) return refuse(wire::INVALID_ARGUMENT, fmt::format("unknown priority '{}' (gate, interactive, nightly)", priority));
+    std::vector<const wire::RevisionRef*> revisions{&sub.candidate()};
+    if (!sub.baseline().sha256().empty()) revisions.push_back(&sub.baseline());
+    for (const auto* r : revisions) {
+      if (!blobs->has(r->sha256())) return refuse(wire::NOT_FOUND, fmt::format("revision {} ({}) was not uploaded", r->sha256(), r->name()));
+    }
+    if (sub.clips_size() == 0) return refuse(wire::INVALID_ARGUMENT, "the run selects no clip");
+    for (const auto& c : sub.clips()) {
+      if (!blobs->has(c.sha256())) return refuse(wire::NOT_FOUND, fmt::format("clip {} ({}) was not uploaded", c.sha256(), c.name()));
+    }
+    bool capacity = std::any_of(boards.begin(), boards.end(), [&](const auto& kv) {
+      return kv.second.type == suite.board_type() && kv.second.session.lock() && !kv.second.draining;
+    });
+    if (!capacity) {
+      return refuse(wire::NO_CAPACITY, fmt::format("no capacity for board type {}: no such board is connected", suite.board_type()));
+    }
+    auto sub_copy = std::make_shared<wire::SubmitRun>(sub);
+    auto result = std::make_shared<std::pair<int64_t, std::vector<db::EvalRow>>>();
+    std::string suite_text = sub.suite_text();
+    std::weak_ptr<Session> weak = s;
+    uint64_t reply_to = env.id();
+    // Persisted before the submit is acknowledged.
+    writer->submit(
+        [sub_copy, result, priority, suite](db::Store& st) {
+          auto rev_id = [&](const wire::RevisionRef& r) {
+            return st.upsert_revision({0, r.sha256(), r.name().empty() ? r.sha256().substr(0, 12) : r.name(), r.git_sha(),
+                                       r.pr(), r.author(), static_cast<int64_t>(r.bytes())});
+          };
+          int64_t cand = rev_id(sub_copy->candidate());
+          std::optional<int64_t> base;
+          if (!sub_copy->baseline().sha256().empty()) base = rev_id(sub_copy->baseline());
+          int64_t suite_id = st.upsert_suite(suite.name(), sub_copy->suite_text(), evals::sha256_hex(sub_copy->suite_text()));
+          std::vector<db::NewEval> new_evals;
+          for (const auto& c : sub_copy->clips()) {
+            int64_t clip_id = st.upsert_clip({0, c.sha256(), c.name(), {c.tags().begin(), c.tags().end()}, c.frames(), c.fps()});
+            for (const auto& sc : suite.scenarios()) {
+              new_evals.push_back({cand, clip_id, sc.name()});
+              if (base) new_evals.push_back({*base, clip_id, sc.name()});
+            }
+          }
+          std::string label = sub_copy->label().empty() ? fmt::format("{} vs {}", sub_copy->candidate().name(), sub_copy->baseline().name())
+                                                         : sub_copy->label();
+          result->first = st.create_run(label, cand, base, suite_id, priority, new_evals);
+          result->second = st.evals_of_run(result->first);
+        },
+        [this, result, weak, reply_to, suite, priority](bool ok, const std::string& error) {
+          asio::post(io, [this, result, weak, reply_to, suite, priority, ok, error] {
+            auto s = weak.lock();
+            if (!ok) {
+              log::error("scheduler", "submit failed: {}", error);
+              if (s) {
+                wire::Envelope reply;
+                reply.mutable_error()->set_code(wire::INTERNAL);
+                reply.mutable_error()->set_message(error);
+                s->conn->reply(reply_to, std::move(reply));
+              }
+              return;
+            }
+            RunState run;
+            run.id = result->first;
+            run.rank = priority_rank(priority);
+            run.suite = suite;
+            for (const auto& sc : suite.scenarios()) run.scenarios[sc.name()] = sc;
+            // Interleave candidate and baseline evals of each clip so that
+            // partial results stay paired.
+            for (const auto& row : result->second) {
+              EvalState e;
+              e.id = row.id;
+              e.run_id = row.run_id;
+              e.revision_sha = row.revision_sha;
+              e.clip_sha = row.clip_sha;
+              e.scenario = row.scenario;
+              evals[e.id] = e;
+              run.queue.push_back(e.id);
+              run.total++;
+            }
+            log::info("scheduler", "run={} submitted: {} evals, priority {}", run.id, run.total, priority);
+            if (s) {
+              wire::Envelope reply;
+              reply.mutable_submit_ack()->set_run_id(static_cast<uint64_t>(run.id));
+              reply.mutable_submit_ack()->set_evals(run.total);
+              s->conn->reply(reply_to, std::move(reply));
+            }
+            runs[run.id] = std::move(run);
+            dispatch();
+          });
+        });
+  }
+
+  wire::RunStatus status_of(int64_t run_id) {
+    wire::RunStatus st;
+    st.set_run_id(static_cast<uint64_t>(run_id));
+    db::Store store(*reader);
+    auto row = store.run(run_id);
+    auto it = runs.find(run_id);
+    if (it != runs.end()) {
+      const auto& r = it->second;
+      st.set_state(r.done ? "done" : r.leased || r.succeeded || r.failed ? "running" : "queued");
+      st.set_total(r.total);
+      st.set_succeeded(r.succeeded);
+      st.set_failed(r.failed);
+      st.set_leased(r.leased);
+      st.set_queued(static_cast<uint32_t>(r.queue.size()));
+    } else if (row) {
+      st.set_state(row->state);
+      st.set_total(static_cast<uint32_t>(row->evals_total));
+      st.set_succeeded(static_cast<uint32_t>(row->evals_succeeded));
+      st.set_failed(static_cast<uint32_t>(row->evals_failed));
+    } else {
+      st.set_state("unknown");
+    }
+    uint32_t busy = 0;
+    for (const auto& [name, b] : boards) busy += !b.leases.empty();
+    st.set_boards_busy(busy);
+    if (row && (row->state == "done" || row->state == "cancelled") && (it == runs.end() || it->second.done)) {
+      st.set_state(row->state);
+      st.set_verdict(row->verdict);
+      st.set_verdict_summary(row->verdict_summary);
+      for (const auto& g : store.gate_results(run_id)) {
+        auto* l = st.add_gate();
+        l->set_metric(g.metric);
+        l->set_slice(g.slice);
+        l->set_blocking(g.blocking);
+        l->set_verdict(g.verdict);
+        l->set_clips(static_cast<uint32_t>(g.clips));
+        l->set_baseline(g.baseline);
+        l->set_candidate(g.candidate);
+        l->set_degradation(g.degradation);
+        l->set_lo(g.lo);
+        l->set_hi(g.hi);
+        l->set_margin(g.margin);
+        l->set_reason(g.reason);
+      }
+    }
+    return st;
+  }
+
+  void notify(RunState& run, bool final) {
+    if (run.watchers.empty()) return;
+    auto status = status_of(run.id);
+    if (final) status.set_state(run.cancelled ? "cancelled" : "done");
+    for (size_t i = 0; i < run.watchers.size(); ++i) {
+      if (auto w = run.watchers[i].lock()) {
+        wire::Envelope e;
+        *e.mutable_run_status() = status;
+        w->conn->reply(run.watch_ids[i], std::move(e));
+      }
+    }
+  }
+
+  void on_status_request(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    auto id = static_cast<int64_t>(env.run_status_request().run_id());
+    wire::Envelope reply;
+    *reply.mutable_run_status() = status_of(id);
+    if (reply.run_status().state() == "unknown") {
+      return s->conn->fail(wire::NOT_FOUND, fmt::format("no run {}", id), env.id());
+    }
+    s->conn->reply(env.id(), std::move(reply));
+    auto it = runs.find(id);
+    if (env.run_status_request().watch() && it != runs.end()) {
+      it->second.watchers.push_back(s);
+      it->second.watch_ids.push_back(env.id());
+    }
+  }
+
+  void on_cancel(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    auto id = static_cast<int64_t>(env.cancel_run().run_id());
+    auto it = runs.find(id);
+    if (it == runs.end()) return s->conn->fail(wire::NOT_FOUND, fmt::format("run {} is not active", id), env.id());
+    auto& run = it->second;
+    run.cancelled = true;
+    for (auto eid : run.queue) {
+      auto& e = evals[eid];
+      e.state = EvalState::State::kDone;
+      run.failed++;
+      writer->submit([eid](db::Store& st) {
+        st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'queued'").bind_all(eid).run();
+      });
+    }
+    run.queue.clear();
+    // Leased evals are recalled from their boards.
+    for (auto& [eid, e] : evals) {
+      if (e.run_id != id || e.state != EvalState::State::kLeased) continue;
+      auto b = boards.find(e.board);
+      if (b != boards.end()) {
+        if (auto bs = b->second.session.lock()) {
+          wire::Envelope r;
+          r.mutable_recall()->set_eval_id(static_cast<uint64_t>(eid));
+          bs->conn->send(std::move(r));
+        }
+      }
+      release_lease(e);
+      e.state = EvalState::State::kDone;
+      run.failed++;
+      writer->submit([eid](db::Store& st) {
+        st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'leased'").bind_all(eid).run();
+      });
+    }
+    wire::Envelope ok;
+    ok.mutable_ok();
+    s->conn->reply(env.id(), std::move(ok));
+    maybe_finish(run);
+  }
+
+  void on_list_boards(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    wire::Envelope reply;
+    auto* list = reply.mutable_board_list();
+    for (const auto& [name, b] : boards) {
+      auto* bs = list->add_boards();
+      bs->set_name(name);
+      bs->set_type(b.type);
+      bs->set_state(!b.session.lock() ? "offline" : b.draining ? "draining" : b.leases.empty() ? "idle" : "busy");
+      bs->set_leases(static_cast<uint32_t>(b.leases.size()));
+      bs->set_evals_done(b.done);
+      bs->set_evals_failed(b.failed);
+    }
+    s->conn->reply(env.id(), std::move(reply));
+  }
+
+  void on_drain(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
+    auto it = boards.find(env.drain_board().board());
+    if (it == boards.end()) return s->conn->fail(wire::NOT_FOUND, fmt::format("no board {}", env.drain_board().board()), env.id());
+    it->second.draining = !env.drain_board().undrain();
+    writer->submit([name = it->first, draining = it->second.draining](db::Store& st) {
+      st.set_board_state(name, draining ? "draining" : "idle");
+    });
+    wire::Envelope ok;
+    ok.mutable_ok();
+    s->conn->reply(env.id(), std::move(ok));
+    if (!it->second.draining) dispatch();
+  }
+};
+
+Scheduler::Scheduler(SchedulerOptions options) : impl_(std::make_unique<Impl>()) { impl_->opt = std::move(options); }
+
+Scheduler::~Scheduler() {
+  stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void Scheduler::open() { impl_->open(); }
+uint16_t Scheduler::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Scheduler::run() {
+  impl_->io.run();
+  impl_->writer->flush();
+}
+
+void Scheduler::start() {
+  impl_->thread = std::thread([this] { run(); });
+}
+
+void Scheduler::stop() {
+  asio::post(impl_->io, [impl = impl_.get()] {
+    boost::system::error_code ec;
+    impl->acceptor.close(ec);
+    impl->ticker.cancel();
+    for (const auto& s : std::vector<std::shared_ptr<Session>>(impl->sessions.begin(), impl->sessions.end())) {
+      s->conn->close("scheduler stopping");
+    }
+    impl->io.stop();
+  });
+}
+
+}  // namespace hil::harness

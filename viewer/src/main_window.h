@@ -1,0 +1,83 @@
+// hil-viewer's window: the runs of one results database on top, the selected
+// run's margin chart beside them and its gate results below; re-read every
+// kRefreshInterval so a scheduler's new results appear while it writes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <QMainWindow>
+#include <QString>
+
+class QLabel;
+class QMenu;
+class QTableView;
+class QTimer;
+
+namespace hil::viewer {
+
+class GateTableModel;
+class MarginChart;
+class ResultsSource;
+class RunTableModel;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  static constexpr std::chrono::milliseconds kRefreshInterval{2000};
+
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Opens `path` read-only, shows its runs and selects the newest. Returns
+  // the error (naming the file) when it cannot be read as a hil results
+  // database; the window then keeps showing what it showed before.
+  std::optional<QString> open_database(const QString& path);
+  // open_database() for a user's choice: remembers the file among the recent
+  // ones, or shows the error in a dialog.
+  void open_database_interactively(const QString& path);
+  QString database_path() const;
+
+  // Selects `run_id` in the run table; false when the table does not list it.
+  bool select_run(int64_t run_id);
+  std::optional<int64_t> selected_run() const;
+
+  RunTableModel& run_model() { return *run_model_; }
+  GateTableModel& gate_model() { return *gate_model_; }
+  MarginChart& margin_chart() { return *margin_chart_; }
+  QTableView& run_table() { return *run_table_; }
+  QTableView& gate_table() { return *gate_table_; }
+  QTimer& refresh_timer() { return *refresh_timer_; }
+
+ public slots:
+  // Re-reads runs and the selected run's gate results; a failure (file gone,
+  // disk error) is shown in the status bar and retried at the next tick.
+  void refresh();
+
+ private slots:
+  void choose_database();
+  void rebuild_recent_menu();
+  void show_selected_run();
+  void show_gate_results();
+
+ private:
+  void build_menus();
+  void build_panes();
+  void show_error_in_status(const QString& what, const char* error);
+
+  std::unique_ptr<ResultsSource> source_;
+  RunTableModel* run_model_;
+  GateTableModel* gate_model_;
+  QTableView* run_table_ = nullptr;
+  QTableView* gate_table_ = nullptr;
+  QLabel* gate_heading_ = nullptr;
+  MarginChart* margin_chart_ = nullptr;
+  QLabel* status_label_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
+  QTimer* refresh_timer_;
+};
+
+}  // namespace hil::viewer
