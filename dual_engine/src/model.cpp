@@ -71,6 +71,24 @@ void name_nodes(onnx::GraphProto& g) {
   }
 }
 
+// ONNX lets Conv infer kernel_shape from its weights; OpenCV DNN needs it
+// spelled out, so hil adds it (the revision's bytes and hash are unchanged).
+void add_kernel_shapes(onnx::GraphProto& g) {
+  std::map<std::string, const onnx::TensorProto*> inits;
+  for (const auto& t : g.initializer()) inits[t.name()] = &t;
+  for (auto& n : *g.mutable_node()) {
+    if (n.op_type() != "Conv" && n.op_type() != "ConvTranspose") continue;
+    bool has = false;
+    for (const auto& a : n.attribute()) has |= a.name() == "kernel_shape";
+    if (has || n.input_size() < 2 || !inits.count(n.input(1))) continue;
+    const auto* w = inits[n.input(1)];
+    auto* a = n.add_attribute();
+    a->set_name("kernel_shape");
+    a->set_type(onnx::AttributeProto_AttributeType_INTS);
+    for (int i = 2; i < w->dims_size(); ++i) a->add_ints(w->dims(i));
+  }
+}
+
 }  // namespace
 
 uint64_t TensorInfo::bytes() const {
@@ -142,6 +160,7 @@ Model Model::load(std::string bytes, const std::string& name) {
     throw ModelError(fmt::format("{}: shape inference: {}", name, e.what()));
   }
   name_nodes(g);
+  add_kernel_shapes(g);
 
   std::set<std::string> init_names;
   for (const auto& init : g.initializer()) {

@@ -629,8 +629,10 @@ struct Scheduler::Impl {
     for (const auto& c : sub.clips()) {
       if (!blobs->has(c.sha256())) return refuse(wire::NOT_FOUND, fmt::format("clip {} ({}) was not uploaded", c.sha256(), c.name()));
     }
+    // A draining board still counts: it is there and will be undrained; a
+    // type with no connected board at all would queue forever.
     bool capacity = std::any_of(boards.begin(), boards.end(), [&](const auto& kv) {
-      return kv.second.type == suite.board_type() && kv.second.session.lock() && !kv.second.draining;
+      return kv.second.type == suite.board_type() && kv.second.session.lock();
     });
     if (!capacity) {
       return refuse(wire::NO_CAPACITY, fmt::format("no capacity for board type {}: no such board is connected", suite.board_type()));

@@ -1,0 +1,91 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "fixtures.h"
+#include "hil/evals/clip_file.h"
+#include "hil/evals/clip_generator.h"
+#include "hil/evals/sha256.h"
+
+using namespace hil;
+
+namespace {
+std::string small_clip(uint32_t frames = 6, uint64_t seed = 5) {
+  evals::ClipSpec spec;
+  spec.seed = seed;
+  spec.frames = frames;
+  spec.condition = "rain";
+  return evals::generate_clip_bytes(spec);
+}
+}  // namespace
+
+TEST_CASE("a clip round-trips through the file format frame by frame", "[clip]") {
+  test::TempDir dir;
+  auto bytes = small_clip();
+  evals::ClipReader mem(bytes, "memory");
+  REQUIRE(mem.frame_count() == 6);
+  REQUIRE_FALSE(mem.damage());
+
+  // Rewrite it with ClipWriter: the same bytes come out.
+  auto path = dir / "copy.clip";
+  {
+    evals::ClipWriter w(path, mem.header());
+    for (uint32_t k = 0; k < mem.frame_count(); ++k) w.write_frame(mem.frame(k));
+    w.finish();
+  }
+  REQUIRE(evals::read_file(path) == bytes);
+  evals::ClipReader file(path);
+  REQUIRE(file.header().name() == mem.header().name());
+  for (uint32_t k = 0; k < 6; ++k) {
+    auto f = file.frame(k);
+    CHECK(f.index() == k);
+    CHECK(f.images(0).pixels() == mem.frame(k).images(0).pixels());
+  }
+}
+
+TEST_CASE("the CRC catches a flipped byte and names the frame and offset", "[clip]") {
+  auto bytes = small_clip();
+  evals::ClipReader clean(bytes, "clean");
+  // Flip a byte in the middle of frame 3's record (its pixels).
+  std::string corrupt = bytes;
+  evals::ClipReader probe(bytes, "probe");
+  auto f3 = probe.frame(3);
+  auto pos = corrupt.find(f3.images(0).pixels().substr(100, 64));
+  REQUIRE(pos != std::string::npos);
+  corrupt[pos + 10] ^= 0x40;
+  evals::ClipReader reader(corrupt, "corrupt.clip");
+  CHECK_NOTHROW(reader.frame(2));
+  try {
+    reader.frame(3);
+    FAIL("a flipped byte must not read back");
+  } catch (const evals::ClipError& e) {
+    CHECK(e.frame() == 3);
+    CHECK(std::string(e.what()).find("corrupt.clip") != std::string::npos);
+    CHECK(std::string(e.what()).find("CRC32") != std::string::npos);
+    CHECK(e.offset() > 8);
+  }
+}
+
+TEST_CASE("a truncated clip is reported at the right frame and earlier frames stay readable", "[clip]") {
+  auto bytes = small_clip(8);
+  evals::ClipReader full(bytes, "full");
+  // Cut the file in the middle of frame 5.
+  auto f5 = full.frame(5).images(0).pixels();
+  auto pos = bytes.find(f5.substr(0, 64));
+  REQUIRE(pos != std::string::npos);
+  evals::ClipReader cut(bytes.substr(0, pos + 100), "cut.clip");
+  REQUIRE(cut.damage());
+  CHECK(cut.damage()->find("frame 5") != std::string::npos);
+  CHECK(cut.damage()->find("truncated") != std::string::npos);
+  CHECK(cut.frame_count() == 5);
+  for (uint32_t k = 0; k < 5; ++k) CHECK(cut.frame(k).index() == k);
+  CHECK_THROWS_AS(cut.frame(5), evals::ClipError);
+}
+
+TEST_CASE("garbage and empty files are refused with the file named", "[clip]") {
+  CHECK_THROWS_WITH(evals::ClipReader(std::string("not a clip at all"), "junk.clip"),
+                    Catch::Contains("junk.clip") && Catch::Contains("bad magic"));
+  CHECK_THROWS_AS(evals::ClipReader(std::string(), "empty.clip"), evals::ClipError);
+  std::string header_only = small_clip().substr(0, 12);
+  CHECK_THROWS_WITH(evals::ClipReader(header_only, "short.clip"), Catch::Contains("header"));
+}

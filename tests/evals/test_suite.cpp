@@ -1,0 +1,43 @@
+#include <catch2/catch.hpp>
+
+#include "hil/evals/suite.h"
+
+using namespace hil;
+
+TEST_CASE("every shipped suite loads", "[suite]") {
+  auto names = evals::list_suites();
+  REQUIRE_FALSE(names.empty());
+  for (const auto& n : names) {
+    INFO(n);
+    CHECK_NOTHROW(evals::load_suite(n));
+  }
+}
+
+TEST_CASE("an invalid suite is refused with the file, line and field", "[suite]") {
+  const std::string head = "name: \"x\"\nboard_type: \"emulated-hw3\"\nclips { generated { count: 2 } }\n";
+  SECTION("syntax error") {
+    CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" \n gates {", "bad.textproto"),
+                      Catch::Contains("bad.textproto:"));
+  }
+  SECTION("unknown field") {
+    CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" }\nfrobnicate: 3\n", "bad.textproto"),
+                      Catch::Contains("bad.textproto:5") && Catch::Contains("frobnicate"));
+  }
+  SECTION("unknown metric, with its line") {
+    CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" }\ngates { metric: \"speed_of_light\" }\n", "bad.textproto"),
+                      Catch::Contains("bad.textproto:5") && Catch::Contains("gates.metric") &&
+                          Catch::Contains("speed_of_light"));
+  }
+  SECTION("unknown condition") {
+    CHECK_THROWS_WITH(evals::parse_suite("name: \"x\"\nboard_type: \"b\"\nclips { generated { count: 2 conditions: \"hail\" } }\n"
+                                         "scenarios { name: \"a\" }\n", "c.textproto"),
+                      Catch::Contains("hail") && Catch::Contains("clips.generated.conditions"));
+  }
+  SECTION("no scenario") {
+    CHECK_THROWS_WITH(evals::parse_suite(head, "s.textproto"), Catch::Contains("scenarios"));
+  }
+}
+
+TEST_CASE("an unknown suite name lists the known ones", "[suite]") {
+  CHECK_THROWS_WITH(evals::load_suite("no-such-suite"), Catch::Contains("no-such-suite") && Catch::Contains("demo"));
+}

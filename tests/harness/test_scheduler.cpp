@@ -1,0 +1,232 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "fixtures.h"
+#include "hil/db/database.h"
+#include "hil/db/store.h"
+#include "hil/device_agents/rack.h"
+#include "hil/evals/sha256.h"
+#include "hil/harness/client.h"
+#include "hil/harness/scheduler.h"
+#include "hil/harness/submission.h"
+
+using namespace hil;
+
+namespace {
+
+constexpr const char* kSecret = "test-secret";
+
+struct Farm {
+  test::TempDir dir;
+  std::unique_ptr<harness::Scheduler> scheduler;
+  std::unique_ptr<device_agents::Rack> rack;
+
+  explicit Farm(uint32_t boards) {
+    harness::SchedulerOptions so;
+    so.db_path = dir / "hil.db";
+    so.port = 0;
+    so.secret = kSecret;
+    scheduler = std::make_unique<harness::Scheduler>(so);
+    scheduler->open();
+    scheduler->start();
+    if (boards > 0) {
+      device_agents::RackOptions ro;
+      ro.port = scheduler->port();
+      ro.secret = kSecret;
+      ro.boards = boards;
+      ro.host_threads = 2;
+      ro.cache_dir = dir / "cache";
+      rack = std::make_unique<device_agents::Rack>(ro);
+      rack->start();
+    }
+  }
+  ~Farm() {
+    if (rack) rack->stop();
+    rack.reset();
+    scheduler->stop();
+    scheduler.reset();
+  }
+  harness::ClientOptions client(const std::string& secret = kSecret) const {
+    harness::ClientOptions o;
+    o.port = scheduler->port();
+    o.secret = secret;
+    return o;
+  }
+  // Waits (bounded) until the rack's boards registered.
+  void wait_for_boards(size_t n) {
+    harness::Client c(client());
+    for (int i = 0; i < 400; ++i) {
+      size_t up = 0;
+      auto list = c.boards();
+      for (const auto& b : list.boards()) up += b.state() != "offline";
+      if (up >= n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    FAIL("boards did not register");
+  }
+};
+
+std::filesystem::path write_suite(const test::TempDir& dir, uint32_t clips) {
+  auto path = dir / "small.textproto";
+  std::ofstream out(path);
+  out << "name: \"small\"\nboard_type: \"emulated-hw3\"\n"
+      << "clips { generated { count: " << clips << " frames: 6 seed: 500 conditions: [\"clear\", \"snow\"] } }\n"
+      << "scenarios { name: \"split\" mode: \"split\" }\n"
+      << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: true }\n";
+  return path;
+}
+
+std::filesystem::path write_revision(const test::TempDir& dir, const std::string& name, uint64_t seed) {
+  auto path = dir / (name + ".onnx");
+  evals::write_file_atomic(path, test::tiny_revision("base", seed));
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("a wrong rack secret is refused after the handshake", "[scheduler]") {
+  Farm farm(0);
+  try {
+    harness::Client c(farm.client("wrong"));
+    FAIL("must not authenticate");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::AUTH_FAILED);
+  }
+}
+
+TEST_CASE("a protocol version the scheduler does not speak gets a clear refusal", "[scheduler]") {
+  Farm farm(0);
+  auto o = farm.client();
+  o.protocol_version = 99;
+  try {
+    harness::Client c(o);
+    FAIL("must refuse");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::VERSION_UNSUPPORTED);
+    CHECK(std::string(e.what()).find("99") != std::string::npos);
+  }
+}
+
+TEST_CASE("roles are enforced: a client cannot take leases", "[scheduler]") {
+  Farm farm(0);
+  harness::Client c(farm.client());
+  wire::Envelope e;
+  e.mutable_work_request()->set_board("sneaky");
+  e.mutable_work_request()->set_credits(4);
+  try {
+    c.call(e);
+    FAIL("must refuse");
+  } catch (const harness::WireError& err) {
+    CHECK(err.code() == wire::FORBIDDEN);
+  }
+}
+
+TEST_CASE("a run with no board of its type is refused at once", "[scheduler]") {
+  Farm farm(0);
+  harness::Client c(farm.client());
+  harness::RunRequest req;
+  req.candidate = write_revision(farm.dir, "cand", 1);
+  req.suite = write_suite(farm.dir, 2).string();
+  req.clip_cache = farm.dir / "clips";
+  auto run = harness::prepare_run(c, req);
+  try {
+    c.submit(run);
+    FAIL("must refuse");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::NO_CAPACITY);
+    CHECK(std::string(e.what()).find("emulated-hw3") != std::string::npos);
+  }
+}
+
+TEST_CASE("a run on a rack of emulated boards records every eval exactly once and is gated", "[scheduler]") {
+  Farm farm(3);
+  farm.wait_for_boards(3);
+  harness::Client c(farm.client());
+  harness::RunRequest req;
+  req.candidate = write_revision(farm.dir, "cand", 1);
+  req.baseline = write_revision(farm.dir, "base", 2);
+  req.suite = write_suite(farm.dir, 4).string();
+  req.clip_cache = farm.dir / "clips";
+  auto ack = c.submit(harness::prepare_run(c, req));
+  CHECK(ack.evals() == 8);
+  auto final = c.watch(ack.run_id(), {});
+  CHECK(final.state() == "done");
+  CHECK(final.succeeded() == 8);
+  CHECK(!final.verdict().empty());
+  REQUIRE(final.gate_size() >= 1);
+  CHECK(final.gate(0).metric() == "lane_offset_mae");
+  CHECK(final.gate(0).clips() == 4);
+
+  db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+  auto st = d.prepare("SELECT COUNT(*), COUNT(DISTINCT board), SUM(attempts) FROM evals WHERE state = 'succeeded'");
+  st.step();
+  CHECK(st.int64(0) == 8);
+  CHECK(st.int64(2) == 8);  // each leased once
+  auto series = d.prepare("SELECT COUNT(*) FROM frame_series");
+  series.step();
+  CHECK(series.int64(0) > 8 * 6);
+  CHECK(d.check().empty());
+}
+
+TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]") {
+  test::TempDir dir;
+  harness::SchedulerOptions so;
+  so.db_path = dir / "hil.db";
+  so.port = 0;
+  so.secret = kSecret;
+  wire::SubmitAck ack;
+  {
+    // First life: accept the run while no board takes work (drained at once).
+    harness::Scheduler s1(so);
+    s1.open();
+    s1.start();
+    device_agents::RackOptions ro;
+    ro.port = s1.port();
+    ro.secret = kSecret;
+    ro.boards = 1;
+    ro.cache_dir = dir / "cache";
+    device_agents::Rack idle(ro);
+    idle.start();
+    harness::ClientOptions co;
+    co.port = s1.port();
+    co.secret = kSecret;
+    harness::Client c(co);
+    wire::BoardList list;
+    for (int i = 0; i < 400 && list.boards_size() == 0; ++i) {
+      list = c.boards();
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    REQUIRE(list.boards_size() == 1);
+    c.drain(list.boards(0).name());
+    harness::RunRequest req;
+    req.candidate = write_revision(dir, "cand", 1);
+    req.baseline = write_revision(dir, "base", 2);
+    req.suite = write_suite(dir, 2).string();
+    req.clip_cache = dir / "clips";
+    ack = c.submit(harness::prepare_run(c, req));
+    idle.stop();
+    s1.stop();
+  }
+  // Second life on the same database: the queued evals are still there.
+  harness::Scheduler s2(so);
+  s2.open();
+  s2.start();
+  device_agents::RackOptions ro;
+  ro.port = s2.port();
+  ro.secret = kSecret;
+  ro.boards = 2;
+  ro.cache_dir = dir / "cache2";
+  device_agents::Rack rack(ro);
+  rack.start();
+  harness::ClientOptions co;
+  co.port = s2.port();
+  co.secret = kSecret;
+  harness::Client c(co);
+  auto final = c.watch(ack.run_id(), {});
+  CHECK(final.state() == "done");
+  CHECK(final.succeeded() == 4);
+  rack.stop();
+  s2.stop();
+}

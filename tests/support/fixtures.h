@@ -1,0 +1,33 @@
+// Test helpers: real temporary directories and small real models.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace hil::test {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A sample revision trained on a few tiny clips (fast), cached per process
+// and recipe in a shared temp folder. Returns the ONNX bytes.
+const std::string& tiny_revision(const std::string& recipe = "base", uint64_t seed = 1);
+
+// The path of a generated clip (cached per process).
+std::filesystem::path sample_clip(uint64_t seed, const std::string& condition = "clear", uint32_t frames = 12);
+
+// The built `hil` binary (HIL_BIN from ctest, else next to the test).
+std::filesystem::path hil_binary();
+
+}  // namespace hil::test
