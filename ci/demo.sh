@@ -6,4 +6,11 @@ cd "$(dirname "$0")/.."
 bash ci/bootstrap.sh
 cmake --preset release -DHIL_BUILD_TESTS=OFF >/dev/null
 cmake --build --preset release --target hil hil-viewer
-./build/release/bin/hil demo --dir hil-demo "$@"
+rc=0
+./build/release/bin/hil demo --dir hil-demo "$@" || rc=$?
+case $rc in
+  0) echo "demo: the gate passed (exit 0)";;
+  1) echo "demo: the gate found a regression (exit 1)";;
+  2) echo "demo: the gate is inconclusive (exit 2)";;
+  *) echo "demo: infrastructure or input error (exit $rc)"; exit "$rc";;
+esac
