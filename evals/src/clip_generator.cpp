@@ -347,13 +347,19 @@ void step_actor(Actor& a, double t, double dt) {
 
 struct Box {
   double cx, cy, cz, hl, hw, hh, yaw;  // centre, half extents, yaw
+  double cos_yaw = 1, sin_yaw = 0;     // of -yaw, precomputed once per frame
+  void set_yaw(double y) {
+    yaw = y;
+    cos_yaw = std::cos(-y);
+    sin_yaw = std::sin(-y);
+  }
 };
 
 // Ray/oriented-box intersection; returns the distance along the ray (the ray's
 // x component is 1, so this is the forward distance) or a negative number.
 // `face` is 0 for the front/rear, 1 for a side and 2 for the top.
 double hit_box(const Box& b, double oz, double dy, double dz, int* face) {
-  double c = std::cos(-b.yaw), s = std::sin(-b.yaw);
+  const double c = b.cos_yaw, s = b.sin_yaw;
   // Ray origin (0, 0, oz) and direction (1, dy, dz), into the box frame.
   double ox = -b.cx, oy = -b.cy;
   double lox = c * ox - s * oy, loy = s * ox + c * oy, loz = oz - b.cz;
@@ -415,6 +421,28 @@ struct Renderer {
   const clip::Camera& cam;
   const Condition& cond;
   uint32_t frame_index;
+  // Ray directions (1, dy, dz) of every sub-pixel sample: the lens does not
+  // change during a clip, so undistortion runs once, not once per frame.
+  std::vector<std::array<double, 2>> rays;
+  std::array<uint8_t, 4097> gamma{};
+
+  Renderer(const clip::Camera& c, const Condition& k) : cam(c), cond(k), frame_index(0) {
+    const auto& in = cam.intrinsics();
+    static constexpr double kSub[4][2] = {{0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
+    rays.reserve(size_t{cam.width()} * cam.height() * 4);
+    for (uint32_t py = 0; py < cam.height(); ++py) {
+      for (uint32_t px = 0; px < cam.width(); ++px) {
+        for (const auto& sp : kSub) {
+          double xn, yn;
+          undistort(in.k1(), in.k2(), (px + sp[0] - in.cx()) / in.fx(), (py + sp[1] - in.cy()) / in.fy(), &xn, &yn);
+          rays.push_back({-xn, -yn});
+        }
+      }
+    }
+    for (size_t i = 0; i < gamma.size(); ++i) {
+      gamma[i] = static_cast<uint8_t>(std::lround(std::pow(static_cast<double>(i) / 4096.0, 1 / 1.1) * 255.0));
+    }
+  }
 
   struct Result {
     Image image;
@@ -446,11 +474,10 @@ struct Renderer {
     for (uint32_t py = 0; py < h; ++py) {
       for (uint32_t px = 0; px < w; ++px) {
         Rgb acc;
-        for (const auto& sp : kSamples) {
-          double xd = (px + sp[0] - in.cx()) / in.fx(), yd = (py + sp[1] - in.cy()) / in.fy();
-          double xn, yn;
-          undistort(in.k1(), in.k2(), xd, yd, &xn, &yn);
-          double dy = -xn, dz = -yn;  // ray direction (1, dy, dz) in the ego frame
+        const auto* ray = &rays[(size_t{py} * w + px) * 4];
+        for (int si = 0; si < 4; ++si) {
+          const auto& sp = kSamples[si];
+          const double dy = ray[si][0], dz = ray[si][1];  // ray direction (1, dy, dz) in the ego frame
           double t_ground = dz < -1e-9 ? kCameraHeight / -dz : 1e9;
           double t_best = t_ground;
           int best = -1, best_face = 0;
@@ -579,7 +606,7 @@ struct Renderer {
           double n = (hash_unit(frame_index, y * w + x, static_cast<uint32_t>(k)) +
                       hash_unit(frame_index + 77, y * w + x, static_cast<uint32_t>(k) + 3) - 1.0) *
                      cond.noise_sigma * 2.45;
-          double v = std::pow(std::clamp(ch[k] * cond.gain, 0.0, 1.0), 1 / 1.1) * 255.0 + n;
+          double v = gamma[static_cast<size_t>(std::clamp(ch[k] * cond.gain, 0.0, 1.0) * 4096.0)] + n;
           out[k] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
         }
       }
@@ -597,7 +624,7 @@ Box actor_box(const EgoView& view, const Actor& a) {
   b.hl = a.length / 2;
   b.hw = a.width / 2;
   b.hh = a.height / 2;
-  b.yaw = a.cls == clip::CLASS_PEDESTRIAN || a.cls == clip::CLASS_CONE ? 0 : view.road_yaw(x);
+  b.set_yaw(a.cls == clip::CLASS_PEDESTRIAN || a.cls == clip::CLASS_CONE ? 0 : view.road_yaw(x));
   return b;
 }
 
@@ -684,7 +711,7 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
 
   std::vector<clip::Frame> frames;
   frames.reserve(spec.frames);
-  Renderer renderer{header.cameras(0), cond, 0};
+  Renderer renderer(header.cameras(0), cond);
   for (uint32_t k = 0; k < spec.frames; ++k) {
     const double t = k * dt;
     EgoView view(road, s, e, psi);
