@@ -39,6 +39,10 @@ const std::vector<MetricDef>& metric_registry() {
       {"deadline_misses", "frames", LOWER_IS_BETTER, "frames whose emulated device time exceeded the frame period"},
       {"command_gaps", "frames", LOWER_IS_BETTER, "frames without a control command"},
       {"frames", "frames", HIGHER_IS_BETTER, "frames played"},
+      {"failovers", "events", LOWER_IS_BETTER, "engine failovers"},
+      {"failover_detection_ms", "ms", LOWER_IS_BETTER, "worst emulated time from a fault to its detection"},
+      {"failover_switchover_ms", "ms", LOWER_IS_BETTER, "worst emulated time from detection to the survivor's command"},
+      {"redundant_mismatches", "frames", LOWER_IS_BETTER, "redundant-mode frames where the engines disagreed"},
   };
   return k;
 }
@@ -48,6 +52,10 @@ const MetricDef* find_metric(const std::string& name) {
     if (m.name == name) return &m;
   }
   return nullptr;
+}
+
+void EvalScorer::add_failover(double detection_ms, double switchover_ms) {
+  failovers_.emplace_back(detection_ms, switchover_ms);
 }
 
 void EvalScorer::add_frame(const clip::Frame& truth, const FrameRecord& record) {
@@ -115,6 +123,17 @@ std::map<std::string, double> EvalScorer::summary() const {
   m["deadline_misses"] = misses;
   m["command_gaps"] = gaps;
   m["frames"] = static_cast<double>(records_.size());
+  double detect = 0, switchover = 0;
+  for (const auto& [d, s] : failovers_) {
+    detect = std::max(detect, d);
+    switchover = std::max(switchover, s);
+  }
+  m["failovers"] = static_cast<double>(failovers_.size());
+  m["failover_detection_ms"] = detect;
+  m["failover_switchover_ms"] = switchover;
+  uint32_t mismatches = 0;
+  for (const auto& r : records_) mismatches += r.mismatch;
+  m["redundant_mismatches"] = mismatches;
   return m;
 }
 

@@ -38,7 +38,7 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
   }
   if (parser.isSet(version_option)) {
     result.help_text = QStringLiteral("%1 %2\n").arg(QCoreApplication::applicationName(),
-                                                      QCoreApplication::applicationVersion());
+                                                     QCoreApplication::applicationVersion());
     return result;
   }
   const QStringList positional = parser.positionalArguments();
@@ -53,8 +53,8 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
     bool ok = false;
     const qlonglong id = parser.value(run_option).toLongLong(&ok);
     if (!ok || id <= 0) {
-      result.error = QStringLiteral("--run expects a positive run id, got '%1'")
-                         .arg(parser.value(run_option));
+      result.error =
+          QStringLiteral("--run expects a positive run id, got '%1'").arg(parser.value(run_option));
       return result;
     }
     result.options.run_id = id;

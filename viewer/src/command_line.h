@@ -19,9 +19,9 @@ enum ExitCode : int {
 };
 
 struct ViewerOptions {
-  QString database;  // empty: start without a database
+  QString database;               // empty: start without a database
   std::optional<int64_t> run_id;  // empty: select the newest run
-  QString screenshot;  // non-empty: render the window to this PNG and exit
+  QString screenshot;             // non-empty: render the window to this PNG and exit
 };
 
 struct ParsedCommandLine {

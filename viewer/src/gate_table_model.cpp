@@ -71,7 +71,8 @@ QVariant GateTableModel::data(const QModelIndex& index, int role) const {
   const hil::db::GateRow& row = rows_[static_cast<size_t>(index.row())];
   const int column = index.column();
   switch (role) {
-    case Qt::DisplayRole: return display(row, column);
+    case Qt::DisplayRole:
+      return display(row, column);
     case Qt::ToolTipRole:
       return column == kReason || column == kVerdict ? QString::fromStdString(row.reason)
                                                      : QVariant();
@@ -84,46 +85,71 @@ QVariant GateTableModel::data(const QModelIndex& index, int role) const {
     case Qt::ForegroundRole: {
       if (column != kVerdict) return QVariant();
       const VerdictKind verdict = verdict_kind(row.verdict);
-      const QColor color = role == Qt::BackgroundRole ? verdict_background(verdict)
-                                                      : verdict_foreground(verdict);
+      const QColor color =
+          role == Qt::BackgroundRole ? verdict_background(verdict) : verdict_foreground(verdict);
       return color.isValid() ? QVariant(color) : QVariant();
     }
-    default: return QVariant();
+    default:
+      return QVariant();
   }
 }
 
 QVariant GateTableModel::display(const hil::db::GateRow& row, int column) const {
   switch (column) {
-    case kMetric: return QString::fromStdString(row.metric);
-    case kSlice: return QString::fromStdString(row.slice);
-    case kBlocking: return row.blocking ? QStringLiteral("blocking") : QStringLiteral("advisory");
-    case kVerdict: return QString::fromStdString(row.verdict);
-    case kClips: return QVariant::fromValue<qlonglong>(row.clips);
-    case kBaseline: return number(row.baseline);
-    case kCandidate: return number(row.candidate);
-    case kDegradation: return signed_number(row.degradation);
-    case kInterval: return QStringLiteral("[%1, %2]").arg(number(row.lo), number(row.hi));
-    case kMargin: return number(row.margin);
-    case kReason: return QString::fromStdString(row.reason);
-    default: return QVariant();
+    case kMetric:
+      return QString::fromStdString(row.metric);
+    case kSlice:
+      return QString::fromStdString(row.slice);
+    case kBlocking:
+      return row.blocking ? QStringLiteral("blocking") : QStringLiteral("advisory");
+    case kVerdict:
+      return QString::fromStdString(row.verdict);
+    case kClips:
+      return QVariant::fromValue<qlonglong>(row.clips);
+    case kBaseline:
+      return number(row.baseline);
+    case kCandidate:
+      return number(row.candidate);
+    case kDegradation:
+      return signed_number(row.degradation);
+    case kInterval:
+      return QStringLiteral("[%1, %2]").arg(number(row.lo), number(row.hi));
+    case kMargin:
+      return number(row.margin);
+    case kReason:
+      return QString::fromStdString(row.reason);
+    default:
+      return QVariant();
   }
 }
 
 QVariant GateTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return QVariant();
   switch (section) {
-    case kMetric: return QStringLiteral("Metric");
-    case kSlice: return QStringLiteral("Slice");
-    case kBlocking: return QStringLiteral("Role");
-    case kVerdict: return QStringLiteral("Verdict");
-    case kClips: return QStringLiteral("Clips");
-    case kBaseline: return QStringLiteral("Baseline");
-    case kCandidate: return QStringLiteral("Candidate");
-    case kDegradation: return QStringLiteral("Degradation");
-    case kInterval: return QStringLiteral("Interval");
-    case kMargin: return QStringLiteral("Margin");
-    case kReason: return QStringLiteral("Reason");
-    default: return QVariant();
+    case kMetric:
+      return QStringLiteral("Metric");
+    case kSlice:
+      return QStringLiteral("Slice");
+    case kBlocking:
+      return QStringLiteral("Role");
+    case kVerdict:
+      return QStringLiteral("Verdict");
+    case kClips:
+      return QStringLiteral("Clips");
+    case kBaseline:
+      return QStringLiteral("Baseline");
+    case kCandidate:
+      return QStringLiteral("Candidate");
+    case kDegradation:
+      return QStringLiteral("Degradation");
+    case kInterval:
+      return QStringLiteral("Interval");
+    case kMargin:
+      return QStringLiteral("Margin");
+    case kReason:
+      return QStringLiteral("Reason");
+    default:
+      return QVariant();
   }
 }
 

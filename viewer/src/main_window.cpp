@@ -18,6 +18,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "coloured_cell_delegate.h"
 #include "gate_table_model.h"
 #include "margin_bars.h"
 #include "margin_chart.h"
@@ -34,6 +35,7 @@ QTableView* make_table(QAbstractItemModel* model, const QString& name, QWidget* 
   auto* table = new QTableView(parent);
   table->setObjectName(name);
   table->setModel(model);
+  table->setItemDelegate(new ColouredCellDelegate(table));
   table->setSelectionBehavior(QAbstractItemView::SelectRows);
   table->setSelectionMode(QAbstractItemView::SingleSelection);
   table->setAlternatingRowColors(true);
@@ -48,7 +50,8 @@ void fit_columns(QTableView* table) {
   table->resizeColumnsToContents();
   QHeaderView* header = table->horizontalHeader();
   for (int column = 0; column < header->count(); ++column) {
-    if (header->sectionSize(column) > kMaxColumnWidth) header->resizeSection(column, kMaxColumnWidth);
+    if (header->sectionSize(column) > kMaxColumnWidth)
+      header->resizeSection(column, kMaxColumnWidth);
   }
 }
 
@@ -74,6 +77,8 @@ MainWindow::MainWindow(QWidget* parent)
   connect(refresh_timer_, &QTimer::timeout, this, &MainWindow::refresh);
   connect(run_table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
           &MainWindow::show_selected_run);
+  // A model reset drops the selection without a selectionChanged signal.
+  connect(run_model_, &QAbstractItemModel::modelReset, this, &MainWindow::show_selected_run);
   // The chart and heading follow the gate table, whoever changed it
   // (a new selection, or a run gated while we watch).
   connect(gate_model_, &QAbstractItemModel::modelReset, this, &MainWindow::show_gate_results);
@@ -110,8 +115,10 @@ void MainWindow::build_panes() {
   auto* runs_and_chart = new QSplitter(Qt::Horizontal);
   runs_and_chart->addWidget(run_table_);
   runs_and_chart->addWidget(margin_chart_);
-  runs_and_chart->setStretchFactor(0, 3);
-  runs_and_chart->setStretchFactor(1, 2);
+  // Initial sizes: the stretch factors only share out later resizes.
+  runs_and_chart->setSizes({660, 540});
+  runs_and_chart->setStretchFactor(0, 1);
+  runs_and_chart->setStretchFactor(1, 1);
 
   auto* gate_pane = new QWidget;
   auto* gate_layout = new QVBoxLayout(gate_pane);
@@ -138,13 +145,11 @@ std::optional<QString> MainWindow::open_database(const QString& path) {
   try {
     source = std::make_unique<ResultsSource>(to_path(path));
     // Point the models at the new source before the old one is destroyed.
-    gate_model_->set_source(source.get());
+    // The run model reads first and is left unchanged when that throws; the
+    // gate model reads nothing until a run is selected.
     run_model_->set_source(source.get());
+    gate_model_->set_source(source.get());
   } catch (const hil::db::DbError& e) {
-    if (source) {  // the models may hold the new source: give them back the old one
-      gate_model_->set_source(source_.get());
-      run_model_->set_source(source_.get());
-    }
     return QString::fromStdString(e.what());
   }
   source_ = std::move(source);
@@ -259,7 +264,8 @@ void MainWindow::show_gate_results() {
     margin_chart_->show_message(QStringLiteral("%1: no blocking metrics").arg(run_name));
     return;
   }
-  margin_chart_->show_bars(QStringLiteral("%1: blocking metrics vs margin").arg(run_name), bars);
+  margin_chart_->show_bars(
+      QStringLiteral("Run %1: blocking metrics against their margins").arg(*run_id), bars);
 }
 
 void MainWindow::show_error_in_status(const QString& what, const char* error) {

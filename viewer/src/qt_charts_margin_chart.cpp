@@ -7,10 +7,10 @@
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
+#include <QHorizontalStackedBarSeries>
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QPen>
-#include <QStackedBarSeries>
 #include <QVBoxLayout>
 #include <QValueAxis>
 
@@ -27,9 +27,17 @@ constexpr std::array<VerdictSet, 4> kVerdictSets = {{{VerdictKind::kFail, "fail"
                                                      {VerdictKind::kPass, "pass"},
                                                      {VerdictKind::kNone, "no verdict"}}};
 
+// Horizontal bars (a forest plot): metric names of any length fit on the
+// left, and the first metric is drawn on top, as in the gate table. Qt Charts
+// puts category 0 at the bottom, hence the reversal.
+double position_of(size_t bar, size_t bars) { return static_cast<double>(bars - 1 - bar); }
+
+// Axis labels are rich text: the metric, and below it how many margins it
+// degraded by.
 QString category_label(const MarginBar& bar) {
-  if (!bar.has_margin) return QStringLiteral("%1 (no margin)").arg(bar.metric);
-  return QStringLiteral("%1 (%2×)").arg(bar.metric, QString::number(bar.degradation, 'f', 2));
+  const QString metric = bar.metric.toHtmlEscaped();
+  if (!bar.has_margin) return QStringLiteral("%1<br>no margin").arg(metric);
+  return QStringLiteral("%1<br>%2×").arg(metric, QString::number(bar.degradation, 'f', 2));
 }
 
 }  // namespace
@@ -44,8 +52,8 @@ QtChartsMarginChart::QtChartsMarginChart(QWidget* parent)
   // Animations would make screenshots depend on timing; bars change rarely.
   chart_->setAnimationOptions(QChart::NoAnimation);
   chart_->legend()->setAlignment(Qt::AlignBottom);
-  chart_->addAxis(metric_axis_, Qt::AlignBottom);
-  chart_->addAxis(ratio_axis_, Qt::AlignLeft);
+  chart_->addAxis(metric_axis_, Qt::AlignLeft);
+  chart_->addAxis(ratio_axis_, Qt::AlignBottom);
   ratio_axis_->setTitleText(QStringLiteral("degradation / margin"));
   ratio_axis_->setLabelFormat(QStringLiteral("%.1f"));
 
@@ -75,7 +83,7 @@ void QtChartsMarginChart::show_bars(const QString& title, const std::vector<Marg
   bars_ = bars;
   chart_->setTitle(title);
   QStringList categories;
-  for (const auto& bar : bars_) categories << category_label(bar);
+  for (auto bar = bars_.rbegin(); bar != bars_.rend(); ++bar) categories << category_label(*bar);
   metric_axis_->setCategories(categories);
   metric_axis_->setVisible(true);
   ratio_axis_->setVisible(true);
@@ -89,19 +97,20 @@ void QtChartsMarginChart::add_verdict_bars() {
   // One bar set per verdict, zero where a metric has another verdict: Qt
   // Charts colours per set, not per bar, and this also gives a legend entry
   // per verdict.
-  auto* series = new QStackedBarSeries;
+  auto* series = new QHorizontalStackedBarSeries;
   series->setBarWidth(0.6);
   for (const auto& [verdict, name] : kVerdictSets) {
     QList<qreal> values;
     bool used = false;
-    for (const auto& bar : bars_) {
-      values << (bar.verdict == verdict ? bar.degradation : 0.0);
-      used |= bar.verdict == verdict;
+    for (auto bar = bars_.rbegin(); bar != bars_.rend(); ++bar) {
+      values << (bar->verdict == verdict ? bar->degradation : 0.0);
+      used |= bar->verdict == verdict;
     }
     if (!used) continue;
     auto* set = new QBarSet(QString::fromLatin1(name));
     set->append(values);
-    const QColor color = verdict == VerdictKind::kNone ? QColor(Qt::gray) : verdict_background(verdict);
+    const QColor color =
+        verdict == VerdictKind::kNone ? QColor(Qt::gray) : verdict_background(verdict);
     set->setColor(color);
     set->setBorderColor(color.darker(130));
     series->append(set);
@@ -112,11 +121,11 @@ void QtChartsMarginChart::add_verdict_bars() {
 }
 
 void QtChartsMarginChart::add_margin_line() {
-  // On a category axis, bar i sits at x = i: span the whole plot width.
+  // On a category axis, bar i sits at i: span the whole plot height.
   auto* line = new QLineSeries;
   line->setName(QStringLiteral("margin"));
-  line->append(-0.5, 1.0);
-  line->append(static_cast<double>(bars_.size()) - 0.5, 1.0);
+  line->append(1.0, -0.5);
+  line->append(1.0, static_cast<double>(bars_.size()) - 0.5);
   line->setPen(QPen(QColor(0x42, 0x42, 0x42), 2, Qt::DashLine));
   chart_->addSeries(line);
   line->attachAxis(metric_axis_);
@@ -130,8 +139,8 @@ void QtChartsMarginChart::add_interval_whiskers() {
     if (!bar.has_margin) continue;
     auto* whisker = new QLineSeries;
     whisker->setName(QStringLiteral("bootstrap interval"));
-    whisker->append(static_cast<double>(i), bar.lo);
-    whisker->append(static_cast<double>(i), bar.hi);
+    whisker->append(bar.lo, position_of(i, bars_.size()));
+    whisker->append(bar.hi, position_of(i, bars_.size()));
     whisker->setPen(QPen(Qt::black, 2));
     chart_->addSeries(whisker);
     whisker->attachAxis(metric_axis_);

@@ -1,4 +1,4 @@
-// MarginChart drawn with Qt Charts: a stacked bar per blocking metric
+// MarginChart drawn with Qt Charts: a horizontal bar per blocking metric
 // (coloured by its verdict), its bootstrap interval as a whisker, and a dashed
 // line at 1.0, the margin.
 #pragma once

@@ -1,5 +1,7 @@
 #include "results_source.h"
 
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -17,6 +19,12 @@ const std::filesystem::path& existing_file(const std::filesystem::path& path) {
   return path;
 }
 
+// hil::db appends the statement to its errors ("... in: SELECT ..."): useful
+// in a log, noise in a dialog that already says which file is wrong.
+std::string without_sql(std::string_view message) {
+  return std::string(message.substr(0, message.find(" in: ")));
+}
+
 }  // namespace
 
 ResultsSource::ResultsSource(const std::filesystem::path& path)
@@ -29,7 +37,7 @@ ResultsSource::ResultsSource(const std::filesystem::path& path)
     store_.gate_results(0);
   } catch (const hil::db::DbError& e) {
     throw hil::db::DbError(
-        fmt::format("{}: not a hil results database ({})", path.string(), e.what()));
+        fmt::format("{}: not a hil results database ({})", path.string(), without_sql(e.what())));
   }
 }
 

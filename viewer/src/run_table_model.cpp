@@ -12,8 +12,8 @@ namespace {
 
 bool same_run(const hil::db::RunRow& a, const hil::db::RunRow& b) {
   auto fields = [](const hil::db::RunRow& r) {
-    return std::tie(r.id, r.label, r.candidate, r.baseline, r.suite, r.priority, r.state,
-                    r.verdict, r.verdict_summary, r.submitted_at, r.finished_at, r.evals_total,
+    return std::tie(r.id, r.label, r.candidate, r.baseline, r.suite, r.priority, r.state, r.verdict,
+                    r.verdict_summary, r.submitted_at, r.finished_at, r.evals_total,
                     r.evals_succeeded, r.evals_failed);
   };
   return fields(a) == fields(b);
@@ -28,7 +28,8 @@ RunTableModel::RunTableModel(QObject* parent) : QAbstractTableModel(parent) {}
 void RunTableModel::set_source(ResultsSource* source) {
   // Read before resetting: a throw between begin and end would leave views
   // of a half-reset model.
-  std::vector<hil::db::RunRow> fresh = source ? source->newest_runs() : std::vector<hil::db::RunRow>();
+  std::vector<hil::db::RunRow> fresh =
+      source ? source->newest_runs() : std::vector<hil::db::RunRow>();
   beginResetModel();
   source_ = source;
   runs_ = std::move(fresh);
@@ -101,9 +102,12 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
   const hil::db::RunRow& run = runs_[static_cast<size_t>(index.row())];
   const int column = index.column();
   switch (role) {
-    case Qt::DisplayRole: return display(run, column);
-    case Qt::ToolTipRole: return tool_tip(run, column);
-    case kRunIdRole: return QVariant::fromValue<qlonglong>(run.id);
+    case Qt::DisplayRole:
+      return display(run, column);
+    case Qt::ToolTipRole:
+      return tool_tip(run, column);
+    case kRunIdRole:
+      return QVariant::fromValue<qlonglong>(run.id);
     case Qt::TextAlignmentRole:
       if (column == kId || column == kEvals) {
         return QVariant::fromValue(Qt::Alignment(Qt::AlignRight | Qt::AlignVCenter));
@@ -113,27 +117,39 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     case Qt::ForegroundRole: {
       if (column != kVerdict) return QVariant();
       const VerdictKind verdict = verdict_kind(run.verdict);
-      const QColor color = role == Qt::BackgroundRole ? verdict_background(verdict)
-                                                      : verdict_foreground(verdict);
+      const QColor color =
+          role == Qt::BackgroundRole ? verdict_background(verdict) : verdict_foreground(verdict);
       return color.isValid() ? QVariant(color) : QVariant();
     }
-    default: return QVariant();
+    default:
+      return QVariant();
   }
 }
 
 QVariant RunTableModel::display(const hil::db::RunRow& run, int column) const {
   switch (column) {
-    case kId: return QVariant::fromValue<qlonglong>(run.id);
-    case kLabel: return text(run.label);
-    case kCandidate: return text(run.candidate);
-    case kBaseline: return run.baseline.empty() ? QStringLiteral("—") : text(run.baseline);
-    case kSuite: return text(run.suite);
-    case kPriority: return text(run.priority);
-    case kState: return text(run.state);
-    case kEvals: return QStringLiteral("%1/%2").arg(run.evals_succeeded).arg(run.evals_total);
-    case kVerdict: return text(run.verdict);
-    case kSummary: return text(run.verdict_summary);
-    default: return QVariant();
+    case kId:
+      return QVariant::fromValue<qlonglong>(run.id);
+    case kLabel:
+      return text(run.label);
+    case kCandidate:
+      return text(run.candidate);
+    case kBaseline:
+      return run.baseline.empty() ? QStringLiteral("—") : text(run.baseline);
+    case kSuite:
+      return text(run.suite);
+    case kPriority:
+      return text(run.priority);
+    case kState:
+      return text(run.state);
+    case kEvals:
+      return QStringLiteral("%1/%2").arg(run.evals_succeeded).arg(run.evals_total);
+    case kVerdict:
+      return text(run.verdict);
+    case kSummary:
+      return text(run.verdict_summary);
+    default:
+      return QVariant();
   }
 }
 
@@ -147,25 +163,38 @@ QVariant RunTableModel::tool_tip(const hil::db::RunRow& run, int column) const {
     case kVerdict:
     case kSummary:
       return run.verdict.empty() ? QStringLiteral("not gated yet") : text(run.verdict_summary);
-    case kLabel: return text(run.label);
-    default: return QVariant();
+    case kLabel:
+      return text(run.label);
+    default:
+      return QVariant();
   }
 }
 
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return QVariant();
   switch (section) {
-    case kId: return QStringLiteral("Run");
-    case kLabel: return QStringLiteral("Label");
-    case kCandidate: return QStringLiteral("Candidate");
-    case kBaseline: return QStringLiteral("Baseline");
-    case kSuite: return QStringLiteral("Suite");
-    case kPriority: return QStringLiteral("Priority");
-    case kState: return QStringLiteral("State");
-    case kEvals: return QStringLiteral("Evals ok");
-    case kVerdict: return QStringLiteral("Verdict");
-    case kSummary: return QStringLiteral("Summary");
-    default: return QVariant();
+    case kId:
+      return QStringLiteral("Run");
+    case kLabel:
+      return QStringLiteral("Label");
+    case kCandidate:
+      return QStringLiteral("Candidate");
+    case kBaseline:
+      return QStringLiteral("Baseline");
+    case kSuite:
+      return QStringLiteral("Suite");
+    case kPriority:
+      return QStringLiteral("Priority");
+    case kState:
+      return QStringLiteral("State");
+    case kEvals:
+      return QStringLiteral("Evals ok");
+    case kVerdict:
+      return QStringLiteral("Verdict");
+    case kSummary:
+      return QStringLiteral("Summary");
+    default:
+      return QVariant();
   }
 }
 

@@ -11,10 +11,14 @@ VerdictKind verdict_kind(std::string_view verdict) {
 
 QColor verdict_background(VerdictKind verdict) {
   switch (verdict) {
-    case VerdictKind::kPass: return QColor(0x2e, 0x7d, 0x32);          // green
-    case VerdictKind::kFail: return QColor(0xc6, 0x28, 0x28);          // red
-    case VerdictKind::kInconclusive: return QColor(0xff, 0xb3, 0x00);  // amber
-    case VerdictKind::kNone: break;
+    case VerdictKind::kPass:
+      return QColor(0x2e, 0x7d, 0x32);  // green
+    case VerdictKind::kFail:
+      return QColor(0xc6, 0x28, 0x28);  // red
+    case VerdictKind::kInconclusive:
+      return QColor(0xff, 0xb3, 0x00);  // amber
+    case VerdictKind::kNone:
+      break;
   }
   return QColor();
 }
@@ -22,9 +26,12 @@ QColor verdict_background(VerdictKind verdict) {
 QColor verdict_foreground(VerdictKind verdict) {
   switch (verdict) {
     case VerdictKind::kPass:
-    case VerdictKind::kFail: return QColor(Qt::white);
-    case VerdictKind::kInconclusive: return QColor(Qt::black);  // white on amber is unreadable
-    case VerdictKind::kNone: break;
+    case VerdictKind::kFail:
+      return QColor(Qt::white);
+    case VerdictKind::kInconclusive:
+      return QColor(Qt::black);  // white on amber is unreadable
+    case VerdictKind::kNone:
+      break;
   }
   return QColor();
 }

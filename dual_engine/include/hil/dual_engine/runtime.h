@@ -1,8 +1,16 @@
-// Plays an eval on an emulated dual-engine board: every frame of a clip
-// through the compiled revision, in split, single or redundant mode, with
-// the emulated device time of every frame from the cost model.
+// The dual-engine runtime: two engines, each its own thread holding its
+// partition plans and a full-graph standby plan. One commands (emits the
+// outputs and control command), the other extends compute; roles swap at a
+// frame boundary on request; a watchdog fails an engine on crash, missed
+// heartbeat, non-finite output or repeated deadline misses, and the survivor
+// keeps the command stream going on its standby plan.
+//
+// Two clocks run side by side. Host time is measured. Emulated device time is
+// computed from the cost model and the fault schedule only, so it is the same
+// on every run and every machine; latency gates use it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,22 +24,44 @@
 
 namespace hil::dual_engine {
 
-// A revision compiled for a board type, with an executor per plan. Built once
-// per (revision, board type) and reused across evals.
+// A revision compiled for a board type, with every plan's executor on both
+// engines (roles are interchangeable). Built once per (revision, board type)
+// and reused across evals; not for concurrent use.
 class CompiledRevision {
  public:
   CompiledRevision(const Model& model, const board::BoardType& board);
   const CompiledModel& plan() const { return plan_; }
   const board::BoardType& board() const { return board_; }
-  PartitionExecutor& first() { return first_; }
-  PartitionExecutor& second() { return second_; }
-  PartitionExecutor& standby(int engine) { return standby_[engine]; }
+
+  struct EngineExecutors {
+    PartitionExecutor first, second, standby;
+  };
+  EngineExecutors& engine(int e) { return *engines_[e]; }
 
  private:
   board::BoardType board_;
   CompiledModel plan_;
-  PartitionExecutor first_, second_;
-  PartitionExecutor standby_[2];
+  std::unique_ptr<EngineExecutors> engines_[2];
+};
+
+enum class FaultKind { kCrash, kHang, kSlow, kNonFinite, kEcc };
+const char* fault_kind_name(FaultKind kind);
+
+// Parses "ENGINE:KIND@FRAME" (engine: commander, extender, 0, 1; kind: crash,
+// hang, slow:N, nan, ecc); throws std::invalid_argument naming the part at fault.
+suite::Fault parse_fault(const std::string& text);
+
+struct FailoverEvent {
+  uint32_t frame = 0;          // the frame the fault hit
+  int failed_engine = 0;
+  std::string kind;
+  bool was_commander = false;
+  double detection_ms = 0;     // emulated: fault onset to detection
+  uint32_t detection_frames = 0;
+  double switchover_ms = 0;    // emulated: detection to the survivor's command
+  uint32_t gap_frames = 0;     // frames with no command because of it
+  bool within_ftti = true;
+  bool transient = false;      // ECC: one bad frame recomputed, no role change
 };
 
 struct EvalRun {
@@ -39,15 +69,24 @@ struct EvalRun {
   evals::EvalScorer scorer;
   double host_seconds = 0;
   std::string mode;
-  std::vector<std::string> events;  // failovers, role swaps, mismatches
+  double period_ms = 0;              // the clip's frame period
+  double split_period_ms = 0;        // steady-state emulated time per frame, split
+  std::vector<FailoverEvent> failovers;
+  std::vector<std::string> events;   // everything that happened, in order, for people
 };
 
 // Called after each frame; return false to abort (e.g. the lease was lost).
 using FrameProgress = std::function<bool(uint32_t frames_done)>;
 
+struct RuntimeOptions {
+  // How long host time waits for an engine before declaring it hung.
+  double host_watchdog_ms = 250;
+};
+
 // Plays every readable frame of the clip. Throws ModelError or ClipError on
-// bad input (the eval fails with that message).
+// bad input (the eval fails with that message), std::invalid_argument on a
+// bad scenario.
 EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, const suite::Scenario& scenario,
-                  const FrameProgress& progress = {});
+                  const FrameProgress& progress = {}, const RuntimeOptions& options = {});
 
 }  // namespace hil::dual_engine

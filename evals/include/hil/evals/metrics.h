@@ -46,6 +46,9 @@ struct FrameRecord {
   double device_ms = 0;
   bool deadline_missed = false;
   int commander = 0;
+  int mode = 0;           // 0 split, 1 single, 2 redundant
+  bool failover = false;  // a failover happened on this frame
+  bool mismatch = false;  // redundant mode: the engines disagreed
 };
 
 struct Series {
@@ -56,6 +59,8 @@ struct Series {
 class EvalScorer {
  public:
   void add_frame(const clip::Frame& truth, const FrameRecord& record);
+  // A failover: how long the fault took to detect and the survivor to command.
+  void add_failover(double detection_ms, double switchover_ms);
   // Summary metrics by name (see metric_registry()).
   std::map<std::string, double> summary() const;
   // Per-frame series: outputs, truth and errors, latencies.
@@ -66,6 +71,7 @@ class EvalScorer {
   std::vector<FrameRecord> records_;
   std::vector<clip::EgoTruth> truth_;
   std::vector<clip::Control> control_;
+  std::vector<std::pair<double, double>> failovers_;
 };
 
 double percentile(std::vector<double> values, double p);
