@@ -322,7 +322,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   bool alive[2] = {true, true};
   uint32_t failed_at[2] = {0, 0};
   double free_at[2] = {0, 0};     // emulated time each engine is free
-  uint32_t misses[2] = {0, 0};    // consecutive overrun deadline misses
+  uint32_t misses[2] = {0, 0};    // consecutive deadline misses with an overrun on that engine
+  uint32_t streak_start[2] = {0, 0};
   Mode mode = base_mode;
   const uint32_t n = clip.frame_count();
 
@@ -348,6 +349,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   // Split-mode pipeline state: A(t) computed ahead by the extender.
   std::optional<TensorMap> next_a;
   double next_a_end = 0;
+  bool next_a_overrun = false;
   // A fault found on the extender's side that the commander must cover next frame.
   struct Pending {
     double detect_at;
@@ -387,6 +389,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     TensorMap in = inputs_of(t);
     std::optional<TensorMap> out;
     double emission = 0;
+    bool overrun[2] = {false, false};  // a stage far over its planned time on this frame
+    std::optional<int> rescued_by;
 
     // Rejoin a recovered engine at a frame boundary.
     for (int e = 0; e < 2; ++e) {
@@ -438,6 +442,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         if (w == Engine::Wait::kDone && all_finite(r.outputs) && !r.ecc) {
           next_a = std::move(r.outputs);
           next_a_end = a_start + cost_first * slow(ext, t);
+          next_a_overrun = slow(ext, t) > 1.5;
           free_at[ext] = next_a_end;
         } else {
           bool transient = w == Engine::Wait::kDone && r.ecc;
@@ -453,6 +458,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       // Commander: B(t) from A(t); extender: A(t+1), in parallel on the host.
       TensorMap b_in = std::move(*next_a);
       next_a.reset();
+      overrun[ext] = next_a_overrun;
       for (const auto& [k, v] : in) b_in.emplace(k, v);
       engines[cmd]->submit({t, Plan::kSecond, std::move(b_in)});
       const bool prefetch = t + 1 < n;
@@ -467,9 +473,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         out = std::move(rb.outputs);
         emission = b_start + b_time;
         free_at[cmd] = emission;
-        // Overrun watchdog: a stage far over its planned time that misses the deadline.
-        bool overrun = b_time > 1.5 * cost_second && emission - T > P;
-        misses[cmd] = overrun ? misses[cmd] + 1 : 0;
+        overrun[cmd] = b_time > 1.5 * cost_second;
       }
       // The extender's A(t+1) (host: may already be done).
       TaskResult ra;
@@ -511,9 +515,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         if (a_ok) {
           next_a = std::move(ra.outputs);
           next_a_end = a_start + cost_first * slow(ext, t + 1);
+          next_a_overrun = slow(ext, t + 1) > 1.5;
           free_at[ext] = next_a_end;
-          bool overrun = cost_first * slow(ext, t + 1) > 1.5 * cost_first && next_a_end + cost_link + cost_second - (t + 1) * P > P;
-          misses[ext] = overrun ? misses[ext] + 1 : 0;
         } else {
           bool transient = wa == Engine::Wait::kDone && ra.ecc;
           std::string kind = transient ? "ecc" : wa == Engine::Wait::kCrashed ? "crash" : wa == Engine::Wait::kHung ? "hang" : "nan";
@@ -550,8 +553,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         out = std::move(rc.outputs);
         emission = start + time;
         free_at[cmd] = emission;
-        bool overrun = time > 1.5 * cost_standby[cmd] && emission - T > P;
-        misses[cmd] = overrun ? misses[cmd] + 1 : 0;
+        overrun[cmd] = time > 1.5 * cost_standby[cmd];
         if (both && other_ok) {
           free_at[ext] = other_end;
           rec.mismatch = to_outputs(*out, plan) != to_outputs(ro.outputs, plan);
@@ -590,10 +592,40 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       }
     }
 
-    // Repeated overruns: the watchdog fails a slow engine; the other carries on.
+    // Deadline watchdog. A frame whose command is not out at its deadline is
+    // counted against the engine whose stage overran; the frame is recomputed
+    // on the other engine's standby plan when that is sooner (the command is
+    // late but not lost); K misses in a row fail the slow engine.
+    if (out && emission - T > P) {
+      for (int e = 0; e < 2; ++e) {
+        if (!overrun[e]) continue;
+        if (misses[e]++ == 0) streak_start[e] = t;
+      }
+      int rescuer = -1;
+      double best = emission;
+      for (int e = 0; e < 2; ++e) {
+        if (!alive[e] || overrun[e]) continue;
+        double done = std::max(T + P, free_at[e]) + cost_standby[e] * slow(e, t);
+        if (done < best) {
+          best = done;
+          rescuer = e;
+        }
+      }
+      if (rescuer >= 0) {
+        if (auto r = standby_on(rescuer, t, in)) {
+          out = std::move(r);
+          emission = best;
+          free_at[rescuer] = best;
+          rescued_by = rescuer;
+          note(fmt::format("frame {}: deadline missed; engine {} recomputed the frame", t, rescuer));
+        }
+      }
+    } else {
+      misses[0] = misses[1] = 0;
+    }
     for (int e = 0; e < 2; ++e) {
       if (alive[e] && misses[e] >= miss_limit && alive[1 - e]) {
-        uint32_t onset = t + 1 - miss_limit;
+        const uint32_t onset = streak_start[e];
         fail_engine(e, t, fmt::format("{} consecutive deadline misses", miss_limit));
         FailoverEvent ev{onset, e, "slow", e == cmd, (T + P) - onset * P, miss_limit, 0, 0, true, false};
         ev.switchover_ms = cost_standby[1 - e];
@@ -603,10 +635,11 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         cmd = 1 - e;
         mode = Mode::kSingle;
         next_a.reset();
+        note(fmt::format("frame {}: engine {} takes over as commander", t, cmd));
       }
     }
 
-    rec.commander = cmd;
+    rec.commander = rescued_by.value_or(cmd);
     if (out) {
       rec.outputs = to_outputs(*out, plan);
       rec.device_ms = emission - T;

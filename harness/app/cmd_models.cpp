@@ -1,5 +1,6 @@
 // hil models train | inspect ; hil eval
 #include <filesystem>
+#include <cmath>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -60,11 +61,26 @@ void add_models_commands(CLI::App& app) {
   });
 }
 
+namespace {
+// JSON has no NaN: a frame without a command has null outputs.
+std::string json_numbers(const std::array<float, evals::kNetworkOutputCount>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ", ";
+    out += std::isfinite(values[i]) ? fmt::format("{}", values[i]) : "null";
+  }
+  return out;
+}
+}  // namespace
+
 void add_eval_command(CLI::App& app) {
   struct Eval {
     std::string revision, clip, board = "emulated-hw3", mode = "split", json;
     int commander = 0;
     double fps = 0;
+    std::vector<std::string> faults;
+    std::vector<uint32_t> swaps;
+    uint32_t rejoin_after = 0;
   };
   auto e = std::make_shared<Eval>();
   auto* cmd = app.add_subcommand("eval", "play one eval on a local emulated board, without a scheduler");
@@ -75,6 +91,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--commander", e->commander, "engine that starts as commander (0 or 1)")->capture_default_str();
   cmd->add_option("--fps", e->fps, "frame rate (default: the clip's)");
   cmd->add_option("--json", e->json, "write every per-frame record to this JSON file");
+  cmd->add_option("--fault", e->faults, "ENGINE:KIND@FRAME, e.g. commander:crash@12, extender:slow:4@30 (repeatable)");
+  cmd->add_option("--swap-at", e->swaps, "swap roles at these frames");
+  cmd->add_option("--rejoin-after", e->rejoin_after, "frames before a failed engine rejoins (0: never)");
   cmd->callback([e] {
     dual_engine::use_single_thread_kernels();
     auto model = dual_engine::Model::load_file(e->revision);
@@ -85,11 +104,21 @@ void add_eval_command(CLI::App& app) {
     sc.set_mode(e->mode);
     sc.set_commander(static_cast<uint32_t>(e->commander));
     sc.set_fps(e->fps);
+    for (const auto& f : e->faults) *sc.add_faults() = dual_engine::parse_fault(f);
+    for (auto k : e->swaps) sc.add_swap_at(k);
+    sc.set_rejoin_after(e->rejoin_after);
     auto run = dual_engine::play_eval(rev, clip, sc);
     fmt::print("eval {} on {} ({} frames, mode {}, board {})\n", model.name(), clip.name(), run.frames.size(), run.mode,
                e->board);
     for (const auto& [name, value] : run.scorer.summary()) fmt::print("  {:<24} {:>12.5g}\n", name, value);
     for (const auto& ev : run.events) fmt::print("  event: {}\n", ev);
+    for (const auto& f : run.failovers) {
+      fmt::print("  failover: frame {} engine {} ({}) {}: detected in {:.2f} ms ({} frames), survivor commanded {:.2f} ms later, "
+                 "{} frame(s) without command, {} the FTTI\n",
+                 f.frame, f.failed_engine, f.was_commander ? "commander" : "extender", f.kind, f.detection_ms,
+                 f.detection_frames, f.switchover_ms, f.gap_frames, f.within_ftti ? "within" : "BEYOND");
+    }
+    fmt::print("  emulated: frame period {:.2f} ms, split-mode period {:.2f} ms\n", run.period_ms, run.split_period_ms);
     if (!e->json.empty()) {
       std::ofstream out(e->json);
       out << "{\"frames\": [\n";
@@ -97,8 +126,10 @@ void add_eval_command(CLI::App& app) {
         const auto& f = run.frames[i];
         out << fmt::format(
             "  {{\"frame\": {}, \"commander\": {}, \"has_command\": {}, \"host_ms\": {:.4f}, \"device_ms\": {:.4f}, "
-            "\"deadline_missed\": {}, \"outputs\": [{}]}}{}\n",
-            i, f.commander, f.has_command, f.host_ms, f.device_ms, f.deadline_missed, fmt::join(f.outputs, ", "),
+            "\"deadline_missed\": {}, \"mode\": \"{}\", \"failover\": {}, \"mismatch\": {}, \"outputs\": [{}]}}{}\n",
+            i, f.commander, f.has_command, f.host_ms, f.device_ms, f.deadline_missed,
+            f.mode == 0 ? "split" : f.mode == 1 ? "single" : "redundant", f.failover, f.mismatch,
+            json_numbers(f.outputs),
             i + 1 < run.frames.size() ? "," : "");
       }
       out << "]}\n";

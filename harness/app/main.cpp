@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   hil::app::add_server_commands(app);
   hil::app::add_gate_commands(app);
   hil::app::add_db_commands(app);
+  hil::app::add_bench_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
