@@ -45,6 +45,20 @@ inline uint32_t hash3(uint32_t a, uint32_t b, uint32_t c) {
 }
 inline double hash_unit(uint32_t a, uint32_t b, uint32_t c) { return (hash3(a, b, c) & 0xffffff) / 16777216.0; }
 
+// Smooth value noise in [0, 1): hashed lattice values, smoothstep-interpolated,
+// for snow patches and wet sheen that have no hard grid edges.
+inline double value_noise(double x, double y, uint32_t salt) {
+  double fx = std::floor(x), fy = std::floor(y);
+  auto ix = static_cast<uint32_t>(static_cast<int64_t>(fx) + (1 << 20));
+  auto iy = static_cast<uint32_t>(static_cast<int64_t>(fy) + (1 << 20));
+  double tx = x - fx, ty = y - fy;
+  tx = tx * tx * (3 - 2 * tx);
+  ty = ty * ty * (3 - 2 * ty);
+  double a = hash_unit(ix, iy, salt), b = hash_unit(ix + 1, iy, salt);
+  double c = hash_unit(ix, iy + 1, salt), d = hash_unit(ix + 1, iy + 1, salt);
+  return (a * (1 - tx) + b * tx) * (1 - ty) + (c * (1 - tx) + d * tx) * ty;
+}
+
 struct Rgb {
   double r = 0, g = 0, b = 0;
 };
@@ -524,10 +538,12 @@ struct Renderer {
               double tex = hash_unit(static_cast<uint32_t>(std::floor(s * 3)), static_cast<uint32_t>(std::floor(d * 3) + 1000), 7);
               c = scale(cond.asphalt, 0.93 + 0.14 * tex);
               if (cond.snow_cover > 0) {
-                double patch = hash_unit(static_cast<uint32_t>(std::floor(s * 0.7)), static_cast<uint32_t>(std::floor(d * 1.2) + 500), 11);
-                // Tyre tracks stay dark; elsewhere snow lies in patches.
-                double track = std::min(std::abs(std::fmod(std::abs(d) + 0.9, kLaneWidth) - 0.9), 1.0);
-                if (patch < cond.snow_cover * track) c = mix(c, cond.grass, 0.8);
+                // Snow lies in soft drifts, thinnest in the tyre tracks of each lane.
+                double lane_pos = std::abs(std::fmod(d + 100 * kLaneWidth + kLaneWidth / 2, kLaneWidth) - kLaneWidth / 2);
+                double track = std::clamp(std::abs(lane_pos - 0.9) / 0.6, 0.0, 1.0);
+                double drift = 0.6 * value_noise(s * 0.25, d * 0.8, 11) + 0.4 * value_noise(s * 1.1, d * 2.5, 12);
+                double cover = std::clamp((drift - (1 - cond.snow_cover)) * 3.0, 0.0, 1.0) * (0.35 + 0.65 * track);
+                c = mix(c, cond.grass, cover);
               }
               for (size_t k = 0; k < bounds.size(); ++k) {
                 bool outer = k == 0 || k + 1 == bounds.size();
@@ -544,9 +560,13 @@ struct Renderer {
           double dist = std::min(t_best, 1e4);
           double fog = 1 - std::exp(-dist / cond.fog_visibility);
           if (spray_x > 0 && t_best > spray_x - 1) {
-            double lateral = std::abs(dy * spray_x - spray_y);
-            double density = std::exp(-lateral * lateral / 6.0) * std::clamp((kCameraHeight + dz * spray_x + 0.5) / 3.0, 0.0, 1.0);
-            fog = std::max(fog, 0.92 * density);
+            // Thrown-up snow behind the truck: densest low and in its wake,
+            // thinning with height and to the sides, churning frame to frame.
+            double lateral = dy * spray_x - spray_y;
+            double z = kCameraHeight + dz * spray_x;
+            double churn = 0.75 + 0.25 * value_noise(lateral * 1.5 + frame_index * 0.7, z * 2.0, 21);
+            double density = std::exp(-lateral * lateral / 5.0) * std::clamp(1.0 - z / 3.2, 0.0, 1.0) * churn;
+            fog = std::max(fog, std::min(0.97, 1.25 * density));
           }
           c = mix(c, cond.fog, std::clamp(fog, 0.0, 1.0));
           acc.r += c.r, acc.g += c.g, acc.b += c.b;
