@@ -109,6 +109,21 @@ CREATE TABLE gate_results (
   reason TEXT,
   PRIMARY KEY (run_id, metric, slice)
 );
+-- One row per eval with its key metrics, for people at a sqlite3 prompt.
+CREATE VIEW eval_results AS
+SELECT e.id AS eval, e.run_id AS run, r.name AS revision, c.name AS clip, c.tags AS tags, e.scenario,
+       e.state, e.board, e.attempts,
+       MAX(CASE WHEN d.name = 'lane_offset_mae' THEN m.value END) AS lane_offset_mae,
+       MAX(CASE WHEN d.name = 'lane_heading_mae' THEN m.value END) AS lane_heading_mae,
+       MAX(CASE WHEN d.name = 'steering_mae' THEN m.value END) AS steering_mae,
+       MAX(CASE WHEN d.name = 'accel_mae' THEN m.value END) AS accel_mae,
+       MAX(CASE WHEN d.name = 'lead_recall' THEN m.value END) AS lead_recall,
+       MAX(CASE WHEN d.name = 'device_latency_p99_ms' THEN m.value END) AS device_latency_p99_ms,
+       MAX(CASE WHEN d.name = 'command_gaps' THEN m.value END) AS command_gaps,
+       e.failure
+FROM evals e JOIN revisions r ON r.id = e.revision_id JOIN clips c ON c.id = e.clip_id
+LEFT JOIN eval_metrics m ON m.eval_id = e.id LEFT JOIN metric_defs d ON d.id = m.metric_id
+GROUP BY e.id;
 )sql",
 };
 
