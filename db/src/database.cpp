@@ -92,7 +92,9 @@ std::string Statement::blob(int col) const {
 
 // ------------------------------------------------------------------ Database
 
-Database::Database(const std::filesystem::path& path, OpenMode mode) : path_(path), mode_(mode) {
+Database::Database(const std::filesystem::path& path, OpenMode mode) : Database(path, mode, kSchemaVersion) {}
+
+Database::Database(const std::filesystem::path& path, OpenMode mode, int target_version) : path_(path), mode_(mode) {
   int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // one connection per thread
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -114,7 +116,9 @@ Database::Database(const std::filesystem::path& path, OpenMode mode) : path_(pat
     if (mode == OpenMode::kReadWrite) {
       exec("PRAGMA journal_mode = WAL");
       exec("PRAGMA synchronous = NORMAL");
-      migrate();
+      migrate(target_version);
+    } else if (version == 0) {
+      throw DbError(fmt::format("{}: not a hil results database (schema version 0)", path.string()));
     } else if (version < kSchemaVersion) {
       throw DbError(fmt::format("{}: schema version {} is older than this hil reads ({}); open it read-write once",
                                 path.string(), version, kSchemaVersion));
@@ -128,7 +132,25 @@ Database::Database(const std::filesystem::path& path, OpenMode mode) : path_(pat
   }
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  cache_.clear();  // statements before the connection
+  sqlite3_close(db_);
+}
+
+Statement& Database::cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
+  } else {
+    it->second->reset();
+  }
+  return *it->second;
+}
+
+void Database::create_at_version(const std::filesystem::path& path, int version, const std::string& seed_sql) {
+  Database d(path, OpenMode::kReadWrite, version);
+  if (!seed_sql.empty()) d.exec(seed_sql);
+}
 
 Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
 
@@ -151,9 +173,9 @@ int Database::schema_version() {
   return static_cast<int>(st.int64(0));
 }
 
-void Database::migrate() {
+void Database::migrate(int target) {
   int version = schema_version();
-  for (int v = version; v < kSchemaVersion; ++v) {
+  for (int v = version; v < target; ++v) {
     Transaction tx(*this);
     exec(kMigrations[v]);
     exec(fmt::format("PRAGMA user_version = {}", v + 1));

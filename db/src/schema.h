@@ -85,14 +85,17 @@ CREATE TABLE eval_metrics (
   value REAL NOT NULL,
   PRIMARY KEY (eval_id, metric_id)
 ) WITHOUT ROWID;
+-- A rowid table on purpose: WITHOUT ROWID rows over ~1/20 of a page spill
+-- into overflow pages, which would cost a whole page per series.
 CREATE TABLE frame_series (
+  id INTEGER PRIMARY KEY,
   eval_id INTEGER NOT NULL REFERENCES evals(id),
   name TEXT NOT NULL,
   codec TEXT NOT NULL,
   frames INTEGER NOT NULL,
   data BLOB NOT NULL,
-  PRIMARY KEY (eval_id, name)
-) WITHOUT ROWID;
+  UNIQUE (eval_id, name)
+);
 CREATE TABLE gate_results (
   run_id INTEGER NOT NULL REFERENCES runs(id),
   metric TEXT NOT NULL,
@@ -124,6 +127,16 @@ SELECT e.id AS eval, e.run_id AS run, r.name AS revision, c.name AS clip, c.tags
 FROM evals e JOIN revisions r ON r.id = e.revision_id JOIN clips c ON c.id = e.clip_id
 LEFT JOIN eval_metrics m ON m.eval_id = e.id LEFT JOIN metric_defs d ON d.id = m.metric_id
 GROUP BY e.id;
+)sql",
+    // 1 -> 2: nightly sweeps are grouped by night; boards carry their health.
+    R"sql(
+ALTER TABLE runs ADD COLUMN night TEXT;
+CREATE INDEX runs_by_night ON runs(night) WHERE night IS NOT NULL;
+ALTER TABLE boards ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE boards ADD COLUMN quarantine_reason TEXT;
+-- Covers the diff of two revisions (latest succeeded eval per clip and scenario).
+DROP INDEX evals_by_revision_clip;
+CREATE INDEX evals_for_diff ON evals(revision_id, state, clip_id, scenario, id);
 )sql",
 };
 

@@ -87,43 +87,44 @@ RunRow read_run(Statement& st) {
 Store::Store(Database& db) : db_(db) {}
 
 int64_t Store::upsert_revision(const RevisionRow& r) {
-  auto find = db_.prepare("SELECT id FROM revisions WHERE sha256 = ?1");
+  auto& find = db_.cached("SELECT id FROM revisions WHERE sha256 = ?1");
   find.bind_all(r.sha256);
-  if (find.step()) {
-    int64_t id = find.int64(0);
+  if (auto found = find.first([](Statement& st) { return st.int64(0); })) {
+    int64_t id = *found;
     // Metadata travels beside the bytes: later submits may name it better.
-    db_.prepare("UPDATE revisions SET name = ?2, git_sha = COALESCE(NULLIF(?3, ''), git_sha), "
+    db_.cached("UPDATE revisions SET name = ?2, git_sha = COALESCE(NULLIF(?3, ''), git_sha), "
                 "pr = COALESCE(NULLIF(?4, ''), pr), author = COALESCE(NULLIF(?5, ''), author) WHERE id = ?1")
         .bind_all(id, r.name, r.git_sha, r.pr, r.author)
         .run();
     return id;
   }
-  db_.prepare("INSERT INTO revisions(sha256, name, git_sha, pr, author, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+  db_.cached("INSERT INTO revisions(sha256, name, git_sha, pr, author, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
       .bind_all(r.sha256, r.name, r.git_sha, r.pr, r.author, r.bytes, unix_now())
       .run();
   return db_.last_insert_rowid();
 }
 
 int64_t Store::upsert_clip(const ClipRow& c) {
-  auto find = db_.prepare("SELECT id FROM clips WHERE sha256 = ?1");
+  auto& find = db_.cached("SELECT id FROM clips WHERE sha256 = ?1");
   find.bind_all(c.sha256);
-  if (find.step()) return find.int64(0);
-  db_.prepare("INSERT INTO clips(sha256, name, tags, frames, fps) VALUES (?1, ?2, ?3, ?4, ?5)")
+  if (auto found = find.first([](Statement& st) { return st.int64(0); })) return *found;
+  db_.cached("INSERT INTO clips(sha256, name, tags, frames, fps) VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind_all(c.sha256, c.name, join_tags(c.tags), c.frames, c.fps)
       .run();
   return db_.last_insert_rowid();
 }
 
 int64_t Store::upsert_suite(const std::string& name, const std::string& text, const std::string& sha256) {
-  auto find = db_.prepare("SELECT id FROM suites WHERE sha256 = ?1");
+  auto& find = db_.cached("SELECT id FROM suites WHERE sha256 = ?1");
   find.bind_all(sha256);
-  if (find.step()) return find.int64(0);
-  db_.prepare("INSERT INTO suites(name, text, sha256) VALUES (?1, ?2, ?3)").bind_all(name, text, sha256).run();
+  if (auto found = find.first([](Statement& st) { return st.int64(0); })) return *found;
+  db_.cached("INSERT INTO suites(name, text, sha256) VALUES (?1, ?2, ?3)").bind_all(name, text, sha256).run();
   return db_.last_insert_rowid();
 }
 
 void Store::sync_metric_defs(const std::vector<MetricDefRow>& defs) {
-  auto st = db_.prepare(
+  metric_ids_.clear();
+  auto& st = db_.cached(
       "INSERT INTO metric_defs(name, unit, direction, description) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT(name) DO UPDATE SET unit = excluded.unit, direction = excluded.direction, "
       "description = excluded.description");
@@ -134,21 +135,19 @@ void Store::sync_metric_defs(const std::vector<MetricDefRow>& defs) {
 }
 
 std::optional<RevisionRow> Store::revision(int64_t id) {
-  auto st = db_.prepare(fmt::format("SELECT {} FROM revisions WHERE id = ?1", kRevisionColumns));
+  auto& st = db_.cached(fmt::format("SELECT {} FROM revisions WHERE id = ?1", kRevisionColumns));
   st.bind_all(id);
-  if (!st.step()) return std::nullopt;
-  return read_revision(st);
+  return st.first(read_revision);
 }
 
 std::optional<RevisionRow> Store::revision_by_sha(const std::string& sha256) {
-  auto st = db_.prepare(fmt::format("SELECT {} FROM revisions WHERE sha256 = ?1", kRevisionColumns));
+  auto& st = db_.cached(fmt::format("SELECT {} FROM revisions WHERE sha256 = ?1", kRevisionColumns));
   st.bind_all(sha256);
-  if (!st.step()) return std::nullopt;
-  return read_revision(st);
+  return st.first(read_revision);
 }
 
 std::vector<RevisionRow> Store::revisions() {
-  auto st = db_.prepare(fmt::format("SELECT {} FROM revisions ORDER BY id", kRevisionColumns));
+  auto& st = db_.cached(fmt::format("SELECT {} FROM revisions ORDER BY id", kRevisionColumns));
   std::vector<RevisionRow> out;
   while (st.step()) out.push_back(read_revision(st));
   return out;
@@ -156,12 +155,12 @@ std::vector<RevisionRow> Store::revisions() {
 
 int64_t Store::create_run(const std::string& label, int64_t candidate_id, std::optional<int64_t> baseline_id,
                           int64_t suite_id, const std::string& priority, const std::vector<NewEval>& evals) {
-  db_.prepare("INSERT INTO runs(label, candidate_id, baseline_id, suite_id, priority, state, submitted_at) "
+  db_.cached("INSERT INTO runs(label, candidate_id, baseline_id, suite_id, priority, state, submitted_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)")
       .bind_all(label, candidate_id, baseline_id, suite_id, priority, unix_now())
       .run();
   int64_t run_id = db_.last_insert_rowid();
-  auto st = db_.prepare("INSERT INTO evals(run_id, revision_id, clip_id, scenario, state) VALUES (?1, ?2, ?3, ?4, 'queued')");
+  auto& st = db_.cached("INSERT INTO evals(run_id, revision_id, clip_id, scenario, state) VALUES (?1, ?2, ?3, ?4, 'queued')");
   for (const auto& e : evals) {
     st.bind_all(run_id, e.revision_id, e.clip_id, e.scenario);
     st.run();
@@ -170,21 +169,22 @@ int64_t Store::create_run(const std::string& label, int64_t candidate_id, std::o
 }
 
 std::string Store::suite_text_of_run(int64_t run_id) {
-  auto st = db_.prepare("SELECT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1");
+  auto& st = db_.cached("SELECT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1");
   st.bind_all(run_id);
-  if (!st.step()) throw DbError(fmt::format("run {} not found", run_id));
-  return st.text(0);
+  auto text = st.first([](Statement& row) { return row.text(0); });
+  if (!text) throw DbError(fmt::format("run {} not found", run_id));
+  return *text;
 }
 
 std::vector<EvalRow> Store::unfinished_evals() {
-  auto st = db_.prepare(std::string(kEvalSelect) + " WHERE e.state IN ('queued', 'leased') ORDER BY e.id");
+  auto& st = db_.cached(std::string(kEvalSelect) + " WHERE e.state IN ('queued', 'leased') ORDER BY e.id");
   std::vector<EvalRow> out;
   while (st.step()) out.push_back(read_eval(st));
   return out;
 }
 
 std::vector<EvalRow> Store::evals_of_run(int64_t run_id) {
-  auto st = db_.prepare(std::string(kEvalSelect) + " WHERE e.run_id = ?1 ORDER BY e.id");
+  auto& st = db_.cached(std::string(kEvalSelect) + " WHERE e.run_id = ?1 ORDER BY e.id");
   st.bind_all(run_id);
   std::vector<EvalRow> out;
   while (st.step()) out.push_back(read_eval(st));
@@ -192,17 +192,17 @@ std::vector<EvalRow> Store::evals_of_run(int64_t run_id) {
 }
 
 void Store::mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id, double deadline) {
-  db_.prepare("UPDATE evals SET state = 'leased', board = ?2, lease_id = ?3, lease_deadline = ?4, "
+  db_.cached("UPDATE evals SET state = 'leased', board = ?2, lease_id = ?3, lease_deadline = ?4, "
               "attempts = attempts + 1, started_at = ?5 WHERE id = ?1 AND state IN ('queued', 'leased')")
       .bind_all(eval_id, board, lease_id, deadline, unix_now())
       .run();
-  db_.prepare("UPDATE runs SET state = 'running' WHERE state = 'queued' AND id = (SELECT run_id FROM evals WHERE id = ?1)")
+  db_.cached("UPDATE runs SET state = 'running' WHERE state = 'queued' AND id = (SELECT run_id FROM evals WHERE id = ?1)")
       .bind_all(eval_id)
       .run();
 }
 
 void Store::mark_queued(int64_t eval_id) {
-  db_.prepare("UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL "
+  db_.cached("UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL "
               "WHERE id = ?1 AND state = 'leased'")
       .bind_all(eval_id)
       .run();
@@ -211,38 +211,43 @@ void Store::mark_queued(int64_t eval_id) {
 bool Store::record_outcome(const EvalOutcome& o) {
   // The state guard makes recording idempotent: a duplicate or late result
   // changes no row and is dropped.
-  db_.prepare("UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = ?5, board = ?6 "
+  db_.cached("UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = ?5, board = ?6 "
               "WHERE id = ?1 AND state IN ('queued', 'leased') AND (lease_id IS NULL OR lease_id = ?7 OR ?7 = 0)")
       .bind_all(o.eval_id, o.succeeded ? "succeeded" : "failed", o.failure, unix_now(), o.host_seconds, o.board,
                 o.lease_id)
       .run();
   if (db_.changes() == 0) return false;
-  auto metric = db_.prepare(
-      "INSERT INTO eval_metrics(eval_id, metric_id, value) SELECT ?1, id, ?3 FROM metric_defs WHERE name = ?2");
+  if (metric_ids_.empty()) {
+    auto& defs = db_.cached("SELECT name, id FROM metric_defs");
+    while (defs.step()) metric_ids_[defs.text(0)] = defs.int64(1);
+  }
+  auto& metric = db_.cached("INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES (?1, ?2, ?3)");
   for (const auto& [name, value] : o.metrics) {
-    metric.bind_all(o.eval_id, name, value);
+    auto id = metric_ids_.find(name);
+    if (id == metric_ids_.end()) continue;  // a metric this database does not define (a newer agent)
+    metric.bind_all(o.eval_id, id->second, value);
     metric.run();
   }
-  auto series = db_.prepare("INSERT INTO frame_series(eval_id, name, codec, frames, data) VALUES (?1, ?2, ?3, ?4, ?5)");
+  auto& series = db_.cached("INSERT INTO frame_series(eval_id, name, codec, frames, data) VALUES (?1, ?2, ?3, ?4, ?5)");
   for (const auto& s : o.series) {
     series.bind_all(o.eval_id, s.name, s.codec, s.frames, Blob{s.data});
     series.run();
   }
-  db_.prepare("UPDATE boards SET evals_done = evals_done + 1, evals_failed = evals_failed + ?2 WHERE name = ?1")
+  db_.cached("UPDATE boards SET evals_done = evals_done + 1, evals_failed = evals_failed + ?2 WHERE name = ?1")
       .bind_all(o.board, o.succeeded ? 0 : 1)
       .run();
   return true;
 }
 
 void Store::set_run_state(int64_t run_id, const std::string& state) {
-  db_.prepare("UPDATE runs SET state = ?2, finished_at = CASE WHEN ?2 IN ('done', 'cancelled') THEN ?3 ELSE finished_at END "
+  db_.cached("UPDATE runs SET state = ?2, finished_at = CASE WHEN ?2 IN ('done', 'cancelled') THEN ?3 ELSE finished_at END "
               "WHERE id = ?1")
       .bind_all(run_id, state, unix_now())
       .run();
 }
 
 std::vector<RunMetricRow> Store::run_metrics(int64_t run_id) {
-  auto st = db_.prepare(R"sql(
+  auto& st = db_.cached(R"sql(
     SELECT e.id, e.revision_id, c.sha256, c.tags, e.scenario, d.name, m.value
     FROM evals e JOIN clips c ON c.id = e.clip_id
     JOIN eval_metrics m ON m.eval_id = e.id JOIN metric_defs d ON d.id = m.metric_id
@@ -257,8 +262,8 @@ std::vector<RunMetricRow> Store::run_metrics(int64_t run_id) {
 
 void Store::store_gate(int64_t run_id, const std::string& verdict, const std::string& summary,
                        const std::vector<GateRow>& rows) {
-  db_.prepare("DELETE FROM gate_results WHERE run_id = ?1").bind_all(run_id).run();
-  auto st = db_.prepare(
+  db_.cached("DELETE FROM gate_results WHERE run_id = ?1").bind_all(run_id).run();
+  auto& st = db_.cached(
       "INSERT INTO gate_results(run_id, metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, "
       "margin, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
   for (const auto& r : rows) {
@@ -266,11 +271,11 @@ void Store::store_gate(int64_t run_id, const std::string& verdict, const std::st
                 r.degradation, r.lo, r.hi, r.margin, r.reason);
     st.run();
   }
-  db_.prepare("UPDATE runs SET verdict = ?2, verdict_summary = ?3 WHERE id = ?1").bind_all(run_id, verdict, summary).run();
+  db_.cached("UPDATE runs SET verdict = ?2, verdict_summary = ?3 WHERE id = ?1").bind_all(run_id, verdict, summary).run();
 }
 
 std::vector<GateRow> Store::gate_results(int64_t run_id) {
-  auto st = db_.prepare(
+  auto& st = db_.cached(
       "SELECT metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, margin, reason "
       "FROM gate_results WHERE run_id = ?1 ORDER BY blocking DESC, slice = 'all' DESC, slice, metric");
   st.bind_all(run_id);
@@ -295,7 +300,7 @@ std::vector<GateRow> Store::gate_results(int64_t run_id) {
 }
 
 std::vector<RunRow> Store::runs(int limit) {
-  auto st = db_.prepare(std::string(kRunSelect) + " ORDER BY r.id DESC LIMIT ?1");
+  auto& st = db_.cached(std::string(kRunSelect) + " ORDER BY r.id DESC LIMIT ?1");
   st.bind_all(limit);
   std::vector<RunRow> out;
   while (st.step()) out.push_back(read_run(st));
@@ -303,22 +308,21 @@ std::vector<RunRow> Store::runs(int limit) {
 }
 
 std::vector<RunRow> Store::active_runs() {
-  auto st = db_.prepare(std::string(kRunSelect) + " WHERE r.state IN ('queued', 'running') ORDER BY r.id");
+  auto& st = db_.cached(std::string(kRunSelect) + " WHERE r.state IN ('queued', 'running') ORDER BY r.id");
   std::vector<RunRow> out;
   while (st.step()) out.push_back(read_run(st));
   return out;
 }
 
 std::optional<RunRow> Store::run(int64_t id) {
-  auto st = db_.prepare(std::string(kRunSelect) + " WHERE r.id = ?1");
+  auto& st = db_.cached(std::string(kRunSelect) + " WHERE r.id = ?1");
   st.bind_all(id);
-  if (!st.step()) return std::nullopt;
-  return read_run(st);
+  return st.first(read_run);
 }
 
 void Store::upsert_board(const std::string& name, const std::string& type, const std::string& state,
                          const std::string& software) {
-  db_.prepare("INSERT INTO boards(name, type, state, software, last_seen) VALUES (?1, ?2, ?3, ?4, ?5) "
+  db_.cached("INSERT INTO boards(name, type, state, software, last_seen) VALUES (?1, ?2, ?3, ?4, ?5) "
               "ON CONFLICT(name) DO UPDATE SET type = excluded.type, state = excluded.state, "
               "software = excluded.software, last_seen = excluded.last_seen")
       .bind_all(name, type, state, software, unix_now())
@@ -326,16 +330,15 @@ void Store::upsert_board(const std::string& name, const std::string& type, const
 }
 
 void Store::set_board_state(const std::string& name, const std::string& state) {
-  db_.prepare("UPDATE boards SET state = ?2, last_seen = ?3 WHERE name = ?1").bind_all(name, state, unix_now()).run();
+  db_.cached("UPDATE boards SET state = ?2, last_seen = ?3 WHERE name = ?1").bind_all(name, state, unix_now()).run();
 }
 
 std::map<std::string, int64_t> Store::table_rows() {
   std::map<std::string, int64_t> out;
   for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs", "eval_metrics",
                         "frame_series", "gate_results"}) {
-    auto st = db_.prepare(fmt::format("SELECT COUNT(*) FROM {}", t));  // table names are constants
-    st.step();
-    out[t] = st.int64(0);
+    auto& st = db_.cached(fmt::format("SELECT COUNT(*) FROM {}", t));  // table names are constants
+    out[t] = st.first([](Statement& row) { return row.int64(0); }).value_or(0);
   }
   return out;
 }

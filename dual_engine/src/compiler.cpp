@@ -101,6 +101,25 @@ double node_time_us(const NodeCost& c, const board::EngineSpec& e) {
   return e.per_op_overhead_us() + std::max(compute, memory);
 }
 
+// Nodes whose outputs are constants: Constant nodes and nodes reading only
+// initializers and other constants (shape arithmetic, weight transposes).
+std::vector<bool> constant_nodes(const Model& model) {
+  const auto& nodes = model.nodes();
+  std::vector<bool> constant(nodes.size(), false);
+  std::set<std::string> constant_tensors;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    bool all_constant = nodes[i].op_type == "Constant" || !nodes[i].inputs.empty();
+    for (const auto& in : nodes[i].inputs) {
+      const bool known = in.empty() || model.is_initializer(in) || constant_tensors.count(in);
+      all_constant = all_constant && known;
+    }
+    if (!all_constant) continue;
+    constant[i] = true;
+    constant_tensors.insert(nodes[i].outputs.begin(), nodes[i].outputs.end());
+  }
+  return constant;
+}
+
 // Builds a self-contained ONNX model of a subset of the nodes.
 std::string extract(const Model& model, const std::vector<size_t>& nodes, const std::vector<TensorInfo>& inputs,
                     const std::vector<TensorInfo>& outputs, const std::string& role) {
@@ -111,8 +130,33 @@ std::string extract(const Model& model, const std::vector<size_t>& nodes, const 
   sub.set_producer_name("hil");
   auto* g = sub.mutable_graph();
   g->set_name(fmt::format("{}_{}", impl.proto.graph().name(), role));
-  std::set<std::string> used;
+  // Constant-valued tensors never cross a cut: OpenCV DNN folds nodes that
+  // read only constants into weights at import, so no layer would produce
+  // them. A partition reading one computed elsewhere carries its own copy of
+  // the constant subgraph instead.
+  const auto constant = constant_nodes(model);
+  std::set<std::string> available, needed;
+  for (const auto& t : inputs) available.insert(t.name);
   for (size_t i : nodes) {
+    available.insert(impl.nodes[i].outputs.begin(), impl.nodes[i].outputs.end());
+    needed.insert(impl.nodes[i].inputs.begin(), impl.nodes[i].inputs.end());
+  }
+  for (const auto& t : outputs) needed.insert(t.name);
+  std::vector<bool> copy(impl.nodes.size(), false);
+  for (size_t i = impl.nodes.size(); i-- > 0;) {  // reverse topological order: consumers first
+    if (!constant[i]) continue;
+    for (const auto& out : impl.nodes[i].outputs) {
+      copy[i] = copy[i] || (needed.count(out) && !available.count(out));
+    }
+    if (copy[i]) needed.insert(impl.nodes[i].inputs.begin(), impl.nodes[i].inputs.end());
+  }
+  std::vector<size_t> emitted;
+  for (size_t i = 0; i < impl.nodes.size(); ++i) {
+    if (copy[i]) emitted.push_back(i);
+  }
+  emitted.insert(emitted.end(), nodes.begin(), nodes.end());
+  std::set<std::string> used;
+  for (size_t i : emitted) {
     const auto& n = *impl.node_protos.at(impl.nodes[i].name);
     *g->add_node() = n;
     for (const auto& in : n.input()) used.insert(in);
@@ -125,9 +169,19 @@ std::string extract(const Model& model, const std::vector<size_t>& nodes, const 
     v->set_name(t.name);
     auto* tt = v->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(t.elem_type);
-    for (auto d : t.shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    // The checker requires a shape on every graph input and output; no
+    // dimension is a scalar (rank 0), e.g. Clip's min and max.
+    auto* shape = tt->mutable_shape();
+    for (auto d : t.shape) shape->add_dim()->set_dim_value(d);
   };
   for (const auto& t : inputs) add_value(g->mutable_input(), t);
+  // Before IR version 4 every initializer must also be a graph input; such
+  // models list them, so the partition keeps their declarations.
+  if (impl.proto.ir_version() < 4) {
+    for (const auto& in : impl.proto.graph().input()) {
+      if (used.count(in.name()) && model.is_initializer(in.name())) *g->add_input() = in;
+    }
+  }
   for (const auto& t : outputs) add_value(g->mutable_output(), t);
   try {
     onnx::checker::check_model(sub);
@@ -247,6 +301,7 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
   for (size_t i = 0; i < n; ++i) {
     for (const auto& o : nodes[i].outputs) producer[o] = i;
   }
+  const auto constant = constant_nodes(model);
   // Crossing tensors of cut k: produced in [0, k) and used in [k, n) or a
   // graph output. Valid for any DAG in topological order: branches and skip
   // connections simply add their tensors to the crossing set.
@@ -257,6 +312,7 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
       if (t.empty() || seen.count(t)) return;
       auto p = producer.find(t);
       if (p == producer.end() || p->second >= k) return;
+      if (constant[p->second]) return;  // extract() copies it into the consumer
       seen.insert(t);
       out.push_back(model.tensor(t));
     };
@@ -277,6 +333,9 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
   std::vector<Candidate> candidates;
   for (size_t k = 1; k < n; ++k) {
     auto x = crossing(k);
+    // Nothing crossing: the first partition holds only constant nodes (which
+    // the second copies) or dead ones; no work to split, no output to emit.
+    if (x.empty()) continue;
     uint64_t bytes = 0;
     for (const auto& t : x) bytes += t.bytes();
     uint64_t spill_a = 0, spill_b = 0;
@@ -286,7 +345,8 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     candidates.push_back({k, std::max(a.us, b.us + xfer), a.us + xfer + b.us, bytes, spill_a == 0 && spill_b == 0});
   }
   if (candidates.empty()) {
-    // A one-node graph cannot be split: both "partitions" are the whole graph.
+    // A graph that cannot be split (one node, or constants then one node):
+    // both "partitions" are the whole graph.
     candidates.push_back({n, 0, 0, 0, true});
   }
   bool any_fits = std::any_of(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.fits; });

@@ -159,11 +159,12 @@ std::vector<Series> EvalScorer::series() const {
 }
 
 std::string encode_series(const std::vector<float>& values) {
-  std::string raw(values.size() * 4, '\0');
-  for (size_t i = 0; i < values.size(); ++i) {
+  const size_t n = values.size();
+  std::string raw(n * 4, '\0');
+  for (size_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, &values[i], 4);
-    for (int b = 0; b < 4; ++b) raw[i * 4 + static_cast<size_t>(b)] = static_cast<char>((bits >> (8 * b)) & 0xff);
+    for (size_t b = 0; b < 4; ++b) raw[b * n + i] = static_cast<char>((bits >> (8 * b)) & 0xff);
   }
   uLongf bound = compressBound(static_cast<uLong>(raw.size()));
   std::string z(bound, '\0');
@@ -173,18 +174,24 @@ std::string encode_series(const std::vector<float>& values) {
   return z;
 }
 
-std::vector<float> decode_series(const std::string& blob, uint32_t frames) {
-  std::string raw(size_t{frames} * 4, '\0');
+std::vector<float> decode_series(const std::string& blob, uint32_t frames, const std::string& codec) {
+  const bool shuffled = codec == "zlib-shuffle-f32le";
+  if (!shuffled && codec != "zlib-f32le") throw std::runtime_error(fmt::format("unknown series codec '{}'", codec));
+  const size_t n = frames;
+  std::string raw(n * 4, '\0');
   uLongf len = static_cast<uLongf>(raw.size());
   if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len, reinterpret_cast<const Bytef*>(blob.data()),
                  static_cast<uLong>(blob.size())) != Z_OK ||
       len != raw.size()) {
-    throw std::runtime_error(fmt::format("series blob does not decode to {} float32 values", frames));
+    throw std::runtime_error(fmt::format("series blob does not decode to {} float32 values ({})", frames, codec));
   }
-  std::vector<float> out(frames);
-  for (size_t i = 0; i < out.size(); ++i) {
+  std::vector<float> out(n);
+  for (size_t i = 0; i < n; ++i) {
     uint32_t bits = 0;
-    for (int b = 3; b >= 0; --b) bits = (bits << 8) | static_cast<unsigned char>(raw[i * 4 + static_cast<size_t>(b)]);
+    for (size_t b = 4; b-- > 0;) {
+      char byte = shuffled ? raw[b * n + i] : raw[i * 4 + b];
+      bits = (bits << 8) | static_cast<unsigned char>(byte);
+    }
     std::memcpy(&out[i], &bits, 4);
   }
   return out;

@@ -1,6 +1,7 @@
 // hil bench clips | engine | runtime: figures, never pass/fail. Each bench
 // runs its baseline in the same process and reports medians of repeats.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 
@@ -13,6 +14,9 @@
 #include "hil/dual_engine/sample_models.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
+#include "hil/db/database.h"
+#include "hil/db/store.h"
+#include "hil/db/writer.h"
 #include "hil/evals/metrics.h"
 
 namespace hil::app {
@@ -35,6 +39,57 @@ std::filesystem::path bench_clip(uint32_t frames) {
   spec.condition = "rain";
   spec.traffic = "lead-brake";
   return dir / (evals::generate_clip_file(spec, dir) + ".clip");
+}
+
+// A realistic eval result: ~12 summary metrics and 8 per-frame series.
+db::EvalOutcome sample_outcome(int64_t eval_id, uint32_t series, uint32_t frames) {
+  static const char* kMetrics[] = {"lane_offset_mae", "lane_heading_mae", "steering_mae", "accel_mae", "lead_tp",
+                                   "lead_fp", "lead_fn", "lead_precision", "lead_recall", "lead_distance_mae",
+                                   "device_latency_p99_ms", "command_gaps"};
+  db::EvalOutcome o;
+  o.eval_id = eval_id;
+  o.board = "bench-000";
+  o.succeeded = true;
+  o.host_seconds = 1.5;
+  for (size_t i = 0; i < 12; ++i) o.metrics.emplace_back(kMetrics[i], 0.001 * static_cast<double>(eval_id % 997) + i);
+  for (uint32_t k = 0; k < series; ++k) {
+    std::vector<float> v(frames);
+    // Smooth signals with a little noise, like network outputs: compressible, not trivially.
+    for (uint32_t f = 0; f < frames; ++f) {
+      v[f] = std::sin(0.05f * static_cast<float>(f + k * 7 + eval_id)) + 0.001f * static_cast<float>((f * 7919 + eval_id) % 97);
+    }
+    o.series.push_back({fmt::format("series.{}", k), evals::kSeriesCodec, frames, evals::encode_series(v)});
+  }
+  return o;
+}
+
+// Creates a run with n queued evals over `clips` clips and 2 revisions; returns the eval ids.
+std::vector<int64_t> seed_evals(db::Database& d, int64_t n, int64_t clips, int64_t revisions = 2) {
+  db::Store s(d);
+  std::vector<db::MetricDefRow> defs;
+  for (const auto& m : evals::metric_registry()) {
+    defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower", m.description});
+  }
+  db::Transaction tx(d);
+  s.sync_metric_defs(defs);
+  std::vector<int64_t> revs;
+  for (int64_t r = 0; r < revisions; ++r) revs.push_back(s.upsert_revision({0, fmt::format("{:064}", r), fmt::format("rev-{}", r), "", "", "", 1}));
+  auto a = revs[0], b = revs[1];
+  auto suite = s.upsert_suite("bench", "name: \"bench\"", std::string(64, 's'));
+  std::vector<int64_t> clip_ids;
+  for (int64_t c = 0; c < clips; ++c) clip_ids.push_back(s.upsert_clip({0, fmt::format("{:064}", c), fmt::format("clip-{}", c), {"snow"}, 360, 36}));
+  std::vector<db::NewEval> evals;
+  for (int64_t i = 0; i < n; ++i) {
+    auto clip = clip_ids[static_cast<size_t>((i / revisions) % clips)];
+    evals.push_back({revs[static_cast<size_t>(i % revisions)], clip, fmt::format("sc{}", i / (revisions * clips))});
+  }
+  auto run = s.create_run("bench", b, a, suite, "nightly", evals);
+  tx.commit();
+  std::vector<int64_t> ids;
+  auto st = d.prepare("SELECT id FROM evals WHERE run_id = ?1 ORDER BY id");
+  st.bind_all(run);
+  while (st.step()) ids.push_back(st.int64(0));
+  return ids;
 }
 
 }  // namespace
@@ -132,6 +187,127 @@ void add_bench_commands(CLI::App& app) {
       fmt::print("{:<24} {:>12.2f} {:>14.4f} {:>16.4f} {:>9.3f} {:>12}\n", std::filesystem::path(path).filename().string(),
                  median(compile_ms), wm, sm, sm / wm, equal ? "yes" : "NO");
     }
+  });
+
+  struct Db {
+    int64_t evals = 20000;
+    int64_t query_evals = 1000000;
+    int64_t query_clips = 10000;
+    uint32_t frames = 360;
+    int repeats = 3;
+    std::string dir = "";
+  };
+  auto dbo = std::make_shared<Db>();
+  auto* dbb = bench->add_subcommand("db", "results database: ingest vs plain batched inserts, size, query times");
+  dbb->add_option("--evals", dbo->evals, "evals per ingest measurement")->capture_default_str();
+  dbb->add_option("--frames", dbo->frames, "frames per series")->capture_default_str();
+  dbb->add_option("--query-evals", dbo->query_evals, "evals in the file for the query measurements (0: skip)")->capture_default_str();
+  dbb->add_option("--query-clips", dbo->query_clips)->capture_default_str();
+  dbb->add_option("--repeats", dbo->repeats)->capture_default_str();
+  dbb->add_option("--dir", dbo->dir, "work folder (default: a temp folder)");
+  dbb->callback([dbo] {
+    auto dir = dbo->dir.empty() ? std::filesystem::temp_directory_path() / "hil-bench-db" : std::filesystem::path(dbo->dir);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    // Pre-build the outcomes so that encoding is not measured.
+    for (const bool with_series : {true, false}) {
+      const uint32_t series = with_series ? 8 : 0;
+      std::vector<db::EvalOutcome> outcomes;
+      for (int64_t i = 0; i < dbo->evals; ++i) outcomes.push_back(sample_outcome(i + 1, series, dbo->frames));
+      std::vector<double> raw_rate, hil_rate, bytes_per_eval;
+      for (int r = 0; r < dbo->repeats; ++r) {
+        // Raw limit: the same rows as plain batched INSERTs into bare tables.
+        auto raw_path = dir / fmt::format("raw-{}-{}.db", series, r);
+        {
+          db::Database d(raw_path);
+          d.exec("CREATE TABLE m(eval_id INTEGER, metric_id INTEGER, value REAL, PRIMARY KEY (eval_id, metric_id)) WITHOUT ROWID;"
+                 "CREATE TABLE s(id INTEGER PRIMARY KEY, eval_id INTEGER, name TEXT, codec TEXT, frames INTEGER, data BLOB, UNIQUE (eval_id, name));"
+                 "CREATE TABLE e(id INTEGER PRIMARY KEY, state TEXT)");
+          auto t0 = Clock::now();
+          auto& ins_e = d.cached("INSERT INTO e(id, state) VALUES (?1, 'succeeded')");
+          auto& ins_m = d.cached("INSERT INTO m VALUES (?1, ?2, ?3)");
+          auto& ins_s = d.cached("INSERT INTO s(eval_id, name, codec, frames, data) VALUES (?1, ?2, ?3, ?4, ?5)");
+          for (size_t i = 0; i < outcomes.size(); i += 1024) {
+            db::Transaction tx(d);
+            for (size_t j = i; j < std::min(outcomes.size(), i + 1024); ++j) {
+              const auto& o = outcomes[j];
+              ins_e.bind_all(o.eval_id).run();
+              int64_t k = 0;
+              for (const auto& [name, v] : o.metrics) ins_m.bind_all(o.eval_id, ++k, v).run();
+              for (const auto& sb : o.series) ins_s.bind_all(o.eval_id, sb.name, sb.codec, sb.frames, db::Blob{sb.data}).run();
+            }
+            tx.commit();
+          }
+          raw_rate.push_back(static_cast<double>(outcomes.size()) / seconds_since(t0));
+        }
+        // hil: the writer thread, exactly-once guard, group commit.
+        auto hil_path = dir / fmt::format("hil-{}-{}.db", series, r);
+        {
+          db::Database d(hil_path);
+          auto ids = seed_evals(d, dbo->evals, std::max<int64_t>(1, dbo->evals / 2));
+          for (size_t i = 0; i < outcomes.size(); ++i) outcomes[i].eval_id = ids[i];
+        }
+        {
+          db::Writer w(hil_path);
+          auto t0 = Clock::now();
+          for (const auto& o : outcomes) w.submit([&o](db::Store& s) { s.record_outcome(o); });
+          w.flush();
+          hil_rate.push_back(static_cast<double>(outcomes.size()) / seconds_since(t0));
+        }
+        {
+          db::Database d(hil_path);
+          d.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+        bytes_per_eval.push_back(static_cast<double>(std::filesystem::file_size(hil_path)) / static_cast<double>(dbo->evals));
+      }
+      double raw = median(raw_rate), hil = median(hil_rate), size = median(bytes_per_eval);
+      fmt::print("ingest {:<28} hil {:>9.0f} evals/s   raw batched INSERTs {:>9.0f} evals/s   ratio {:.2f}   "
+                 "{:.0f} bytes/eval -> {:.2f} GB per 1 M evals\n",
+                 with_series ? "(12 metrics + 8x360 series)" : "(12 metrics, summary only)", hil, raw, hil / raw, size,
+                 size * 1e6 / 1e9);
+      fmt::print("       rows/s: hil {:.0f}, raw {:.0f}\n", hil * (13 + series), raw * (13 + series));
+    }
+    if (dbo->query_evals > 0) {
+      auto qpath = dir / "query.db";
+      fmt::print("building a {}-eval database over {} clips for the queries...\n", dbo->query_evals, dbo->query_clips);
+      std::fflush(stdout);
+      {
+        db::Database d(qpath);
+        // Many revisions, as in a nightly history: 2 scenarios per clip.
+        auto ids = seed_evals(d, dbo->query_evals, dbo->query_clips, std::max<int64_t>(2, dbo->query_evals / (2 * dbo->query_clips)));
+        db::Store s(d);
+        for (size_t i = 0; i < ids.size(); i += 4096) {
+          db::Transaction tx(d);
+          for (size_t j = i; j < std::min(ids.size(), i + 4096); ++j) s.record_outcome(sample_outcome(ids[j], 0, 0));
+          tx.commit();
+        }
+      }
+      db::Database d(qpath, db::OpenMode::kReadOnly);
+      db::Store s(d);
+      std::vector<double> diff_ms, first_ms;
+      size_t diff_rows = 0;
+      for (int r = 0; r < dbo->repeats; ++r) {
+        auto t0 = Clock::now();
+        diff_rows = s.diff_revisions(1, 2, std::nullopt, {"lane_offset_mae"}).size();
+        if (r == 0) {
+          auto t1 = Clock::now();
+          s.diff_revisions(1, 2, 1, {"lane_offset_mae"});
+          fmt::print("query: the same diff within one suite: {:.0f} ms\n", seconds_since(t1) * 1000);
+        }
+        diff_ms.push_back(seconds_since(t0) * 1000);
+        t0 = Clock::now();
+        db::Database viewer(qpath, db::OpenMode::kReadOnly);
+        db::Store vs(viewer);
+        auto runs = vs.runs(500);
+        if (!runs.empty()) vs.gate_results(runs[0].id);
+        first_ms.push_back(seconds_since(t0) * 1000);
+      }
+      fmt::print("query: diff of 2 revisions over {} clip/scenario pairs of a {}-eval file: {:.0f} ms (median of {})\n",
+                 diff_rows, dbo->query_evals, median(diff_ms), dbo->repeats);
+      fmt::print("query: the viewer's first screen (open, runs, gate rows): {:.0f} ms\n", median(first_ms));
+      fmt::print("file: {:.0f} MB\n", static_cast<double>(std::filesystem::file_size(qpath)) / 1e6);
+    }
+    std::filesystem::remove_all(dir);
   });
 
   auto rt = std::make_shared<Engine>();

@@ -24,13 +24,30 @@ void add_db_commands(CLI::App& app) {
     if (!problems.empty()) exit_code() = kExitError;
   });
 
-  auto* stats = db->add_subcommand("stats", "rows per table and file size");
+  auto* stats = db->add_subcommand("stats", "rows and bytes per table");
   stats->add_option("--db", *path)->capture_default_str();
   stats->callback([path] {
     db::Database d(*path, db::OpenMode::kReadOnly);
     db::Store s(d);
-    for (const auto& [table, rows] : s.table_rows()) fmt::print("{:<14} {:>12} rows\n", table, rows);
-    fmt::print("{:<14} {:>12} bytes (schema version {})\n", "file", std::filesystem::file_size(*path), d.schema_version());
+    fmt::print("{:<14} {:>12} {:>14}\n", "table", "rows", "bytes");
+    for (const auto& t : s.table_sizes()) fmt::print("{:<14} {:>12} {:>14}\n", t.table, t.rows, t.bytes);
+    fmt::print("{:<14} {:>12} {:>14}  (schema version {})\n", "file", "", std::filesystem::file_size(*path),
+               d.schema_version());
+  });
+
+  auto keep = std::make_shared<int>(30);
+  auto* prune = db->add_subcommand("prune", "delete nightly runs older than the newest N nights");
+  prune->add_option("--db", *path)->capture_default_str();
+  prune->add_option("--keep-nights", *keep)->capture_default_str();
+  prune->callback([path, keep] {
+    if (*keep < 0) throw std::invalid_argument("--keep-nights must not be negative");
+    db::Database d(*path);
+    db::Store s(d);
+    db::Transaction tx(d);
+    auto deleted = s.prune_nights(*keep);
+    tx.commit();
+    fmt::print("{}: {} nightly run(s) deleted, the newest {} night(s) kept; run `hil db vacuum` to shrink the file\n",
+               *path, deleted, *keep);
   });
 
   auto* vacuum = db->add_subcommand("vacuum", "rebuild the file compactly");

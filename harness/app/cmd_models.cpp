@@ -7,6 +7,8 @@
 
 #include "commands.h"
 #include "hil/dual_engine/compiler.h"
+#include "hil/dual_engine/conformance.h"
+#include "hil/dual_engine/executor.h"
 #include "hil/dual_engine/model.h"
 #include "hil/dual_engine/runtime.h"
 #include "hil/dual_engine/sample_models.h"
@@ -58,6 +60,74 @@ void add_models_commands(CLI::App& app) {
     auto model = dual_engine::Model::load_file(in->file);
     auto plan = dual_engine::compile(model, dual_engine::load_board_type(in->board));
     fmt::print("{}", dual_engine::describe_plan(model, plan));
+  });
+
+  struct Conformance {
+    std::vector<std::string> dirs;
+    std::string board = "emulated-hw3";
+    bool verbose = false;
+  };
+  auto conf = std::make_shared<Conformance>();
+  auto* conformance = models->add_subcommand(
+      "conformance",
+      "run ONNX backend-test cases (model.onnx + test_data_set_*) through load, compile and "
+      "partitioned execution, beside OpenCV DNN alone");
+  conformance
+      ->add_option("dirs", conf->dirs, "case directories, or directories of case directories")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  conformance->add_option("--board", conf->board, "board type")->capture_default_str();
+  conformance->add_flag("--verbose", conf->verbose, "one line per case, with its compile time");
+  conformance->callback([conf] {
+    dual_engine::use_single_thread_kernels();  // deterministic, and the numbers hil runs with
+    const auto board = dual_engine::load_board_type(conf->board);
+    auto one_line = [](std::string text, size_t width) {
+      for (auto& c : text) c = c == '\n' ? ' ' : c;  // OpenCV messages span lines
+      return text.size() <= width ? text : text.substr(0, width - 3) + "...";
+    };
+    fmt::print("conformance on board {} (tolerance: |error| <= {} + {} * |expected|)\n",
+               conf->board, dual_engine::kConformanceAtol, dual_engine::kConformanceRtol);
+    auto print_case = [&](const dual_engine::ConformanceResult& r) {
+      const bool failed = r.outcome == dual_engine::ConformanceOutcome::kMismatch ||
+                          r.outcome == dual_engine::ConformanceOutcome::kError;
+      if (!conf->verbose && !failed) return;
+      fmt::print(
+          "  {:<52} {:<8} max err {:<9} compile {:>7} opencv-alone {:<4} {}\n", r.name,
+          dual_engine::outcome_name(r.outcome),
+          std::isnan(r.max_abs_error) ? std::string("-") : fmt::format("{:.3g}", r.max_abs_error),
+          r.compile_ms < 0 ? std::string("-") : fmt::format("{:.2f}ms", r.compile_ms),
+          r.opencv_whole_pass ? "pass" : "fail", one_line(r.message, 140));
+    };
+    std::vector<std::filesystem::path> dirs(conf->dirs.begin(), conf->dirs.end());
+    auto report = dual_engine::run_conformance(dirs, board, print_case);
+
+    auto set_name = [](const std::filesystem::path& dir) {
+      auto p = dir.lexically_normal();
+      return (p.filename().empty() ? p.parent_path() : p).filename().string();
+    };
+    auto row = [](const std::string& name, const dual_engine::ConformanceTotals& t) {
+      fmt::print("{:<28} {:>6} {:>6} {:>9} {:>8} {:>6} {:>19}\n", name, t.cases, t.pass, t.mismatch,
+                 t.refused, t.error, t.opencv_whole_pass);
+    };
+    fmt::print("\n{:<28} {:>6} {:>6} {:>9} {:>8} {:>6} {:>19}\n", "set", "cases", "pass",
+               "mismatch", "refused", "error", "OpenCV-alone pass");
+    // Cases whose test data are not all float tensors are refused by design;
+    // the float-data row is the part of a set hil can be judged on.
+    auto rows = [&](const std::string& name, const dual_engine::ConformanceTotals& all,
+                    const dual_engine::ConformanceTotals& float_only) {
+      row(name, all);
+      if (float_only.cases != all.cases) row("  float data only", float_only);
+    };
+    for (const auto& set : report.sets) rows(set_name(set.dir), set.totals, set.float_totals);
+    if (report.sets.size() > 1) rows("total", report.totals, report.float_totals);
+    fmt::print("\nhil partitioned: {} pass, {} mismatch, {} refused, {} error of {} cases\n",
+               report.totals.pass, report.totals.mismatch, report.totals.refused,
+               report.totals.error, report.totals.cases);
+    fmt::print("OpenCV DNN whole-graph alone: {} pass\n", report.totals.opencv_whole_pass);
+    if (const auto* largest = report.largest_compiled()) {
+      fmt::print("largest compiled model: {} ({} nodes, {} bytes), compile {:.2f} ms\n",
+                 largest->name, largest->nodes, largest->model_bytes, largest->compile_ms);
+    }
   });
 }
 

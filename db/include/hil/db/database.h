@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -18,7 +20,7 @@ struct sqlite3_stmt;
 namespace hil::db {
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 class DbError : public std::runtime_error {
  public:
@@ -65,6 +67,15 @@ class Statement {
   bool step();
   // Runs to completion (for statements without rows).
   void run();
+  // Steps once, reads the row (if any) with `read`, then resets, so that no
+  // read snapshot stays open between calls (readers must see new commits).
+  template <typename F>
+  auto first(F read) -> std::optional<std::invoke_result_t<F, Statement&>> {
+    std::optional<std::invoke_result_t<F, Statement&>> out;
+    if (step()) out = read(*this);
+    reset();
+    return out;
+  }
   void reset();
 
   bool is_null(int col) const;
@@ -92,6 +103,9 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   Statement prepare(std::string_view sql);
+  // A prepared statement kept for reuse (reset, bindings cleared): for SQL
+  // that runs often. Not reentrant: finish with it before asking again.
+  Statement& cached(const std::string& sql);
   // For schema and pragmas only: never with values from outside.
   void exec(std::string_view sql);
   int64_t last_insert_rowid() const;
@@ -100,12 +114,18 @@ class Database {
   const std::filesystem::path& path() const { return path_; }
   bool read_only() const { return mode_ == OpenMode::kReadOnly; }
 
+  // Creates a database at an older schema version and runs `seed_sql` on it
+  // (migration tests: rows as that version wrote them).
+  static void create_at_version(const std::filesystem::path& path, int version, const std::string& seed_sql = "");
+
   // integrity_check + foreign_key_check: empty when clean, else the problems.
   std::vector<std::string> check();
 
  private:
-  void migrate();
+  Database(const std::filesystem::path& path, OpenMode mode, int target_version);
+  void migrate(int target);
 
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
   OpenMode mode_;

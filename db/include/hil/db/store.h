@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hil/db/database.h"
@@ -109,6 +110,39 @@ struct GateRow {
   std::string reason;
 };
 
+// One clip and metric of a comparison of revision A with revision B.
+struct DiffRow {
+  std::string clip_sha;
+  std::string clip_name;
+  std::string tags;
+  std::string scenario;
+  std::string metric;
+  double a = 0, b = 0, delta = 0;  // delta = b - a
+  int64_t eval_a = 0, eval_b = 0;
+};
+
+struct BoardStats {
+  std::string name, type, state, health;
+  int64_t evals_done = 0, evals_failed = 0;
+  int64_t consecutive_failures = 0;
+  std::string quarantine_reason;
+  double mean_host_seconds = 0;
+  double last_seen = 0;
+};
+
+struct TrendPoint {
+  std::string night;
+  std::string revision;
+  double mean = 0;
+  int64_t evals = 0;
+};
+
+struct TableSize {
+  std::string table;
+  int64_t rows = 0;
+  int64_t bytes = 0;  // pages of the table and its indexes
+};
+
 struct MetricDefRow {
   std::string name;
   std::string unit;
@@ -160,8 +194,25 @@ class Store {
 
   std::map<std::string, int64_t> table_rows();
 
+  // ---- read queries (db/src/queries.cpp)
+  // Revision A vs B, paired by (clip, scenario): the latest succeeded eval of
+  // each, optionally within one suite, for the given metrics (all if empty),
+  // sorted by delta, largest first.
+  std::vector<DiffRow> diff_revisions(int64_t revision_a, int64_t revision_b, std::optional<int64_t> suite_id,
+                                      const std::vector<std::string>& metrics = {});
+  std::vector<SeriesBlob> frame_series(int64_t eval_id);
+  std::vector<BoardStats> board_stats();
+  // Mean of a metric per night of nightly runs (newest `nights`), per revision name.
+  std::vector<TrendPoint> metric_trend(const std::string& metric, int nights = 30);
+  std::vector<TableSize> table_sizes();
+  void set_run_night(int64_t run_id, const std::string& night);
+  // Deletes nightly runs (and their evals, metrics, series, gate rows) of all
+  // but the newest `keep_nights` nights; returns the number of runs deleted.
+  int64_t prune_nights(int keep_nights);
+
  private:
   Database& db_;
+  std::unordered_map<std::string, int64_t> metric_ids_;  // loaded on first use
 };
 
 }  // namespace hil::db

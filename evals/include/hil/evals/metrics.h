@@ -76,9 +76,13 @@ class EvalScorer {
 
 double percentile(std::vector<double> values, double p);
 
-// Per-frame series as stored: zlib-compressed little-endian float32.
-inline constexpr const char* kSeriesCodec = "zlib-f32le";
+// Per-frame series as stored: little-endian float32, byte planes shuffled
+// (all first bytes, then all second bytes, ...) so that the slowly changing
+// sign and exponent bytes compress well, then zlib. "zlib-f32le" (no shuffle)
+// is read too.
+inline constexpr const char* kSeriesCodec = "zlib-shuffle-f32le";
 std::string encode_series(const std::vector<float>& values);
-std::vector<float> decode_series(const std::string& blob, uint32_t frames);
+// Throws std::runtime_error when the blob does not hold `frames` values of the codec.
+std::vector<float> decode_series(const std::string& blob, uint32_t frames, const std::string& codec = kSeriesCodec);
 
 }  // namespace hil::evals

@@ -1,0 +1,137 @@
+// Read queries for the viewer, the gate, reports and `hil db`.
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "hil/db/store.h"
+
+namespace hil::db {
+
+std::vector<DiffRow> Store::diff_revisions(int64_t revision_a, int64_t revision_b, std::optional<int64_t> suite_id,
+                                           const std::vector<std::string>& metrics) {
+  // Metric ids first, so that every metric row is a primary-key lookup.
+  std::vector<std::pair<int64_t, std::string>> wanted;
+  auto& defs = db_.cached("SELECT id, name FROM metric_defs ORDER BY name");
+  while (defs.step()) {
+    auto name = defs.text(1);
+    if (metrics.empty() || std::find(metrics.begin(), metrics.end(), name) != metrics.end()) {
+      wanted.emplace_back(defs.int64(0), name);
+    }
+  }
+  // The latest succeeded eval per (revision, clip, scenario), from the
+  // covering index evals_for_diff; pairs of A and B joined on clip and scenario.
+  auto& pairs = db_.cached(R"sql(
+    WITH latest AS (
+      SELECT e.revision_id, e.clip_id, e.scenario, MAX(e.id) AS eval_id
+      FROM evals e
+      WHERE e.revision_id IN (?1, ?2) AND e.state = 'succeeded'
+        AND (?3 IS NULL OR e.run_id IN (SELECT id FROM runs WHERE suite_id = ?3))
+      GROUP BY e.revision_id, e.clip_id, e.scenario)
+    SELECT a.clip_id, a.scenario, a.eval_id, b.eval_id
+    FROM latest a JOIN latest b ON b.clip_id = a.clip_id AND b.scenario = a.scenario
+    WHERE a.revision_id = ?1 AND b.revision_id = ?2)sql");
+  pairs.bind(1, revision_a).bind(2, revision_b).bind(3, suite_id);
+  struct Pair {
+    int64_t clip_id;
+    std::string scenario;
+    int64_t eval_a, eval_b;
+  };
+  std::vector<Pair> matched;
+  while (pairs.step()) matched.push_back({pairs.int64(0), pairs.text(1), pairs.int64(2), pairs.int64(3)});
+  pairs.reset();
+
+  auto& value = db_.cached("SELECT value FROM eval_metrics WHERE eval_id = ?1 AND metric_id = ?2");
+  auto& clip = db_.cached("SELECT sha256, name, tags FROM clips WHERE id = ?1");
+  std::vector<DiffRow> out;
+  out.reserve(matched.size() * wanted.size());
+  for (const auto& p : matched) {
+    clip.bind_all(p.clip_id);
+    auto info = clip.first([](Statement& st) { return std::array<std::string, 3>{st.text(0), st.text(1), st.text(2)}; });
+    if (!info) continue;
+    for (const auto& [metric_id, name] : wanted) {
+      value.bind_all(p.eval_a, metric_id);
+      auto a = value.first([](Statement& st) { return st.real(0); });
+      value.bind_all(p.eval_b, metric_id);
+      auto b = value.first([](Statement& st) { return st.real(0); });
+      if (!a || !b) continue;
+      out.push_back({(*info)[0], (*info)[1], (*info)[2], p.scenario, name, *a, *b, *b - *a, p.eval_a, p.eval_b});
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const DiffRow& x, const DiffRow& y) { return x.delta > y.delta; });
+  return out;
+}
+
+std::vector<SeriesBlob> Store::frame_series(int64_t eval_id) {
+  auto& st = db_.cached("SELECT name, codec, frames, data FROM frame_series WHERE eval_id = ?1 ORDER BY name");
+  st.bind_all(eval_id);
+  std::vector<SeriesBlob> out;
+  while (st.step()) out.push_back({st.text(0), st.text(1), static_cast<uint32_t>(st.int64(2)), st.blob(3)});
+  return out;
+}
+
+std::vector<BoardStats> Store::board_stats() {
+  auto& st = db_.cached(R"sql(
+    SELECT b.name, b.type, b.state, b.health, b.evals_done, b.evals_failed, b.consecutive_failures,
+           COALESCE(b.quarantine_reason, ''),
+           COALESCE((SELECT AVG(e.host_seconds) FROM evals e WHERE e.board = b.name AND e.state = 'succeeded'), 0),
+           COALESCE(b.last_seen, 0)
+    FROM boards b ORDER BY b.name)sql");
+  std::vector<BoardStats> out;
+  while (st.step()) {
+    out.push_back({st.text(0), st.text(1), st.text(2), st.text(3), st.int64(4), st.int64(5), st.int64(6), st.text(7),
+                   st.real(8), st.real(9)});
+  }
+  return out;
+}
+
+std::vector<TrendPoint> Store::metric_trend(const std::string& metric, int nights) {
+  auto& st = db_.cached(R"sql(
+    WITH recent AS (SELECT DISTINCT night FROM runs WHERE night IS NOT NULL ORDER BY night DESC LIMIT ?2)
+    SELECT r.night, rev.name, AVG(m.value), COUNT(*)
+    FROM runs r JOIN recent USING (night)
+    JOIN evals e ON e.run_id = r.id AND e.state = 'succeeded' AND e.revision_id = r.candidate_id
+    JOIN revisions rev ON rev.id = e.revision_id
+    JOIN eval_metrics m ON m.eval_id = e.id
+    JOIN metric_defs d ON d.id = m.metric_id AND d.name = ?1
+    GROUP BY r.night, rev.name ORDER BY r.night, rev.name)sql");
+  st.bind_all(metric, nights);
+  std::vector<TrendPoint> out;
+  while (st.step()) out.push_back({st.text(0), st.text(1), st.real(2), st.int64(3)});
+  return out;
+}
+
+std::vector<TableSize> Store::table_sizes() {
+  auto rows = table_rows();
+  // dbstat (compiled into Debian's SQLite) counts the pages of each table and index.
+  auto& st = db_.cached(R"sql(
+    SELECT COALESCE(m.tbl_name, s.name), SUM(s.pgsize)
+    FROM dbstat s LEFT JOIN sqlite_schema m ON m.name = s.name GROUP BY 1)sql");
+  std::map<std::string, int64_t> bytes;
+  while (st.step()) bytes[st.text(0)] = st.int64(1);
+  std::vector<TableSize> out;
+  for (const auto& [table, n] : rows) out.push_back({table, n, bytes.count(table) ? bytes[table] : 0});
+  return out;
+}
+
+void Store::set_run_night(int64_t run_id, const std::string& night) {
+  db_.cached("UPDATE runs SET night = ?2 WHERE id = ?1").bind_all(run_id, night).run();
+}
+
+int64_t Store::prune_nights(int keep_nights) {
+  // Children first: foreign keys are enforced.
+  const std::string old_runs =
+      "SELECT id FROM runs WHERE night IS NOT NULL AND night NOT IN "
+      "(SELECT DISTINCT night FROM runs WHERE night IS NOT NULL ORDER BY night DESC LIMIT ?1)";
+  const std::string old_evals = "SELECT id FROM evals WHERE run_id IN (" + old_runs + ")";
+  db_.cached("DELETE FROM eval_metrics WHERE eval_id IN (" + old_evals + ")").bind_all(keep_nights).run();
+  db_.cached("DELETE FROM frame_series WHERE eval_id IN (" + old_evals + ")").bind_all(keep_nights).run();
+  db_.cached("DELETE FROM evals WHERE run_id IN (" + old_runs + ")").bind_all(keep_nights).run();
+  db_.cached("DELETE FROM gate_results WHERE run_id IN (" + old_runs + ")").bind_all(keep_nights).run();
+  auto& del = db_.cached("DELETE FROM runs WHERE id IN (" + old_runs + ")");
+  del.bind_all(keep_nights).run();
+  return db_.changes();
+}
+
+}  // namespace hil::db

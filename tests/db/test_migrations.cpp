@@ -1,0 +1,59 @@
+#include <catch2/catch.hpp>
+
+#include "fixtures.h"
+#include "hil/db/database.h"
+#include "hil/db/store.h"
+
+using namespace hil;
+
+TEST_CASE("a database made by every earlier schema version opens and migrates forward", "[db][migrations]") {
+  for (int version = 0; version < db::kSchemaVersion; ++version) {
+    INFO("from version " << version);
+    test::TempDir dir;
+    auto path = dir / "old.db";
+    db::Database::create_at_version(path, version);
+    {
+      db::Database old_db(path, db::OpenMode::kReadWrite);
+      CHECK(old_db.schema_version() == db::kSchemaVersion);
+      CHECK(old_db.check().empty());
+      db::Store s(old_db);
+      s.upsert_board("b", "emulated-hw3", "idle", "x");
+      auto stats = s.board_stats();
+      REQUIRE(stats.size() == 1);
+      CHECK(stats[0].consecutive_failures == 0);
+    }
+  }
+}
+
+TEST_CASE("rows written at version 1 are kept by the migration to version 2", "[db][migrations]") {
+  test::TempDir dir;
+  auto path = dir / "v1.db";
+  // Rows exactly as version 1 wrote them (no night column yet).
+  db::Database::create_at_version(path, 1, R"sql(
+    INSERT INTO revisions(id, sha256, name, created_at) VALUES (1, 'aaaa', 'base', 0);
+    INSERT INTO suites(id, name, text, sha256) VALUES (1, 's', 'name: "s"', 'bbbb');
+    INSERT INTO runs(id, label, candidate_id, suite_id, priority, state, submitted_at, verdict)
+      VALUES (7, 'old run', 1, 1, 'gate', 'done', 0, 'pass');
+    INSERT INTO boards(name, type, state) VALUES ('rack-000', 'emulated-hw3', 'idle');
+  )sql");
+  {
+    db::Database v1(path, db::OpenMode::kReadWrite);
+    CHECK(v1.schema_version() == 2);
+  }
+  db::Database d(path, db::OpenMode::kReadOnly);
+  db::Store s(d);
+  auto run = s.run(7);
+  REQUIRE(run);
+  CHECK(run->label == "old run");
+  CHECK(run->verdict == "pass");
+  auto boards = s.board_stats();
+  REQUIRE(boards.size() == 1);
+  CHECK(boards[0].name == "rack-000");
+  CHECK(d.check().empty());
+}
+
+TEST_CASE("a read-only open of an older database asks for a read-write open", "[db][migrations]") {
+  test::TempDir dir;
+  db::Database::create_at_version(dir / "v1.db", 1);
+  CHECK_THROWS_WITH(db::Database(dir / "v1.db", db::OpenMode::kReadOnly), Catch::Contains("older"));
+}
