@@ -85,8 +85,7 @@ NodeCost cost_node(const Model& model, const NodeInfo& node) {
       }
     }
     c.macs = out_elems * window;
-  } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "ReduceMean" || op == "ReduceSum" ||
-             op == "ReduceMax") {
+  } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool" || op.rfind("Reduce", 0) == 0) {
     c.macs = in_bytes / 4;
   } else {
     c.macs = out_elems;  // element-wise and data movement: about one op per output

@@ -263,6 +263,7 @@ void run_partitioned(const std::filesystem::path& model_file, const CaseData& da
   }
   r.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  r.split = plan->cut < model->nodes().size();
 
   std::optional<PartitionExecutor> first, second;
   for (auto [executor, partition] :
@@ -306,8 +307,9 @@ void run_partitioned(const std::filesystem::path& model_file, const CaseData& da
     auto c = compare_outputs(output_names, set, outputs);
     all.compared += c.compared;
     all.max_abs_error = std::max(all.max_abs_error, c.max_abs_error);
-    if (all.problem.empty() && !c.problem.empty())
+    if (all.problem.empty() && !c.problem.empty()) {
       all.problem = fmt::format("{}: {}", set.name, c.problem);
+    }
   }
   if (all.compared > 0) r.max_abs_error = all.max_abs_error;
   if (all.problem.empty()) {
@@ -416,6 +418,7 @@ void ConformanceTotals::add(const ConformanceResult& result) {
       ++error;
       break;
   }
+  if (result.outcome == ConformanceOutcome::kPass && result.split) ++split_pass;
   if (result.opencv_whole_pass) ++opencv_whole_pass;
 }
 

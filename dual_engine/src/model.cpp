@@ -106,7 +106,11 @@ const std::vector<std::string>& supported_ops() {
       "Transpose", "Abs",       "Exp",                "Log",     "Sqrt",    "Neg",       "Pad",     "Elu",
       "PRelu",   "Squeeze",     "Unsqueeze",          "ConvTranspose", "LRN", "Max", "Min", "Pow", "Slice", "Split",
       "Upsample", "Resize",     "Constant",           "Erf",    "Floor",   "Ceil",      "HardSigmoid", "Softplus",
-      "ReduceMean", "ReduceMax", "ReduceSum",          "InstanceNormalization", "Shape", "Gather", "Cast", "Expand"};
+      "ReduceMean", "ReduceMax", "ReduceSum",          "InstanceNormalization", "Shape", "Gather", "Cast", "Expand",
+      // Added after the conformance run: OpenCV DNN 4.6 executes these correctly.
+      "LogSoftmax", "ReduceSumSquare", "ReduceProd", "ReduceMin", "ReduceLogSum", "ReduceL1", "ReduceL2", "Selu", "DepthToSpace",
+      "SpaceToDepth", "ThresholdedRelu", "Softsign", "Shrink", "Reciprocal", "Sign", "Round", "HardSwish", "Celu",
+      "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh"};
   return k;
 }
 

@@ -123,6 +123,10 @@ void add_models_commands(CLI::App& app) {
     fmt::print("\nhil partitioned: {} pass, {} mismatch, {} refused, {} error of {} cases\n",
                report.totals.pass, report.totals.mismatch, report.totals.refused,
                report.totals.error, report.totals.cases);
+    fmt::print(
+        "  {} of the passes cut the graph in two; the others (one node, or nothing worth a "
+        "cut) run the whole graph as each partition\n",
+        report.totals.split_pass);
     fmt::print("OpenCV DNN whole-graph alone: {} pass\n", report.totals.opencv_whole_pass);
     if (const auto* largest = report.largest_compiled()) {
       fmt::print("largest compiled model: {} ({} nodes, {} bytes), compile {:.2f} ms\n",

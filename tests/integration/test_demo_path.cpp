@@ -97,7 +97,16 @@ TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate
                  (dir / "cache").string()});
   REQUIRE(agent.read_line().find("4 board(s)") != std::string::npos);
 
-  // The gate retries nothing: give the boards a moment to register.
+  // Wait (bounded) until the four boards registered, so that work spreads.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Process boards({hil, "boards", "--scheduler", address, "--secret", secret});
+    auto listing = boards.read_all();
+    boards.wait();
+    size_t idle = 0;
+    for (size_t pos = listing.find(" idle "); pos != std::string::npos; pos = listing.find(" idle ", pos + 1)) ++idle;
+    if (idle == 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   int rc = -1;
   std::string output;
   for (int attempt = 0; attempt < 50; ++attempt) {

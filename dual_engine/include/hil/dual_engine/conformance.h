@@ -41,6 +41,9 @@ struct ConformanceResult {
   double max_abs_error = std::numeric_limits<double>::quiet_NaN();
   double compile_ms = -1;  // compile() alone; negative when the case never reached it
   size_t nodes = 0;        // graph nodes, when hil loaded the model
+  // The plan cuts the graph in two; otherwise (one node, nothing worth a
+  // cut) both partitions are the whole graph.
+  bool split = false;
   size_t model_bytes = 0;
   bool float_data = false;  // every input_*.pb and output_*.pb is a dense float tensor
   // OpenCV DNN alone on the whole, uncompiled model, same data and tolerance.
@@ -50,6 +53,7 @@ struct ConformanceResult {
 
 struct ConformanceTotals {
   size_t cases = 0, pass = 0, mismatch = 0, refused = 0, error = 0;
+  size_t split_pass = 0;  // passes whose plan cuts the graph in two
   size_t opencv_whole_pass = 0;
   void add(const ConformanceResult& result);
 };
