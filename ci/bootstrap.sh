@@ -15,6 +15,7 @@ PACKAGES=(
   libopencv-dnn-dev libopencv-core-dev      # CPU execution of ONNX on emulated boards
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-qpa-plugins libgl-dev   # hil-viewer (offscreen platform for tests)
   xvfb xauth                                # a real X server for GUI checks by hand
+  libxml2-utils                             # xmllint: tests validate the JUnit reports against the schema
 )
 
 missing=()

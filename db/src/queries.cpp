@@ -129,6 +129,7 @@ int64_t Store::prune_nights(int keep_nights) {
   db_.cached("DELETE FROM frame_series WHERE eval_id IN (" + old_evals + ")").bind_all(keep_nights).run();
   db_.cached("DELETE FROM evals WHERE run_id IN (" + old_runs + ")").bind_all(keep_nights).run();
   db_.cached("DELETE FROM gate_results WHERE run_id IN (" + old_runs + ")").bind_all(keep_nights).run();
+  db_.cached("DELETE FROM gate_clips WHERE run_id IN (" + old_runs + ")").bind_all(keep_nights).run();
   auto& del = db_.cached("DELETE FROM runs WHERE id IN (" + old_runs + ")");
   del.bind_all(keep_nights).run();
   return db_.changes();

@@ -137,6 +137,29 @@ ALTER TABLE boards ADD COLUMN quarantine_reason TEXT;
 -- Covers the diff of two revisions (latest succeeded eval per clip and scenario).
 DROP INDEX evals_by_revision_clip;
 CREATE INDEX evals_for_diff ON evals(revision_id, state, clip_id, scenario, id);
+-- The gate explains itself: per-frame flips of detection metrics (McNemar)...
+ALTER TABLE gate_results ADD COLUMN flips_to_worse INTEGER;
+ALTER TABLE gate_results ADD COLUMN flips_to_better INTEGER;
+ALTER TABLE gate_results ADD COLUMN flips_p REAL;
+-- ...and the clips that contribute most to each blocking metric's change,
+-- with the frame where the two revisions' outputs diverge most.
+CREATE TABLE gate_clips (
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  metric TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  clip_sha TEXT NOT NULL,
+  clip_name TEXT NOT NULL,
+  scenario TEXT NOT NULL,
+  baseline REAL,
+  candidate REAL,
+  degradation REAL,
+  frame INTEGER,
+  divergence REAL,
+  series TEXT,
+  eval_baseline INTEGER,
+  eval_candidate INTEGER,
+  PRIMARY KEY (run_id, metric, rank)
+);
 )sql",
 };
 

@@ -265,10 +265,11 @@ void Store::store_gate(int64_t run_id, const std::string& verdict, const std::st
   db_.cached("DELETE FROM gate_results WHERE run_id = ?1").bind_all(run_id).run();
   auto& st = db_.cached(
       "INSERT INTO gate_results(run_id, metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, "
-      "margin, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+      "margin, reason, flips_to_worse, flips_to_better, flips_p) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULLIF(?14, -1), NULLIF(?15, -1), NULLIF(?16, -1.0))");
   for (const auto& r : rows) {
     st.bind_all(run_id, r.metric, r.slice, r.blocking ? 1 : 0, r.verdict, r.clips, r.baseline, r.candidate,
-                r.degradation, r.lo, r.hi, r.margin, r.reason);
+                r.degradation, r.lo, r.hi, r.margin, r.reason, r.flips_to_worse, r.flips_to_better, r.flips_p);
     st.run();
   }
   db_.cached("UPDATE runs SET verdict = ?2, verdict_summary = ?3 WHERE id = ?1").bind_all(run_id, verdict, summary).run();
@@ -276,7 +277,8 @@ void Store::store_gate(int64_t run_id, const std::string& verdict, const std::st
 
 std::vector<GateRow> Store::gate_results(int64_t run_id) {
   auto& st = db_.cached(
-      "SELECT metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, margin, reason "
+      "SELECT metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, margin, reason, "
+      "COALESCE(flips_to_worse, -1), COALESCE(flips_to_better, -1), COALESCE(flips_p, -1) "
       "FROM gate_results WHERE run_id = ?1 ORDER BY blocking DESC, slice = 'all' DESC, slice, metric");
   st.bind_all(run_id);
   std::vector<GateRow> out;
@@ -294,7 +296,36 @@ std::vector<GateRow> Store::gate_results(int64_t run_id) {
     r.hi = st.real(9);
     r.margin = st.real(10);
     r.reason = st.text(11);
+    r.flips_to_worse = st.int64(12);
+    r.flips_to_better = st.int64(13);
+    r.flips_p = st.real(14);
     out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void Store::store_gate_clips(int64_t run_id, const std::vector<GateClipRow>& rows) {
+  db_.cached("DELETE FROM gate_clips WHERE run_id = ?1").bind_all(run_id).run();
+  auto& st = db_.cached(
+      "INSERT INTO gate_clips(run_id, metric, rank, clip_sha, clip_name, scenario, baseline, candidate, degradation, "
+      "frame, divergence, series, eval_baseline, eval_candidate) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  for (const auto& r : rows) {
+    st.bind_all(run_id, r.metric, r.rank, r.clip_sha, r.clip_name, r.scenario, r.baseline, r.candidate, r.degradation,
+                r.frame, r.divergence, r.series, r.eval_baseline, r.eval_candidate);
+    st.run();
+  }
+}
+
+std::vector<GateClipRow> Store::gate_clips(int64_t run_id) {
+  auto& st = db_.cached(
+      "SELECT metric, rank, clip_sha, clip_name, scenario, baseline, candidate, degradation, frame, divergence, "
+      "series, eval_baseline, eval_candidate FROM gate_clips WHERE run_id = ?1 ORDER BY metric, rank");
+  st.bind_all(run_id);
+  std::vector<GateClipRow> out;
+  while (st.step()) {
+    out.push_back({st.text(0), st.int64(1), st.text(2), st.text(3), st.text(4), st.real(5), st.real(6), st.real(7),
+                   st.int64(8), st.real(9), st.text(10), st.int64(11), st.int64(12)});
   }
   return out;
 }
@@ -336,7 +367,7 @@ void Store::set_board_state(const std::string& name, const std::string& state) {
 std::map<std::string, int64_t> Store::table_rows() {
   std::map<std::string, int64_t> out;
   for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs", "eval_metrics",
-                        "frame_series", "gate_results"}) {
+                        "frame_series", "gate_results", "gate_clips"}) {
     auto& st = db_.cached(fmt::format("SELECT COUNT(*) FROM {}", t));  // table names are constants
     out[t] = st.first([](Statement& row) { return row.int64(0); }).value_or(0);
   }

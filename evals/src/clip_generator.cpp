@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -710,6 +711,11 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
   header.add_tags("road:" + spec.road);
   header.add_tags("traffic:" + spec.traffic);
   header.add_tags(fmt::format("lanes:{}", spec.lanes));
+  // Object classes present, so that gates can slice by class.
+  static constexpr const char* kClassNames[] = {"unknown", "car", "truck", "pedestrian", "cyclist", "cone"};
+  std::set<int> classes;
+  for (const auto& a : actors) classes.insert(static_cast<int>(a.cls));
+  for (int c : classes) header.add_tags(fmt::format("class:{}", kClassNames[c]));
   header.set_fps(spec.fps);
   header.set_frame_count(spec.frames);
   *header.add_cameras() = make_camera(spec.width, spec.height);

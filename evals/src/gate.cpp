@@ -29,7 +29,10 @@ struct RatioDef {
   const char* numerator;
   const char* other;  // denominator = numerator + other
 };
-constexpr RatioDef kRatios[] = {{"lead_precision", "lead_tp", "lead_fp"}, {"lead_recall", "lead_tp", "lead_fn"}};
+constexpr RatioDef kRatios[] = {{"lead_precision", "lead_tp", "lead_fp"},
+                                {"lead_recall", "lead_tp", "lead_fn"},
+                                {"lead_recall_visible", "lead_tp_visible", "lead_fn_visible"},
+                                {"lead_recall_occluded", "lead_tp_occluded", "lead_fn_occluded"}};
 
 const RatioDef* ratio_of(const std::string& metric) {
   for (const auto& r : kRatios) {
@@ -123,6 +126,10 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   };
   v.lo = at(alpha / 2);
   v.hi = at(1 - alpha / 2);
+  // One-sided p-value of H0 "degradation <= margin": the share of resamples
+  // at or below the margin.
+  size_t at_or_below = static_cast<size_t>(std::upper_bound(stats.begin(), stats.end(), v.margin) - stats.begin());
+  v.p_value = static_cast<double>(at_or_below + 1) / static_cast<double>(stats.size() + 1);
   if (v.hi <= v.margin) {
     v.verdict = Verdict::kPass;
     v.reason = fmt::format("interval [{:.4g}, {:.4g}] within margin {:.4g}", v.lo, v.hi, v.margin);
@@ -148,10 +155,11 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
 GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& clips, const GateOptions& options) {
   GateReport report;
   report.missing_evals = options.missing_evals;
+  // Slices: conditions (plain tags) and object classes ("class:..." tags).
   std::set<std::string> conditions;
   for (const auto& c : clips) {
     for (const auto& t : c.tags) {
-      if (t.find(':') == std::string::npos) conditions.insert(t);
+      if (t.find(':') == std::string::npos || t.rfind("class:", 0) == 0) conditions.insert(t);
     }
   }
   bool any_fail = false, any_inconclusive = false;
@@ -165,9 +173,30 @@ GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& cl
   }
   // Advisory slices by condition: reported, never blocking.
   if (conditions.size() > 1) {
+    std::vector<MetricVerdict> slices;
     for (const auto& rule : suite.gates()) {
-      for (const auto& cond : conditions) report.metrics.push_back(gate_metric(rule, clips, options, cond));
+      for (const auto& cond : conditions) slices.push_back(gate_metric(rule, clips, options, cond));
     }
+    // Benjamini-Hochberg over the slices that were tested (enough clips).
+    std::vector<size_t> tested;
+    for (size_t i = 0; i < slices.size(); ++i) {
+      if (slices[i].clips >= 2 && slices[i].hi != slices[i].lo) tested.push_back(i);
+    }
+    std::sort(tested.begin(), tested.end(), [&](size_t a, size_t b) { return slices[a].p_value < slices[b].p_value; });
+    const double m = static_cast<double>(tested.size());
+    size_t rejected = 0;
+    for (size_t k = 0; k < tested.size(); ++k) {
+      if (slices[tested[k]].p_value <= options.slice_fdr * static_cast<double>(k + 1) / m) rejected = k + 1;
+    }
+    for (size_t k = 0; k < tested.size(); ++k) {
+      auto& s = slices[tested[k]];
+      s.p_value = std::min(1.0, s.p_value * m / static_cast<double>(k + 1));
+      if (s.verdict == Verdict::kFail && k >= rejected) {
+        s.verdict = Verdict::kInconclusive;
+        s.reason += fmt::format("; not significant after Benjamini-Hochberg at FDR {}", options.slice_fdr);
+      }
+    }
+    for (auto& s : slices) report.metrics.push_back(std::move(s));
   }
   if (any_fail) {
     report.overall = Verdict::kFail;

@@ -31,6 +31,12 @@ const std::vector<MetricDef>& metric_registry() {
       {"lead_precision", "ratio", HIGHER_IS_BETTER, "lead-vehicle detection precision (NaN-free: 1 when nothing reported)"},
       {"lead_recall", "ratio", HIGHER_IS_BETTER, "lead-vehicle detection recall (1 when no lead present)"},
       {"lead_distance_mae", "m", LOWER_IS_BETTER, "mean absolute lead distance error on frames where both agree a lead is present"},
+      {"lead_tp_visible", "frames", HIGHER_IS_BETTER, "frames with a fully visible lead vehicle, detected"},
+      {"lead_fn_visible", "frames", LOWER_IS_BETTER, "frames with a fully visible lead vehicle, missed"},
+      {"lead_tp_occluded", "frames", HIGHER_IS_BETTER, "frames with a partly or fully occluded lead vehicle, detected"},
+      {"lead_fn_occluded", "frames", LOWER_IS_BETTER, "frames with a partly or fully occluded lead vehicle, missed"},
+      {"lead_recall_visible", "ratio", HIGHER_IS_BETTER, "lead recall when the lead vehicle is fully visible"},
+      {"lead_recall_occluded", "ratio", HIGHER_IS_BETTER, "lead recall when the lead vehicle is partly or fully occluded"},
       {"host_latency_p50_ms", "ms", LOWER_IS_BETTER, "median host time per frame"},
       {"host_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile host time per frame"},
       {"device_latency_p50_ms", "ms", LOWER_IS_BETTER, "median emulated device time per frame (deterministic)"},
@@ -60,8 +66,21 @@ void EvalScorer::add_failover(double detection_ms, double switchover_ms) {
 
 void EvalScorer::add_frame(const clip::Frame& truth, const FrameRecord& record) {
   records_.push_back(record);
-  truth_.push_back(truth.labels().ego());
+  const auto& ego = truth.labels().ego();
+  truth_.push_back(ego);
   control_.push_back(truth.control());
+  // Which labelled object is the lead: the vehicle whose rear is at the lead distance.
+  bool visible = true;
+  if (ego.lead_present()) {
+    for (const auto& o : truth.labels().objects()) {
+      const auto& c = o.cuboid();
+      if (std::abs(c.x() - c.length() / 2 - ego.lead_distance()) < 0.25 && std::abs(c.y()) < 2.5) {
+        visible = o.visibility() == clip::VISIBLE;
+        break;
+      }
+    }
+  }
+  lead_visible_.push_back(visible);
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -76,6 +95,7 @@ std::map<std::string, double> EvalScorer::summary() const {
   std::map<std::string, double> m;
   double lane = 0, heading = 0, steer = 0, accel = 0, dist = 0;
   uint32_t n = 0, dist_n = 0, tp = 0, fp = 0, fn = 0, gaps = 0, misses = 0;
+  uint32_t tp_vis = 0, fn_vis = 0, tp_occ = 0, fn_occ = 0;
   std::vector<double> host, device;
   for (size_t i = 0; i < records_.size(); ++i) {
     const auto& r = records_[i];
@@ -94,6 +114,11 @@ std::map<std::string, double> EvalScorer::summary() const {
     steer += std::abs(o[kSteering] - control_[i].steering());
     accel += std::abs(o[kAcceleration] - control_[i].acceleration());
     bool predicted = o[kLeadScore] > 0.5f;
+    if (t.lead_present()) {
+      uint32_t& tp_slice = lead_visible_[i] ? tp_vis : tp_occ;
+      uint32_t& fn_slice = lead_visible_[i] ? fn_vis : fn_occ;
+      ++(predicted ? tp_slice : fn_slice);
+    }
     if (predicted && t.lead_present()) {
       ++tp;
       dist += std::abs(o[kLeadDistance] - t.lead_distance());
@@ -115,6 +140,12 @@ std::map<std::string, double> EvalScorer::summary() const {
   m["lead_precision"] = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1.0;
   m["lead_recall"] = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
   m["lead_distance_mae"] = dist_n ? dist / dist_n : 0.0;
+  m["lead_tp_visible"] = tp_vis;
+  m["lead_fn_visible"] = fn_vis;
+  m["lead_tp_occluded"] = tp_occ;
+  m["lead_fn_occluded"] = fn_occ;
+  m["lead_recall_visible"] = tp_vis + fn_vis ? static_cast<double>(tp_vis) / (tp_vis + fn_vis) : 1.0;
+  m["lead_recall_occluded"] = tp_occ + fn_occ ? static_cast<double>(tp_occ) / (tp_occ + fn_occ) : 1.0;
   m["host_latency_p50_ms"] = percentile(host, 0.5);
   m["host_latency_p99_ms"] = percentile(host, 0.99);
   m["device_latency_p50_ms"] = percentile(device, 0.5);

@@ -1,7 +1,6 @@
 // hil gate | demo
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -27,7 +26,8 @@ struct GateArgs {
   std::string secret;
   uint32_t local_boards = 0;
   std::filesystem::path local_dir = "hil-local";
-  std::string json;
+  std::string json, junit, markdown;
+  std::string viewer_db;  // for the viewer commands in reports (default: the local database, else hil.db)
 };
 
 int exit_code_for(const std::string& verdict) {
@@ -92,30 +92,36 @@ int gate(const GateArgs& args) {
   view.run_id = static_cast<int64_t>(last.run_id());
   view.candidate = run.candidate().name();
   view.baseline = run.baseline().name();
+  view.candidate_sha = last.candidate_sha();
+  view.baseline_sha = last.baseline_sha();
   view.suite = run.suite_name();
   view.verdict = last.verdict();
   view.summary = last.verdict_summary();
   view.evals_total = last.total();
   view.evals_succeeded = last.succeeded();
   view.evals_failed = last.failed();
+  view.viewer_db = !args.viewer_db.empty() ? args.viewer_db
+                   : args.local_boards > 0 ? (args.local_dir / "hil.db").string()
+                                           : "hil.db";
   for (const auto& g : last.gate()) {
-    view.rows.push_back({g.metric(), g.slice(), g.blocking(), g.verdict(), g.clips(), g.baseline(), g.candidate(),
-                         g.degradation(), g.lo(), g.hi(), g.margin(), g.reason()});
+    db::GateRow row{g.metric(), g.slice(), g.blocking(), g.verdict(), g.clips(), g.baseline(), g.candidate(),
+                    g.degradation(), g.lo(), g.hi(), g.margin(), g.reason()};
+    row.flips_to_worse = g.flips_to_worse();
+    row.flips_to_better = g.flips_to_better();
+    row.flips_p = g.flips_p();
+    view.rows.push_back(std::move(row));
+  }
+  for (const auto& c : last.worst_clips()) {
+    view.worst_clips.push_back({c.metric(), c.rank(), c.clip_sha(), c.clip_name(), c.scenario(), c.baseline(),
+                                c.candidate(), c.degradation(), c.frame(), c.divergence(), c.series(), 0, 0});
   }
   fmt::print("{}", harness::render_verdict_table(view));
-  if (!args.json.empty()) {
-    std::ofstream out(args.json);
-    out << fmt::format("{{\"run\": {}, \"verdict\": \"{}\", \"metrics\": [\n", view.run_id, view.verdict);
-    for (size_t i = 0; i < view.rows.size(); ++i) {
-      const auto& r = view.rows[i];
-      out << fmt::format(
-          "  {{\"metric\": \"{}\", \"slice\": \"{}\", \"blocking\": {}, \"verdict\": \"{}\", \"clips\": {}, "
-          "\"baseline\": {}, \"candidate\": {}, \"degradation\": {}, \"lo\": {}, \"hi\": {}, \"margin\": {}}}{}\n",
-          r.metric, r.slice, r.blocking, r.verdict, r.clips, r.baseline, r.candidate, r.degradation, r.lo, r.hi,
-          r.margin, i + 1 < view.rows.size() ? "," : "");
-    }
-    out << "]}\n";
-  }
+  auto write = [](const std::string& path, const std::string& text) {
+    if (!path.empty()) evals::write_file_atomic(path, text);
+  };
+  write(args.json, harness::render_json(view));
+  write(args.junit, harness::render_junit(view));
+  write(args.markdown, harness::render_markdown(view));
   if (rack) rack->stop();
   if (scheduler) scheduler->stop();
   return exit_code_for(view.verdict);
@@ -129,6 +135,9 @@ void add_gate_options(CLI::App* cmd, GateArgs& a) {
   cmd->add_option("--local-dir", a.local_dir, "database and caches of --local")->capture_default_str();
   cmd->add_option("--clip-cache", a.req.clip_cache)->capture_default_str();
   cmd->add_option("--json", a.json, "write the verdict as JSON");
+  cmd->add_option("--junit", a.junit, "write JUnit XML (one test case per gating metric and slice)");
+  cmd->add_option("--markdown", a.markdown, "write a Markdown summary for a PR comment or job summary");
+  cmd->add_option("--viewer-db", a.viewer_db, "database path to print in viewer commands");
   cmd->add_option("--pr", a.req.pr);
   cmd->add_option("--git-sha", a.req.git_sha);
   cmd->add_option("--author", a.req.author);

@@ -753,6 +753,31 @@ struct Scheduler::Impl {
         l->set_hi(g.hi);
         l->set_margin(g.margin);
         l->set_reason(g.reason);
+        l->set_flips_to_worse(g.flips_to_worse);
+        l->set_flips_to_better(g.flips_to_better);
+        l->set_flips_p(g.flips_p);
+      }
+      for (const auto& c : store.gate_clips(run_id)) {
+        auto* w = st.add_worst_clips();
+        w->set_metric(c.metric);
+        w->set_rank(static_cast<uint32_t>(c.rank));
+        w->set_clip_sha(c.clip_sha);
+        w->set_clip_name(c.clip_name);
+        w->set_scenario(c.scenario);
+        w->set_baseline(c.baseline);
+        w->set_candidate(c.candidate);
+        w->set_degradation(c.degradation);
+        w->set_frame(c.frame);
+        w->set_divergence(c.divergence);
+        w->set_series(c.series);
+      }
+      auto& shas = reader->cached(
+          "SELECT c.sha256, COALESCE(b.sha256, '') FROM runs r JOIN revisions c ON c.id = r.candidate_id "
+          "LEFT JOIN revisions b ON b.id = r.baseline_id WHERE r.id = ?1");
+      shas.bind_all(run_id);
+      if (auto pair = shas.first([](db::Statement& q) { return std::pair(q.text(0), q.text(1)); })) {
+        st.set_candidate_sha(pair->first);
+        st.set_baseline_sha(pair->second);
       }
     }
     return st;

@@ -47,4 +47,49 @@ std::vector<hil::db::GateRow> ResultsSource::gate_results(int64_t run_id) {
   return store_.gate_results(run_id);
 }
 
+std::vector<hil::db::Store::RevisionSummary> ResultsSource::revisions() {
+  return store_.revision_summaries();
+}
+
+std::vector<hil::db::Store::SuiteSummary> ResultsSource::suites() { return store_.suite_summaries(); }
+
+std::optional<hil::db::Store::RunRevisions> ResultsSource::run_revisions(int64_t run_id) {
+  return store_.run_revisions(run_id);
+}
+
+DiffTable ResultsSource::diff_table(const Comparison& comparison) {
+  std::optional<int64_t> suite_id = comparison.suite_id;
+  if (comparison.run_id) {
+    if (auto run = store_.run_revisions(*comparison.run_id)) suite_id = run->suite_id;
+  }
+  std::vector<std::string> suite_texts;
+  for (const auto& suite : store_.suite_summaries()) {
+    if (!suite_id || suite.id == *suite_id) suite_texts.push_back(suite.text);
+  }
+  std::vector<DiffMetric> metrics = gating_metrics(suite_texts, store_.metric_defs());
+  std::vector<std::string> names;
+  for (const auto& metric : metrics) names.push_back(metric.name);
+  // The run scope alone when there is one: a suite scope would add other runs.
+  const auto rows = store_.diff_revisions_scoped(
+      comparison.revision_a, comparison.revision_b, comparison.run_id ? std::nullopt : comparison.suite_id,
+      comparison.run_id, names);
+  return build_diff_table(rows, std::move(metrics));
+}
+
+std::pair<int64_t, int64_t> ResultsSource::results_stamp(const Comparison& comparison) {
+  return store_.results_stamp(comparison.revision_a, comparison.revision_b);
+}
+
+std::optional<hil::db::ClipRow> ResultsSource::clip(const std::string& sha256_or_prefix) {
+  return store_.clip_by_sha(sha256_or_prefix);
+}
+
+EvalSeries ResultsSource::eval_series(int64_t eval_id) {
+  return EvalSeries(eval_id, store_.frame_series(eval_id));
+}
+
+std::filesystem::path ResultsSource::blob_dir() const {
+  return std::filesystem::path(database_.path().string() + ".blobs");
+}
+
 }  // namespace hil::viewer

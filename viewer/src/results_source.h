@@ -5,12 +5,27 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "clip_diff.h"
+#include "eval_series.h"
 #include "hil/db/database.h"
 #include "hil/db/store.h"
 
 namespace hil::viewer {
+
+// Revision A against revision B, over one run's results, one suite's, or
+// every result of the two revisions (neither set).
+struct Comparison {
+  int64_t revision_a = 0;
+  int64_t revision_b = 0;
+  std::optional<int64_t> suite_id;
+  std::optional<int64_t> run_id;
+  bool operator==(const Comparison&) const = default;
+};
 
 class ResultsSource {
  public:
@@ -30,6 +45,21 @@ class ResultsSource {
   // meanwhile is picked up by the next call. All throw hil::db::DbError.
   std::vector<hil::db::RunRow> newest_runs();
   std::vector<hil::db::GateRow> gate_results(int64_t run_id);
+
+  std::vector<hil::db::Store::RevisionSummary> revisions();
+  std::vector<hil::db::Store::SuiteSummary> suites();
+  std::optional<hil::db::Store::RunRevisions> run_revisions(int64_t run_id);
+  // The clip table's content: the scoped diff over the gating metrics of the
+  // comparison's suite (the run's suite; every suite when unscoped).
+  DiffTable diff_table(const Comparison& comparison);
+  // Changes when either revision gets a new result (see Store::results_stamp).
+  std::pair<int64_t, int64_t> results_stamp(const Comparison& comparison);
+  std::optional<hil::db::ClipRow> clip(const std::string& sha256_or_prefix);
+  // Decoded per-frame series of an eval. Throws hil::db::DbError, or
+  // std::runtime_error for a blob that does not decode.
+  EvalSeries eval_series(int64_t eval_id);
+  // Where the scheduler keeps clip and revision blobs: `<db path>.blobs`.
+  std::filesystem::path blob_dir() const;
 
  private:
   hil::db::Database database_;

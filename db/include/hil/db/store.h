@@ -108,6 +108,22 @@ struct GateRow {
   int64_t clips = 0;
   double baseline = 0, candidate = 0, degradation = 0, lo = 0, hi = 0, margin = 0;
   std::string reason;
+  // Detection metrics: frames right in the baseline and wrong in the
+  // candidate, and the reverse, with McNemar's exact p (-1: not computed).
+  int64_t flips_to_worse = -1, flips_to_better = -1;
+  double flips_p = -1;
+};
+
+// A clip that contributes most to a metric's change, and its most divergent frame.
+struct GateClipRow {
+  std::string metric;
+  int64_t rank = 0;
+  std::string clip_sha, clip_name, scenario;
+  double baseline = 0, candidate = 0, degradation = 0;
+  int64_t frame = -1;
+  double divergence = 0;
+  std::string series;
+  int64_t eval_baseline = 0, eval_candidate = 0;
 };
 
 // One clip and metric of a comparison of revision A with revision B.
@@ -182,6 +198,8 @@ class Store {
   void store_gate(int64_t run_id, const std::string& verdict, const std::string& summary,
                   const std::vector<GateRow>& rows);
   std::vector<GateRow> gate_results(int64_t run_id);
+  void store_gate_clips(int64_t run_id, const std::vector<GateClipRow>& rows);
+  std::vector<GateClipRow> gate_clips(int64_t run_id);
 
   std::vector<RunRow> runs(int limit = 100);
   // Runs not finished (queued or running), for a restarting scheduler.
@@ -213,6 +231,46 @@ class Store {
  private:
   Database& db_;
   std::unordered_map<std::string, int64_t> metric_ids_;  // loaded on first use
+
+ public:
+  // ---- viewer queries (db/src/viewer_queries.cpp)
+  // A revision with what the viewer's pickers show beside its name.
+  struct RevisionSummary {
+    RevisionRow revision;
+    double created_at = 0;          // unix seconds
+    int64_t succeeded_evals = 0;    // evals with results to compare
+  };
+  // Every revision, newest first.
+  std::vector<RevisionSummary> revision_summaries();
+  struct SuiteSummary {
+    int64_t id = 0;
+    std::string name;
+    std::string text;  // the suite textproto as submitted (its gates)
+  };
+  std::vector<SuiteSummary> suite_summaries();
+  // The revisions and suite of a run, by id (RunRow carries names only).
+  struct RunRevisions {
+    int64_t run_id = 0;
+    int64_t candidate_id = 0;
+    std::optional<int64_t> baseline_id;
+    int64_t suite_id = 0;
+  };
+  std::optional<RunRevisions> run_revisions(int64_t run_id);
+  // diff_revisions() within one run (run_id), one suite (suite_id) or all
+  // results (neither): the latest succeeded eval of each revision per (clip,
+  // scenario), paired; rows in pair order (clip id, scenario), metrics by name.
+  // One range read of eval_metrics per eval, so 10k pairs read in well under
+  // a second.
+  std::vector<DiffRow> diff_revisions_scoped(int64_t revision_a, int64_t revision_b,
+                                             std::optional<int64_t> suite_id,
+                                             std::optional<int64_t> run_id,
+                                             const std::vector<std::string>& metrics = {});
+  // A clip by its full SHA-256 or a unique prefix of it (at least 6 hex digits).
+  std::optional<ClipRow> clip_by_sha(const std::string& sha256_or_prefix);
+  std::vector<MetricDefRow> metric_defs();
+  // Changes whenever an eval of either revision succeeds: the number of their
+  // succeeded evals and the largest id among them (index-only read).
+  std::pair<int64_t, int64_t> results_stamp(int64_t revision_a, int64_t revision_b);
 };
 
 }  // namespace hil::db

@@ -14,7 +14,7 @@
 
 namespace hil::evals {
 
-inline constexpr uint32_t kGeneratorVersion = 3;
+inline constexpr uint32_t kGeneratorVersion = 4;
 
 struct ClipSpec {
   uint64_t seed = 1;

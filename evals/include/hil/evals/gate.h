@@ -5,6 +5,16 @@
 //   pass          the whole interval is within the margin (no worse than δ)
 //   fail          the whole interval lies beyond the margin (a confirmed regression)
 //   inconclusive  neither: too few clips or too much noise; says how many more clips might decide
+//
+// Why a bootstrap and not a signed-rank test: the gate needs an interval of
+// the mean degradation in the metric's unit to compare with the margin (a
+// rank test answers "is there any shift", not "is it larger than 0.02 m"),
+// and ratio metrics such as recall must be recomputed from resampled counts,
+// which a bootstrap over clips does naturally. Clips are the unit: frames
+// within a clip are correlated.
+//
+// Advisory slices (condition, object class) run many tests at once: their
+// fails are kept only where Benjamini-Hochberg at `slice_fdr` rejects.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +48,7 @@ struct MetricVerdict {
   double degradation = 0;  // positive is worse, in the metric's unit
   double lo = 0, hi = 0;   // bootstrap interval of the degradation
   double margin = 0;
+  double p_value = 1;  // one-sided bootstrap p of "no worse than the margin"; slices are BH-adjusted
   std::string reason;
 };
 
@@ -52,6 +63,7 @@ struct GateOptions {
   uint32_t resamples = 2000;
   uint64_t seed = 20261125;
   uint32_t missing_evals = 0;  // evals not succeeded in either revision
+  double slice_fdr = 0.05;     // Benjamini-Hochberg false discovery rate over advisory slices
 };
 
 MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& clips,

@@ -71,6 +71,7 @@ class EvalScorer {
   std::vector<FrameRecord> records_;
   std::vector<clip::EgoTruth> truth_;
   std::vector<clip::Control> control_;
+  std::vector<bool> lead_visible_;  // the lead vehicle is fully visible (else partly or fully occluded)
   std::vector<std::pair<double, double>> failovers_;
 };
 

@@ -18,13 +18,25 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id);
 struct VerdictView {
   int64_t run_id = 0;
   std::string candidate, baseline, suite;
+  std::string candidate_sha, baseline_sha;
   std::string verdict;
   std::string summary;
   uint32_t evals_total = 0, evals_succeeded = 0, evals_failed = 0;
   std::vector<db::GateRow> rows;
+  std::vector<db::GateClipRow> worst_clips;
+  std::string viewer_db = "hil.db";  // the database path for viewer commands
 };
 
-// A fixed-width table for terminals (fmt).
+// A fixed-width table for terminals (fmt), with the worst clips.
 std::string render_verdict_table(const VerdictView& view);
+// JUnit XML (Jenkins junit-10.xsd): a testsuite of blocking metrics and one of
+// advisory slices; a regression is a <failure> with the numbers, an
+// inconclusive metric is <skipped> with the reason.
+std::string render_junit(const VerdictView& view);
+// A Markdown summary for a PR comment or CI job summary.
+std::string render_markdown(const VerdictView& view);
+std::string render_json(const VerdictView& view);
+// `hil-viewer DB --a SHA --b SHA --clip SHA --frame K`
+std::string viewer_command(const VerdictView& view, const db::GateClipRow& clip);
 
 }  // namespace hil::harness
