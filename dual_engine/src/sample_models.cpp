@@ -188,7 +188,7 @@ Recipe recipe_by_name(const std::string& name) {
   r.name = name;
   if (name == "base") return r;
   if (name == "better") {
-    r.train_clips = 96;
+    r.train_clips = 216;
     return r;
   }
   if (name == "snowblind") {
@@ -197,7 +197,7 @@ Recipe recipe_by_name(const std::string& name) {
   }
   if (name == "wide") {
     r.channels = 48;
-    r.ridge = 9.0;
+    r.ridge = 30.0;
     return r;
   }
   throw std::invalid_argument(fmt::format("unknown recipe '{}' (known: base, better, snowblind, wide)", name));
@@ -231,7 +231,7 @@ std::string train_revision(const Recipe& recipe, const std::filesystem::path& cl
     spec.condition = recipe.conditions[i % recipe.conditions.size()];
     std::string sha = evals::generate_clip_file(spec, clip_cache);
     evals::ClipReader reader(clip_cache / (sha + ".clip"));
-    for (uint32_t k = 0; k < reader.frame_count(); k += 2) {
+    for (uint32_t k = 0; k < reader.frame_count(); k += std::max<uint32_t>(recipe.frame_stride, 1)) {
       auto frame = reader.frame(k);
       const auto& px = frame.images(0).pixels();
       TensorMap in{{"image", {{1, 3, kHeight, kWidth}, image_to_input(reinterpret_cast<const uint8_t*>(px.data()), kWidth, kHeight)}}};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -93,7 +94,15 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
     if (std::isnan(value_of(c.baseline, key)) || std::isnan(value_of(c.candidate, key))) continue;
     clips.push_back(&c);
   }
-  v.clips = static_cast<uint32_t>(clips.size());
+  // Clusters: all scenarios of one clip move together in a resample, since
+  // they share the clip's content (and so its errors).
+  std::map<std::string, std::vector<size_t>> by_cluster;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    by_cluster[clips[i]->cluster.empty() ? clips[i]->clip : clips[i]->cluster].push_back(i);
+  }
+  std::vector<std::vector<size_t>> clusters;
+  for (auto& [key, members] : by_cluster) clusters.push_back(std::move(members));
+  v.clips = static_cast<uint32_t>(clusters.size());
   std::vector<size_t> idx(clips.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   v.baseline = corpus(clips, idx, rule.metric(), false);
@@ -101,21 +110,26 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   v.degradation = sign * (v.candidate - v.baseline);
   v.margin = std::max(rule.max_abs_degradation(), rule.max_rel_degradation() * std::abs(v.baseline));
   uint32_t min_clips = std::max<uint32_t>(rule.min_clips(), 2);
-  if (clips.size() < min_clips) {
+  if (clusters.size() < min_clips) {
     v.verdict = Verdict::kInconclusive;
-    v.reason = fmt::format("{} paired clips, the suite needs at least {}", clips.size(), min_clips);
+    v.reason = fmt::format("{} paired clips, the suite needs at least {}", clusters.size(), min_clips);
     v.lo = v.hi = v.degradation;
     return v;
   }
 
-  // Paired bootstrap over clips: resample clip indices, recompute both sides.
+  // Paired bootstrap over clips: resample clips, recompute both sides.
   double confidence = rule.confidence() > 0 ? rule.confidence() : 0.95;
   SplitMix rng{options.seed ^ std::hash<std::string>{}(rule.metric() + "/" + slice)};
   std::vector<double> stats;
   stats.reserve(options.resamples);
-  std::vector<size_t> sample(clips.size());
+  std::vector<size_t> sample;
+  sample.reserve(clips.size() * 2);
   for (uint32_t r = 0; r < options.resamples; ++r) {
-    for (auto& s : sample) s = rng.next() % clips.size();
+    sample.clear();
+    for (size_t c = 0; c < clusters.size(); ++c) {
+      const auto& members = clusters[rng.next() % clusters.size()];
+      sample.insert(sample.end(), members.begin(), members.end());
+    }
     stats.push_back(sign * (corpus(clips, sample, rule.metric(), true) - corpus(clips, sample, rule.metric(), false)));
   }
   std::sort(stats.begin(), stats.end());
@@ -142,7 +156,7 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
     double half = (v.hi - v.lo) / 2;
     double gap = std::abs(v.margin - v.degradation);
     if (gap > 1e-12) {
-      double need = static_cast<double>(clips.size()) * (half / gap) * (half / gap);
+      double need = static_cast<double>(clusters.size()) * (half / gap) * (half / gap);
       v.reason = fmt::format("interval [{:.4g}, {:.4g}] straddles margin {:.4g}; about {} clips might decide", v.lo,
                              v.hi, v.margin, static_cast<uint64_t>(std::ceil(need)));
     } else {

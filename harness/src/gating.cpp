@@ -78,6 +78,7 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
     auto& p = pairs[key];
     if (p.clip.empty()) {
       p.clip = key;
+      p.cluster = r.clip_sha;
       std::stringstream ss(r.clip_tags);
       std::string t;
       while (std::getline(ss, t, ',')) p.tags.push_back(t);

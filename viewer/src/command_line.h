@@ -1,11 +1,17 @@
-// hil-viewer's command line:  hil-viewer [DB] [--run ID] [--screenshot out.png]
+// hil-viewer's command line:
+//   hil-viewer [DB] [--a REV --b REV] [--run ID] [--clip HASH] [--frame K]
+//              [--mode side|overlay|flicker] [--tab compare|runs]
+//              [--screenshot out.png [--size WxH]]
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
+#include <QSize>
 #include <QString>
 #include <QStringList>
+
+#include "view_state.h"
 
 namespace hil::viewer {
 
@@ -16,12 +22,16 @@ enum ExitCode : int {
   kExitUsage = 2,
   kExitCannotOpenDatabase = 3,
   kExitNoSuchRun = 4,
+  kExitNoSuchView = 5,  // --a, --b or --clip not in the database
 };
 
 struct ViewerOptions {
   QString database;               // empty: start without a database
   std::optional<int64_t> run_id;  // empty: select the newest run
   QString screenshot;             // non-empty: render the window to this PNG and exit
+  QSize size;                     // --size; invalid: the default
+  QString tab;                    // "compare", "runs" or empty (compare, or the last one)
+  ViewRequest view;               // --a, --b, --run, --clip, --frame, --mode
 };
 
 struct ParsedCommandLine {

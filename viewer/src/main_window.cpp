@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include <QAction>
+#include <QCloseEvent>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -11,14 +12,17 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTime>
 #include <QTimer>
 #include <QVBoxLayout>
 
 #include "coloured_cell_delegate.h"
+#include "compare_pane.h"
 #include "gate_table_model.h"
 #include "margin_bars.h"
 #include "margin_chart.h"
@@ -59,10 +63,21 @@ std::filesystem::path to_path(const QString& path) {
   return std::filesystem::path(QFile::encodeName(path).toStdString());
 }
 
+// Settings: window geometry and tab at the top level, the compare view's
+// selection and layout under "compare", the database it belongs to beside.
+constexpr const char* kGeometryKey = "window/geometry";
+constexpr const char* kTabKey = "window/tab";
+constexpr const char* kRunsSplitterKey = "window/runs_splitter";
+constexpr const char* kCompareGroup = "compare";
+constexpr const char* kLastDatabaseKey = "compare/database";
+
+enum Export { kExportFrame, kExportCharts, kExportTable, kExportSeries };
+
 }  // namespace
 
-MainWindow::MainWindow(QWidget* parent)
+MainWindow::MainWindow(QWidget* parent, bool restore)
     : QMainWindow(parent),
+      restore_(restore),
       run_model_(new RunTableModel(this)),
       gate_model_(new GateTableModel(this)),
       refresh_timer_(new QTimer(this)) {
@@ -82,12 +97,17 @@ MainWindow::MainWindow(QWidget* parent)
   // The chart and heading follow the gate table, whoever changed it
   // (a new selection, or a run gated while we watch).
   connect(gate_model_, &QAbstractItemModel::modelReset, this, &MainWindow::show_gate_results);
+  connect(run_table_, &QTableView::doubleClicked, this, &MainWindow::compare_selected_run);
+  connect(compare_, &ComparePane::status_message, this,
+          [this](const QString& message) { statusBar()->showMessage(message, 10000); });
   show_gate_results();
+  if (restore_) restore_layout();
 }
 
 MainWindow::~MainWindow() {
   // The models point at source_; detach them before it goes.
   refresh_timer_->stop();
+  compare_->set_source(nullptr);
   gate_model_->set_source(nullptr);
   run_model_->set_source(nullptr);
 }
@@ -101,8 +121,27 @@ void MainWindow::build_menus() {
   QAction* reload = file->addAction(QStringLiteral("Re&load"), this, &MainWindow::refresh);
   reload->setShortcut(QKeySequence::Refresh);
   file->addSeparator();
+  QMenu* exports = file->addMenu(QStringLiteral("&Export"));
+  exports->addAction(QStringLiteral("Frame view as PNG…"), this, [this] { choose_export(kExportFrame); })
+      ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  exports->addAction(QStringLiteral("Charts as PNG…"), this, [this] { choose_export(kExportCharts); });
+  exports->addAction(QStringLiteral("Clip table as CSV…"), this, [this] { choose_export(kExportTable); });
+  exports->addAction(QStringLiteral("Series of the clip as CSV…"), this, [this] { choose_export(kExportSeries); });
+  exports->addSeparator();
+  exports->addAction(QStringLiteral("Copy command line of this view"), this, [this] { compare_->copy_command_line(); });
+  file->addSeparator();
   QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
+
+  QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
+  view->addAction(QStringLiteral("&Compare revisions"), this, [this] { show_tab(kCompareTab); })
+      ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+  view->addAction(QStringLiteral("&Runs and gates"), this, [this] { show_tab(kRunsTab); })
+      ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
+  view->addSeparator();
+  view->addAction(QStringLiteral("Compare the selected run"), this, &MainWindow::compare_selected_run);
+  QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
+  help->addAction(QStringLiteral("&Keys…"), this, [this] { compare_->show_key_help(); });
 }
 
 void MainWindow::build_panes() {
@@ -133,14 +172,114 @@ void MainWindow::build_panes() {
   gate_layout->addWidget(gate_table_);
 
   auto* splitter = new QSplitter(Qt::Vertical);
+  splitter->setObjectName(QStringLiteral("runs_splitter"));
   splitter->addWidget(runs_and_chart);
   splitter->addWidget(gate_pane);
   splitter->setStretchFactor(0, 1);
   splitter->setStretchFactor(1, 1);
-  setCentralWidget(splitter);
+
+  compare_ = new ComparePane;
+  compare_->setObjectName(QStringLiteral("compare_pane"));
+  tabs_ = new QTabWidget;
+  tabs_->setObjectName(QStringLiteral("tabs"));
+  tabs_->setDocumentMode(true);
+  tabs_->addTab(compare_, QStringLiteral("Compare A / B"));
+  tabs_->addTab(splitter, QStringLiteral("Runs and gates"));
+  tabs_->setTabToolTip(kCompareTab, QStringLiteral("Revision A against revision B, clip by clip and frame by frame (Ctrl+1)"));
+  tabs_->setTabToolTip(kRunsTab, QStringLiteral("Runs, their gate verdicts and margins (Ctrl+2); double-click a run "
+                                                "to compare its revisions"));
+  run_table_->setToolTip(QStringLiteral("Runs, newest first. Double-click one to compare its baseline (A) with its "
+                                        "candidate (B)."));
+  setCentralWidget(tabs_);
 }
 
-std::optional<QString> MainWindow::open_database(const QString& path) {
+void MainWindow::show_tab(Tab tab) { tabs_->setCurrentIndex(tab); }
+
+MainWindow::Tab MainWindow::current_tab() const { return static_cast<Tab>(tabs_->currentIndex()); }
+
+void MainWindow::compare_selected_run() {
+  const std::optional<int64_t> run = selected_run();
+  if (!run || !source_) return;
+  ViewRequest request;
+  request.run_id = *run;
+  const QStringList problems = compare_->apply(request);
+  if (!problems.isEmpty()) statusBar()->showMessage(problems.join(QStringLiteral("; ")), 10000);
+  show_tab(kCompareTab);
+}
+
+void MainWindow::choose_export(int what) {
+  struct Choice {
+    const char* title;
+    const char* filter;
+    const char* suffix;
+  };
+  static constexpr Choice kChoices[] = {{"Export the frame view", "PNG images (*.png)", "frame.png"},
+                                        {"Export the charts", "PNG images (*.png)", "charts.png"},
+                                        {"Export the clip table", "CSV files (*.csv)", "clips.csv"},
+                                        {"Export the clip's series", "CSV files (*.csv)", "series.csv"}};
+  const Choice& choice = kChoices[what];
+  const QString start = source_ ? QFileInfo(database_path()).absolutePath() + QStringLiteral("/") +
+                                      QLatin1String(choice.suffix)
+                                : QLatin1String(choice.suffix);
+  const QString path = QFileDialog::getSaveFileName(this, QLatin1String(choice.title), start,
+                                                    QLatin1String(choice.filter));
+  if (path.isEmpty()) return;
+  std::optional<QString> error;
+  switch (what) {
+    case kExportFrame:
+      error = compare_->export_frame_png(path);
+      break;
+    case kExportCharts:
+      error = compare_->export_charts_png(path);
+      break;
+    case kExportTable:
+      error = compare_->export_table_csv(path);
+      break;
+    default:
+      error = compare_->export_series_csv(path);
+      break;
+  }
+  if (error) {
+    QMessageBox::warning(this, QLatin1String(choice.title), *error);
+  } else {
+    statusBar()->showMessage(QStringLiteral("Wrote %1").arg(path), 10000);
+  }
+}
+
+void MainWindow::save_settings() const {
+  QSettings settings;
+  settings.setValue(QLatin1String(kGeometryKey), saveGeometry());
+  settings.setValue(QLatin1String(kTabKey), tabs_->currentIndex());
+  if (auto* runs = findChild<QSplitter*>(QStringLiteral("runs_splitter"))) {
+    settings.setValue(QLatin1String(kRunsSplitterKey), runs->saveState());
+  }
+  if (source_) settings.setValue(QLatin1String(kLastDatabaseKey), QFileInfo(database_path()).absoluteFilePath());
+  settings.beginGroup(QLatin1String(kCompareGroup));
+  compare_->save_settings(settings);
+  settings.endGroup();
+}
+
+void MainWindow::restore_layout() {
+  QSettings settings;
+  if (settings.contains(QLatin1String(kGeometryKey))) {
+    restoreGeometry(settings.value(QLatin1String(kGeometryKey)).toByteArray());
+  }
+  if (auto* runs = findChild<QSplitter*>(QStringLiteral("runs_splitter"))) {
+    runs->restoreState(settings.value(QLatin1String(kRunsSplitterKey)).toByteArray());
+  }
+  tabs_->setCurrentIndex(settings.value(QLatin1String(kTabKey), 0).toInt());
+  settings.beginGroup(QLatin1String(kCompareGroup));
+  compare_->restore_layout(settings);
+  settings.endGroup();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (restore_) save_settings();
+  QMainWindow::closeEvent(event);
+}
+
+std::optional<QString> MainWindow::open_database(const QString& path, const ViewRequest& view,
+                                                 QStringList* view_problems) {
   std::unique_ptr<ResultsSource> source;
   try {
     source = std::make_unique<ResultsSource>(to_path(path));
@@ -152,10 +291,23 @@ std::optional<QString> MainWindow::open_database(const QString& path) {
   } catch (const hil::db::DbError& e) {
     return QString::fromStdString(e.what());
   }
+  compare_->set_source(nullptr);  // it must not see the old source go
   source_ = std::move(source);
   setWindowTitle(QStringLiteral("%1 — hil-viewer").arg(QFileInfo(path).absoluteFilePath()));
   fit_columns(run_table_);
   if (run_model_->rowCount() > 0) select_run(run_model_->run_at(0).id);
+  if (view.run_id) select_run(*view.run_id);
+  // The last session's view of this same database, unless one was asked for.
+  ViewRequest request = view;
+  QSettings settings;
+  if (request.empty() && restore_ &&
+      settings.value(QLatin1String(kLastDatabaseKey)).toString() == QFileInfo(path).absoluteFilePath()) {
+    settings.beginGroup(QLatin1String(kCompareGroup));
+    request = ComparePane::saved_request(settings);
+    settings.endGroup();
+  }
+  const QStringList problems = compare_->set_source(source_.get(), request);
+  if (view_problems != nullptr) *view_problems = problems;
   statusBar()->clearMessage();
   status_label_->setText(QStringLiteral("%1 runs · read %2")
                              .arg(run_model_->rowCount())
@@ -200,6 +352,7 @@ void MainWindow::refresh() {
   try {
     run_model_->refresh();
     gate_model_->refresh();
+    compare_->refresh();
   } catch (const hil::db::DbError& e) {
     show_error_in_status(QStringLiteral("Refresh failed"), e.what());
     return;

@@ -24,20 +24,28 @@ int take_screenshot(const ViewerOptions& options) {
   // A pinned font keeps screenshots comparable between machines (DejaVu Sans
   // ships with Debian's fontconfig; Qt falls back if it is missing).
   QApplication::setFont(QFont(QStringLiteral("DejaVu Sans"), 9));
-  MainWindow window;
+  MainWindow window(nullptr, /*restore=*/false);  // the same view whatever the last session was
   if (!options.database.isEmpty()) {
-    if (auto error = window.open_database(options.database)) {
+    QStringList problems;
+    if (auto error = window.open_database(options.database, options.view, &problems)) {
       print_error(*error);
       return kExitCannotOpenDatabase;
     }
+    const bool run_missing = options.run_id && !window.select_run(*options.run_id);
+    if (!problems.isEmpty() && !run_missing) {
+      print_error(QStringLiteral("%1: %2").arg(window.database_path(), problems.join(QStringLiteral("; "))));
+      return kExitNoSuchView;
+    }
   }
+  window.show_tab(options.tab == QLatin1String("runs") ? MainWindow::kRunsTab : MainWindow::kCompareTab);
   if (options.run_id && !window.select_run(*options.run_id)) {
     print_error(QStringLiteral("%1: no run %2 among the newest runs")
                     .arg(window.database_path())
                     .arg(*options.run_id));
     return kExitNoSuchRun;
   }
-  if (auto error = save_screenshot(window, kScreenshotSize, options.screenshot)) {
+  const QSize size = options.size.isValid() ? options.size : kScreenshotSize;
+  if (auto error = save_screenshot(window, size, options.screenshot)) {
     print_error(*error);
     return kExitScreenshotNotWritten;
   }
@@ -60,9 +68,11 @@ int run_viewer(QApplication& app) {
   if (!options.screenshot.isEmpty()) return take_screenshot(options);
 
   MainWindow window;
-  window.resize(kScreenshotSize);
+  if (!window.restoreGeometry(QByteArray()) && options.size.isValid()) window.resize(options.size);
   window.show();
-  if (!options.database.isEmpty()) window.open_database_interactively(options.database);
+  if (!options.database.isEmpty()) window.open_database_interactively(options.database, options.view);
+  if (options.tab == QLatin1String("runs")) window.show_tab(MainWindow::kRunsTab);
+  if (options.tab == QLatin1String("compare")) window.show_tab(MainWindow::kCompareTab);
   if (options.run_id && !window.database_path().isEmpty() && !window.select_run(*options.run_id)) {
     QMessageBox::warning(&window, QStringLiteral("No such run"),
                          QStringLiteral("%1 lists no run %2 among its newest runs.")

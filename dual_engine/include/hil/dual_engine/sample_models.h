@@ -17,12 +17,13 @@ namespace hil::dual_engine {
 struct Recipe {
   std::string name = "base";
   uint32_t channels = 16;          // width of the last convolution
-  uint32_t train_clips = 36;
+  uint32_t train_clips = 72;
   uint32_t frames_per_clip = 40;
+  uint32_t frame_stride = 1;       // use every k-th frame
   std::vector<std::string> conditions{"clear", "rain", "snow", "fog", "night", "spray"};
   uint64_t seed = 1;               // feature initialisation and data order
   uint64_t data_seed = 1000000;    // first clip seed of the training set (disjoint from eval clips)
-  double ridge = 3.0;
+  double ridge = 10.0;
 };
 
 // base, better (more data), snowblind (no snow, fog or spray in training),

@@ -31,7 +31,8 @@ const char* verdict_name(Verdict v);
 
 // One clip (and scenario) that both revisions ran: summary metrics of each.
 struct PairedClip {
-  std::string clip;   // clip sha256 (and scenario, when more than one)
+  std::string clip;     // clip sha256 (and scenario, when more than one)
+  std::string cluster;  // the clip: scenarios of one clip are resampled together (empty: each pair alone)
   std::vector<std::string> tags;
   std::map<std::string, double> baseline;
   std::map<std::string, double> candidate;
@@ -42,7 +43,7 @@ struct MetricVerdict {
   std::string slice = "all";  // "all" or a condition tag
   bool blocking = true;
   Verdict verdict = Verdict::kInconclusive;
-  uint32_t clips = 0;
+  uint32_t clips = 0;     // distinct clips (the statistical unit)
   double baseline = 0;   // corpus value (mean, or ratio of summed counts)
   double candidate = 0;
   double degradation = 0;  // positive is worse, in the metric's unit
