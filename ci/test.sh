@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
 # The README's second command (and .ci/run): install what is missing, build
-# everything, run every test.
+# everything, run every test, then gate a real candidate on a local emulated
+# rack (the demo suite) as a CI job would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash ci/bootstrap.sh
 cmake --preset release -DHIL_BUILD_TESTS=ON
 cmake --build --preset release
-ctest --preset release
-echo "ci/test.sh: build and tests took $(( $(date +%s) - start )) s"
+ctest --preset release 2>&1 | tee build/ctest.log
+
+# A real `hil gate --local` (via `hil demo`): any verdict is fine here, an
+# infrastructure or input error (exit 3) is not; the reports must validate.
+rm -rf build/ci-gate
+rc=0
+./build/release/bin/hil demo --dir build/ci-gate --junit build/ci-gate/junit.xml \
+  --markdown build/ci-gate/summary.md --json build/ci-gate/verdict.json || rc=$?
+if [ "$rc" -ge 3 ]; then echo "ci/test.sh: hil gate failed with exit code $rc"; exit 1; fi
+xmllint --noout --schema tests/data/junit-10.xsd build/ci-gate/junit.xml
+echo "ci/test.sh: gate exit code $rc (0 pass, 1 regression, 2 inconclusive); summary:"
+cat build/ci-gate/summary.md
+echo "ci/test.sh: build, tests and gate took $(( $(date +%s) - start )) s"
+# The closing line CI reads: the test counts.
+total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' build/ctest.log | tail -1)
+failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' build/ctest.log | tail -1)
+echo "$(( total - failed )) passed, $failed failed"

@@ -165,6 +165,9 @@ void add_gate_commands(CLI::App& app) {
   demo->add_option("--boards", d->local_boards, "emulated boards")->capture_default_str();
   demo->add_option("--suite", d->req.suite)->capture_default_str();
   demo->add_option("--candidate", d->req.candidate_name, "candidate recipe")->default_val("better");
+  demo->add_option("--junit", d->junit, "write JUnit XML");
+  demo->add_option("--markdown", d->markdown, "write a Markdown summary");
+  demo->add_option("--json", d->json, "write the verdict as JSON");
   demo->add_option("--baseline", d->req.baseline_name, "baseline recipe")->default_val("base");
   demo->callback([d] {
     auto revs = d->local_dir / "revisions";

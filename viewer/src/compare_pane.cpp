@@ -156,9 +156,9 @@ void ComparePane::build() {
   main_splitter_->addWidget(right_splitter_);
   main_splitter_->setStretchFactor(0, 4);
   main_splitter_->setStretchFactor(1, 5);
-  main_splitter_->setSizes({520, 680});
+  main_splitter_->setSizes({470, 730});
   left_splitter_->setSizes({480, 200});
-  right_splitter_->setSizes({360, 320});
+  right_splitter_->setSizes({330, 350});
   layout->addWidget(main_splitter_, 1);
 }
 
@@ -354,23 +354,31 @@ QWidget* ComparePane::build_charts_pane() {
   auto* layout = new QVBoxLayout(charts_pane_);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->setSpacing(0);
+  // One legend for all charts.
+  chart_legend_ = new QLabel;
+  chart_legend_->setObjectName(QStringLiteral("chart_legend"));
+  chart_legend_->setTextFormat(Qt::RichText);
+  chart_legend_->setToolTip(QStringLiteral("D shows or hides the shaded delta between A and B"));
+  layout->addWidget(chart_legend_);
   for (int i = 0; i < kCharts; ++i) {
-    auto* chart_row = new QHBoxLayout;
-    chart_row->setSpacing(2);
+    auto* header = new QHBoxLayout;
+    header->setContentsMargins(0, 2, 0, 0);
     auto* combo = new QComboBox;
     combo->setObjectName(QStringLiteral("chart_series_%1").arg(i));
     combo->setToolTip(QStringLiteral("The per-frame series this chart shows for A and B"));
     combo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     chart_combos_[static_cast<size_t>(i)] = combo;
+    auto* readout = new QLabel;
+    readout->setObjectName(QStringLiteral("chart_readout_%1").arg(i));
+    readout->setToolTip(QStringLiteral("The values at the current frame (exact, never decimated)"));
+    chart_readouts_[static_cast<size_t>(i)] = readout;
+    header->addWidget(combo);
+    header->addWidget(readout, 1);
+    layout->addLayout(header);
     auto* chart = create_series_chart(nullptr);
     chart->setObjectName(QStringLiteral("series_chart_%1").arg(i));
     charts_[static_cast<size_t>(i)] = chart;
-    auto* column = new QVBoxLayout;
-    column->addWidget(combo);
-    column->addStretch(1);
-    chart_row->addLayout(column);
-    chart_row->addWidget(chart, 1);
-    layout->addLayout(chart_row, 1);
+    layout->addWidget(chart, 1);
     connect(combo, &QComboBox::currentIndexChanged, this, [this, i] {
       if (updating_) return;
       wanted_series_[static_cast<size_t>(i)] = chart_combos_[static_cast<size_t>(i)]->currentText();
@@ -887,6 +895,7 @@ void ComparePane::frame_changed(int frame) {
   frame_view_->set_frame(frame);
   timeline_->set_frame(frame);
   for (SeriesChart* chart : charts_) chart->set_cursor(frame);
+  update_readouts();
   const double fps = playback_->fps();
   frame_label_->setText(QStringLiteral("frame %1/%2 · %3 s")
                             .arg(frame)
@@ -931,6 +940,15 @@ void ComparePane::update_charts() {
   const EvalSeries& b = has_series_[1] ? series_[1] : empty;
   const std::vector<std::string> names = chartable_series(a, b);
   const auto comparison = clip_model_->comparison();
+  if (comparison) {
+    chart_legend_->setText(
+        QStringLiteral("<span style=\"color:%1\">━━</span> A %2 &nbsp; <span style=\"color:%3\">━━</span> B %4 &nbsp; "
+                       "<span style=\"color:%5\">╍╍</span> ground truth &nbsp; <span style=\"color:#9c27b0\">▆</span> "
+                       "Δ shaded &nbsp; <span style=\"color:#d50000\">│</span> current frame")
+            .arg(side_colour(Side::kA).name(), revision_name(comparison->revision_a).toHtmlEscaped(),
+                 side_colour(Side::kB).name(), revision_name(comparison->revision_b).toHtmlEscaped(),
+                 truth_colour().name()));
+  }
   updating_ = true;
   for (int i = 0; i < kCharts; ++i) {
     QComboBox* combo = chart_combos_[static_cast<size_t>(i)];
@@ -962,6 +980,37 @@ void ComparePane::update_charts() {
     chart->set_cursor(playback_->frame());
   }
   updating_ = false;
+  update_readouts();
+}
+
+void ComparePane::update_readouts() {
+  const int frame = playback_->frame();
+  for (int i = 0; i < kCharts; ++i) {
+    QLabel* readout = chart_readouts_[static_cast<size_t>(i)];
+    const std::string name = charts_[static_cast<size_t>(i)]->shown().name.toStdString();
+    if (!clip_ || name.empty()) {
+      readout->clear();
+      continue;
+    }
+    auto value = [&](Side side) {
+      const EvalSeries* s = series(side);
+      return s ? static_cast<double>(s->at(name, frame)) : NAN;
+    };
+    const double a = value(Side::kA), b = value(Side::kB);
+    auto shown = [](double v) { return std::isnan(v) ? QStringLiteral("—") : QString::number(v, 'g', 4); };
+    QString line = QStringLiteral("frame %1: <b style=\"color:%2\">A</b> %3 · <b style=\"color:%4\">B</b> %5")
+                       .arg(frame)
+                       .arg(side_colour(Side::kA).name(), shown(a), side_colour(Side::kB).name(), shown(b));
+    if (!std::isnan(a) && !std::isnan(b)) {
+      line += QStringLiteral(" · Δ %1").arg((b - a > 0 ? QStringLiteral("+") : QString()) + shown(b - a));
+    }
+    const std::string truth = truth_series_of(name);
+    if (!truth.empty()) {
+      const EvalSeries* s = series(Side::kA) ? series(Side::kA) : series(Side::kB);
+      if (s != nullptr) line += QStringLiteral(" · truth %1").arg(shown(s->at(truth, frame)));
+    }
+    readout->setText(line);
+  }
 }
 
 // ------------------------------------------------------------------ live refresh

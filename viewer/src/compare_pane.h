@@ -105,6 +105,7 @@ class ComparePane : public QWidget {
   const EvalSeries* series(Side side) const;
   ClipFrames* clip_frames() const { return clip_frames_.get(); }
   QLabel& summary() { return *summary_; }
+  QLabel& chart_readout(int i) { return *chart_readouts_.at(static_cast<size_t>(i)); }
 
  public slots:
   void previous_clip();
@@ -133,6 +134,7 @@ class ComparePane : public QWidget {
   void clear_clip(const QString& message);
   void frame_changed(int frame);
   void update_charts();
+  void update_readouts();
   void update_histogram();
   void update_summary();
   void select_row(int row);
@@ -164,6 +166,8 @@ class ComparePane : public QWidget {
   TimelineView* timeline_ = nullptr;
   QWidget* charts_pane_ = nullptr;
   std::array<QComboBox*, kCharts> chart_combos_{};
+  std::array<QLabel*, kCharts> chart_readouts_{};
+  QLabel* chart_legend_ = nullptr;
   std::array<SeriesChart*, kCharts> charts_{};
   QSplitter* main_splitter_ = nullptr;
   QSplitter* left_splitter_ = nullptr;

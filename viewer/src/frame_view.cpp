@@ -141,13 +141,14 @@ QStringList FrameView::captions_for(Side side) const {
   const float truth_lead = series->at("truth.lead_distance", frame_);
   QString lead = p.lead_present() ? QStringLiteral("lead %1 m").arg(static_cast<double>(p.lead_distance), 0, 'f', 1)
                                   : QStringLiteral("no lead");
-  lead += std::isnan(truth_lead) ? QStringLiteral(" (truth: none)")
-                                 : QStringLiteral(" (truth %1)").arg(static_cast<double>(truth_lead), 0, 'f', 1);
-  return {QStringLiteral("%1: lane offset %2 m (truth %3) · heading %4 rad")
-              .arg(who, signed_value(p.lane_offset, 2), signed_value(truth_offset, 2),
-                   signed_value(p.lane_heading, 3)),
-          QStringLiteral("    %1 · steer %2 rad (truth %3)")
-              .arg(lead, signed_value(p.steering, 3), signed_value(truth_steer, 3))};
+  lead += std::isnan(truth_lead) ? QStringLiteral(" (gt none)")
+                                 : QStringLiteral(" (gt %1)").arg(static_cast<double>(truth_lead), 0, 'f', 1);
+  // Two short lines: a side-by-side panel is narrow. "gt": ground truth.
+  const QString tag = QLatin1String(side_name(side));
+  return {QStringLiteral("%1 offset %2 m (gt %3) · heading %4 rad")
+              .arg(tag, signed_value(p.lane_offset, 2), signed_value(truth_offset, 2), signed_value(p.lane_heading, 3)),
+          QStringLiteral("%1 %2 · steer %3 (gt %4)")
+              .arg(tag, lead, signed_value(p.steering, 3), signed_value(truth_steer, 3))};
 }
 
 std::vector<FrameView::Panel> FrameView::panels(std::optional<QSize> size) const {
@@ -284,6 +285,9 @@ void FrameView::draw_panel(QPainter& painter, const Panel& panel) const {
   painter.restore();
 
   painter.save();
+  QFont small = painter.font();
+  small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1));
+  painter.setFont(small);
   double y = panel.target.bottom();
   for (const QString& caption : panel.captions) {
     painter.setPen(palette().color(QPalette::WindowText));

@@ -316,15 +316,19 @@ std::optional<QString> MainWindow::open_database(const QString& path, const View
   return std::nullopt;
 }
 
-void MainWindow::open_database_interactively(const QString& path) {
+void MainWindow::open_database_interactively(const QString& path, const ViewRequest& view) {
   RecentFiles recent;
-  if (auto error = open_database(path)) {
+  QStringList problems;
+  if (auto error = open_database(path, view, &problems)) {
     // A file that is gone stays gone: drop it from the recent list.
     if (!QFileInfo::exists(path)) recent.remove(path);
     QMessageBox::critical(this, QStringLiteral("Cannot open results database"), *error);
     return;
   }
   recent.add(path);
+  if (!problems.isEmpty()) {
+    QMessageBox::warning(this, QStringLiteral("Not in this database"), problems.join(QLatin1Char('\n')));
+  }
 }
 
 QString MainWindow::database_path() const {

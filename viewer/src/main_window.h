@@ -54,7 +54,7 @@ class MainWindow : public QMainWindow {
                                        QStringList* view_problems = nullptr);
   // open_database() for a user's choice: remembers the file among the recent
   // ones, or shows the error in a dialog.
-  void open_database_interactively(const QString& path);
+  void open_database_interactively(const QString& path, const ViewRequest& view = {});
   QString database_path() const;
 
   // Selects `run_id` in the run table; false when the table does not list it.

@@ -22,6 +22,16 @@ namespace {
 
 QList<QPointF> to_list(const Polyline& points) { return QList<QPointF>(points.begin(), points.end()); }
 
+// 1, 2 or 5 times a power of ten: about `ticks` intervals over `span` frames.
+double nice_frame_step(double span, int ticks) {
+  const double raw = std::max(span / ticks, 1.0);
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * power >= raw) return m * power;
+  }
+  return 10 * power;
+}
+
 // Mouse: wheel zooms the frame axis around the pointer, a drag pans, a click
 // moves the cursor, a double click or a right click shows every frame.
 class ChartView : public QChartView {
@@ -81,15 +91,16 @@ QtChartsSeriesChart::QtChartsSeriesChart(QWidget* parent)
   // Animations would make screenshots depend on timing; OpenGL is left off
   // (offscreen platform, screenshots, and it covers other items).
   chart_->setAnimationOptions(QChart::NoAnimation);
-  chart_->legend()->setAlignment(Qt::AlignTop);
-  chart_->legend()->setFont(QFont(font().family(), std::max(7, font().pointSize() - 1)));
+  // The compare pane shows one legend for all its charts.
+  chart_->legend()->hide();
   chart_->setMargins(QMargins(2, 0, 2, 0));
   chart_->layout()->setContentsMargins(0, 0, 0, 0);
   chart_->setBackgroundRoundness(0);
   chart_->addAxis(x_axis_, Qt::AlignBottom);
   chart_->addAxis(y_axis_, Qt::AlignLeft);
   x_axis_->setLabelFormat(QStringLiteral("%d"));
-  x_axis_->setTickCount(7);
+  x_axis_->setTickType(QValueAxis::TicksDynamic);
+  x_axis_->setTickAnchor(0);
   y_axis_->setTickCount(4);
   QFont small = font();
   small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1));
@@ -120,7 +131,7 @@ QtChartsSeriesChart::QtChartsSeriesChart(QWidget* parent)
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(view_);
-  setMinimumHeight(120);
+  setMinimumHeight(80);
   setToolTip(QStringLiteral(
       "Per-frame series of A (blue) and B (orange), the ground truth dashed, their difference "
       "shaded. Wheel: zoom frames; drag: pan; click: go to frame; double or right click: all "
@@ -140,17 +151,15 @@ void QtChartsSeriesChart::show_message(const QString& message) {
   cursor_line_->clear();
   x_axis_->setVisible(false);
   y_axis_->setVisible(false);
-  chart_->legend()->setVisible(false);
   chart_->setTitle(message);
 }
 
 void QtChartsSeriesChart::show_series(const ChartData& data) {
   data_ = data;
   chart_->setTitle(QString());
-  chart_->legend()->setVisible(true);
   x_axis_->setVisible(true);
   y_axis_->setVisible(true);
-  y_axis_->setTitleText(data.unit.isEmpty() ? data.name : QStringLiteral("%1 (%2)").arg(data.name, data.unit));
+  y_axis_->setTitleText(data.unit);  // the series' name is in the pane's picker
 
   // The value axis covers every value of the clip (not the decimated ones).
   double lo = INFINITY, hi = -INFINITY;
@@ -165,6 +174,7 @@ void QtChartsSeriesChart::show_series(const ChartData& data) {
   if (hi - lo < 1e-9) lo -= 0.5, hi += 0.5;
   const double pad = (hi - lo) * 0.06;
   y_axis_->setRange(lo - pad, hi + pad);
+  y_axis_->applyNiceNumbers();
   drawn_columns_ = 0;  // redraw even when the range is unchanged
   reset_zoom();
   if (drawn_columns_ == 0) redraw();
@@ -284,6 +294,7 @@ int QtChartsSeriesChart::frame_at_view_x(double x) const {
 }
 
 void QtChartsSeriesChart::on_range_changed(double first, double last) {
+  x_axis_->setTickInterval(nice_frame_step(last - first, 6));
   // Decimate again when the zoom changed by more than 20 % or the view moved
   // past what was drawn.
   const double drawn_span = drawn_last_ - drawn_first_;

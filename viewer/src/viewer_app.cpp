@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QFont>
 #include <QMessageBox>
+#include <QSettings>
 #include <QStatusBar>
 
 #include <fmt/format.h>
@@ -68,7 +69,10 @@ int run_viewer(QApplication& app) {
   if (!options.screenshot.isEmpty()) return take_screenshot(options);
 
   MainWindow window;
-  if (!window.restoreGeometry(QByteArray()) && options.size.isValid()) window.resize(options.size);
+  // The last session's size and place, unless none or --size was given.
+  if (options.size.isValid() || !QSettings().contains(QStringLiteral("window/geometry"))) {
+    window.resize(options.size.isValid() ? options.size : kScreenshotSize);
+  }
   window.show();
   if (!options.database.isEmpty()) window.open_database_interactively(options.database, options.view);
   if (options.tab == QLatin1String("runs")) window.show_tab(MainWindow::kRunsTab);
