@@ -364,6 +364,24 @@ void Store::set_board_state(const std::string& name, const std::string& state) {
   db_.cached("UPDATE boards SET state = ?2, last_seen = ?3 WHERE name = ?1").bind_all(name, state, unix_now()).run();
 }
 
+void Store::set_board_health(const std::string& name, const std::string& health, const std::string& reason,
+                             int64_t consecutive_failures) {
+  db_.cached("UPDATE boards SET health = ?2, quarantine_reason = NULLIF(?3, ''), consecutive_failures = ?4, "
+             "state = CASE WHEN ?2 = 'quarantined' THEN 'quarantined' WHEN state = 'quarantined' THEN 'idle' ELSE state END "
+             "WHERE name = ?1")
+      .bind_all(name, health, reason, consecutive_failures)
+      .run();
+}
+
+void Store::reset_eval(int64_t eval_id, const std::string& why) {
+  db_.cached("DELETE FROM eval_metrics WHERE eval_id = ?1").bind_all(eval_id).run();
+  db_.cached("DELETE FROM frame_series WHERE eval_id = ?1").bind_all(eval_id).run();
+  db_.cached("UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL, "
+             "finished_at = NULL, failure = ?2 WHERE id = ?1")
+      .bind_all(eval_id, why)
+      .run();
+}
+
 std::map<std::string, int64_t> Store::table_rows() {
   std::map<std::string, int64_t> out;
   for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs", "eval_metrics",

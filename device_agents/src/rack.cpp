@@ -34,7 +34,8 @@ struct RunningEval {
 // One board: its connection, leases, and compiled revisions.
 class Board : public std::enable_shared_from_this<Board> {
  public:
-  Board(Rack::Impl& rack, std::string name) : rack_(rack), name_(std::move(name)) {}
+  Board(Rack::Impl& rack, std::string name, FaultProfile profile, uint64_t seed)
+      : rack_(rack), name_(std::move(name)), profile_(profile), seed_(seed), rng_(seed) {}
   void connect();
   void drain();
   void stop();
@@ -49,9 +50,16 @@ class Board : public std::enable_shared_from_this<Board> {
   void try_run(const wire::Lease& lease);
   void execute(std::shared_ptr<RunningEval> ev);
   void deliver(wire::EvalResult result);
+  // Applies the board's fault profile to a finished eval (testing only).
+  // Runs on the host pool; its randomness comes from the lease, so it needs no lock.
+  void apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lease_id) const;
 
   Rack::Impl& rack_;
   std::string name_;
+  FaultProfile profile_;
+  uint64_t seed_;
+  std::mt19937_64 rng_;  // io thread only
+  uint64_t evals_done_ = 0;
   std::shared_ptr<Connection> conn_;
   bool ready_ = false;
   bool draining_ = false;
@@ -216,6 +224,7 @@ void Board::start_lease(const wire::Lease& lease) {
     m->set_name("frames");
     m->set_value(0);
     rack_.completed++;
+    ++evals_done_;
     deliver(std::move(r));
     return;
   }
@@ -305,21 +314,64 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
       r.set_infra_error(true);
       r.set_failure(e.what());
     }
+    apply_profile(r, r.host_seconds(), lease.lease_id());
     asio::post(rack_.io, [this, self, r = std::move(r)]() mutable {
       running_.erase(r.eval_id());
       rack_.completed++;
+      ++evals_done_;
       deliver(std::move(r));
     });
   });
 }
 
+void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lease_id) const {
+  using K = FaultProfile::Kind;
+  std::mt19937_64 rng(seed_ ^ (lease_id * 0x9E3779B97F4A7C15ull));
+  std::uniform_real_distribution<double> u(0, 1);
+  switch (profile_.kind) {
+    case K::kFlaky:
+      if (u(rng) < profile_.value) {
+        r.set_succeeded(false);
+        r.set_infra_error(true);
+        r.set_failure(fmt::format("board {}: injected flaky failure", name_));
+        r.clear_metrics();
+        r.clear_series();
+      }
+      break;
+    case K::kSlow:
+      // A slow board: the eval takes N times as long (the extra on this thread).
+      std::this_thread::sleep_for(std::chrono::duration<double>(host_seconds * (profile_.value - 1)));
+      break;
+    case K::kLiar:
+      // Wrong outputs: every error metric comes out different from the fleet's.
+      for (auto& m : *r.mutable_metrics()) {
+        if (m.name().find("mae") != std::string::npos) m.set_value(m.value() * 0.5);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
 void Board::deliver(wire::EvalResult result) {
+  using K = FaultProfile::Kind;
+  if (profile_.kind == K::kDiesAfter && evals_done_ > static_cast<uint64_t>(profile_.value)) {
+    log::warn("agent", "board={} dies (profile dies-after:{})", name_, profile_.value);
+    stopped_ = true;
+    if (conn_) conn_->close("board died");
+    return;
+  }
   if (ready_ && conn_) {
     wire::Envelope env;
     *env.mutable_result() = std::move(result);
     conn_->send(std::move(env));
   } else {
     undelivered_.push_back(std::move(result));
+  }
+  if (profile_.kind == K::kDisconnects && std::uniform_real_distribution<double>(0, 1)(rng_) < profile_.value && conn_) {
+    log::info("agent", "board={} drops its connection (profile disconnects)", name_);
+    conn_->close("injected disconnect");
+    return;
   }
   request_work();
   rack_.check_drained();
@@ -343,6 +395,39 @@ void Board::stop() {
   }
 }
 
+FaultProfile parse_fault_profile(const std::string& text) {
+  using K = FaultProfile::Kind;
+  FaultProfile p;
+  if (text.empty() || text == "none") return p;
+  auto colon = text.find(':');
+  std::string kind = text.substr(0, colon);
+  double value = 0;
+  if (colon != std::string::npos) {
+    try {
+      value = std::stod(text.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw std::invalid_argument(fmt::format("fault profile '{}': '{}' is not a number", text, text.substr(colon + 1)));
+    }
+  }
+  if (kind == "flaky" || kind == "disconnects") {
+    if (!(value > 0 && value <= 1)) throw std::invalid_argument(fmt::format("fault profile '{}': needs a fraction in (0, 1]", text));
+    p.kind = kind == "flaky" ? K::kFlaky : K::kDisconnects;
+  } else if (kind == "slow") {
+    if (!(value >= 1)) throw std::invalid_argument(fmt::format("fault profile '{}': slow:N needs N >= 1", text));
+    p.kind = K::kSlow;
+  } else if (kind == "dies-after") {
+    if (!(value >= 0)) throw std::invalid_argument(fmt::format("fault profile '{}': dies-after:K needs K >= 0", text));
+    p.kind = K::kDiesAfter;
+  } else if (kind == "liar") {
+    p.kind = K::kLiar;
+  } else {
+    throw std::invalid_argument(
+        fmt::format("unknown fault profile '{}' (flaky:P, slow:N, dies-after:K, disconnects:P, liar)", text));
+  }
+  p.value = value;
+  return p;
+}
+
 Rack::Rack(RackOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
   if (impl_->opt.secret.empty()) throw std::invalid_argument("the agent needs the rack secret (--secret or HIL_SECRET)");
@@ -351,10 +436,13 @@ Rack::Rack(RackOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->pool = std::make_unique<asio::thread_pool>(threads);
   impl_->cache = std::make_unique<BlobCache>(impl_->opt.cache_dir, impl_->opt.cache_max_bytes);
   dual_engine::use_single_thread_kernels();
+  auto profile = parse_fault_profile(impl_->opt.fault_profile);
   for (uint32_t i = 0; i < impl_->opt.boards; ++i) {
     std::string name = impl_->opt.boards == 1 && impl_->opt.name != "rack" ? impl_->opt.name
                                                                            : fmt::format("{}-{:03}", impl_->opt.name, i);
-    impl_->boards.push_back(std::make_shared<Board>(*impl_, name));
+    bool faulty = impl_->opt.faulty_boards == 0 || i < impl_->opt.faulty_boards;
+    impl_->boards.push_back(
+        std::make_shared<Board>(*impl_, name, faulty ? profile : FaultProfile{}, impl_->opt.seed * 1000003 + i));
   }
 }
 

@@ -39,6 +39,7 @@ const std::vector<MetricDef>& metric_registry() {
       {"lead_recall_occluded", "ratio", HIGHER_IS_BETTER, "lead recall when the lead vehicle is partly or fully occluded"},
       {"host_latency_p50_ms", "ms", LOWER_IS_BETTER, "median host time per frame"},
       {"host_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile host time per frame"},
+      {"host_latency_max_ms", "ms", LOWER_IS_BETTER, "worst host time per frame"},
       {"device_latency_p50_ms", "ms", LOWER_IS_BETTER, "median emulated device time per frame (deterministic)"},
       {"device_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile emulated device time per frame"},
       {"device_latency_max_ms", "ms", LOWER_IS_BETTER, "worst emulated device time per frame"},
@@ -148,6 +149,7 @@ std::map<std::string, double> EvalScorer::summary() const {
   m["lead_recall_occluded"] = tp_occ + fn_occ ? static_cast<double>(tp_occ) / (tp_occ + fn_occ) : 1.0;
   m["host_latency_p50_ms"] = percentile(host, 0.5);
   m["host_latency_p99_ms"] = percentile(host, 0.99);
+  m["host_latency_max_ms"] = host.empty() ? 0 : *std::max_element(host.begin(), host.end());
   m["device_latency_p50_ms"] = percentile(device, 0.5);
   m["device_latency_p99_ms"] = percentile(device, 0.99);
   m["device_latency_max_ms"] = device.empty() ? 0 : *std::max_element(device.begin(), device.end());

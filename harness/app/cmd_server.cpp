@@ -54,7 +54,9 @@ void add_server_commands(CLI::App& app) {
 
   struct Agent {
     std::string scheduler = "127.0.0.1:7600", secret, name = "rack", board_type = "emulated-hw3", cache = "hil-agent-cache";
-    uint32_t emulate = 1, threads = 0, slots = 1;
+    uint32_t emulate = 1, threads = 0, slots = 1, faulty = 0;
+    std::string profile;
+    uint64_t seed = 1;
   };
   auto ag = std::make_shared<Agent>();
   auto* agent = app.add_subcommand("agent", "run a board agent, or an emulated rack of N boards");
@@ -66,6 +68,10 @@ void add_server_commands(CLI::App& app) {
   agent->add_option("--threads", ag->threads, "host threads shared by the boards (0: all cores)")->capture_default_str();
   agent->add_option("--slots", ag->slots, "evals at once per board")->capture_default_str();
   agent->add_option("--cache", ag->cache, "blob cache folder")->capture_default_str();
+  agent->add_option("--fault-profile", ag->profile,
+                    "test the scheduler: flaky:P, slow:N, dies-after:K, disconnects:P or liar");
+  agent->add_option("--faulty-boards", ag->faulty, "how many boards get the profile (0: all)")->capture_default_str();
+  agent->add_option("--seed", ag->seed, "randomness of the fault profile")->capture_default_str();
   agent->callback([ag] {
     SignalWatcher signals;
     auto co = client_options(ag->scheduler, ag->secret);
@@ -79,6 +85,9 @@ void add_server_commands(CLI::App& app) {
     o.host_threads = ag->threads;
     o.slots_per_board = ag->slots;
     o.cache_dir = ag->cache;
+    o.fault_profile = ag->profile;
+    o.faulty_boards = ag->faulty;
+    o.seed = ag->seed;
     device_agents::Rack rack(o);
     // SIGTERM drains (finish what is in hand, take no more); a second signal stops.
     int signals_seen = 0;

@@ -68,7 +68,32 @@ struct BoardState {
   std::set<int64_t> leases;
   bool draining = false;
   uint64_t done = 0, failed = 0;
+  // Health: "unknown" until a health check passes, "ok", or "quarantined".
+  std::string health = "unknown";
+  std::string quarantine_reason;
+  uint32_t consecutive_infra = 0;
+  uint32_t since_check = 0;          // evals recorded since the last passed check
+  std::vector<int64_t> unverified;   // those evals: invalidated if the next check fails
+  uint64_t check_lease = 0;          // an outstanding health-check lease
+  Clock::time_point next_check{};
 };
+
+// A recorded result that a health check can re-run: deterministic emulated
+// boards must reproduce its deterministic metrics exactly.
+struct Reference {
+  std::string revision_sha, clip_sha, board, board_type;
+  suite::Scenario scenario;
+  std::map<std::string, double> metrics;
+};
+
+struct HealthCheck {
+  std::string board;
+  Reference reference;
+};
+
+constexpr uint32_t kInfraErrorsToQuarantine = 3;
+constexpr uint32_t kEvalsBetweenChecks = 20;
+constexpr size_t kMaxReferences = 64;
 
 struct Session {
   std::shared_ptr<Connection> conn;
@@ -98,6 +123,8 @@ struct Scheduler::Impl {
   std::set<std::shared_ptr<Session>> sessions;
   std::array<size_t, 3> round_robin{};
   uint64_t next_lease = 1;
+  std::deque<Reference> references;
+  std::map<uint64_t, HealthCheck> health_checks;  // by lease id
 
   // ------------------------------------------------------------ setup
   void open() {
@@ -212,6 +239,7 @@ struct Scheduler::Impl {
     ticker.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       expire_leases();
+      dispatch();  // quarantined boards come up for a health check again
       tick();
     });
   }
@@ -400,12 +428,116 @@ struct Scheduler::Impl {
     for (auto& [name, board] : boards) {
       auto session = board.session.lock();
       if (!session || board.draining) continue;
+      // Health first: a new or quarantined board re-runs a known eval before
+      // it gets work; a healthy one is re-checked every kEvalsBetweenChecks evals.
+      bool due = board.health != "ok" || board.since_check >= kEvalsBetweenChecks;
+      if (due && board.check_lease == 0 && board.credits > 0 && Clock::now() >= board.next_check) {
+        send_health_check(board, *session);
+      }
+      if (board.health == "quarantined") continue;
+      if (board.health != "ok" && board.check_lease != 0) continue;  // new boards prove themselves first
       while (board.credits > 0) {
         auto id = next_eval_for(board);
         if (!id) break;
         lease(board, *session, evals[*id]);
       }
     }
+  }
+
+  // Re-runs a recorded result of another board on this one. Returns false
+  // when there is no reference to compare with yet.
+  bool send_health_check(BoardState& board, Session& session) {
+    const Reference* ref = nullptr;
+    for (auto it = references.rbegin(); it != references.rend(); ++it) {
+      if (it->board != board.name && it->board_type == board.type) {
+        ref = &*it;
+        break;
+      }
+    }
+    if (!ref) return false;
+    uint64_t lease_id = next_lease++;
+    health_checks[lease_id] = {board.name, *ref};
+    board.check_lease = lease_id;
+    board.credits--;
+    wire::Envelope env;
+    auto* l = env.mutable_lease();
+    l->set_eval_id((uint64_t{1} << 62) | lease_id);  // never a real eval id
+    l->set_lease_id(lease_id);
+    l->set_board(board.name);
+    l->set_revision_sha(ref->revision_sha);
+    l->set_clip_sha(ref->clip_sha);
+    *l->mutable_scenario() = ref->scenario;
+    l->set_board_type(board.type);
+    l->set_timeout_seconds(opt.lease_timeout_seconds);
+    l->set_health_check(true);
+    session.conn->send(std::move(env));
+    log::info("scheduler", "board={} health check: re-running a result of board {}", board.name, ref->board);
+    return true;
+  }
+
+  static bool deterministic_metric(const std::string& name) { return name.rfind("host_", 0) != 0; }
+
+  void on_health_result(BoardState& board, const wire::EvalResult& r) {
+    auto it = health_checks.find(r.lease_id());
+    if (it == health_checks.end()) return;
+    HealthCheck check = std::move(it->second);
+    health_checks.erase(it);
+    board.check_lease = 0;
+    std::string mismatch;
+    if (!r.succeeded()) {
+      mismatch = fmt::format("the health-check eval failed: {}", r.failure());
+    } else {
+      std::map<std::string, double> got;
+      for (const auto& m : r.metrics()) got[m.name()] = m.value();
+      for (const auto& [name, want] : check.reference.metrics) {
+        if (!deterministic_metric(name)) continue;
+        auto g = got.find(name);
+        if (g == got.end() || std::abs(g->second - want) > 1e-9 * std::max(1.0, std::abs(want))) {
+          mismatch = fmt::format("{} = {} where board {} recorded {} for the same revision, clip and scenario", name,
+                                 g == got.end() ? std::string("missing") : fmt::format("{:.6g}", g->second),
+                                 check.reference.board, fmt::format("{:.6g}", want));
+          break;
+        }
+      }
+    }
+    if (mismatch.empty()) {
+      if (board.health != "ok") log::info("scheduler", "board={} passed its health check", board.name);
+      board.health = "ok";
+      board.quarantine_reason.clear();
+      board.since_check = 0;
+      board.consecutive_infra = 0;
+      board.unverified.clear();
+      writer->submit([name = board.name](db::Store& st) { st.set_board_health(name, "ok", "", 0); });
+    } else {
+      quarantine(board, "failed its health check: " + mismatch);
+    }
+    dispatch();
+  }
+
+  // Takes a board out of service until a health check passes, and re-queues
+  // every result it recorded since its last passed check.
+  void quarantine(BoardState& board, const std::string& reason) {
+    log::warn("scheduler", "board={} quarantined: {}", board.name, reason);
+    board.health = "quarantined";
+    board.quarantine_reason = reason;
+    board.next_check = Clock::now() + std::chrono::seconds(2);
+    for (int64_t id : board.unverified) {
+      auto it = evals.find(id);
+      if (it == evals.end() || it->second.state != EvalState::State::kDone) continue;
+      auto& run = runs[it->second.run_id];
+      if (run.gating || run.done) continue;  // too late: its verdict is being computed
+      it->second.state = EvalState::State::kQueued;
+      it->second.failed_on.insert(board.name);
+      run.succeeded = run.succeeded > 0 ? run.succeeded - 1 : 0;
+      run.queue.push_front(id);
+      writer->submit([id, why = fmt::format("re-queued: board {} {}", board.name, reason)](db::Store& st) {
+        st.reset_eval(id, why);
+      });
+    }
+    board.unverified.clear();
+    writer->submit([name = board.name, reason, n = board.consecutive_infra](db::Store& st) {
+      st.set_board_health(name, "quarantined", reason, n);
+    });
   }
 
   void lease(BoardState& board, Session& session, EvalState& e) {
@@ -478,6 +610,12 @@ struct Scheduler::Impl {
     auto b = boards.find(r.board());
     bool from_owner = b != boards.end() && b->second.session.lock() == s;
     if (!from_owner) return s->conn->fail(wire::INVALID_ARGUMENT, fmt::format("board '{}' is not on this connection", r.board()));
+    if (health_checks.count(r.lease_id())) {
+      ack.mutable_result_ack()->set_recorded(false);
+      s->conn->reply(env.id(), std::move(ack));
+      on_health_result(b->second, r);
+      return;
+    }
     if (it == evals.end() || it->second.state == EvalState::State::kDone) {
       // A duplicate or a result for a finished eval: acknowledged and dropped.
       log::info("scheduler", "board={} eval={} duplicate result dropped", r.board(), r.eval_id());
@@ -492,6 +630,9 @@ struct Scheduler::Impl {
       e.failed_on.insert(r.board());
       b->second.failed++;
       requeue(e, fmt::format("infra error on board {}: {}", r.board(), r.failure()));
+      if (++b->second.consecutive_infra >= kInfraErrorsToQuarantine) {
+        quarantine(b->second, fmt::format("{} infrastructure errors in a row, the last: {}", kInfraErrorsToQuarantine, r.failure()));
+      }
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
       dispatch();
@@ -510,7 +651,22 @@ struct Scheduler::Impl {
     std::vector<db::SeriesBlob> series;
     for (const auto& sd : r.series()) series.push_back({sd.name(), sd.codec(), sd.frames(), sd.data()});
     e.board = r.board();
-    b->second.done++;
+    auto& board = b->second;
+    board.done++;
+    board.consecutive_infra = 0;
+    if (r.succeeded()) {
+      board.since_check++;
+      board.unverified.push_back(e.id);
+      // Keep it as a reference for health checks of other boards.
+      const auto& run = runs[e.run_id];
+      auto sc = run.scenarios.find(e.scenario);
+      if (board.health != "quarantined" && sc != run.scenarios.end() && sc->second.mode() != "noop") {
+        Reference ref{e.revision_sha, e.clip_sha, board.name, board.type, sc->second, {}};
+        for (const auto& [name, value] : metrics) ref.metrics[name] = value;
+        references.push_back(std::move(ref));
+        if (references.size() > kMaxReferences) references.pop_front();
+      }
+    }
     finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics), std::move(series));
     ack.mutable_result_ack()->set_recorded(true);
     s->conn->reply(env.id(), std::move(ack));
@@ -857,7 +1013,11 @@ struct Scheduler::Impl {
       auto* bs = list->add_boards();
       bs->set_name(name);
       bs->set_type(b.type);
-      bs->set_state(!b.session.lock() ? "offline" : b.draining ? "draining" : b.leases.empty() ? "idle" : "busy");
+      bs->set_state(!b.session.lock()          ? "offline"
+                    : b.health == "quarantined" ? "quarantined"
+                    : b.draining                ? "draining"
+                    : b.leases.empty()          ? "idle"
+                                                : "busy");
       bs->set_leases(static_cast<uint32_t>(b.leases.size()));
       bs->set_evals_done(b.done);
       bs->set_evals_failed(b.failed);

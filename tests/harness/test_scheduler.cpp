@@ -230,3 +230,82 @@ TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]
   rack.stop();
   s2.stop();
 }
+
+TEST_CASE("a liar board is quarantined by its health check and the run completes on the healthy ones", "[scheduler][health]") {
+  Farm farm(3);
+  farm.wait_for_boards(3);
+  harness::Client c(farm.client());
+  harness::RunRequest req;
+  req.candidate = write_revision(farm.dir, "cand", 1);
+  req.baseline = write_revision(farm.dir, "base", 2);
+  req.suite = write_suite(farm.dir, 4).string();
+  req.clip_cache = farm.dir / "clips";
+  // A first run on healthy boards gives the fleet results to check against.
+  auto warmup = c.submit(harness::prepare_run(c, req));
+  REQUIRE(c.watch(warmup.run_id(), {}).state() == "done");
+
+  device_agents::RackOptions ro;
+  ro.port = farm.scheduler->port();
+  ro.secret = kSecret;
+  ro.boards = 1;
+  ro.name = "liar";
+  ro.fault_profile = "liar";
+  ro.cache_dir = farm.dir / "liar-cache";
+  device_agents::Rack liar(ro);
+  liar.start();
+  // The liar registers, re-runs a known eval, disagrees, and is quarantined.
+  std::string state;
+  for (int i = 0; i < 400 && state != "quarantined"; ++i) {
+    auto list = c.boards();
+    for (const auto& b : list.boards()) {
+      if (b.name() == "liar") state = b.state();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  REQUIRE(state == "quarantined");
+
+  auto run = c.submit(harness::prepare_run(c, req));
+  auto final = c.watch(run.run_id(), {});
+  CHECK(final.state() == "done");
+  CHECK(final.succeeded() == 8);
+  liar.stop();
+
+  db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+  auto st = d.prepare("SELECT COUNT(*) FROM evals WHERE board = 'liar'");
+  st.step();
+  CHECK(st.int64(0) == 0);  // nothing the liar computed was recorded
+  auto h = d.prepare("SELECT health, quarantine_reason FROM boards WHERE name = 'liar'");
+  REQUIRE(h.step());
+  CHECK(h.text(0) == "quarantined");
+  CHECK(h.text(1).find("health check") != std::string::npos);
+}
+
+TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quarantine it", "[scheduler][health]") {
+  Farm farm(2);
+  device_agents::RackOptions ro;
+  ro.port = farm.scheduler->port();
+  ro.secret = kSecret;
+  ro.boards = 1;
+  ro.name = "flaky";
+  ro.fault_profile = "flaky:1";
+  ro.cache_dir = farm.dir / "flaky-cache";
+  device_agents::Rack flaky(ro);
+  flaky.start();
+  farm.wait_for_boards(3);
+  harness::Client c(farm.client());
+  harness::RunRequest req;
+  req.candidate = write_revision(farm.dir, "cand", 1);
+  req.baseline = write_revision(farm.dir, "base", 2);
+  req.suite = write_suite(farm.dir, 6).string();
+  req.clip_cache = farm.dir / "clips";
+  auto run = c.submit(harness::prepare_run(c, req));
+  auto final = c.watch(run.run_id(), {});
+  CHECK(final.state() == "done");
+  CHECK(final.succeeded() == 12);  // infra errors never count against the network
+  CHECK(final.failed() == 0);
+  flaky.stop();
+  db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+  auto st = d.prepare("SELECT COUNT(*) FROM evals WHERE board = 'flaky' AND state = 'succeeded'");
+  st.step();
+  CHECK(st.int64(0) == 0);
+}

@@ -43,13 +43,7 @@
 #include "screenshot.h"
 #include "verdict_style.h"
 #include "viewer_app.h"
-
-namespace Catch {
-template <>
-struct StringMaker<QString> {
-  static std::string convert(const QString& s) { return '"' + s.toStdString() + '"'; }
-};
-}  // namespace Catch
+#include "viewer_test_support.h"
 
 namespace {
 
@@ -58,38 +52,12 @@ using hil::viewer::GateTableModel;
 using hil::viewer::MainWindow;
 using hil::viewer::RunTableModel;
 using hil::viewer::VerdictKind;
+using viewer_test::CheckedModel;
+using viewer_test::cell;
+using viewer_test::cell_color;
+using viewer_test::count_pixels;
 
 // ------------------------------------------------------------------ fixture
-
-// Model-tester failures, collected by a message handler so a failure is a
-// failed assertion of the test that caused it (not a crash, not a lost line).
-QStringList& model_test_failures() {
-  static QStringList failures;
-  return failures;
-}
-
-QtMessageHandler g_previous_handler = nullptr;
-
-void collect_model_test_failures(QtMsgType type, const QMessageLogContext& context,
-                                 const QString& message) {
-  if (context.category != nullptr && QLatin1String(context.category) == "qt.modeltest") {
-    model_test_failures() << message;
-  }
-  g_previous_handler(type, context, message);
-}
-
-// Watches `model` with Qt's QAbstractItemModelTester for the tester's life.
-class CheckedModel {
- public:
-  explicit CheckedModel(QAbstractItemModel* model)
-      : tester_(model, QAbstractItemModelTester::FailureReportingMode::Warning) {
-    model_test_failures().clear();
-  }
-  ~CheckedModel() { CHECK(model_test_failures().isEmpty()); }
-
- private:
-  QAbstractItemModelTester tester_;
-};
 
 struct RunSpec {
   std::string label;
@@ -189,22 +157,6 @@ class ResultsDatabase {
   int64_t candidate_ = 0, baseline_ = 0, suite_ = 0;
   std::vector<int64_t> clips_;
 };
-
-QString cell(const QAbstractItemModel& model, int row, int column, int role = Qt::DisplayRole) {
-  return model.data(model.index(row, column), role).toString();
-}
-
-QColor cell_color(const QAbstractItemModel& model, int row, int column, int role) {
-  return model.data(model.index(row, column), role).value<QColor>();
-}
-
-int count_pixels(const QImage& image, const QColor& color) {
-  int count = 0;
-  for (int y = 0; y < image.height(); ++y) {
-    for (int x = 0; x < image.width(); ++x) count += image.pixelColor(x, y).rgb() == color.rgb();
-  }
-  return count;
-}
 
 // ------------------------------------------------------------------ run table
 
@@ -387,6 +339,7 @@ TEST_CASE("The window shows the selected run's gate results and margin chart") {
   const int fail_row = *window.run_model().row_of_run(db.fail_run);
   QTableView& runs = window.run_table();
   window.resize(hil::viewer::kScreenshotSize);
+  window.show_tab(MainWindow::kRunsTab);
   window.show();
   REQUIRE(QTest::qWaitForWindowExposed(&window));
   const QRect cell_rect = runs.visualRect(window.run_model().index(fail_row, 1));
@@ -458,6 +411,7 @@ TEST_CASE("The window shows the selected run's gate results and margin chart") {
   }
 
   SECTION("the screenshot is the window at 1200x800 with the verdict colours in it") {
+    window.show_tab(MainWindow::kRunsTab);  // the compare tab is the first screen
     const QString png = db.file_in_dir("window.png");
     REQUIRE_FALSE(hil::viewer::save_screenshot(window, hil::viewer::kScreenshotSize, png));
     REQUIRE(QFileInfo(png).size() > 0);
@@ -601,6 +555,6 @@ int main(int argc, char** argv) {
   QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings_dir.path());
   QApplication::setOrganizationName(QStringLiteral("hil-tests"));
   QApplication::setApplicationName(QStringLiteral("test_viewer"));
-  g_previous_handler = qInstallMessageHandler(collect_model_test_failures);
+  viewer_test::previous_message_handler() = qInstallMessageHandler(viewer_test::collect_model_test_failures);
   return Catch::Session().run(argc, argv);
 }

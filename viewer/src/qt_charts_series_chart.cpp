@@ -22,15 +22,17 @@ namespace {
 
 QList<QPointF> to_list(const Polyline& points) { return QList<QPointF>(points.begin(), points.end()); }
 
-// 1, 2 or 5 times a power of ten: about `ticks` intervals over `span` frames.
-double nice_frame_step(double span, int ticks) {
-  const double raw = std::max(span / ticks, 1.0);
+// 1, 2 or 5 times a power of ten: about `ticks` intervals over `span`.
+double nice_step(double span, int ticks) {
+  const double raw = span / ticks;
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
     if (m * power >= raw) return m * power;
   }
   return 10 * power;
 }
+
+double nice_frame_step(double span, int ticks) { return std::max(nice_step(span, ticks), 1.0); }
 
 // Mouse: wheel zooms the frame axis around the pointer, a drag pans, a click
 // moves the cursor, a double click or a right click shows every frame.
@@ -101,7 +103,6 @@ QtChartsSeriesChart::QtChartsSeriesChart(QWidget* parent)
   x_axis_->setLabelFormat(QStringLiteral("%d"));
   x_axis_->setTickType(QValueAxis::TicksDynamic);
   x_axis_->setTickAnchor(0);
-  y_axis_->setTickCount(4);
   QFont small = font();
   small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1));
   x_axis_->setLabelsFont(small);
@@ -159,25 +160,39 @@ void QtChartsSeriesChart::show_series(const ChartData& data) {
   chart_->setTitle(QString());
   x_axis_->setVisible(true);
   y_axis_->setVisible(true);
-  y_axis_->setTitleText(data.unit);  // the series' name is in the pane's picker
+  y_axis_->setTitleText(QString());
 
   // The value axis covers every value of the clip (not the decimated ones).
-  double lo = INFINITY, hi = -INFINITY;
+  value_lo_ = INFINITY;
+  value_hi_ = -INFINITY;
   for (const auto* values : {&data.a, &data.b, &data.truth}) {
     for (float v : *values) {
       if (std::isnan(v)) continue;
-      lo = std::min(lo, static_cast<double>(v));
-      hi = std::max(hi, static_cast<double>(v));
+      value_lo_ = std::min(value_lo_, static_cast<double>(v));
+      value_hi_ = std::max(value_hi_, static_cast<double>(v));
     }
   }
-  if (!std::isfinite(lo)) lo = 0, hi = 1;
-  if (hi - lo < 1e-9) lo -= 0.5, hi += 0.5;
-  const double pad = (hi - lo) * 0.06;
-  y_axis_->setRange(lo - pad, hi + pad);
-  y_axis_->applyNiceNumbers();
+  if (!std::isfinite(value_lo_)) value_lo_ = 0, value_hi_ = 1;
+  if (value_hi_ - value_lo_ < 1e-9) value_lo_ -= 0.5, value_hi_ += 0.5;
+  fit_value_axis();
   drawn_columns_ = 0;  // redraw even when the range is unchanged
   reset_zoom();
   if (drawn_columns_ == 0) redraw();
+}
+
+void QtChartsSeriesChart::fit_value_axis() {
+  // Whole steps, and no more labels than the height holds: Qt Charts elides
+  // a label to "..." when its share of the axis is shorter than the font.
+  const double height = chart_->plotArea().height() > 0 ? chart_->plotArea().height() : 0.6 * this->height();
+  const int intervals = std::clamp(static_cast<int>(height / (2.2 * fontMetrics().height())), 1, 5);
+  const double step = nice_step(value_hi_ - value_lo_, intervals);
+  const double bottom = std::floor(value_lo_ / step) * step, top = std::ceil(value_hi_ / step) * step;
+  y_axis_->setRange(bottom, top);
+  y_axis_->setTickCount(static_cast<int>(std::lround((top - bottom) / step)) + 1);
+  const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step))));
+  y_axis_->setLabelFormat(QStringLiteral("%.%1f").arg(decimals));
+  fitted_height_ = height;
+  place_cursor();
 }
 
 int QtChartsSeriesChart::columns() const {
@@ -312,7 +327,9 @@ void QtChartsSeriesChart::set_delta_shading(bool on) {
 
 void QtChartsSeriesChart::resizeEvent(QResizeEvent* event) {
   SeriesChart::resizeEvent(event);
-  if (!data_.name.isEmpty() && std::abs(columns() - drawn_columns_) > drawn_columns_ / 5) redraw();
+  if (data_.name.isEmpty()) return;
+  if (std::abs(chart_->plotArea().height() - fitted_height_) > 8) fit_value_axis();
+  if (std::abs(columns() - drawn_columns_) > drawn_columns_ / 5) redraw();
 }
 
 }  // namespace hil::viewer

@@ -52,6 +52,7 @@ class QtChartsSeriesChart : public SeriesChart {
   void fill_line(std::vector<QLineSeries*>& pool, const std::vector<Polyline>& segments,
                  const QColor& colour, const QString& name, Qt::PenStyle style);
   void place_cursor();
+  void fit_value_axis();
   void on_range_changed(double first, double last);
   int columns() const;
 
@@ -71,6 +72,8 @@ class QtChartsSeriesChart : public SeriesChart {
   bool setting_range_ = false;  // programmatic range change: no signal
   double drawn_first_ = 0, drawn_last_ = 0;  // the range the lines were decimated for
   int drawn_columns_ = 0;
+  double value_lo_ = 0, value_hi_ = 1;  // every value of the shown series
+  double fitted_height_ = 0;            // the plot height the value axis was fitted to
 };
 
 }  // namespace hil::viewer

@@ -209,6 +209,11 @@ class Store {
   void upsert_board(const std::string& name, const std::string& type, const std::string& state,
                     const std::string& software);
   void set_board_state(const std::string& name, const std::string& state);
+  void set_board_health(const std::string& name, const std::string& health, const std::string& reason,
+                        int64_t consecutive_failures);
+  // Puts a recorded eval back in the queue, deleting its results (its board
+  // failed a health check, so they cannot be trusted).
+  void reset_eval(int64_t eval_id, const std::string& why);
 
   std::map<std::string, int64_t> table_rows();
 

@@ -26,7 +26,22 @@ struct RackOptions {
   uint64_t cache_max_bytes = uint64_t{2} << 30;
   double reconnect_min_seconds = 0.1;
   double reconnect_max_seconds = 5.0;
+  // Fault profile for testing the scheduler and the gate, applied to the first
+  // `faulty_boards` boards (0: all): flaky:P (fails a fraction P of evals as
+  // infra errors), slow:N (takes N times as long), dies-after:K (disappears
+  // after K evals), disconnects:P (drops the connection after a fraction P of
+  // evals), liar (reports wrong outputs).
+  std::string fault_profile;
+  uint32_t faulty_boards = 0;
+  uint64_t seed = 1;  // the profiles' randomness
 };
+
+// Parses a fault profile; throws std::invalid_argument naming what is wrong.
+struct FaultProfile {
+  enum class Kind { kNone, kFlaky, kSlow, kDiesAfter, kDisconnects, kLiar } kind = Kind::kNone;
+  double value = 0;
+};
+FaultProfile parse_fault_profile(const std::string& text);
 
 class Rack {
  public:
