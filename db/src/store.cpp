@@ -193,11 +193,8 @@ std::vector<EvalRow> Store::evals_of_run(int64_t run_id) {
 
 void Store::mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id, double deadline) {
   db_.cached("UPDATE evals SET state = 'leased', board = ?2, lease_id = ?3, lease_deadline = ?4, "
-              "attempts = attempts + 1, started_at = ?5 WHERE id = ?1 AND state IN ('queued', 'leased')")
+             "attempts = attempts + 1, started_at = ?5 WHERE id = ?1 AND state IN ('queued', 'leased')")
       .bind_all(eval_id, board, lease_id, deadline, unix_now())
-      .run();
-  db_.cached("UPDATE runs SET state = 'running' WHERE state = 'queued' AND id = (SELECT run_id FROM evals WHERE id = ?1)")
-      .bind_all(eval_id)
       .run();
 }
 

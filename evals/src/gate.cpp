@@ -47,21 +47,33 @@ double value_of(const std::map<std::string, double>& m, const std::string& key) 
   return it == m.end() ? NAN : it->second;
 }
 
-// Corpus statistic of one side over the clips at `idx`.
-double corpus(const std::vector<const PairedClip*>& clips, const std::vector<size_t>& idx, const std::string& metric,
-              bool candidate) {
-  const RatioDef* ratio = ratio_of(metric);
+// Each clip's contribution to the corpus statistic of one side, extracted
+// once: resampling then sums plain numbers instead of looking up names.
+struct Contribution {
   double num = 0, den = 0;
-  for (size_t i : idx) {
+};
+
+std::vector<Contribution> contributions(const std::vector<const PairedClip*>& clips, const std::string& metric,
+                                        bool candidate) {
+  const RatioDef* ratio = ratio_of(metric);
+  std::vector<Contribution> out(clips.size());
+  for (size_t i = 0; i < clips.size(); ++i) {
     const auto& m = candidate ? clips[i]->candidate : clips[i]->baseline;
     if (ratio) {
       double a = value_of(m, ratio->numerator), b = value_of(m, ratio->other);
-      num += a;
-      den += a + b;
+      out[i] = {a, a + b};
     } else {
-      num += value_of(m, metric);
-      den += 1;
+      out[i] = {value_of(m, metric), 1};
     }
+  }
+  return out;
+}
+
+double corpus(const std::vector<Contribution>& parts, const std::vector<size_t>& idx, bool ratio) {
+  double num = 0, den = 0;
+  for (size_t i : idx) {
+    num += parts[i].num;
+    den += parts[i].den;
   }
   if (den == 0) return ratio ? 1.0 : 0.0;
   return num / den;
@@ -105,8 +117,11 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   v.clips = static_cast<uint32_t>(clusters.size());
   std::vector<size_t> idx(clips.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  v.baseline = corpus(clips, idx, rule.metric(), false);
-  v.candidate = corpus(clips, idx, rule.metric(), true);
+  const bool is_ratio = ratio != nullptr;
+  const auto base_parts = contributions(clips, rule.metric(), false);
+  const auto cand_parts = contributions(clips, rule.metric(), true);
+  v.baseline = corpus(base_parts, idx, is_ratio);
+  v.candidate = corpus(cand_parts, idx, is_ratio);
   v.degradation = sign * (v.candidate - v.baseline);
   v.margin = std::max(rule.max_abs_degradation(), rule.max_rel_degradation() * std::abs(v.baseline));
   uint32_t min_clips = std::max<uint32_t>(rule.min_clips(), 2);
@@ -130,7 +145,7 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
       const auto& members = clusters[rng.next() % clusters.size()];
       sample.insert(sample.end(), members.begin(), members.end());
     }
-    stats.push_back(sign * (corpus(clips, sample, rule.metric(), true) - corpus(clips, sample, rule.metric(), false)));
+    stats.push_back(sign * (corpus(cand_parts, sample, is_ratio) - corpus(base_parts, sample, is_ratio)));
   }
   std::sort(stats.begin(), stats.end());
   double alpha = 1 - confidence;

@@ -14,7 +14,18 @@
 #include "hil/dual_engine/sample_models.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
 #include "hil/db/database.h"
+#include "hil/device_agents/rack.h"
+#include "hil/evals/sha256.h"
+#include "hil/harness/client.h"
+#include "hil/harness/scheduler.h"
+#include "hil/harness/submission.h"
 #include "hil/db/store.h"
 #include "hil/db/writer.h"
 #include "hil/evals/metrics.h"
@@ -90,6 +101,13 @@ std::vector<int64_t> seed_evals(db::Database& d, int64_t n, int64_t clips, int64
   st.bind_all(run);
   while (st.step()) ids.push_back(st.int64(0));
   return ids;
+}
+
+double resident_mb() {
+  std::ifstream statm("/proc/self/statm");
+  double pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e6;
 }
 
 }  // namespace
@@ -308,6 +326,102 @@ void add_bench_commands(CLI::App& app) {
       fmt::print("file: {:.0f} MB\n", static_cast<double>(std::filesystem::file_size(qpath)) / 1e6);
     }
     std::filesystem::remove_all(dir);
+  });
+
+  struct Dispatch {
+    uint32_t boards = 64;
+    uint32_t clips = 100;
+    uint32_t scenarios = 100;
+    uint32_t slots = 4;
+    std::string dir;
+  };
+  auto dp = std::make_shared<Dispatch>();
+  auto* dispatch = bench->add_subcommand(
+      "dispatch", "the harness's own overhead: noop evals through client, scheduler, agents on loopback and SQLite");
+  dispatch->add_option("--boards", dp->boards, "emulated boards (each its own TCP connection)")->capture_default_str();
+  dispatch->add_option("--clips", dp->clips)->capture_default_str();
+  dispatch->add_option("--scenarios", dp->scenarios, "noop scenarios per clip (evals = 2 x clips x scenarios)")->capture_default_str();
+  dispatch->add_option("--slots", dp->slots, "evals in flight per board")->capture_default_str();
+  dispatch->add_option("--dir", dp->dir, "work folder (default: a temp folder)");
+  dispatch->callback([dp] {
+    // Thousands of boards need thousands of descriptors (two per board in one process).
+    rlimit lim{};
+    getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    auto dir = dp->dir.empty() ? std::filesystem::temp_directory_path() / "hil-bench-dispatch" : std::filesystem::path(dp->dir);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const double rss_start = resident_mb();
+    harness::SchedulerOptions so;
+    so.db_path = dir / "dispatch.db";
+    so.port = 0;
+    so.secret = "bench";
+    so.max_pending_messages = 1u << 20;
+    harness::Scheduler scheduler(so);
+    scheduler.open();
+    scheduler.start();
+    device_agents::RackOptions ro;
+    ro.port = scheduler.port();
+    ro.secret = "bench";
+    ro.boards = dp->boards;
+    ro.slots_per_board = dp->slots;
+    ro.host_threads = 1;
+    ro.name = "bench";
+    ro.cache_dir = dir / "cache";
+    ro.reconnect_max_seconds = 1;
+    const double rss_before_rack = resident_mb();
+    auto t_connect = Clock::now();
+    device_agents::Rack rack(ro);
+    rack.start();
+    harness::ClientOptions co;
+    co.port = scheduler.port();
+    co.secret = "bench";
+    harness::Client client(co);
+    size_t up = 0;
+    while (up < dp->boards && seconds_since(t_connect) < 120) {
+      auto list = client.boards();
+      up = 0;
+      for (const auto& b : list.boards()) up += b.state() != "offline";
+      if (up < dp->boards) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const double connect_s = seconds_since(t_connect);
+    const double rss_boards = resident_mb();
+    fmt::print("boards: {} of {} registered in {:.2f} s; memory {:.1f} MB for the rack and the scheduler's side of them "
+               "({:.1f} KB per board)\n",
+               up, dp->boards, connect_s, rss_boards - rss_before_rack, (rss_boards - rss_before_rack) * 1000 / std::max<size_t>(up, 1));
+    // A noop suite: its clips are tiny and never fetched; the revisions are
+    // named blobs the boards never load.
+    auto suite_path = dir / "bench-noop.textproto";
+    {
+      std::ofstream suite(suite_path);
+      suite << "name: \"bench-noop\"\nboard_type: \"emulated-hw3\"\n"
+            << "clips { generated { count: " << dp->clips << " frames: 1 seed: 77 conditions: [\"clear\"] } }\n";
+      for (uint32_t s = 0; s < dp->scenarios; ++s) suite << "scenarios { name: \"noop-" << s << "\" mode: \"noop\" }\n";
+      suite << "gates { metric: \"frames\" max_abs_degradation: 0 min_clips: 2 blocking: true }\nbootstrap_resamples: 100\n";
+    }
+    for (const char* name : {"noop-a", "noop-b"}) evals::write_file_atomic(dir / name, std::string("noop revision ") + name);
+    harness::RunRequest req;
+    req.candidate = dir / "noop-b";
+    req.baseline = dir / "noop-a";
+    req.suite = suite_path.string();
+    req.clip_cache = dir / "clips";
+    req.priority = "nightly";
+    auto run = harness::prepare_run(client, req);
+    auto t_submit = Clock::now();
+    auto ack = client.submit(run);
+    const double submit_s = seconds_since(t_submit);
+    auto t_run = Clock::now();
+    auto last = client.watch(ack.run_id(), {});
+    const double run_s = seconds_since(t_run);
+    fmt::print("submit: {} evals expanded and persisted in {:.2f} s ({:.0f} evals/s)\n", ack.evals(), submit_s,
+               ack.evals() / submit_s);
+    fmt::print("dispatch: {} noop evals on {} boards ({} slots each) in {:.2f} s: {:.0f} evals/s end to end "
+               "(lease, result, exactly-once record in SQLite, gate); {} succeeded, {} failed\n",
+               ack.evals(), up, dp->slots, run_s, ack.evals() / run_s, last.succeeded(), last.failed());
+    fmt::print("memory: {:.1f} MB resident at the end (started at {:.1f} MB)\n", resident_mb(), rss_start);
+    rack.stop();
+    scheduler.stop();
   });
 
   auto rt = std::make_shared<Engine>();

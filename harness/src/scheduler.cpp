@@ -59,6 +59,9 @@ struct RunState {
   bool cancelled = false, gating = false, done = false;
   std::vector<std::weak_ptr<Session>> watchers;
   std::vector<uint64_t> watch_ids;
+  Clock::time_point last_notify{};
+  bool notify_pending = false;
+  bool marked_running = false;
 };
 
 struct BoardState {
@@ -125,6 +128,50 @@ struct Scheduler::Impl {
   uint64_t next_lease = 1;
   std::deque<Reference> references;
   std::map<uint64_t, HealthCheck> health_checks;  // by lease id
+
+  // Leases and outcomes are written in batches: everything one turn of the
+  // I/O loop produced becomes one writer job (group commit does the rest).
+  struct PendingLease {
+    int64_t eval_id;
+    std::string board;
+    int64_t lease_id;
+    double deadline;
+  };
+  std::vector<PendingLease> pending_leases;
+  std::vector<int64_t> pending_running;
+  std::vector<db::EvalOutcome> pending_outcomes;
+  bool flush_scheduled = false;
+
+  void schedule_flush() {
+    if (flush_scheduled) return;
+    flush_scheduled = true;
+    asio::post(io, [this] { flush_pending(); });
+  }
+
+  void flush_pending() {
+    flush_scheduled = false;
+    if (!pending_leases.empty() || !pending_running.empty()) {
+      writer->submit([leases = std::move(pending_leases), running = std::move(pending_running)](db::Store& st) {
+        for (auto run : running) st.set_run_state(run, "running");
+        for (const auto& l : leases) st.mark_leased(l.eval_id, l.board, l.lease_id, l.deadline);
+      });
+      pending_leases.clear();
+      pending_running.clear();
+    }
+    if (!pending_outcomes.empty()) {
+      writer->submit([outcomes = std::move(pending_outcomes)](db::Store& st) {
+        for (const auto& o : outcomes) st.record_outcome(o);
+      });
+      pending_outcomes.clear();
+    }
+  }
+
+  // Every other write goes after the pending batches, so that order holds
+  // (a run's gate after its last outcome, a re-queue after its lease).
+  void submit_job(db::Writer::Job job, db::Writer::Done done = {}) {
+    flush_pending();
+    writer->submit(std::move(job), std::move(done));
+  }
 
   // ------------------------------------------------------------ setup
   void open() {
@@ -240,6 +287,9 @@ struct Scheduler::Impl {
       if (ec) return;
       expire_leases();
       dispatch();  // quarantined boards come up for a health check again
+      for (auto& [id, run] : runs) {
+        if (run.notify_pending && !run.done) notify(run, false);
+      }
       tick();
     });
   }
@@ -353,7 +403,7 @@ struct Scheduler::Impl {
         b.session = s;
         b.credits = 0;
         pending_types.erase(name);
-        writer->submit([name, type = b.type, sw = s->name](db::Store& st) { st.upsert_board(name, type, "idle", sw); });
+        submit_job([name, type = b.type, sw = s->name](db::Store& st) { st.upsert_board(name, type, "idle", sw); });
       }
       log::info("scheduler", "agent={} peer={} connected with {} boards ({} evals held)", s->name, c.peer(),
                 s->boards.size(), s->held.size());
@@ -373,7 +423,7 @@ struct Scheduler::Impl {
       if (it == boards.end() || it->second.session.lock() != nullptr) continue;
       it->second.credits = 0;
       // Leases stay until they expire: the agent may reconnect and deliver.
-      writer->submit([name](db::Store& st) { st.set_board_state(name, "offline"); });
+      submit_job([name](db::Store& st) { st.set_board_state(name, "offline"); });
     }
   }
 
@@ -384,7 +434,7 @@ struct Scheduler::Impl {
       return s->conn->fail(wire::INVALID_ARGUMENT, fmt::format("board '{}' is not registered on this connection", w.board()));
     }
     it->second.credits = std::min<uint32_t>(w.credits(), 64);
-    dispatch();
+    dispatch_board(it->second);
   }
 
   void on_progress(const wire::Progress& p) {
@@ -425,22 +475,27 @@ struct Scheduler::Impl {
   }
 
   void dispatch() {
-    for (auto& [name, board] : boards) {
-      auto session = board.session.lock();
-      if (!session || board.draining) continue;
-      // Health first: a new or quarantined board re-runs a known eval before
-      // it gets work; a healthy one is re-checked every kEvalsBetweenChecks evals.
-      bool due = board.health != "ok" || board.since_check >= kEvalsBetweenChecks;
-      if (due && board.check_lease == 0 && board.credits > 0 && Clock::now() >= board.next_check) {
-        send_health_check(board, *session);
-      }
-      if (board.health == "quarantined") continue;
-      if (board.health != "ok" && board.check_lease != 0) continue;  // new boards prove themselves first
-      while (board.credits > 0) {
-        auto id = next_eval_for(board);
-        if (!id) break;
-        lease(board, *session, evals[*id]);
-      }
+    for (auto& [name, board] : boards) dispatch_board(board);
+  }
+
+  // Leases work to one board up to its credits. Called for the board that
+  // asked (so a result costs O(1), not O(boards)), and for all boards when
+  // work appears.
+  void dispatch_board(BoardState& board) {
+    auto session = board.session.lock();
+    if (!session || board.draining) return;
+    // Health first: a new or quarantined board re-runs a known eval before
+    // it gets work; a healthy one is re-checked every kEvalsBetweenChecks evals.
+    bool due = board.health != "ok" || board.since_check >= kEvalsBetweenChecks;
+    if (due && board.check_lease == 0 && board.credits > 0 && Clock::now() >= board.next_check) {
+      send_health_check(board, *session);
+    }
+    if (board.health == "quarantined") return;
+    if (board.health != "ok" && board.check_lease != 0) return;  // new boards prove themselves first
+    while (board.credits > 0) {
+      auto id = next_eval_for(board);
+      if (!id) break;
+      lease(board, *session, evals[*id]);
     }
   }
 
@@ -507,7 +562,7 @@ struct Scheduler::Impl {
       board.since_check = 0;
       board.consecutive_infra = 0;
       board.unverified.clear();
-      writer->submit([name = board.name](db::Store& st) { st.set_board_health(name, "ok", "", 0); });
+      submit_job([name = board.name](db::Store& st) { st.set_board_health(name, "ok", "", 0); });
     } else {
       quarantine(board, "failed its health check: " + mismatch);
     }
@@ -530,12 +585,12 @@ struct Scheduler::Impl {
       it->second.failed_on.insert(board.name);
       run.succeeded = run.succeeded > 0 ? run.succeeded - 1 : 0;
       run.queue.push_front(id);
-      writer->submit([id, why = fmt::format("re-queued: board {} {}", board.name, reason)](db::Store& st) {
+      submit_job([id, why = fmt::format("re-queued: board {} {}", board.name, reason)](db::Store& st) {
         st.reset_eval(id, why);
       });
     }
     board.unverified.clear();
-    writer->submit([name = board.name, reason, n = board.consecutive_infra](db::Store& st) {
+    submit_job([name = board.name, reason, n = board.consecutive_infra](db::Store& st) {
       st.set_board_health(name, "quarantined", reason, n);
     });
   }
@@ -562,8 +617,12 @@ struct Scheduler::Impl {
     l->set_timeout_seconds(opt.lease_timeout_seconds);
     l->set_attempt(static_cast<uint32_t>(e.attempts));
     session.conn->send(std::move(env));
-    writer->submit([id = e.id, b = board.name, lease = e.lease_id, deadline = db::unix_now() + opt.lease_timeout_seconds](
-                       db::Store& st) { st.mark_leased(id, b, static_cast<int64_t>(lease), deadline); });
+    pending_leases.push_back({e.id, board.name, static_cast<int64_t>(e.lease_id), db::unix_now() + opt.lease_timeout_seconds});
+    if (!run.marked_running) {
+      run.marked_running = true;
+      pending_running.push_back(run.id);
+    }
+    schedule_flush();
     log::debug("scheduler", "board={} eval={} lease={} attempt={}", board.name, e.id, e.lease_id, e.attempts);
   }
 
@@ -584,7 +643,7 @@ struct Scheduler::Impl {
     e.state = EvalState::State::kQueued;
     e.lease_id = 0;
     run.queue.push_front(e.id);
-    writer->submit([id = e.id](db::Store& st) { st.mark_queued(id); });
+    submit_job([id = e.id](db::Store& st) { st.mark_queued(id); });
   }
 
   void expire_leases() {
@@ -670,7 +729,7 @@ struct Scheduler::Impl {
     finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics), std::move(series));
     ack.mutable_result_ack()->set_recorded(true);
     s->conn->reply(env.id(), std::move(ack));
-    dispatch();
+    // No dispatch here: the board asks for more with a WorkRequest.
   }
 
   void finish_eval(EvalState& e, bool ok, const std::string& failure, double host_seconds,
@@ -687,7 +746,8 @@ struct Scheduler::Impl {
     o.host_seconds = host_seconds;
     o.metrics = std::move(metrics);
     o.series = std::move(series);
-    writer->submit([o = std::move(o)](db::Store& st) { st.record_outcome(o); });
+    pending_outcomes.push_back(std::move(o));
+    schedule_flush();
     notify(run, false);
     maybe_finish(run);
   }
@@ -697,7 +757,7 @@ struct Scheduler::Impl {
     run.gating = true;
     int64_t id = run.id;
     bool cancelled = run.cancelled;
-    writer->submit(
+    submit_job(
         [id, cancelled](db::Store& st) {
           if (!cancelled) gate_run(st, id);
           st.set_run_state(id, cancelled ? "cancelled" : "done");
@@ -799,7 +859,7 @@ struct Scheduler::Impl {
     std::weak_ptr<Session> weak = s;
     uint64_t reply_to = env.id();
     // Persisted before the submit is acknowledged.
-    writer->submit(
+    submit_job(
         [sub_copy, result, priority, suite](db::Store& st) {
           auto rev_id = [&](const wire::RevisionRef& r) {
             return st.upsert_revision({0, r.sha256(), r.name().empty() ? r.sha256().substr(0, 12) : r.name(), r.git_sha(),
@@ -870,8 +930,12 @@ struct Scheduler::Impl {
     wire::RunStatus st;
     st.set_run_id(static_cast<uint64_t>(run_id));
     db::Store store(*reader);
-    auto row = store.run(run_id);
     auto it = runs.find(run_id);
+    // The database only for runs that are finished (or not in memory): an
+    // active run's counts are in memory, and reading them per result would
+    // cost a query per eval.
+    std::optional<db::RunRow> row;
+    if (it == runs.end() || it->second.done) row = store.run(run_id);
     if (it != runs.end()) {
       const auto& r = it->second;
       st.set_state(r.done ? "done" : r.leased || r.succeeded || r.failed ? "running" : "queued");
@@ -941,6 +1005,14 @@ struct Scheduler::Impl {
 
   void notify(RunState& run, bool final) {
     if (run.watchers.empty()) return;
+    // Progress goes out at most every 100 ms per run; the final status always.
+    auto now = Clock::now();
+    if (!final && now - run.last_notify < std::chrono::milliseconds(100)) {
+      run.notify_pending = true;
+      return;
+    }
+    run.last_notify = now;
+    run.notify_pending = false;
     auto status = status_of(run.id);
     if (final) status.set_state(run.cancelled ? "cancelled" : "done");
     for (size_t i = 0; i < run.watchers.size(); ++i) {
@@ -977,7 +1049,7 @@ struct Scheduler::Impl {
       auto& e = evals[eid];
       e.state = EvalState::State::kDone;
       run.failed++;
-      writer->submit([eid](db::Store& st) {
+      submit_job([eid](db::Store& st) {
         st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'queued'").bind_all(eid).run();
       });
     }
@@ -996,7 +1068,7 @@ struct Scheduler::Impl {
       release_lease(e);
       e.state = EvalState::State::kDone;
       run.failed++;
-      writer->submit([eid](db::Store& st) {
+      submit_job([eid](db::Store& st) {
         st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'leased'").bind_all(eid).run();
       });
     }
@@ -1029,7 +1101,7 @@ struct Scheduler::Impl {
     auto it = boards.find(env.drain_board().board());
     if (it == boards.end()) return s->conn->fail(wire::NOT_FOUND, fmt::format("no board {}", env.drain_board().board()), env.id());
     it->second.draining = !env.drain_board().undrain();
-    writer->submit([name = it->first, draining = it->second.draining](db::Store& st) {
+    submit_job([name = it->first, draining = it->second.draining](db::Store& st) {
       st.set_board_state(name, draining ? "draining" : "idle");
     });
     wire::Envelope ok;

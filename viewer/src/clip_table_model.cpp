@@ -71,7 +71,7 @@ void ClipTableModel::set_table(DiffTable table) {
     sort_order_ = Qt::DescendingOrder;
   }
   rebuild_order();
-  endResetModel();
+  end_reset();
   emit table_replaced();
 }
 
@@ -79,7 +79,7 @@ void ClipTableModel::set_filter(ClipFilter filter) {
   beginResetModel();
   filter_ = std::move(filter);
   rebuild_order();
-  endResetModel();
+  end_reset();
 }
 
 void ClipTableModel::rebuild_order() {
@@ -108,7 +108,7 @@ void ClipTableModel::sort(int column, Qt::SortOrder order) {
   sort_column_ = column;
   sort_order_ = order;
   rebuild_order();
-  endResetModel();
+  end_reset();
 }
 
 const ClipDiff& ClipTableModel::clip_at(int row) const {
@@ -127,15 +127,25 @@ std::optional<int> ClipTableModel::row_of(const std::string& clip_sha, const std
 }
 
 void ClipTableModel::fetch_up_to(int row) {
-  if (row < fetched_) return;
+  if (row < fetched_ || resetting_) return;
   const int last = std::min(filtered_count(), (row / kPageRows + 1) * kPageRows);
   beginInsertRows(QModelIndex(), fetched_, last - 1);
   fetched_ = last;
+  resetting_ = true;  // views that fetch on rowsInserted must wait for the next call
   endInsertRows();
+  resetting_ = false;
 }
 
 bool ClipTableModel::canFetchMore(const QModelIndex& parent) const {
-  return !parent.isValid() && fetched_ < filtered_count();
+  // Not while views react to a reset or an insert: inserting rows then is
+  // a change inside a change.
+  return !parent.isValid() && !resetting_ && fetched_ < filtered_count();
+}
+
+void ClipTableModel::end_reset() {
+  resetting_ = true;
+  endResetModel();
+  resetting_ = false;
 }
 
 void ClipTableModel::fetchMore(const QModelIndex& parent) {

@@ -85,6 +85,7 @@ class ClipTableModel : public QAbstractTableModel {
 
  private:
   void rebuild_order();
+  void end_reset();
   QVariant display(const ClipDiff& clip, int column) const;
   QVariant sort_value(const ClipDiff& clip, int column) const;
   QVariant tool_tip(const ClipDiff& clip, int column) const;
@@ -96,6 +97,7 @@ class ClipTableModel : public QAbstractTableModel {
   ClipFilter filter_;
   std::vector<int> order_;  // indexes into table_.clips: filtered, sorted
   int fetched_ = 0;         // rows views see (a prefix of order_)
+  bool resetting_ = false;  // inside endResetModel() or endInsertRows()
   int sort_column_ = kWorst;
   Qt::SortOrder sort_order_ = Qt::DescendingOrder;
 };

@@ -109,11 +109,15 @@ ComparePane::ComparePane(QWidget* parent)
   build();
   build_shortcuts();
   connect(clip_model_, &ClipTableModel::table_replaced, this, &ComparePane::table_replaced);
-  connect(clip_model_, &QAbstractItemModel::modelReset, this, [this] {
-    // A filter or sort reset the rows: show the loaded clip's row again.
-    if (!clip_) return;
-    if (auto row = clip_model_->row_of(clip_->clip_sha, clip_->scenario)) select_row(*row);
-  });
+  connect(
+      clip_model_, &QAbstractItemModel::modelReset, this,
+      [this] {
+        // A filter or sort reset the rows: show the loaded clip's row again
+        // (queued: rows cannot be fetched while views handle the reset).
+        if (!clip_) return;
+        if (auto row = clip_model_->row_of(clip_->clip_sha, clip_->scenario)) select_row(*row);
+      },
+      Qt::QueuedConnection);
   connect(clip_table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           &ComparePane::clip_row_changed);
   connect(playback_, &PlaybackController::frame_changed, this, &ComparePane::frame_changed);
