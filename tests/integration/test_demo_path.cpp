@@ -10,66 +10,14 @@
 #include <thread>
 
 #include "fixtures.h"
+#include "process.h"
 #include "hil/db/database.h"
 #include "hil/db/store.h"
 #include "hil/evals/sha256.h"
 
 using namespace hil;
 
-namespace {
-
-// A child process with its stdout on a pipe; killed on destruction.
-class Process {
- public:
-  explicit Process(std::vector<std::string> args) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_) fclose(out_);
-  }
-  std::string read_line() {
-    char buf[512];
-    return fgets(buf, sizeof buf, out_) ? std::string(buf) : std::string();
-  }
-  std::string read_all() {
-    std::string s;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, out_)) > 0) s.append(buf, n);
-    return s;
-  }
-  int wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
-
-}  // namespace
+using test::Process;
 
 TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate, SQLite", "[integration]") {
   test::TempDir dir;

@@ -1,0 +1,138 @@
+// Durability with real processes on loopback: the scheduler killed with
+// SIGKILL mid-run and started again on the same database and port, and an
+// agent killed mid-run and started again. Every eval is recorded exactly once.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "fixtures.h"
+#include "hil/db/database.h"
+#include "hil/evals/sha256.h"
+#include "process.h"
+
+using namespace hil;
+using test::Process;
+
+namespace {
+
+constexpr const char* kSecret = "restart-secret";
+
+int64_t count(const std::filesystem::path& db, const std::string& sql) {
+  try {
+    db::Database d(db, db::OpenMode::kReadOnly);
+    auto st = d.prepare(sql);
+    return st.step() ? st.int64(0) : -1;
+  } catch (const std::exception&) {
+    return -1;  // the scheduler may be creating the file
+  }
+}
+
+// Waits (bounded) until `sql` counts at least `n`.
+bool wait_for(const std::filesystem::path& db, const std::string& sql, int64_t n, int seconds = 90) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (count(db, sql) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+struct Lab {
+  test::TempDir dir;
+  std::string hil = test::hil_binary().string();
+  std::filesystem::path db = dir / "hil.db";
+  std::string port;
+
+  std::unique_ptr<Process> serve(const std::string& listen_port = "0") {
+    auto p = std::make_unique<Process>(std::vector<std::string>{hil, "serve", "--db", db.string(), "--listen",
+                                                                "127.0.0.1:" + listen_port, "--secret", kSecret,
+                                                                "--lease-timeout", "2"});
+    auto line = p->read_line();
+    port = std::to_string(std::stoi(line.substr(line.rfind(':') + 1)));
+    return p;
+  }
+  std::unique_ptr<Process> agent(const std::string& name, int boards) {
+    // Slowed down so that the run is still going when something is killed.
+    return std::make_unique<Process>(std::vector<std::string>{
+        hil, "agent", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--emulate", std::to_string(boards),
+        "--name", name, "--threads", "2", "--cache", (dir / ("cache-" + name)).string(), "--fault-profile", "slow:25"});
+  }
+  int64_t submit(int clips) {
+    {
+      std::ofstream suite(dir / "restart.textproto");
+      suite << "name: \"restart\"\nboard_type: \"emulated-hw3\"\n"
+            << "clips { generated { count: " << clips << " frames: 12 seed: 900 conditions: [\"clear\", \"rain\"] } }\n"
+            << "scenarios { name: \"split\" mode: \"split\" }\n"
+            << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: true }\n";
+    }
+    evals::write_file_atomic(dir / "a.onnx", test::tiny_revision("base", 1));
+    evals::write_file_atomic(dir / "b.onnx", test::tiny_revision("base", 2));
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      Process submit({hil, "submit", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--candidate",
+                      (dir / "b.onnx").string(), "--baseline", (dir / "a.onnx").string(), "--suite",
+                      (dir / "restart.textproto").string(), "--clip-cache", (dir / "clips").string()});
+      auto out = submit.read_all();
+      if (submit.wait() == 0) return std::stoll(out);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // boards still registering
+    }
+    return -1;
+  }
+  void check_exactly_once(int64_t run, int64_t evals) {
+    db::Database d(db, db::OpenMode::kReadOnly);
+    auto st = d.prepare("SELECT COUNT(*), SUM(state = 'succeeded') FROM evals WHERE run_id = ?1");
+    st.bind_all(run);
+    REQUIRE(st.step());
+    CHECK(st.int64(0) == evals);
+    CHECK(st.int64(1) == evals);
+    // One metric row per eval and metric (the primary key would refuse a
+    // second), and every succeeded eval has its metrics.
+    auto m = d.prepare(
+        "SELECT COUNT(*) FROM evals e WHERE e.run_id = ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM eval_metrics m WHERE m.eval_id = e.id)");
+    m.bind_all(run);
+    m.step();
+    CHECK(m.int64(0) == 0);
+    auto v = d.prepare("SELECT state, COALESCE(verdict, '') FROM runs WHERE id = ?1");
+    v.bind_all(run);
+    REQUIRE(v.step());
+    CHECK(v.text(0) == "done");
+    CHECK(!v.text(1).empty());
+    CHECK(d.check().empty());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a scheduler killed with SIGKILL mid-run restarts and the run completes exactly once", "[restarts]") {
+  Lab lab;
+  auto serve = lab.serve();
+  auto rack = lab.agent("rack", 4);
+  const int clips = 30;
+  auto run = lab.submit(clips);
+  REQUIRE(run > 0);
+  const std::string done = "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'";
+  REQUIRE(wait_for(lab.db, done, 8));
+  REQUIRE(count(lab.db, done) < 2 * clips);  // killed mid-run
+  serve->kill_and_wait();
+  // Same database, same port: the agents reconnect by themselves.
+  auto again = lab.serve(lab.port);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
+  lab.check_exactly_once(run, 2 * clips);
+}
+
+TEST_CASE("an agent killed with SIGKILL mid-run loses only its evals in hand, which are re-issued", "[restarts]") {
+  Lab lab;
+  auto serve = lab.serve();
+  auto doomed = lab.agent("doomed", 2);
+  auto steady = lab.agent("steady", 2);
+  const int clips = 24;
+  auto run = lab.submit(clips);
+  REQUIRE(run > 0);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded' AND board LIKE 'doomed%'", 2));
+  doomed->kill_and_wait();
+  // Leases held by the dead boards expire (2 s) and go to the others; the
+  // agent also comes back, as a restarted machine would.
+  auto back = lab.agent("doomed", 2);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
+  lab.check_exactly_once(run, 2 * clips);
+}
