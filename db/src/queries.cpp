@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -46,10 +47,16 @@ std::vector<DiffRow> Store::diff_revisions(int64_t revision_a, int64_t revision_
   auto& clip = db_.cached("SELECT sha256, name, tags FROM clips WHERE id = ?1");
   std::vector<DiffRow> out;
   out.reserve(matched.size() * wanted.size());
+  std::map<int64_t, std::array<std::string, 3>> clip_info;  // clips repeat across scenarios
   for (const auto& p : matched) {
-    clip.bind_all(p.clip_id);
-    auto info = clip.first([](Statement& st) { return std::array<std::string, 3>{st.text(0), st.text(1), st.text(2)}; });
-    if (!info) continue;
+    auto cached = clip_info.find(p.clip_id);
+    if (cached == clip_info.end()) {
+      clip.bind_all(p.clip_id);
+      auto row = clip.first([](Statement& st) { return std::array<std::string, 3>{st.text(0), st.text(1), st.text(2)}; });
+      if (!row) continue;
+      cached = clip_info.emplace(p.clip_id, std::move(*row)).first;
+    }
+    const auto* info = &cached->second;
     for (const auto& [metric_id, name] : wanted) {
       value.bind_all(p.eval_a, metric_id);
       auto a = value.first([](Statement& st) { return st.real(0); });

@@ -60,7 +60,9 @@ CREATE TABLE evals (
   host_seconds REAL,
   failure TEXT
 );
-CREATE INDEX evals_by_run ON evals(run_id, state);
+-- Not on state: every result changes it, and an index on it would be
+-- rewritten per eval.
+CREATE INDEX evals_by_run ON evals(run_id);
 CREATE INDEX evals_by_revision_clip ON evals(revision_id, clip_id);
 CREATE TABLE boards (
   name TEXT PRIMARY KEY,
@@ -134,9 +136,11 @@ ALTER TABLE runs ADD COLUMN night TEXT;
 CREATE INDEX runs_by_night ON runs(night) WHERE night IS NOT NULL;
 ALTER TABLE boards ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE boards ADD COLUMN quarantine_reason TEXT;
--- Covers the diff of two revisions (latest succeeded eval per clip and scenario).
+-- Covers the diff of two revisions (latest succeeded eval per clip and
+-- scenario). Partial: an eval enters it once, when it succeeds, instead of
+-- moving through it at every state change.
 DROP INDEX evals_by_revision_clip;
-CREATE INDEX evals_for_diff ON evals(revision_id, state, clip_id, scenario, id);
+CREATE INDEX evals_for_diff ON evals(revision_id, clip_id, scenario, id) WHERE state = 'succeeded';
 -- The gate explains itself: per-frame flips of detection metrics (McNemar)...
 ALTER TABLE gate_results ADD COLUMN flips_to_worse INTEGER;
 ALTER TABLE gate_results ADD COLUMN flips_to_better INTEGER;

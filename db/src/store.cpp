@@ -230,9 +230,6 @@ bool Store::record_outcome(const EvalOutcome& o) {
     series.bind_all(o.eval_id, s.name, s.codec, s.frames, Blob{s.data});
     series.run();
   }
-  db_.cached("UPDATE boards SET evals_done = evals_done + 1, evals_failed = evals_failed + ?2 WHERE name = ?1")
-      .bind_all(o.board, o.succeeded ? 0 : 1)
-      .run();
   return true;
 }
 
@@ -354,6 +351,12 @@ void Store::upsert_board(const std::string& name, const std::string& type, const
               "ON CONFLICT(name) DO UPDATE SET type = excluded.type, state = excluded.state, "
               "software = excluded.software, last_seen = excluded.last_seen")
       .bind_all(name, type, state, software, unix_now())
+      .run();
+}
+
+void Store::add_board_evals(const std::string& name, int64_t done, int64_t failed) {
+  db_.cached("UPDATE boards SET evals_done = evals_done + ?2, evals_failed = evals_failed + ?3 WHERE name = ?1")
+      .bind_all(name, done, failed)
       .run();
 }
 

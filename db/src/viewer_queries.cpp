@@ -35,7 +35,8 @@ std::vector<Store::RevisionSummary> Store::revision_summaries() {
   std::vector<RevisionSummary> out;
   while (st.step()) {
     RevisionSummary s;
-    s.revision = {st.int64(0), st.text(1), st.text(2), st.text(3), st.text(4), st.text(5), st.int64(6)};
+    s.revision = {st.int64(0), st.text(1), st.text(2), st.text(3),
+                  st.text(4),  st.text(5), st.int64(6)};
     s.created_at = st.real(7);
     s.succeeded_evals = st.int64(8);
     out.push_back(std::move(s));
@@ -97,7 +98,8 @@ std::vector<DiffRow> Store::diff_revisions_scoped(int64_t revision_a, int64_t re
     int64_t eval_a, eval_b;
   };
   std::vector<Pair> matched;
-  while (pairs.step()) matched.push_back({pairs.int64(0), pairs.text(1), pairs.int64(2), pairs.int64(3)});
+  while (pairs.step())
+    matched.push_back({pairs.int64(0), pairs.text(1), pairs.int64(2), pairs.int64(3)});
   pairs.reset();
 
   // All metrics of an eval in one primary-key range read.
@@ -122,7 +124,9 @@ std::vector<DiffRow> Store::diff_revisions_scoped(int64_t revision_a, int64_t re
     auto info = clips.find(p.clip_id);
     if (info == clips.end()) {
       clip.bind_all(p.clip_id);
-      auto found = clip.first([](Statement& st) { return ClipInfo{st.text(0), st.text(1), st.text(2)}; });
+      auto found = clip.first([](Statement& st) {
+        return ClipInfo{st.text(0), st.text(1), st.text(2)};
+      });
       if (!found) continue;
       info = clips.emplace(p.clip_id, std::move(*found)).first;
     }
@@ -135,8 +139,9 @@ std::vector<DiffRow> Store::diff_revisions_scoped(int64_t revision_a, int64_t re
     for (size_t m = 0; m < wanted.size(); ++m) {
       auto b = by_metric.find(wanted[m].first);
       if (!a_values[m] || b == by_metric.end()) continue;
-      out.push_back({info->second.sha256, info->second.name, info->second.tags, p.scenario, wanted[m].second,
-                     *a_values[m], b->second, b->second - *a_values[m], p.eval_a, p.eval_b});
+      out.push_back({info->second.sha256, info->second.name, info->second.tags, p.scenario,
+                     wanted[m].second, *a_values[m], b->second, b->second - *a_values[m], p.eval_a,
+                     p.eval_b});
     }
   }
   return out;
@@ -174,7 +179,8 @@ std::pair<int64_t, int64_t> Store::results_stamp(int64_t revision_a, int64_t rev
       "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM evals "
       "WHERE revision_id IN (?1, ?2) AND state = 'succeeded'");
   st.bind_all(revision_a, revision_b);
-  return st.first([](Statement& row) { return std::pair<int64_t, int64_t>(row.int64(0), row.int64(1)); })
+  return st
+      .first([](Statement& row) { return std::pair<int64_t, int64_t>(row.int64(0), row.int64(1)); })
       .value_or(std::pair<int64_t, int64_t>(0, 0));
 }
 

@@ -160,7 +160,13 @@ struct Scheduler::Impl {
     }
     if (!pending_outcomes.empty()) {
       writer->submit([outcomes = std::move(pending_outcomes)](db::Store& st) {
-        for (const auto& o : outcomes) st.record_outcome(o);
+        std::map<std::string, std::pair<int64_t, int64_t>> per_board;
+        for (const auto& o : outcomes) {
+          if (!st.record_outcome(o)) continue;
+          auto& counts = per_board[o.board];
+          ++(o.succeeded ? counts.first : counts.second);
+        }
+        for (const auto& [board, counts] : per_board) st.add_board_evals(board, counts.first, counts.second);
       });
       pending_outcomes.clear();
     }

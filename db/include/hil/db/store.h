@@ -209,6 +209,8 @@ class Store {
   void upsert_board(const std::string& name, const std::string& type, const std::string& state,
                     const std::string& software);
   void set_board_state(const std::string& name, const std::string& state);
+  // Board counters, added once per batch rather than once per eval.
+  void add_board_evals(const std::string& name, int64_t done, int64_t failed);
   void set_board_health(const std::string& name, const std::string& health, const std::string& reason,
                         int64_t consecutive_failures);
   // Puts a recorded eval back in the queue, deleting its results (its board
@@ -242,8 +244,8 @@ class Store {
   // A revision with what the viewer's pickers show beside its name.
   struct RevisionSummary {
     RevisionRow revision;
-    double created_at = 0;          // unix seconds
-    int64_t succeeded_evals = 0;    // evals with results to compare
+    double created_at = 0;        // unix seconds
+    int64_t succeeded_evals = 0;  // evals with results to compare
   };
   // Every revision, newest first.
   std::vector<RevisionSummary> revision_summaries();
