@@ -309,3 +309,61 @@ TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quara
   st.step();
   CHECK(st.int64(0) == 0);
 }
+
+TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[scheduler][cache]") {
+  Farm farm(0);
+  auto cache = farm.dir / "shared-cache";
+  auto start_rack = [&] {
+    device_agents::RackOptions ro;
+    ro.port = farm.scheduler->port();
+    ro.secret = kSecret;
+    ro.boards = 1;
+    ro.name = "cachey";
+    ro.cache_dir = cache;
+    return std::make_unique<device_agents::Rack>(ro);
+  };
+  harness::RunRequest req;
+  req.candidate = write_revision(farm.dir, "cand", 1);
+  req.baseline = write_revision(farm.dir, "base", 2);
+  req.suite = write_suite(farm.dir, 2).string();
+  req.clip_cache = farm.dir / "clips";
+  {
+    auto rack = start_rack();
+    rack->start();
+    farm.wait_for_boards(1);
+    harness::Client c(farm.client());
+    auto run = c.submit(harness::prepare_run(c, req));
+    REQUIRE(c.watch(run.run_id(), {}).succeeded() == 4);
+    rack->stop();
+  }
+  // Flip a byte in every cached blob, as a failing disk would.
+  size_t corrupted = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache)) {
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char byte = 0;
+    f.get(byte);
+    f.seekp(100);
+    f.put(static_cast<char>(byte ^ 0x5a));
+    ++corrupted;
+  }
+  REQUIRE(corrupted >= 3);  // two revisions and the clips
+  auto rack = start_rack();  // a restarted agent: nothing verified yet
+  rack->start();
+  for (int i = 0; i < 400; ++i) {
+    harness::Client probe(farm.client());
+    auto list = probe.boards();
+    if (list.boards_size() == 1 && list.boards(0).state() != "offline") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  harness::Client c(farm.client());
+  auto run = c.submit(harness::prepare_run(c, req));
+  auto final = c.watch(run.run_id(), {});
+  CHECK(final.succeeded() == 4);
+  CHECK(final.failed() == 0);
+  rack->stop();
+  // Every cached file is whole again: named by the hash of its bytes.
+  for (const auto& e : std::filesystem::directory_iterator(cache)) {
+    if (evals::is_sha256_hex(e.path().filename().string())) CHECK(evals::sha256_file(e.path()) == e.path().filename().string());
+  }
+}
