@@ -17,11 +17,17 @@
 
 namespace hil::dual_engine {
 
-CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board)
+CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend)
     : board_(board), plan_(compile(model, board)) {
+  std::unique_ptr<EngineBackend> emulated;
+  if (!backend) {
+    emulated = make_emulated_backend();
+    backend = emulated.get();
+  }
   for (int e = 0; e < 2; ++e) {
-    engines_[e] = std::make_unique<EngineExecutors>(EngineExecutors{
-        PartitionExecutor(plan_.first), PartitionExecutor(plan_.second), PartitionExecutor(plan_.standby[e])});
+    engines_[e].first = backend->load(plan_.first, e);
+    engines_[e].second = backend->load(plan_.second, e);
+    engines_[e].standby = backend->load(plan_.standby[e], e);
   }
 }
 
@@ -137,7 +143,7 @@ class Engine {
  public:
   enum class Wait { kDone, kCrashed, kHung };
 
-  Engine(int id, CompiledRevision::EngineExecutors& ex, std::vector<ResolvedFault>* faults)
+  Engine(int id, CompiledRevision::EnginePrograms& ex, std::vector<ResolvedFault>* faults)
       : id_(id), ex_(ex), faults_(faults) {
     thread_ = std::thread([this] { loop(); });
   }
@@ -231,11 +237,20 @@ class Engine {
       {
         TaskResult r;
         r.frame = task.frame;
-        switch (task.plan) {
-          case Plan::kFirst: r.outputs = ex_.first.run(task.inputs); break;
-          case Plan::kSecond: r.outputs = ex_.second.run(task.inputs); break;
-          case Plan::kStandby: r.outputs = ex_.standby.run(task.inputs); break;
-          case Plan::kPing: break;
+        try {
+          switch (task.plan) {
+            case Plan::kFirst: r.outputs = ex_.first->run(task.inputs); break;
+            case Plan::kSecond: r.outputs = ex_.second->run(task.inputs); break;
+            case Plan::kStandby: r.outputs = ex_.standby->run(task.inputs); break;
+            case Plan::kPing: break;
+          }
+        } catch (const std::exception& e) {
+          // A backend that throws has faulted: to the watchdog, a crash.
+          std::lock_guard lock(mu_);
+          fault_message_ = e.what();
+          dead_ = true;
+          cv_.notify_all();
+          return;
         }
         bool poison = false;
         for (const auto& f : *faults_) {
@@ -255,13 +270,14 @@ class Engine {
   }
 
   int id_;
-  CompiledRevision::EngineExecutors& ex_;
+  CompiledRevision::EnginePrograms& ex_;
   std::vector<ResolvedFault>* faults_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> tasks_;
   std::deque<TaskResult> results_;
   bool shutdown_ = false, release_ = false, hung_ = false;
+  std::string fault_message_;
   std::atomic<bool> dead_{false};
   std::thread thread_;
 };
@@ -303,10 +319,12 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   int cmd = scenario.commander() == 1 ? 1 : 0;
   auto faults = resolve_faults(scenario, cmd);
 
-  // Costs in emulated milliseconds.
-  const double cost_first = plan.first.device_us / 1000, cost_second = plan.second.device_us / 1000;
+  // Device time per plan, from the backend (the cost model on emulated boards).
+  const double cost_first = revision.engine(0).first->device_us() / 1000;
+  const double cost_second = revision.engine(1).second->device_us() / 1000;
   const double cost_link = plan.transfer_us / 1000;
-  const double cost_standby[2] = {plan.standby[0].device_us / 1000, plan.standby[1].device_us / 1000};
+  const double cost_standby[2] = {revision.engine(0).standby->device_us() / 1000,
+                                  revision.engine(1).standby->device_us() / 1000};
   run.split_period_ms = plan.split_period_us() / 1000;
 
   if (header.cameras_size() == 0) throw evals::ClipError(clip.name(), -1, 8, "the header has no camera");

@@ -147,3 +147,49 @@ TEST_CASE("bad fault specifications are refused by name", "[failover]") {
   CHECK_THROWS_WITH(play(fx.rev, fx.clip, "split", 0, {"left:crash@1"}), Catch::Contains("'left'"));
   CHECK_THROWS_WITH(play(fx.rev, fx.clip, "split", 0, {"commander:melt@1"}), Catch::Contains("'melt'"));
 }
+
+namespace {
+
+// A backend whose engine 0 faults (throws) from its 6th run on: how a real
+// board's SDK reports an engine fault.
+class FaultyBackend : public EngineBackend {
+ public:
+  std::string name() const override { return "faulty test backend"; }
+  std::unique_ptr<EngineProgram> load(const PartitionPlan& plan, int engine) override {
+    struct Program : EngineProgram {
+      Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs) : inner(std::move(inner)), engine(engine), runs(runs) {}
+      TensorMap run(const TensorMap& in) override {
+        if (engine == 0 && ++*runs > 5) throw std::runtime_error("engine 0: uncorrectable SRAM error");
+        return inner->run(in);
+      }
+      double device_us() const override { return inner->device_us(); }
+      std::unique_ptr<EngineProgram> inner;
+      int engine;
+      int* runs;
+    };
+    return std::make_unique<Program>(emulated_->load(plan, engine), engine, &runs_);
+  }
+
+ private:
+  std::unique_ptr<EngineBackend> emulated_ = make_emulated_backend();
+  int runs_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("an engine whose backend throws is failed over like a crash", "[failover][backend]") {
+  auto& fx = fixture();
+  FaultyBackend backend;
+  CompiledRevision rev(fx.model, load_board_type("emulated-hw3"), &backend);
+  suite::Scenario sc;
+  sc.set_name("faulty-backend");
+  sc.set_mode("single");
+  auto run = play_eval(rev, fx.clip, sc);
+  REQUIRE(run.failovers.size() == 1);
+  CHECK(run.failovers[0].failed_engine == 0);
+  CHECK(run.failovers[0].kind == "crash");
+  for (const auto& f : run.frames) CHECK(f.has_command);
+  CHECK(run.frames.back().commander == 1);
+  auto reference = play(fx.rev, fx.clip, "single", 0);
+  for (size_t k = 0; k < run.frames.size(); ++k) CHECK(run.frames[k].outputs == reference.frames[k].outputs);
+}

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "evals/proto/suite.pb.h"
+#include "hil/dual_engine/backend.h"
 #include "hil/dual_engine/compiler.h"
 #include "hil/dual_engine/executor.h"
 #include "hil/evals/clip_file.h"
@@ -24,24 +25,25 @@
 
 namespace hil::dual_engine {
 
-// A revision compiled for a board type, with every plan's executor on both
-// engines (roles are interchangeable). Built once per (revision, board type)
-// and reused across evals; not for concurrent use.
+// A revision compiled for a board type, with every plan loaded on both
+// engines through the board's backend (roles are interchangeable). Built once
+// per (revision, board type) and reused across evals; not for concurrent use.
 class CompiledRevision {
  public:
-  CompiledRevision(const Model& model, const board::BoardType& board);
+  // `backend` defaults to the emulated engines.
+  CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend = nullptr);
   const CompiledModel& plan() const { return plan_; }
   const board::BoardType& board() const { return board_; }
 
-  struct EngineExecutors {
-    PartitionExecutor first, second, standby;
+  struct EnginePrograms {
+    std::unique_ptr<EngineProgram> first, second, standby;
   };
-  EngineExecutors& engine(int e) { return *engines_[e]; }
+  EnginePrograms& engine(int e) { return engines_[e]; }
 
  private:
   board::BoardType board_;
   CompiledModel plan_;
-  std::unique_ptr<EngineExecutors> engines_[2];
+  EnginePrograms engines_[2];
 };
 
 enum class FaultKind { kCrash, kHang, kSlow, kNonFinite, kEcc };
