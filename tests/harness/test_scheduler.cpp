@@ -28,6 +28,7 @@ struct Farm {
     so.db_path = dir / "hil.db";
     so.port = 0;
     so.secret = kSecret;
+    so.lease_timeout_seconds = 3;  // boards that vanish are noticed quickly
     scheduler = std::make_unique<harness::Scheduler>(so);
     scheduler->open();
     scheduler->start();
@@ -365,5 +366,39 @@ TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[
   // Every cached file is whole again: named by the hash of its bytes.
   for (const auto& e : std::filesystem::directory_iterator(cache)) {
     if (evals::is_sha256_hex(e.path().filename().string())) CHECK(evals::sha256_file(e.path()) == e.path().filename().string());
+  }
+}
+
+TEST_CASE("boards that drop connections or die mid-run cost nothing but time", "[scheduler][profiles]") {
+  for (const std::string profile : {"disconnects:0.3", "dies-after:2"}) {
+    INFO(profile);
+    Farm farm(2);
+    device_agents::RackOptions ro;
+    ro.port = farm.scheduler->port();
+    ro.secret = kSecret;
+    ro.boards = 2;
+    ro.name = "faulty";
+    ro.fault_profile = profile;
+    ro.reconnect_max_seconds = 0.5;
+    ro.cache_dir = farm.dir / "faulty-cache";
+    device_agents::Rack faulty(ro);
+    faulty.start();
+    farm.wait_for_boards(4);
+    harness::Client c(farm.client());
+    harness::RunRequest req;
+    req.candidate = write_revision(farm.dir, "cand", 1);
+    req.baseline = write_revision(farm.dir, "base", 2);
+    req.suite = write_suite(farm.dir, 8).string();
+    req.clip_cache = farm.dir / "clips";
+    auto run = c.submit(harness::prepare_run(c, req));
+    auto final = c.watch(run.run_id(), {});
+    CHECK(final.state() == "done");
+    CHECK(final.succeeded() == 16);
+    faulty.stop();
+    db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+    auto st = d.prepare("SELECT COUNT(*), COUNT(DISTINCT id) FROM evals WHERE state = 'succeeded'");
+    st.step();
+    CHECK(st.int64(0) == 16);
+    CHECK(d.check().empty());
   }
 }

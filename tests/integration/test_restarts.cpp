@@ -136,3 +136,20 @@ TEST_CASE("an agent killed with SIGKILL mid-run loses only its evals in hand, wh
   REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
   lab.check_exactly_once(run, 2 * clips);
 }
+
+TEST_CASE("SIGTERM drains an agent: it finishes the evals in hand, takes no more, and exits", "[restarts]") {
+  Lab lab;
+  auto serve = lab.serve();
+  auto draining = lab.agent("draining", 2);
+  auto steady = lab.agent("steady", 2);
+  const int clips = 24;
+  auto run = lab.submit(clips);
+  REQUIRE(run > 0);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded' AND board LIKE 'draining%'", 2));
+  draining->signal(SIGTERM);
+  CHECK(draining->wait() == 0);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
+  lab.check_exactly_once(run, 2 * clips);
+  // Nothing it held was lost: no eval needed a second lease.
+  CHECK(count(lab.db, "SELECT COUNT(*) FROM evals WHERE attempts > 1") == 0);
+}

@@ -36,14 +36,38 @@ inline constexpr int kGapFrames[] = {5, 6};
 inline constexpr int kFailoverFrame = 12;
 
 inline const char* kSuiteText = R"pb(
-name: "viewer-test"
-board_type: "emulated-hw3"
-clips { generated { count: 4 frames: 24 seed: 101 } }
-scenarios { name: "split" mode: "split" }
-gates { metric: "lane_offset_mae" max_abs_degradation: 0.02 confidence: 0.95 min_clips: 2 blocking: true }
-gates { metric: "steering_mae" max_abs_degradation: 0.002 confidence: 0.95 min_clips: 2 blocking: true }
-gates { metric: "lead_recall" max_abs_degradation: 0.03 confidence: 0.95 min_clips: 2 blocking: true }
-gates { metric: "device_latency_p99_ms" max_abs_degradation: 1.0 confidence: 0.95 min_clips: 2 blocking: false }
+  name: "viewer-test"
+  board_type: "emulated-hw3"
+  clips { generated { count: 4 frames: 24 seed: 101 } }
+  scenarios { name: "split" mode: "split" }
+  gates {
+    metric: "lane_offset_mae"
+    max_abs_degradation: 0.02
+    confidence: 0.95
+    min_clips: 2
+    blocking: true
+  }
+  gates {
+    metric: "steering_mae"
+    max_abs_degradation: 0.002
+    confidence: 0.95
+    min_clips: 2
+    blocking: true
+  }
+  gates {
+    metric: "lead_recall"
+    max_abs_degradation: 0.03
+    confidence: 0.95
+    min_clips: 2
+    blocking: true
+  }
+  gates {
+    metric: "device_latency_p99_ms"
+    max_abs_degradation: 1.0
+    confidence: 0.95
+    min_clips: 2
+    blocking: false
+  }
 )pb";
 
 struct TestClip {
@@ -56,15 +80,18 @@ struct TestClip {
 };
 
 // What a revision "predicted" on one frame of a clip.
-inline hil::evals::FrameRecord predict(const hil::clip::Frame& frame, bool snowblind, bool snow, int k) {
+inline hil::evals::FrameRecord predict(const hil::clip::Frame& frame, bool snowblind, bool snow,
+                                       int k) {
   hil::evals::FrameRecord r;
   const auto& ego = frame.labels().ego();
   const double noise = 0.01 * std::sin(0.7 * k + (snowblind ? 1.0 : 0.0));
   const bool off = snowblind && snow;
   r.outputs[hil::evals::kLaneOffset] = static_cast<float>(ego.lane_offset() + (off ? 0.6 : noise));
-  r.outputs[hil::evals::kLaneHeading] = static_cast<float>(ego.lane_heading() + (off ? -0.05 : noise / 10));
+  r.outputs[hil::evals::kLaneHeading] =
+      static_cast<float>(ego.lane_heading() + (off ? -0.05 : noise / 10));
   r.outputs[hil::evals::kLeadScore] = ego.lead_present() && !off ? 0.9f : 0.1f;
-  r.outputs[hil::evals::kLeadDistance] = static_cast<float>(ego.lead_present() ? ego.lead_distance() + 0.5 : 0.0);
+  r.outputs[hil::evals::kLeadDistance] =
+      static_cast<float>(ego.lead_present() ? ego.lead_distance() + 0.5 : 0.0);
   r.outputs[hil::evals::kSteering] =
       static_cast<float>(frame.control().steering() + (off ? -0.04 : (snowblind ? 0.0005 : 0.001)));
   r.outputs[hil::evals::kAcceleration] = static_cast<float>(frame.control().acceleration());
@@ -93,12 +120,14 @@ class CompareDatabase {
     std::filesystem::create_directories(blobs_);
     std::vector<hil::db::MetricDefRow> defs;
     for (const auto& m : hil::evals::metric_registry()) {
-      defs.push_back({m.name, m.unit, m.direction == hil::suite::HIGHER_IS_BETTER ? "higher" : "lower",
+      defs.push_back({m.name, m.unit,
+                      m.direction == hil::suite::HIGHER_IS_BETTER ? "higher" : "lower",
                       m.description});
     }
     store_.sync_metric_defs(defs);
     base = store_.upsert_revision({0, std::string(64, 'a'), "base", "1111111", "", "ana", 1000});
-    snowblind = store_.upsert_revision({0, std::string(63, 'b') + "c", "snowblind", "2222222", "481", "bo", 1000});
+    snowblind = store_.upsert_revision(
+        {0, std::string(63, 'b') + "c", "snowblind", "2222222", "481", "bo", 1000});
     suite = store_.upsert_suite("viewer-test", kSuiteText, std::string(64, '5'));
     const char* conditions[] = {"snow", "clear", "fog", "rain"};
     const char* roads[] = {"straight", "gentle", "straight", "s-bend"};
@@ -127,7 +156,8 @@ class CompareDatabase {
     clip.header = reader.header();
     for (uint32_t k = 0; k < reader.frame_count(); ++k) clip.frames.push_back(reader.frame(k));
     std::vector<std::string> tags(clip.header.tags().begin(), clip.header.tags().end());
-    clip.id = store_.upsert_clip({0, clip.sha256, clip.header.name(), tags, reader.frame_count(), clip.header.fps()});
+    clip.id = store_.upsert_clip(
+        {0, clip.sha256, clip.header.name(), tags, reader.frame_count(), clip.header.fps()});
     return clip;
   }
 
@@ -157,8 +187,8 @@ class CompareDatabase {
   void record(int64_t eval_id, const TestClip& clip, bool is_snowblind) {
     hil::evals::EvalScorer scorer;
     for (size_t k = 0; k < clip.frames.size(); ++k) {
-      scorer.add_frame(clip.frames[k],
-                       predict(clip.frames[k], is_snowblind, clip.condition == "snow", static_cast<int>(k)));
+      scorer.add_frame(clip.frames[k], predict(clip.frames[k], is_snowblind,
+                                               clip.condition == "snow", static_cast<int>(k)));
     }
     hil::db::EvalOutcome outcome;
     outcome.eval_id = eval_id;
@@ -167,7 +197,8 @@ class CompareDatabase {
     outcome.host_seconds = 0.1;
     for (const auto& [name, value] : scorer.summary()) outcome.metrics.emplace_back(name, value);
     for (const auto& s : scorer.series()) {
-      outcome.series.push_back({s.name, hil::evals::kSeriesCodec, static_cast<uint32_t>(s.values.size()),
+      outcome.series.push_back({s.name, hil::evals::kSeriesCodec,
+                                static_cast<uint32_t>(s.values.size()),
                                 hil::evals::encode_series(s.values)});
     }
     if (!store_.record_outcome(outcome)) throw std::runtime_error("outcome not recorded");
@@ -178,8 +209,8 @@ class CompareDatabase {
   static std::map<std::string, double> expected_metrics(const TestClip& clip, bool is_snowblind) {
     hil::evals::EvalScorer scorer;
     for (size_t k = 0; k < clip.frames.size(); ++k) {
-      scorer.add_frame(clip.frames[k],
-                       predict(clip.frames[k], is_snowblind, clip.condition == "snow", static_cast<int>(k)));
+      scorer.add_frame(clip.frames[k], predict(clip.frames[k], is_snowblind,
+                                               clip.condition == "snow", static_cast<int>(k)));
     }
     return scorer.summary();
   }

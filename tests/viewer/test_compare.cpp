@@ -10,6 +10,7 @@
 #include <limits>
 
 #include <QApplication>
+#include <QChart>
 #include <QClipboard>
 #include <QComboBox>
 #include <QDir>
@@ -19,7 +20,6 @@
 #include <QImage>
 #include <QLabel>
 #include <QLineEdit>
-#include <QChart>
 #include <QLineSeries>
 #include <QProcess>
 #include <QSettings>
@@ -66,8 +66,8 @@ using hil::viewer::MainWindow;
 using hil::viewer::MarkerKind;
 using hil::viewer::OverlayKind;
 using hil::viewer::Side;
-using viewer_test::CheckedModel;
 using viewer_test::cell;
+using viewer_test::CheckedModel;
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
@@ -100,7 +100,8 @@ double line_y_at(const hil::clip::LaneLine& line, double x) {
 // The pane of a window showing `db`'s run, at a fixed size, shown (keys and
 // layouts need a shown window).
 struct ShownWindow {
-  explicit ShownWindow(const CompareDatabase& db, const hil::viewer::ViewRequest& view = {}) : window(nullptr, false) {
+  explicit ShownWindow(const CompareDatabase& db, const hil::viewer::ViewRequest& view = {})
+      : window(nullptr, false) {
     window.resize(hil::viewer::kScreenshotSize);
     REQUIRE_FALSE(window.open_database(db.qpath(), view, &problems).has_value());
     window.show_tab(MainWindow::kCompareTab);
@@ -135,8 +136,8 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
 
   SECTION("a later run of the same pair replaces the earlier evals in the unscoped diff") {
     const int64_t again = db.add_run("again", {db.clips[1]});
-    const auto all = db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, std::nullopt,
-                                                      {"lane_offset_mae"});
+    const auto all = db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt,
+                                                      std::nullopt, {"lane_offset_mae"});
     REQUIRE(all.size() == 4);
     const auto evals = db.store().evals_of_run(again);
     for (const auto& row : all) {
@@ -144,9 +145,12 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
       CHECK((row.eval_a == evals[0].id || row.eval_a == evals[1].id));
     }
     // Within the first run, its own evals.
-    CHECK(db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, db.run, {"lane_offset_mae"}).size() ==
-          4);
-    CHECK(db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, again, {}).size() > 0);
+    CHECK(
+        db.store()
+            .diff_revisions_scoped(db.base, db.snowblind, std::nullopt, db.run, {"lane_offset_mae"})
+            .size() == 4);
+    CHECK(db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, again, {}).size() >
+          0);
   }
 
   SECTION("clips are found by a unique hash prefix, runs by id, revisions newest first") {
@@ -172,7 +176,8 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
   }
 }
 
-TEST_CASE("The diff table uses the suite's gates, scores clips in margins and puts the worst first") {
+TEST_CASE(
+    "The diff table uses the suite's gates, scores clips in margins and puts the worst first") {
   CompareDatabase db;
   hil::viewer::ResultsSource source(db.path());
   const hil::viewer::DiffTable table = source.diff_table(run_comparison(db));
@@ -226,10 +231,10 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
 
   REQUIRE(model.rowCount() == 4);
   REQUIRE(model.columnCount() == 3 + 3 * 4 + 2);
-  CHECK(model.headerData(ClipTableModel::metric_column(0, ClipTableModel::kA), Qt::Horizontal).toString() ==
-        "lane_offset_mae A");
-  CHECK(model.headerData(ClipTableModel::metric_column(0, ClipTableModel::kDelta), Qt::Horizontal).toString() ==
-        "lane_offset_mae Δ");
+  CHECK(model.headerData(ClipTableModel::metric_column(0, ClipTableModel::kA), Qt::Horizontal)
+            .toString() == "lane_offset_mae A");
+  CHECK(model.headerData(ClipTableModel::metric_column(0, ClipTableModel::kDelta), Qt::Horizontal)
+            .toString() == "lane_offset_mae Δ");
   CHECK(model.headerData(model.tags_column(), Qt::Horizontal).toString() == "Tags");
 
   const auto a = CompareDatabase::expected_metrics(db.snow_clip(), false);
@@ -242,14 +247,15 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
   CHECK(cell(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kB)) ==
         QString::number(b.at("lane_offset_mae"), 'g', 4));
   CHECK(cell(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kDelta)).startsWith("+"));
-  CHECK(model.data(model.index(0, 0), ClipTableModel::kClipShaRole).toString() == q(db.snow_clip().sha256));
+  CHECK(model.data(model.index(0, 0), ClipTableModel::kClipShaRole).toString() ==
+        q(db.snow_clip().sha256));
   CHECK(cell(model, 0, model.tags_column()).contains("snow"));
   CHECK(cell(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kDelta), Qt::ToolTipRole)
             .contains("B worse by"));
 
   SECTION("a regression is red, an improvement green, the verdict cell in the gate's colours") {
-    const QColor worse = viewer_test::cell_color(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kDelta),
-                                                 Qt::BackgroundRole);
+    const QColor worse = viewer_test::cell_color(
+        model, 0, ClipTableModel::metric_column(0, ClipTableModel::kDelta), Qt::BackgroundRole);
     CHECK(worse.red() > 200);
     CHECK(worse.green() < 100);
     // lead_recall is higher-better and dropped to 0 on the snow clip: red too.
@@ -263,7 +269,9 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
     CHECK(viewer_test::cell_color(model, 0, ClipTableModel::kVerdict, Qt::BackgroundRole) ==
           hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail));
     // A and B cells keep the view's colours.
-    CHECK(model.data(model.index(0, ClipTableModel::metric_column(0, ClipTableModel::kA)), Qt::BackgroundRole)
+    CHECK(model
+              .data(model.index(0, ClipTableModel::metric_column(0, ClipTableModel::kA)),
+                    Qt::BackgroundRole)
               .isNull());
   }
 
@@ -273,7 +281,8 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
       CHECK(cell(model, row - 1, ClipTableModel::kClip) <= cell(model, row, ClipTableModel::kClip));
     }
     model.sort(ClipTableModel::metric_column(2, ClipTableModel::kDelta), Qt::DescendingOrder);
-    CHECK(cell(model, 0, ClipTableModel::kClip) == q(db.snow_clip().header.name()));  // recall fell the most
+    CHECK(cell(model, 0, ClipTableModel::kClip) ==
+          q(db.snow_clip().header.name()));  // recall fell the most
     model.sort(ClipTableModel::metric_column(0, ClipTableModel::kA), Qt::AscendingOrder);
     for (int row = 1; row < model.rowCount(); ++row) {
       CHECK(model.clip_at(row - 1).metrics[0].a <= model.clip_at(row).metrics[0].a);
@@ -353,17 +362,21 @@ TEST_CASE("Ten thousand clips read and show in well under a second") {
     for (int i = 0; i < kClips; ++i) {
       char sha[65];
       std::snprintf(sha, sizeof sha, "%064x", i + 1);
-      const int64_t clip = db.store().upsert_clip({0, sha, "bulk-" + std::to_string(i), {"snow"}, 48, 36});
+      const int64_t clip =
+          db.store().upsert_clip({0, sha, "bulk-" + std::to_string(i), {"snow"}, 48, 36});
       evals.push_back({db.base, clip, "split"});
       evals.push_back({db.snowblind, clip, "split"});
     }
-    const int64_t run = db.store().create_run("bulk", db.snowblind, db.base, db.suite, "nightly", evals);
+    const int64_t run =
+        db.store().create_run("bulk", db.snowblind, db.base, db.suite, "nightly", evals);
     for (const auto& e : db.store().evals_of_run(run)) {
       hil::db::EvalOutcome outcome;
       outcome.eval_id = e.id;
       outcome.succeeded = true;
       const double v = (e.id % 97) / 1000.0;
-      outcome.metrics = {{"lane_offset_mae", v}, {"steering_mae", v / 10}, {"lead_recall", 1 - v},
+      outcome.metrics = {{"lane_offset_mae", v},
+                         {"steering_mae", v / 10},
+                         {"lead_recall", 1 - v},
                          {"device_latency_p99_ms", 10 + v}};
       db.store().record_outcome(outcome);
     }
@@ -399,10 +412,11 @@ TEST_CASE("Timeline markers are deadline misses, command gaps and failovers") {
   const double fps = db.snow_clip().header.fps();
 
   using hil::viewer::TimelineMarker;
-  const std::vector<TimelineMarker> expected = {{compare_test::kMissFrame, MarkerKind::kDeadlineMiss, Side::kB},
-                                                {5, MarkerKind::kCommandGap, Side::kB},
-                                                {6, MarkerKind::kCommandGap, Side::kB},
-                                                {compare_test::kFailoverFrame, MarkerKind::kFailover, Side::kB}};
+  const std::vector<TimelineMarker> expected = {
+      {compare_test::kMissFrame, MarkerKind::kDeadlineMiss, Side::kB},
+      {5, MarkerKind::kCommandGap, Side::kB},
+      {6, MarkerKind::kCommandGap, Side::kB},
+      {compare_test::kFailoverFrame, MarkerKind::kFailover, Side::kB}};
   CHECK(hil::viewer::timeline_markers(b, Side::kB, fps) == expected);
   CHECK(hil::viewer::timeline_markers(a, Side::kA, fps).empty());
   // A frame period longer than 40 ms: no miss.
@@ -425,7 +439,8 @@ TEST_CASE("Decimation keeps every spike, about four points per column, and gaps 
   }
   CHECK(top == 50);
   CHECK(bottom == -50);
-  for (size_t i = 1; i < segments[0].size(); ++i) CHECK(segments[0][i].x() > segments[0][i - 1].x());
+  for (size_t i = 1; i < segments[0].size(); ++i)
+    CHECK(segments[0][i].x() > segments[0][i - 1].x());
 
   SECTION("a zoomed view keeps every frame in it, plus a neighbour on each side") {
     const auto zoomed = hil::viewer::decimate_min_max(values, 1000, 1100, 500);
@@ -444,7 +459,8 @@ TEST_CASE("Decimation keeps every spike, about four points per column, and gaps 
   }
 }
 
-TEST_CASE("The delta histogram bins are symmetric around zero and sided by the metric's direction") {
+TEST_CASE(
+    "The delta histogram bins are symmetric around zero and sided by the metric's direction") {
   const std::vector<double> deltas = {-0.3, -0.1, 0.0, 0.001, 0.2, 0.3, 0.3};
   const auto bins = hil::viewer::delta_histogram(deltas, hil::viewer::Direction::kLowerIsBetter, 6);
   REQUIRE(bins.size() == 7);  // made odd
@@ -458,7 +474,8 @@ TEST_CASE("The delta histogram bins are symmetric around zero and sided by the m
   int total = 0;
   for (const auto& bin : bins) total += bin.count;
   CHECK(total == 7);
-  const auto higher = hil::viewer::delta_histogram(deltas, hil::viewer::Direction::kHigherIsBetter, 7);
+  const auto higher =
+      hil::viewer::delta_histogram(deltas, hil::viewer::Direction::kHigherIsBetter, 7);
   CHECK(higher[0].side == hil::viewer::BinSide::kWorse);
 }
 
@@ -472,15 +489,17 @@ TEST_CASE("A view is a command line: revisions by name or hash prefix, clip, fra
   CHECK_FALSE(hil::viewer::resolve_revision(revisions, "nope").has_value());
   CHECK_FALSE(hil::viewer::resolve_revision(revisions, "abc").has_value());
 
-  const QString line = hil::viewer::view_command_line("/data/my results/hil.db", q(std::string(64, 'a')),
-                                                      q(std::string(64, 'b')), std::nullopt, "c0ffee", 7,
-                                                      FrameMode::kOverlay);
-  CHECK(line == "hil-viewer '/data/my results/hil.db' --a aaaaaaaaaaaa --b bbbbbbbbbbbb --clip c0ffee --frame 7 "
-                "--mode overlay");
+  const QString line = hil::viewer::view_command_line(
+      "/data/my results/hil.db", q(std::string(64, 'a')), q(std::string(64, 'b')), std::nullopt,
+      "c0ffee", 7, FrameMode::kOverlay);
+  CHECK(line ==
+        "hil-viewer '/data/my results/hil.db' --a aaaaaaaaaaaa --b bbbbbbbbbbbb --clip c0ffee "
+        "--frame 7 "
+        "--mode overlay");
 
   const auto parsed = hil::viewer::parse_command_line(
-      {"hil-viewer", "hil.db", "--a", "base", "--b", "snowblind", "--clip", "c0ffee", "--frame", "7", "--mode",
-       "overlay", "--size", "1600x1000", "--tab", "compare"});
+      {"hil-viewer", "hil.db", "--a", "base", "--b", "snowblind", "--clip", "c0ffee", "--frame",
+       "7", "--mode", "overlay", "--size", "1600x1000", "--tab", "compare"});
   REQUIRE(parsed.error.isEmpty());
   CHECK(parsed.options.view.revision_a == "base");
   CHECK(parsed.options.view.revision_b == "snowblind");
@@ -488,15 +507,20 @@ TEST_CASE("A view is a command line: revisions by name or hash prefix, clip, fra
   CHECK(parsed.options.view.frame == 7);
   CHECK(parsed.options.view.mode == FrameMode::kOverlay);
   CHECK(parsed.options.size == QSize(1600, 1000));
-  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--mode", "sideways"}).error.contains("--mode"));
-  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--frame", "-1"}).error.contains("--frame"));
-  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--size", "9x9"}).error.contains("--size"));
-  CHECK(hil::viewer::parse_command_line({"hil-viewer", "--a", "base"}).error.contains("need a database"));
+  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--mode", "sideways"})
+            .error.contains("--mode"));
+  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--frame", "-1"})
+            .error.contains("--frame"));
+  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--size", "9x9"})
+            .error.contains("--size"));
+  CHECK(hil::viewer::parse_command_line({"hil-viewer", "--a", "base"})
+            .error.contains("need a database"));
 }
 
 // ------------------------------------------------------------------ frame overlays
 
-TEST_CASE("Overlays project the predicted lane onto the ground-truth lane when the prediction is right") {
+TEST_CASE(
+    "Overlays project the predicted lane onto the ground-truth lane when the prediction is right") {
   CompareDatabase db(/*with_run=*/false);
   const TestClip& clip = db.snow_clip();  // a straight road
   REQUIRE(clip.road == "straight");
@@ -528,8 +552,8 @@ TEST_CASE("Overlays project the predicted lane onto the ground-truth lane when t
       REQUIRE(best != nullptr);
       double u_truth = 0, v_truth = 0;
       REQUIRE(hil::evals::project_point(camera, 10, line_y_at(*best, 10), 0, &u_truth, &v_truth));
-      const QPolygonF predicted = hil::viewer::project_ground_line(camera, -truth.lane_offset + side,
-                                                                   -std::tan(truth.lane_heading), 10, 10, 1);
+      const QPolygonF predicted = hil::viewer::project_ground_line(
+          camera, -truth.lane_offset + side, -std::tan(truth.lane_heading), 10, 10, 1);
       REQUIRE(predicted.size() >= 1);
       CHECK(std::abs(predicted[0].x() - u_truth) < 1.0);  // pixels of a 128-pixel frame
       CHECK(std::abs(predicted[0].y() - v_truth) < 1.0);
@@ -543,7 +567,8 @@ TEST_CASE("Overlays project the predicted lane onto the ground-truth lane when t
     off.lane_offset = static_cast<float>(ego.lane_offset() + 0.6);
     off.lane_heading = static_cast<float>(ego.lane_heading());
     const QPolygonF right = hil::viewer::project_ground_line(camera, -off.lane_offset, 0, 8, 8, 1);
-    const QPolygonF truth = hil::viewer::project_ground_line(camera, -ego.lane_offset(), 0, 8, 8, 1);
+    const QPolygonF truth =
+        hil::viewer::project_ground_line(camera, -ego.lane_offset(), 0, 8, 8, 1);
     CHECK(right[0].x() - truth[0].x() > 5);  // y smaller (to the right) is u larger
   }
 
@@ -553,8 +578,9 @@ TEST_CASE("Overlays project the predicted lane onto the ground-truth lane when t
     lead.lead_score = 0.9f;
     lead.lead_distance = 20;
     const auto shapes = hil::viewer::prediction_overlay(camera, lead, Side::kB, {});
-    const auto marker = std::find_if(shapes.begin(), shapes.end(),
-                                     [](const auto& s) { return s.kind == OverlayKind::kLeadMarker; });
+    const auto marker = std::find_if(shapes.begin(), shapes.end(), [](const auto& s) {
+      return s.kind == OverlayKind::kLeadMarker;
+    });
     REQUIRE(marker != shapes.end());
     CHECK(marker->side == Side::kB);
     CHECK(marker->closed);
@@ -565,7 +591,8 @@ TEST_CASE("Overlays project the predicted lane onto the ground-truth lane when t
     CHECK(marker->points[0].y() == Approx(v));
     lead.lead_score = 0.2f;
     const auto none = hil::viewer::prediction_overlay(camera, lead, Side::kB, {});
-    CHECK(std::none_of(none.begin(), none.end(), [](const auto& s) { return s.kind == OverlayKind::kLeadMarker; }));
+    CHECK(std::none_of(none.begin(), none.end(),
+                       [](const auto& s) { return s.kind == OverlayKind::kLeadMarker; }));
   }
 
   SECTION("a frame without a command draws no prediction; toggles remove their shapes") {
@@ -575,15 +602,18 @@ TEST_CASE("Overlays project the predicted lane onto the ground-truth lane when t
     none.truth_lanes = none.objects = none.predicted_lanes = none.lead = none.steering = false;
     CHECK(hil::viewer::truth_overlay(clip.header, clip.frames[0], none).empty());
     const auto all = hil::viewer::truth_overlay(clip.header, clip.frames[0], {});
-    CHECK(std::count_if(all.begin(), all.end(), [](const auto& s) { return s.kind == OverlayKind::kTruthLane; }) ==
-          clip.frames[0].labels().lanes_size());
-    CHECK(std::any_of(all.begin(), all.end(), [](const auto& s) { return s.kind == OverlayKind::kObject; }));
+    CHECK(std::count_if(all.begin(), all.end(), [](const auto& s) {
+            return s.kind == OverlayKind::kTruthLane;
+          }) == clip.frames[0].labels().lanes_size());
+    CHECK(std::any_of(all.begin(), all.end(),
+                      [](const auto& s) { return s.kind == OverlayKind::kObject; }));
   }
 }
 
 // ------------------------------------------------------------------ the pane
 
-TEST_CASE("Opening a database shows the newest run's pair with its worst clip, frame and overlays") {
+TEST_CASE(
+    "Opening a database shows the newest run's pair with its worst clip, frame and overlays") {
   CompareDatabase db;
   ShownWindow shown(db);
   ComparePane& pane = shown.pane();
@@ -615,10 +645,13 @@ TEST_CASE("Opening a database shows the newest run's pair with its worst clip, f
       for (const auto& shape : panels[static_cast<size_t>(i)].shapes) {
         if (!shape.truth) CHECK(shape.side == side);
       }
-      CHECK(std::any_of(panels[static_cast<size_t>(i)].shapes.begin(), panels[static_cast<size_t>(i)].shapes.end(),
+      CHECK(std::any_of(panels[static_cast<size_t>(i)].shapes.begin(),
+                        panels[static_cast<size_t>(i)].shapes.end(),
                         [](const auto& s) { return s.kind == OverlayKind::kTruthLane; }));
-      CHECK(std::count_if(panels[static_cast<size_t>(i)].shapes.begin(), panels[static_cast<size_t>(i)].shapes.end(),
-                          [](const auto& s) { return s.kind == OverlayKind::kPredictedLane; }) == 2);
+      CHECK(std::count_if(panels[static_cast<size_t>(i)].shapes.begin(),
+                          panels[static_cast<size_t>(i)].shapes.end(), [](const auto& s) {
+                            return s.kind == OverlayKind::kPredictedLane;
+                          }) == 2);
     }
     CHECK(panels[1].captions[0].startsWith("B offset"));
     // B believes the ego 0.6 m further left: near the car its lane is drawn
@@ -656,8 +689,9 @@ TEST_CASE("Opening a database shows the newest run's pair with its worst clip, f
     pane.set_frame(5);
     const auto panels = view.panels();
     CHECK(panels[1].captions[0].contains("no command on frame 5"));
-    CHECK(std::none_of(panels[1].shapes.begin(), panels[1].shapes.end(),
-                       [](const auto& s) { return !s.truth && s.kind == OverlayKind::kPredictedLane; }));
+    CHECK(std::none_of(panels[1].shapes.begin(), panels[1].shapes.end(), [](const auto& s) {
+      return !s.truth && s.kind == OverlayKind::kPredictedLane;
+    }));
   }
   SECTION("the timeline marks B's miss, gaps and failover; clicking it moves every pane") {
     hil::viewer::TimelineView& timeline = pane.timeline();
@@ -667,11 +701,35 @@ TEST_CASE("Opening a database shows the newest run's pair with its worst clip, f
     CHECK(pane.frame() == compare_test::kFailoverFrame);
     CHECK(view.frame() == compare_test::kFailoverFrame);
     CHECK(timeline.frame() == compare_test::kFailoverFrame);
-    for (int i = 0; i < ComparePane::kCharts; ++i) CHECK(pane.chart(i).cursor() == compare_test::kFailoverFrame);
+    for (int i = 0; i < ComparePane::kCharts; ++i)
+      CHECK(pane.chart(i).cursor() == compare_test::kFailoverFrame);
   }
 }
 
-TEST_CASE("The charts show A, B and the truth per frame, share their frame axis and follow the cursor") {
+TEST_CASE("Scrubbing draws each frame, with its overlays, faster than the clip's frame rate") {
+  CompareDatabase db;
+  ShownWindow shown(db);
+  ComparePane& pane = shown.pane();
+  const double period_ms = 1000.0 / db.snow_clip().header.fps();
+  for (FrameMode mode : {FrameMode::kSideBySide, FrameMode::kOverlay}) {
+    pane.set_mode(mode);
+    QElapsedTimer timer;
+    timer.start();
+    for (int k = 0; k < static_cast<int>(compare_test::kFrames); ++k) {
+      pane.set_frame(k);
+      pane.frame_view().repaint();  // paint now, not at the next event loop turn
+      pane.timeline().repaint();
+      for (int i = 0; i < ComparePane::kCharts; ++i) pane.chart(i).repaint();
+    }
+    const double per_frame = static_cast<double>(timer.elapsed()) / compare_test::kFrames;
+    WARN(hil::viewer::frame_mode_name(mode) << ": " << per_frame << " ms per frame (period " << period_ms
+                                             << " ms)");
+    CHECK(per_frame < period_ms);
+  }
+}
+
+TEST_CASE(
+    "The charts show A, B and the truth per frame, share their frame axis and follow the cursor") {
   CompareDatabase db;
   ShownWindow shown(db);
   ComparePane& pane = shown.pane();
@@ -720,7 +778,8 @@ TEST_CASE("The charts show A, B and the truth per frame, share their frame axis 
     }
     pane.set_chart_series(2, "err.steering");
     CHECK(pane.chart(2).shown().name == "err.steering");
-    CHECK(pane.chart(2).shown().b[0] == Approx(std::abs(b.at("out.steering", 0) - b.at("truth.steering", 0))));
+    CHECK(pane.chart(2).shown().b[0] ==
+          Approx(std::abs(b.at("out.steering", 0) - b.at("truth.steering", 0))));
     CHECK(pane.chart_series(0) == "out.lane_offset");
   }
   SECTION("D hides and shows the delta shading") {
@@ -773,7 +832,8 @@ TEST_CASE("Keys drive playback, frames and clips") {
   CHECK(pane.selected_clip()->clip_sha == first);
 
   SECTION("space plays at the clip's frame rate and pauses") {
-    CHECK(pane.playback().interval_ms() == static_cast<int>(std::lround(1000 / db.snow_clip().header.fps())));
+    CHECK(pane.playback().interval_ms() ==
+          static_cast<int>(std::lround(1000 / db.snow_clip().header.fps())));
     QTest::keyClick(w, Qt::Key_Space);
     CHECK(pane.playback().playing());
     CHECK(QTest::qWaitFor([&] { return pane.frame() >= 3; }, 5000));
@@ -794,7 +854,8 @@ TEST_CASE("Keys drive playback, frames and clips") {
   }
 }
 
-TEST_CASE("Exports write the frame and charts as PNG, the table and series as CSV, and copy the view") {
+TEST_CASE(
+    "Exports write the frame and charts as PNG, the table and series as CSV, and copy the view") {
   CompareDatabase db;
   ShownWindow shown(db);
   ComparePane& pane = shown.pane();
@@ -818,8 +879,9 @@ TEST_CASE("Exports write the frame and charts as PNG, the table and series as CS
   REQUIRE(table.open(QIODevice::ReadOnly));
   const QStringList lines = QString::fromUtf8(table.readAll()).trimmed().split('\n');
   REQUIRE(lines.size() == 5);
-  CHECK(lines[0].startsWith("clip,sha256,scenario,verdict,worst_metric,worst_margins,tags,eval_a,eval_b,"
-                            "lane_offset_mae_a,lane_offset_mae_b,lane_offset_mae_delta"));
+  CHECK(lines[0].startsWith(
+      "clip,sha256,scenario,verdict,worst_metric,worst_margins,tags,eval_a,eval_b,"
+      "lane_offset_mae_a,lane_offset_mae_b,lane_offset_mae_delta"));
   CHECK(lines[1].contains(q(db.snow_clip().sha256)));
   CHECK(lines[1].contains(",regressed,"));
 
@@ -835,10 +897,11 @@ TEST_CASE("Exports write the frame and charts as PNG, the table and series as CS
   pane.set_mode(FrameMode::kOverlay);
   pane.copy_command_line();
   const QString line = QGuiApplication::clipboard()->text();
-  CHECK(line == QStringLiteral("hil-viewer %1 --a %2 --b %3 --run %4 --clip %5 --frame 7 --mode overlay")
-                    .arg(db.qpath(), q(std::string(12, 'a')), q(std::string(12, 'b')))
-                    .arg(db.run)
-                    .arg(q(db.snow_clip().sha256)));
+  CHECK(line ==
+        QStringLiteral("hil-viewer %1 --a %2 --b %3 --run %4 --clip %5 --frame 7 --mode overlay")
+            .arg(db.qpath(), q(std::string(12, 'a')), q(std::string(12, 'b')))
+            .arg(db.run)
+            .arg(q(db.snow_clip().sha256)));
 
   SECTION("the copied command line reopens exactly this view") {
     QStringList args = QProcess::splitCommand(line);
@@ -918,12 +981,15 @@ TEST_CASE("A clip whose blob is missing still shows its table row, series and a 
   CHECK(pane.clip_frames() == nullptr);
   CHECK(pane.frame_view().panels().empty());
   CHECK(pane.chart(0).shown().name == "out.lane_offset");
-  CHECK(pane.playback().frame_count() == static_cast<int>(compare_test::kFrames));  // from the series
+  CHECK(pane.playback().frame_count() ==
+        static_cast<int>(compare_test::kFrames));  // from the series
   const QImage image = pane.frame_view().render(QSize(600, 300));
   CHECK_FALSE(image.isNull());
 }
 
-TEST_CASE("hil-viewer --screenshot renders the compare view asked for, or exits 5 naming what is missing") {
+TEST_CASE(
+    "hil-viewer --screenshot renders the compare view asked for, or exits 5 naming what is "
+    "missing") {
   CompareDatabase db;
   QProcess viewer;
   viewer.setProgram(QStringLiteral(HIL_VIEWER_EXECUTABLE));
@@ -931,15 +997,16 @@ TEST_CASE("hil-viewer --screenshot renders the compare view asked for, or exits 
 
   SECTION("a clip by prefix, a frame and the overlay mode") {
     viewer.setArguments({db.qpath(), "--a", "base", "--b", "snowblind", "--clip",
-                         q(db.snow_clip().sha256.substr(0, 12)), "--frame", "7", "--mode", "overlay", "--screenshot",
-                         png});
+                         q(db.snow_clip().sha256.substr(0, 12)), "--frame", "7", "--mode",
+                         "overlay", "--screenshot", png});
     viewer.start();
     REQUIRE(viewer.waitForFinished(60000));
     CHECK(viewer.exitCode() == hil::viewer::kExitOk);
     const QImage image(png);
     REQUIRE(image.size() == QSize(1200, 800));
     CHECK(viewer_test::count_pixels(image, hil::viewer::side_colour(Side::kB)) > 100);
-    CHECK(viewer_test::count_pixels(image, hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail)) > 500);
+    CHECK(viewer_test::count_pixels(
+              image, hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail)) > 500);
   }
   SECTION("a larger size") {
     viewer.setArguments({db.qpath(), "--size", "1600x1000", "--screenshot", png});
@@ -962,17 +1029,21 @@ TEST_CASE("hil-viewer --screenshot renders the compare view asked for, or exits 
   }
 }
 
-TEST_CASE("The window's screenshot of the compare view shows the regression in the table, frame and charts") {
+TEST_CASE(
+    "The window's screenshot of the compare view shows the regression in the table, frame and "
+    "charts") {
   CompareDatabase db;
   hil::viewer::ViewRequest view;
   view.frame = 8;
   ShownWindow shown(db, view);
   const QString png = screenshot_path(db, "compare-window.png");
-  REQUIRE_FALSE(hil::viewer::save_screenshot(shown.window, hil::viewer::kScreenshotSize, png).has_value());
+  REQUIRE_FALSE(
+      hil::viewer::save_screenshot(shown.window, hil::viewer::kScreenshotSize, png).has_value());
   const QImage image(png);
   REQUIRE(image.size() == QSize(1200, 800));
   // The regressed verdict cell, the Worst cell and B's lane and lines.
-  CHECK(viewer_test::count_pixels(image, hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail)) > 500);
+  CHECK(viewer_test::count_pixels(
+            image, hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail)) > 500);
   CHECK(viewer_test::count_pixels(image, hil::viewer::side_colour(Side::kA)) > 200);
   CHECK(viewer_test::count_pixels(image, hil::viewer::side_colour(Side::kB)) > 200);
 }

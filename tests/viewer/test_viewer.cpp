@@ -52,9 +52,9 @@ using hil::viewer::GateTableModel;
 using hil::viewer::MainWindow;
 using hil::viewer::RunTableModel;
 using hil::viewer::VerdictKind;
-using viewer_test::CheckedModel;
 using viewer_test::cell;
 using viewer_test::cell_color;
+using viewer_test::CheckedModel;
 using viewer_test::count_pixels;
 
 // ------------------------------------------------------------------ fixture
@@ -555,6 +555,7 @@ int main(int argc, char** argv) {
   QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings_dir.path());
   QApplication::setOrganizationName(QStringLiteral("hil-tests"));
   QApplication::setApplicationName(QStringLiteral("test_viewer"));
-  viewer_test::previous_message_handler() = qInstallMessageHandler(viewer_test::collect_model_test_failures);
+  viewer_test::previous_message_handler() =
+      qInstallMessageHandler(viewer_test::collect_model_test_failures);
   return Catch::Session().run(argc, argv);
 }

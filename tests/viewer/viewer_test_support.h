@@ -56,7 +56,8 @@ class CheckedModel {
   QAbstractItemModelTester tester_;
 };
 
-inline QString cell(const QAbstractItemModel& model, int row, int column, int role = Qt::DisplayRole) {
+inline QString cell(const QAbstractItemModel& model, int row, int column,
+                    int role = Qt::DisplayRole) {
   return model.data(model.index(row, column), role).toString();
 }
 

@@ -1,0 +1,16 @@
+// Shared by the fuzz targets: a failed invariant aborts, which libFuzzer and
+// the replay driver both report as a crash (with the input saved).
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+
+#define HIL_FUZZ_CHECK(cond, ...)                                                  \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
+      std::fprintf(stderr, "fuzz invariant failed at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                                           \
+      std::fprintf(stderr, "\n");                                                  \
+      std::abort();                                                                \
+    }                                                                              \
+  } while (0)
