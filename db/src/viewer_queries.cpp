@@ -78,20 +78,37 @@ std::vector<DiffRow> Store::diff_revisions_scoped(int64_t revision_a, int64_t re
   }
   if (wanted.empty()) return {};
 
-  // As diff_revisions(): pairs from the covering index evals_for_diff.
-  auto& pairs = db_.cached(R"sql(
+  // As diff_revisions(): the latest eval of each revision per (clip,
+  // scenario), paired. Within a run, through evals_by_run (the unary + keeps
+  // the planner off evals_for_diff, which would read every eval of the two
+  // revisions); otherwise through the covering index evals_for_diff.
+  auto& pairs = run_id ? db_.cached(R"sql(
+    WITH latest AS (
+      SELECT e.revision_id, e.clip_id, e.scenario, MAX(e.id) AS eval_id
+      FROM evals e
+      WHERE e.run_id = ?3 AND e.state = 'succeeded' AND +e.revision_id IN (?1, ?2)
+      GROUP BY e.revision_id, e.clip_id, e.scenario)
+    SELECT a.clip_id, a.scenario, a.eval_id, b.eval_id
+    FROM latest a JOIN latest b ON b.clip_id = a.clip_id AND b.scenario = a.scenario
+    WHERE a.revision_id = ?1 AND b.revision_id = ?2
+    ORDER BY a.clip_id, a.scenario)sql")
+                       : db_.cached(R"sql(
     WITH latest AS (
       SELECT e.revision_id, e.clip_id, e.scenario, MAX(e.id) AS eval_id
       FROM evals e
       WHERE e.revision_id IN (?1, ?2) AND e.state = 'succeeded'
         AND (?3 IS NULL OR e.run_id IN (SELECT id FROM runs WHERE suite_id = ?3))
-        AND (?4 IS NULL OR e.run_id = ?4)
       GROUP BY e.revision_id, e.clip_id, e.scenario)
     SELECT a.clip_id, a.scenario, a.eval_id, b.eval_id
     FROM latest a JOIN latest b ON b.clip_id = a.clip_id AND b.scenario = a.scenario
     WHERE a.revision_id = ?1 AND b.revision_id = ?2
     ORDER BY a.clip_id, a.scenario)sql");
-  pairs.bind(1, revision_a).bind(2, revision_b).bind(3, suite_id).bind(4, run_id);
+  pairs.bind(1, revision_a).bind(2, revision_b);
+  if (run_id) {
+    pairs.bind(3, *run_id);
+  } else {
+    pairs.bind(3, suite_id);
+  }
   struct Pair {
     int64_t clip_id;
     std::string scenario;
@@ -174,14 +191,50 @@ std::vector<MetricDefRow> Store::metric_defs() {
   return out;
 }
 
-std::pair<int64_t, int64_t> Store::results_stamp(int64_t revision_a, int64_t revision_b) {
+std::pair<int64_t, int64_t> Store::results_stamp(int64_t revision_a, int64_t revision_b,
+                                                 std::optional<int64_t> run_id) {
+  auto read = [](Statement& row) {
+    return std::pair<int64_t, int64_t>(row.int64(0), row.int64(1));
+  };
+  if (run_id) {
+    auto& st = db_.cached(
+        "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM evals "
+        "WHERE run_id = ?3 AND state = 'succeeded' AND +revision_id IN (?1, ?2)");
+    st.bind_all(revision_a, revision_b, *run_id);
+    return st.first(read).value_or(std::pair<int64_t, int64_t>(0, 0));
+  }
   auto& st = db_.cached(
       "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM evals "
       "WHERE revision_id IN (?1, ?2) AND state = 'succeeded'");
   st.bind_all(revision_a, revision_b);
-  return st
-      .first([](Statement& row) { return std::pair<int64_t, int64_t>(row.int64(0), row.int64(1)); })
-      .value_or(std::pair<int64_t, int64_t>(0, 0));
+  return st.first(read).value_or(std::pair<int64_t, int64_t>(0, 0));
+}
+
+std::vector<RunRow> Store::compared_runs(int limit) {
+  auto& st = db_.cached(R"sql(
+    SELECT r.id, r.label, c.name, b.name, s.name, r.priority, r.state, COALESCE(r.verdict, ''),
+           COALESCE(r.verdict_summary, ''), r.submitted_at, COALESCE(r.finished_at, 0)
+    FROM runs r JOIN revisions c ON c.id = r.candidate_id JOIN revisions b ON b.id = r.baseline_id
+    JOIN suites s ON s.id = r.suite_id
+    ORDER BY r.id DESC LIMIT ?1)sql");
+  st.bind_all(limit);
+  std::vector<RunRow> out;
+  while (st.step()) {
+    RunRow r;
+    r.id = st.int64(0);
+    r.label = st.text(1);
+    r.candidate = st.text(2);
+    r.baseline = st.text(3);
+    r.suite = st.text(4);
+    r.priority = st.text(5);
+    r.state = st.text(6);
+    r.verdict = st.text(7);
+    r.verdict_summary = st.text(8);
+    r.submitted_at = st.real(9);
+    r.finished_at = st.real(10);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace hil::db

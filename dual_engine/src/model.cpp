@@ -89,6 +89,24 @@ void add_kernel_shapes(onnx::GraphProto& g) {
   }
 }
 
+// Window attributes of Conv, ConvTranspose and the pools must be positive.
+// ONNX 1.12's checker does not check them and its shape inference divides by
+// the strides: a stride of 0 kills the process with SIGFPE (found by fuzzing;
+// tests/fuzz/corpus/model/crash-conv-stride-zero.onnx).
+void check_window_attributes(const std::string& model, const onnx::GraphProto& g) {
+  for (const auto& n : g.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.name() != "strides" && a.name() != "dilations" && a.name() != "kernel_shape") continue;
+      for (auto v : a.ints()) {
+        if (v < 1) {
+          throw ModelError(fmt::format("{}: node '{}': attribute '{}' has a value of {}; it must be at least 1", model,
+                                       n.name().empty() ? n.op_type() : n.name(), a.name(), v));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 uint64_t TensorInfo::bytes() const {
@@ -157,6 +175,7 @@ Model Model::load(std::string bytes, const std::string& name) {
   } catch (const std::exception& e) {
     throw ModelError(fmt::format("{}: ONNX checker: {}", name, e.what()));
   }
+  check_window_attributes(name, g);
   try {
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*error_mode=*/1, /*data_prop=*/true);
     onnx::shape_inference::InferShapes(impl->proto, onnx::OpSchemaRegistry::Instance(), options);

@@ -68,6 +68,11 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   ids.bind_all(run_id);
   auto revisions = ids.first([](db::Statement& st) { return std::pair<int64_t, int64_t>(st.int64(0), st.int64(1)); });
   const int64_t cand_id = revisions->first, base_id = revisions->second;
+  if (base_id == 0) {
+    // A plain evaluation (nightly sweeps): nothing to compare, no verdict.
+    store.store_gate(run_id, "none", "no baseline: evaluated, not gated", {});
+    return {};
+  }
 
   std::map<std::string, evals::PairedClip> pairs;
   std::map<std::string, Pair> pair_evals;

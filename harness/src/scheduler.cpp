@@ -886,6 +886,7 @@ struct Scheduler::Impl {
           std::string label = sub_copy->label().empty() ? fmt::format("{} vs {}", sub_copy->candidate().name(), sub_copy->baseline().name())
                                                          : sub_copy->label();
           result->first = st.create_run(label, cand, base, suite_id, priority, new_evals);
+          if (!sub_copy->night().empty()) st.set_run_night(result->first, sub_copy->night());
           result->second = st.evals_of_run(result->first);
         },
         [this, result, weak, reply_to, suite, priority](bool ok, const std::string& error) {

@@ -24,6 +24,7 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req, const std::fu
   run.set_suite_name(suite.name());
   run.set_suite_text(suite_text);
   run.set_priority(req.priority);
+  run.set_night(req.night);
 
   auto revision = [&](const std::filesystem::path& file, const std::string& name, wire::RevisionRef* ref) {
     note(fmt::format("uploading revision {}", file.string()));

@@ -1,6 +1,7 @@
 // Fuzz target: the wire protocol's framing (harness/src/wire.cpp).
 //
-// The input is a byte stream as a peer would send it. Checked:
+// The input is one control byte, then a byte stream as a peer would send it
+// (frames). Checked:
 //  - decode_length refuses exactly the lengths above the limit (TOO_LARGE);
 //  - decode_body either returns an envelope with a body or throws
 //    WireError(BAD_MESSAGE); what it returns survives encode_frame and a
@@ -49,15 +50,19 @@ bool drain(harness::FrameDecoder& d, Decoded& out) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view in(reinterpret_cast<const char*>(data), size);
+  // The first byte picks the FrameDecoder's limit and piece size below; the
+  // rest is the stream: frames as a peer sends them.
+  if (size == 0) return 0;
+  const uint8_t control = data[0];
+  std::string_view stream(reinterpret_cast<const char*>(data) + 1, size - 1);
 
-  // decode_length.
-  if (size >= 4) {
+  // decode_length on the first frame's prefix.
+  if (stream.size() >= 4) {
     uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n = (n << 8) | data[i];
+    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(stream[i]);
     for (uint32_t limit : {0u, 4096u, harness::kDefaultMaxFrameBytes, 0xffffffffu}) {
       try {
-        uint32_t got = harness::decode_length(in.data(), limit);
+        uint32_t got = harness::decode_length(stream.data(), limit);
         HIL_FUZZ_CHECK(got == n && got <= limit, "decode_length returned %u for %u (limit %u)", got, n, limit);
       } catch (const WireError& e) {
         HIL_FUZZ_CHECK(e.code() == wire::TOO_LARGE && n > limit, "decode_length refused %u (limit %u)", n, limit);
@@ -65,9 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // decode_body on the whole input, then a round trip through encode_frame.
+  // decode_body on what follows the first prefix, then a round trip
+  // through encode_frame.
   try {
-    auto e = harness::decode_body(in);
+    auto e = harness::decode_body(stream.size() >= 4 ? stream.substr(4) : stream);
     HIL_FUZZ_CHECK(e.body_case() != wire::Envelope::BODY_NOT_SET, "decode_body returned an envelope without a body");
     std::string frame = harness::encode_frame(e);
     HIL_FUZZ_CHECK(frame.size() >= 4, "short frame");
@@ -80,12 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HIL_FUZZ_CHECK(e.code() == wire::BAD_MESSAGE, "decode_body threw code %d", e.code());
   }
 
-  // FrameDecoder: all at once versus in pieces. The first byte picks the
-  // piece sizes and the limit, so the fuzzer explores both.
-  if (size == 0) return 0;
-  const uint32_t limit = data[0] & 0x80 ? 64u : harness::kDefaultMaxFrameBytes;
-  std::string_view stream = in.substr(1);
-
+  // FrameDecoder: the whole stream at once versus in pieces of 1..16 bytes.
+  const uint32_t limit = control & 0x80 ? 64u : harness::kDefaultMaxFrameBytes;
   Decoded whole;
   {
     harness::FrameDecoder d(limit);
@@ -95,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Decoded pieces;
   {
     harness::FrameDecoder d(limit);
-    size_t step = 1 + (data[0] & 0x0f);
+    size_t step = 1 + (control & 0x0f);
     for (size_t at = 0; at < stream.size(); at += step) {
       d.feed(stream.substr(at, step));
       if (!drain(d, pieces)) break;

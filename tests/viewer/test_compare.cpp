@@ -168,11 +168,16 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
     CHECK(revisions[0].succeeded_evals == 4);
   }
 
-  SECTION("the results stamp changes when either revision gets a result") {
-    const auto before = source.results_stamp(run_comparison(db));
-    CHECK(before.first == 8);
+  SECTION("the results stamp changes when either revision gets a result in the scope") {
+    Comparison all = run_comparison(db);
+    all.run_id.reset();
+    const auto before_all = source.results_stamp(all);
+    const auto before_run = source.results_stamp(run_comparison(db));
+    CHECK(before_all.first == 8);
+    CHECK(before_run == before_all);
     db.add_run("more", {db.clips[2]});
-    CHECK(source.results_stamp(run_comparison(db)) != before);
+    CHECK(source.results_stamp(all) != before_all);
+    CHECK(source.results_stamp(run_comparison(db)) == before_run);  // another run's results
   }
 }
 
@@ -722,8 +727,8 @@ TEST_CASE("Scrubbing draws each frame, with its overlays, faster than the clip's
       for (int i = 0; i < ComparePane::kCharts; ++i) pane.chart(i).repaint();
     }
     const double per_frame = static_cast<double>(timer.elapsed()) / compare_test::kFrames;
-    WARN(hil::viewer::frame_mode_name(mode) << ": " << per_frame << " ms per frame (period " << period_ms
-                                             << " ms)");
+    WARN(hil::viewer::frame_mode_name(mode)
+         << ": " << per_frame << " ms per frame (period " << period_ms << " ms)");
     CHECK(per_frame < period_ms);
   }
 }
@@ -842,6 +847,17 @@ TEST_CASE("Keys drive playback, frames and clips") {
     const int stopped = pane.frame();
     QTest::qWait(200);
     CHECK(pane.frame() == stopped);
+  }
+  SECTION("the keys are the compare view's only while it is shown") {
+    shown.window.show_tab(MainWindow::kRunsTab);
+    shown.window.run_table().setFocus();
+    QTest::keyClick(w, Qt::Key_Right);
+    QTest::keyClick(w, Qt::Key_2);
+    CHECK(pane.frame() == 0);
+    CHECK(pane.frame_view().mode() == FrameMode::kSideBySide);
+    shown.window.show_tab(MainWindow::kCompareTab);
+    QTest::keyClick(w, Qt::Key_Right);
+    CHECK(pane.frame() == 1);
   }
   SECTION("typing in the filter is text, not shortcuts") {
     auto* filter = pane.findChild<QLineEdit*>("text_filter");

@@ -16,8 +16,9 @@ namespace hil::viewer {
 namespace {
 
 // Shown when no suite gates anything (results of ad-hoc evals).
-constexpr const char* kDefaultMetrics[] = {"lane_offset_mae",  "lane_heading_mae", "steering_mae",
-                                           "accel_mae",        "lead_recall",      "device_latency_p99_ms"};
+constexpr const char* kDefaultMetrics[] = {"lane_offset_mae", "lane_heading_mae",
+                                           "steering_mae",    "accel_mae",
+                                           "lead_recall",     "device_latency_p99_ms"};
 
 DiffMetric describe(const std::string& name, const std::vector<hil::db::MetricDefRow>& defs) {
   DiffMetric metric;
@@ -26,7 +27,8 @@ DiffMetric describe(const std::string& name, const std::vector<hil::db::MetricDe
                           [&](const hil::db::MetricDefRow& d) { return d.name == name; });
   if (def != defs.end()) {
     metric.unit = def->unit;
-    metric.direction = def->direction == "higher" ? Direction::kHigherIsBetter : Direction::kLowerIsBetter;
+    metric.direction =
+        def->direction == "higher" ? Direction::kHigherIsBetter : Direction::kLowerIsBetter;
   } else if (const auto* known = hil::evals::find_metric(name)) {
     metric.unit = known->unit;
     metric.direction = known->direction == hil::suite::HIGHER_IS_BETTER ? Direction::kHigherIsBetter
@@ -90,15 +92,15 @@ std::vector<DiffMetric> gating_metrics(const std::vector<std::string>& suite_tex
   blocking.insert(blocking.end(), advisory.begin(), advisory.end());
   if (!blocking.empty()) return blocking;
   for (const char* name : kDefaultMetrics) {
-    const bool defined = defs.empty() || std::any_of(defs.begin(), defs.end(), [&](const auto& d) {
-                           return d.name == name;
-                         });
+    const bool defined = defs.empty() || std::any_of(defs.begin(), defs.end(),
+                                                     [&](const auto& d) { return d.name == name; });
     if (defined) blocking.push_back(describe(name, defs));
   }
   return blocking;
 }
 
-DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows, std::vector<DiffMetric> metrics) {
+DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows,
+                           std::vector<DiffMetric> metrics) {
   DiffTable table;
   table.metrics = std::move(metrics);
   std::map<std::string, size_t> metric_index;
@@ -150,7 +152,8 @@ DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows, std::vecto
     bool any_better = false;
     for (size_t m = 0; m < table.metrics.size(); ++m) {
       if (!clip.metrics[m].present) continue;
-      const double score = badness(table.metrics[m], clip.metrics[m].delta) / table.metrics[m].scale;
+      const double score =
+          badness(table.metrics[m], clip.metrics[m].delta) / table.metrics[m].scale;
       if (clip.worst_metric < 0 || score > clip.worst) {
         clip.worst = score;
         clip.worst_metric = static_cast<int>(m);
@@ -158,18 +161,21 @@ DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows, std::vecto
       any_better = any_better || score < -1.0;
     }
     clip.verdict = clip.worst_metric >= 0 && clip.worst > 1.0 ? ClipVerdict::kRegressed
-                   : any_better                                ? ClipVerdict::kImproved
-                                                               : ClipVerdict::kUnchanged;
+                   : any_better                               ? ClipVerdict::kImproved
+                                                              : ClipVerdict::kUnchanged;
   }
-  std::stable_sort(table.clips.begin(), table.clips.end(), [](const ClipDiff& x, const ClipDiff& y) {
-    return std::tie(y.worst, x.clip_name, x.scenario) < std::tie(x.worst, y.clip_name, y.scenario);
-  });
+  std::stable_sort(table.clips.begin(), table.clips.end(),
+                   [](const ClipDiff& x, const ClipDiff& y) {
+                     return std::tie(y.worst, x.clip_name, x.scenario) <
+                            std::tie(x.worst, y.clip_name, y.scenario);
+                   });
   return table;
 }
 
 bool matches(const ClipDiff& clip, const ClipFilter& filter) {
   if (filter.verdict && clip.verdict != *filter.verdict) return false;
-  if (!filter.tag.empty() && std::find(clip.tags.begin(), clip.tags.end(), filter.tag) == clip.tags.end()) {
+  if (!filter.tag.empty() &&
+      std::find(clip.tags.begin(), clip.tags.end(), filter.tag) == clip.tags.end()) {
     return false;
   }
   if (filter.text.empty()) return true;

@@ -32,7 +32,7 @@ struct DiffMetric {
 };
 
 struct MetricDiff {
-  bool present = false;  // both evals recorded the metric
+  bool present = false;            // both evals recorded the metric
   double a = 0, b = 0, delta = 0;  // delta = b - a
 };
 
@@ -57,7 +57,7 @@ struct ClipDiff {
 
 struct DiffTable {
   std::vector<DiffMetric> metrics;
-  std::vector<ClipDiff> clips;  // worst regression first
+  std::vector<ClipDiff> clips;    // worst regression first
   std::vector<std::string> tags;  // every tag of the clips, sorted
 };
 
@@ -78,9 +78,9 @@ DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows,
                            std::vector<DiffMetric> metrics);
 
 struct ClipFilter {
-  std::string tag;                      // exact tag ("snow", "class:car"); empty: any
-  std::string text;                     // case-insensitive substring of name, hash, tags, scenario
-  std::optional<ClipVerdict> verdict;   // empty: any
+  std::string tag;                     // exact tag ("snow", "class:car"); empty: any
+  std::string text;                    // case-insensitive substring of name, hash, tags, scenario
+  std::optional<ClipVerdict> verdict;  // empty: any
 };
 bool matches(const ClipDiff& clip, const ClipFilter& filter);
 

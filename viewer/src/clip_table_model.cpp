@@ -64,7 +64,7 @@ bool ClipTableModel::refresh() {
 }
 
 void ClipTableModel::set_table(DiffTable table) {
-  beginResetModel();
+  begin_reset();
   table_ = std::move(table);
   if (sort_column_ >= columnCount()) {  // fewer metrics than before
     sort_column_ = kWorst;
@@ -76,7 +76,7 @@ void ClipTableModel::set_table(DiffTable table) {
 }
 
 void ClipTableModel::set_filter(ClipFilter filter) {
-  beginResetModel();
+  begin_reset();
   filter_ = std::move(filter);
   rebuild_order();
   end_reset();
@@ -91,7 +91,8 @@ void ClipTableModel::rebuild_order() {
   // (stable: ties keep the table's worst-first order; missing values last).
   const bool descending = sort_order_ == Qt::DescendingOrder;
   std::vector<QVariant> keys(table_.clips.size());
-  for (int i : order_) keys[static_cast<size_t>(i)] = sort_value(table_.clips[static_cast<size_t>(i)], sort_column_);
+  for (int i : order_)
+    keys[static_cast<size_t>(i)] = sort_value(table_.clips[static_cast<size_t>(i)], sort_column_);
   std::stable_sort(order_.begin(), order_.end(), [&](int x, int y) {
     const QVariant& a = keys[static_cast<size_t>(x)];
     const QVariant& b = keys[static_cast<size_t>(y)];
@@ -104,7 +105,7 @@ void ClipTableModel::rebuild_order() {
 
 void ClipTableModel::sort(int column, Qt::SortOrder order) {
   if (column < 0 || column >= columnCount()) return;
-  beginResetModel();
+  begin_reset();
   sort_column_ = column;
   sort_order_ = order;
   rebuild_order();
@@ -115,7 +116,8 @@ const ClipDiff& ClipTableModel::clip_at(int row) const {
   return table_.clips.at(static_cast<size_t>(order_.at(static_cast<size_t>(row))));
 }
 
-std::optional<int> ClipTableModel::row_of(const std::string& clip_sha, const std::string& scenario) {
+std::optional<int> ClipTableModel::row_of(const std::string& clip_sha,
+                                          const std::string& scenario) {
   for (size_t row = 0; row < order_.size(); ++row) {
     const ClipDiff& clip = table_.clips[static_cast<size_t>(order_[row])];
     if (clip.clip_sha == clip_sha && (scenario.empty() || clip.scenario == scenario)) {
@@ -127,25 +129,29 @@ std::optional<int> ClipTableModel::row_of(const std::string& clip_sha, const std
 }
 
 void ClipTableModel::fetch_up_to(int row) {
-  if (row < fetched_ || resetting_) return;
+  if (row < fetched_ || changing_) return;
   const int last = std::min(filtered_count(), (row / kPageRows + 1) * kPageRows);
+  changing_ = true;  // views that fetch when told of the insert must wait for the next call
   beginInsertRows(QModelIndex(), fetched_, last - 1);
   fetched_ = last;
-  resetting_ = true;  // views that fetch on rowsInserted must wait for the next call
   endInsertRows();
-  resetting_ = false;
+  changing_ = false;
 }
 
 bool ClipTableModel::canFetchMore(const QModelIndex& parent) const {
   // Not while views react to a reset or an insert: inserting rows then is
   // a change inside a change.
-  return !parent.isValid() && !resetting_ && fetched_ < filtered_count();
+  return !parent.isValid() && !changing_ && fetched_ < filtered_count();
+}
+
+void ClipTableModel::begin_reset() {
+  changing_ = true;
+  beginResetModel();
 }
 
 void ClipTableModel::end_reset() {
-  resetting_ = true;
   endResetModel();
-  resetting_ = false;
+  changing_ = false;
 }
 
 void ClipTableModel::fetchMore(const QModelIndex& parent) {
@@ -153,7 +159,9 @@ void ClipTableModel::fetchMore(const QModelIndex& parent) {
   fetch_up_to(fetched_);
 }
 
-int ClipTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : fetched_; }
+int ClipTableModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : fetched_;
+}
 
 int ClipTableModel::columnCount(const QModelIndex& parent) const {
   return parent.isValid() ? 0 : tags_column() + 1;
@@ -291,9 +299,11 @@ QVariant ClipTableModel::tool_tip(const ClipDiff& clip, int column) const {
       case kVerdict:
         return QStringLiteral(
             "regressed: some gating metric is worse by more than its margin (or, with no gate, "
-            "by more than the RMS of its deltas); improved: none is, and some is better by as much");
+            "by more than the RMS of its deltas); improved: none is, and some is better by as "
+            "much");
       case kWorst:
-        return QStringLiteral("The metric where B is worst relative to A, in margins (positive: worse)");
+        return QStringLiteral(
+            "The metric where B is worst relative to A, in margins (positive: worse)");
       default:
         return display(clip, column);
     }
@@ -304,7 +314,8 @@ QVariant ClipTableModel::tool_tip(const ClipDiff& clip, int column) const {
   const double score = badness(m, d.delta) / m.scale;
   return QStringLiteral("%1 (%2, %3 is better)\nA %4, B %5, Δ %6\n%7 %8 %9")
       .arg(text(m.name), text(m.unit),
-           m.direction == Direction::kLowerIsBetter ? QStringLiteral("lower") : QStringLiteral("higher"),
+           m.direction == Direction::kLowerIsBetter ? QStringLiteral("lower")
+                                                    : QStringLiteral("higher"),
            format_value(d.a), format_value(d.b), format_delta(d.delta))
       .arg(score > 0 ? QStringLiteral("B worse by") : QStringLiteral("B better by"))
       .arg(std::abs(score), 0, 'f', 2)
@@ -319,9 +330,11 @@ QVariant ClipTableModel::headerData(int section, Qt::Orientation orientation, in
     const DiffMetric& m = table_.metrics[static_cast<size_t>(metric)];
     return QStringLiteral("%1 (%2), %3 is better; %4 gate%5")
         .arg(text(m.name), text(m.unit),
-             m.direction == Direction::kLowerIsBetter ? QStringLiteral("lower") : QStringLiteral("higher"),
+             m.direction == Direction::kLowerIsBetter ? QStringLiteral("lower")
+                                                      : QStringLiteral("higher"),
              m.blocking ? QStringLiteral("blocking") : QStringLiteral("advisory"),
-             m.scale_is_margin ? QStringLiteral(", margin %1").arg(format_value(m.scale)) : QString());
+             m.scale_is_margin ? QStringLiteral(", margin %1").arg(format_value(m.scale))
+                               : QString());
   }
   if (role != Qt::DisplayRole) return QVariant();
   switch (section) {

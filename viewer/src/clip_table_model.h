@@ -29,8 +29,8 @@ class ClipTableModel : public QAbstractTableModel {
   // and tags (long, so last).
   enum Column { kClip, kVerdict, kWorst, kLeadingColumns };
   enum MetricPart { kA = 0, kB = 1, kDelta = 2 };
-  static constexpr int kClipShaRole = Qt::UserRole;       // QString
-  static constexpr int kSortRole = Qt::UserRole + 1;      // the raw value a column sorts by
+  static constexpr int kClipShaRole = Qt::UserRole;   // QString
+  static constexpr int kSortRole = Qt::UserRole + 1;  // the raw value a column sorts by
   static constexpr int kPageRows = 1000;
 
   explicit ClipTableModel(QObject* parent = nullptr);
@@ -64,7 +64,9 @@ class ClipTableModel : public QAbstractTableModel {
   void fetch_up_to(int row);
 
   // Column helpers for views and exports.
-  static int metric_column(int metric, MetricPart part) { return kLeadingColumns + 3 * metric + part; }
+  static int metric_column(int metric, MetricPart part) {
+    return kLeadingColumns + 3 * metric + part;
+  }
   // Which metric a column belongs to (-1 for the others).
   int metric_of_column(int column) const;
   int scenario_column() const { return kLeadingColumns + 3 * metric_count(); }
@@ -75,7 +77,8 @@ class ClipTableModel : public QAbstractTableModel {
   int rowCount(const QModelIndex& parent = QModelIndex()) const override;
   int columnCount(const QModelIndex& parent = QModelIndex()) const override;
   QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
-  QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+  QVariant headerData(int section, Qt::Orientation orientation,
+                      int role = Qt::DisplayRole) const override;
   bool canFetchMore(const QModelIndex& parent) const override;
   void fetchMore(const QModelIndex& parent) override;
 
@@ -85,6 +88,7 @@ class ClipTableModel : public QAbstractTableModel {
 
  private:
   void rebuild_order();
+  void begin_reset();
   void end_reset();
   QVariant display(const ClipDiff& clip, int column) const;
   QVariant sort_value(const ClipDiff& clip, int column) const;
@@ -97,7 +101,7 @@ class ClipTableModel : public QAbstractTableModel {
   ClipFilter filter_;
   std::vector<int> order_;  // indexes into table_.clips: filtered, sorted
   int fetched_ = 0;         // rows views see (a prefix of order_)
-  bool resetting_ = false;  // inside endResetModel() or endInsertRows()
+  bool changing_ = false;   // between begin and end of a reset or insert
   int sort_column_ = kWorst;
   Qt::SortOrder sort_order_ = Qt::DescendingOrder;
 };

@@ -30,7 +30,8 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
       QStringLiteral("a"), QStringLiteral("Revision A, the reference: a name or a hash (prefix)."),
       QStringLiteral("REV"));
   const QCommandLineOption b_option(
-      QStringLiteral("b"), QStringLiteral("Revision B, compared with A: a name or a hash (prefix)."),
+      QStringLiteral("b"),
+      QStringLiteral("Revision B, compared with A: a name or a hash (prefix)."),
       QStringLiteral("REV"));
   const QCommandLineOption clip_option(QStringLiteral("clip"),
                                        QStringLiteral("Show the clip with this hash (or prefix)."),
@@ -113,8 +114,10 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
   }
   if (parser.isSet(tab_option)) {
     result.options.tab = parser.value(tab_option).toLower();
-    if (result.options.tab != QLatin1String("compare") && result.options.tab != QLatin1String("runs")) {
-      result.error = QStringLiteral("--tab expects compare or runs, got '%1'").arg(parser.value(tab_option));
+    if (result.options.tab != QLatin1String("compare") &&
+        result.options.tab != QLatin1String("runs")) {
+      result.error =
+          QStringLiteral("--tab expects compare or runs, got '%1'").arg(parser.value(tab_option));
       return result;
     }
   }
@@ -124,13 +127,15 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
     const int w = parts.size() == 2 ? parts[0].toInt(&w_ok) : 0;
     const int h = parts.size() == 2 ? parts[1].toInt(&h_ok) : 0;
     if (!w_ok || !h_ok || w < 400 || h < 300 || w > 8000 || h > 8000) {
-      result.error = QStringLiteral("--size expects WIDTHxHEIGHT between 400x300 and 8000x8000, got '%1'")
-                         .arg(parser.value(size_option));
+      result.error =
+          QStringLiteral("--size expects WIDTHxHEIGHT between 400x300 and 8000x8000, got '%1'")
+              .arg(parser.value(size_option));
       return result;
     }
     result.options.size = QSize(w, h);
   }
-  const bool wants_view = !result.options.view.revision_a.isEmpty() || !result.options.view.revision_b.isEmpty() ||
+  const bool wants_view = !result.options.view.revision_a.isEmpty() ||
+                          !result.options.view.revision_b.isEmpty() ||
                           !result.options.view.clip.isEmpty();
   if (wants_view && result.options.database.isEmpty()) {
     result.error = QStringLiteral("--a, --b and --clip need a database");

@@ -47,9 +47,11 @@ QString revision_label(const hil::db::Store::RevisionSummary& r) {
   QStringList parts{text(r.revision.name), text(r.revision.sha256.substr(0, 12))};
   if (!r.revision.pr.empty()) parts << QStringLiteral("PR %1").arg(text(r.revision.pr));
   if (r.created_at > 0) {
-    parts << QDateTime::fromSecsSinceEpoch(static_cast<qint64>(r.created_at)).toString(QStringLiteral("yyyy-MM-dd HH:mm"));
+    parts << QDateTime::fromSecsSinceEpoch(static_cast<qint64>(r.created_at))
+                 .toString(QStringLiteral("yyyy-MM-dd HH:mm"));
   }
-  parts << (r.succeeded_evals > 0 ? QStringLiteral("%1 results").arg(r.succeeded_evals) : QStringLiteral("no results"));
+  parts << (r.succeeded_evals > 0 ? QStringLiteral("%1 results").arg(r.succeeded_evals)
+                                  : QStringLiteral("no results"));
   return parts.join(QStringLiteral(" · "));
 }
 
@@ -104,8 +106,12 @@ const char* kKeyHelp =
 }  // namespace
 
 ComparePane::ComparePane(QWidget* parent)
-    : QWidget(parent), clip_model_(new ClipTableModel(this)), playback_(new PlaybackController(this)) {
-  for (int i = 0; i < kCharts; ++i) wanted_series_[static_cast<size_t>(i)] = QLatin1String(kDefaultChartSeries[static_cast<size_t>(i)]);
+    : QWidget(parent),
+      clip_model_(new ClipTableModel(this)),
+      playback_(new PlaybackController(this)) {
+  for (int i = 0; i < kCharts; ++i)
+    wanted_series_[static_cast<size_t>(i)] =
+        QLatin1String(kDefaultChartSeries[static_cast<size_t>(i)]);
   build();
   build_shortcuts();
   connect(clip_model_, &ClipTableModel::table_replaced, this, &ComparePane::table_replaced);
@@ -190,17 +196,19 @@ QWidget* ComparePane::build_pair_bar() {
     return c;
   };
   label(QStringLiteral("A"), side_colour(Side::kA));
-  a_combo_ = combo(QStringLiteral("revision_a"),
-                   QStringLiteral("Revision A, the reference (blue): name · hash · PR · date · results"));
+  a_combo_ =
+      combo(QStringLiteral("revision_a"),
+            QStringLiteral("Revision A, the reference (blue): name · hash · PR · date · results"));
   auto* swap = tool_button(QStringLiteral("⇄"), QStringLiteral("Swap A and B"), bar);
   row->addWidget(swap);
   label(QStringLiteral("B"), side_colour(Side::kB));
   b_combo_ = combo(QStringLiteral("revision_b"),
                    QStringLiteral("Revision B, compared with A (orange): deltas are B - A"));
   label(QStringLiteral("over"));
-  scope_combo_ = combo(QStringLiteral("scope"),
-                       QStringLiteral("Which results: one run, one suite's runs, or every result of the two "
-                                      "revisions (the latest eval per clip and scenario)"));
+  scope_combo_ =
+      combo(QStringLiteral("scope"),
+            QStringLiteral("Which results: one run, one suite's runs, or every result of the two "
+                           "revisions (the latest eval per clip and scenario)"));
   connect(a_combo_, &QComboBox::currentIndexChanged, this, [this] { pair_changed(); });
   connect(b_combo_, &QComboBox::currentIndexChanged, this, [this] { pair_changed(); });
   connect(scope_combo_, &QComboBox::currentIndexChanged, this, [this] { scope_changed(); });
@@ -225,8 +233,9 @@ QWidget* ComparePane::build_table_pane() {
   auto* filters = new QHBoxLayout;
   tag_combo_ = new QComboBox;
   tag_combo_->setObjectName(QStringLiteral("tag_filter"));
-  tag_combo_->setToolTip(QStringLiteral("Only clips with this tag: a condition (snow, fog, ...), road:, traffic: "
-                                        "or class: (object classes in the clip)"));
+  tag_combo_->setToolTip(
+      QStringLiteral("Only clips with this tag: a condition (snow, fog, ...), road:, traffic: "
+                     "or class: (object classes in the clip)"));
   tag_combo_->addItem(QStringLiteral("any tag"), QString());
   verdict_combo_ = new QComboBox;
   verdict_combo_->setObjectName(QStringLiteral("verdict_filter"));
@@ -239,7 +248,8 @@ QWidget* ComparePane::build_table_pane() {
   text_filter_->setObjectName(QStringLiteral("text_filter"));
   text_filter_->setPlaceholderText(QStringLiteral("filter: name, hash, tag…"));
   text_filter_->setClearButtonEnabled(true);
-  text_filter_->setToolTip(QStringLiteral("Only clips whose name, hash, scenario or tags contain this text"));
+  text_filter_->setToolTip(
+      QStringLiteral("Only clips whose name, hash, scenario or tags contain this text"));
   filters->addWidget(tag_combo_);
   filters->addWidget(verdict_combo_);
   filters->addWidget(text_filter_, 1);
@@ -266,9 +276,10 @@ QWidget* ComparePane::build_table_pane() {
   clip_table_->verticalHeader()->setDefaultSectionSize(clip_table_->fontMetrics().height() + 6);
   clip_table_->horizontalHeader()->setHighlightSections(false);
   clip_table_->horizontalHeader()->setSortIndicator(ClipTableModel::kWorst, Qt::DescendingOrder);
-  clip_table_->setToolTip(QStringLiteral("One row per clip: A's and B's value and the delta (B - A) of each gating "
-                                         "metric, red where B is worse, green where better. [ and ] move "
-                                         "between clips."));
+  clip_table_->setToolTip(
+      QStringLiteral("One row per clip: A's and B's value and the delta (B - A) of each gating "
+                     "metric, red where B is worse, green where better. [ and ] move "
+                     "between clips."));
   // Sorting by a metric's column shows that metric's histogram.
   connect(clip_table_->horizontalHeader(), &QHeaderView::sectionClicked, this, [this](int column) {
     const int metric = clip_model_->metric_of_column(column);
@@ -310,7 +321,8 @@ QWidget* ComparePane::build_frame_pane() {
     mode_buttons_->addButton(button, static_cast<int>(modes[i].first));
     tools->addWidget(button);
   }
-  connect(mode_buttons_, &QButtonGroup::idClicked, this, [this](int id) { set_mode(static_cast<FrameMode>(id)); });
+  connect(mode_buttons_, &QButtonGroup::idClicked, this,
+          [this](int id) { set_mode(static_cast<FrameMode>(id)); });
   tools->addSpacing(12);
   const char* overlay_names[] = {"Lanes", "Objects", "Predicted", "Lead", "Steering"};
   const char* overlay_tips[] = {"Ground-truth lane lines (green) and road edges (yellow)",
@@ -319,7 +331,8 @@ QWidget* ComparePane::build_frame_pane() {
                                 "A's and B's lead vehicle at the predicted distance",
                                 "Steering needles: A, B and the ground truth (white)"};
   for (size_t i = 0; i < overlay_buttons_.size(); ++i) {
-    overlay_buttons_[i] = tool_button(QLatin1String(overlay_names[i]), QLatin1String(overlay_tips[i]), pane);
+    overlay_buttons_[i] =
+        tool_button(QLatin1String(overlay_names[i]), QLatin1String(overlay_tips[i]), pane);
     overlay_buttons_[i]->setCheckable(true);
     overlay_buttons_[i]->setChecked(true);
     connect(overlay_buttons_[i], &QToolButton::toggled, this, [this] { options_changed(); });
@@ -336,7 +349,8 @@ QWidget* ComparePane::build_frame_pane() {
   });
 
   auto* transport = new QHBoxLayout;
-  play_button_ = tool_button(QStringLiteral("▶"), QStringLiteral("Play or pause at the clip's frame rate (Space)"), pane);
+  play_button_ = tool_button(
+      QStringLiteral("▶"), QStringLiteral("Play or pause at the clip's frame rate (Space)"), pane);
   play_button_->setObjectName(QStringLiteral("play_button"));
   connect(play_button_, &QToolButton::clicked, playback_, &PlaybackController::toggle_play);
   transport->addWidget(play_button_);
@@ -345,8 +359,10 @@ QWidget* ComparePane::build_frame_pane() {
   transport->addWidget(timeline_, 1);
   frame_label_ = new QLabel;
   frame_label_->setObjectName(QStringLiteral("frame_label"));
-  frame_label_->setMinimumWidth(frame_label_->fontMetrics().horizontalAdvance(QStringLiteral("frame 00000/00000")));
-  frame_label_->setToolTip(QStringLiteral("The current frame, the clip's frames and the time from its start"));
+  frame_label_->setMinimumWidth(
+      frame_label_->fontMetrics().horizontalAdvance(QStringLiteral("frame 00000/00000")));
+  frame_label_->setToolTip(
+      QStringLiteral("The current frame, the clip's frames and the time from its start"));
   transport->addWidget(frame_label_);
   layout->addLayout(transport);
   return pane;
@@ -393,11 +409,12 @@ QWidget* ComparePane::build_charts_pane() {
       playback_->set_frame(frame);
     });
     // Linked frame axes: a zoom or pan in one chart moves the others.
-    connect(chart, &SeriesChart::frame_range_changed, this, [this, chart](double first, double last) {
-      for (SeriesChart* other : charts_) {
-        if (other != chart) other->set_frame_range(first, last);
-      }
-    });
+    connect(chart, &SeriesChart::frame_range_changed, this,
+            [this, chart](double first, double last) {
+              for (SeriesChart* other : charts_) {
+                if (other != chart) other->set_frame_range(first, last);
+              }
+            });
   }
   return charts_pane_;
 }
@@ -443,7 +460,8 @@ QStringList ComparePane::set_source(ResultsSource* source, const ViewRequest& re
   try {
     fill_pickers();
   } catch (const hil::db::DbError& e) {
-    emit status_message(QStringLiteral("Cannot read revisions: %1").arg(QString::fromUtf8(e.what())));
+    emit status_message(
+        QStringLiteral("Cannot read revisions: %1").arg(QString::fromUtf8(e.what())));
     return {QString::fromUtf8(e.what())};
   }
   return apply(request);
@@ -452,7 +470,7 @@ QStringList ComparePane::set_source(ResultsSource* source, const ViewRequest& re
 void ComparePane::fill_pickers() {
   revisions_ = source_->revisions();
   const auto suites = source_->suites();
-  const auto runs = source_->newest_runs();
+  const auto runs = source_->compared_runs(kRunsInScopePicker);
   const auto keep_a = a_combo_->currentData(), keep_b = b_combo_->currentData();
   const auto keep_scope = scope_combo_->currentData();
   updating_ = true;
@@ -466,11 +484,10 @@ void ComparePane::fill_pickers() {
   scope_combo_->clear();
   scope_combo_->addItem(QStringLiteral("all results of A and B"), QStringLiteral("all"));
   for (const auto& s : suites) {
-    scope_combo_->addItem(QStringLiteral("suite %1").arg(text(s.name)), QStringLiteral("suite:%1").arg(s.id));
+    scope_combo_->addItem(QStringLiteral("suite %1").arg(text(s.name)),
+                          QStringLiteral("suite:%1").arg(s.id));
   }
-  int listed = 0;
   for (const auto& run : runs) {
-    if (run.baseline.empty() || ++listed > kRunsInScopePicker) continue;
     scope_combo_->addItem(QStringLiteral("run %1 · %2 · %3 vs %4")
                               .arg(run.id)
                               .arg(text(run.label), text(run.candidate), text(run.baseline)),
@@ -501,24 +518,28 @@ QStringList ComparePane::apply(const ViewRequest& request) {
     }
     if (!request.revision_a.isEmpty()) {
       a = resolve_revision(revisions_, request.revision_a);
-      if (!a) problems << QStringLiteral("no revision '%1' (give a name or a hash prefix)").arg(request.revision_a);
+      if (!a)
+        problems << QStringLiteral("no revision '%1' (give a name or a hash prefix)")
+                        .arg(request.revision_a);
     }
     if (!request.revision_b.isEmpty()) {
       b = resolve_revision(revisions_, request.revision_b);
-      if (!b) problems << QStringLiteral("no revision '%1' (give a name or a hash prefix)").arg(request.revision_b);
+      if (!b)
+        problems << QStringLiteral("no revision '%1' (give a name or a hash prefix)")
+                        .arg(request.revision_b);
     }
     if ((!a || !b) && request.revision_a.isEmpty() && request.revision_b.isEmpty() && !run_id) {
       // The first screen: the newest run that compared two revisions.
-      for (const auto& run : source_->newest_runs()) {
+      for (const auto& run : source_->compared_runs(1)) {
         const auto revs = source_->run_revisions(run.id);
         if (!revs || !revs->baseline_id) continue;
         a = revs->baseline_id;
         b = revs->candidate_id;
         run_id = run.id;
-        break;
       }
     }
-    if ((!a || !b) && revisions_.size() >= 2 && request.revision_a.isEmpty() && request.revision_b.isEmpty()) {
+    if ((!a || !b) && revisions_.size() >= 2 && request.revision_a.isEmpty() &&
+        request.revision_b.isEmpty()) {
       b = revisions_[0].revision.id;  // newest
       a = revisions_[1].revision.id;
     }
@@ -527,8 +548,9 @@ QStringList ComparePane::apply(const ViewRequest& request) {
   }
   if (!a || !b) {
     clip_model_->show(nullptr, std::nullopt);
-    clear_clip(revisions_.size() < 2 ? QStringLiteral("This database has fewer than two revisions to compare")
-                                     : QStringLiteral("Pick revisions A and B"));
+    clear_clip(revisions_.size() < 2
+                   ? QStringLiteral("This database has fewer than two revisions to compare")
+                   : QStringLiteral("Pick revisions A and B"));
     update_summary();
     return problems;
   }
@@ -538,12 +560,15 @@ QStringList ComparePane::apply(const ViewRequest& request) {
   select_data(scope_combo_, scope_key(run_id, suite_id));
   updating_ = false;
   if (request.mode) set_mode(*request.mode);
-  load_comparison(request.clip.isEmpty() ? std::nullopt : std::optional<QString>(request.clip),
-                  request.scenario.isEmpty() ? std::nullopt : std::optional<QString>(request.scenario), request.frame);
+  load_comparison(
+      request.clip.isEmpty() ? std::nullopt : std::optional<QString>(request.clip),
+      request.scenario.isEmpty() ? std::nullopt : std::optional<QString>(request.scenario),
+      request.frame);
   if (!request.clip.isEmpty()) {
     const ClipDiff* shown = selected_clip();
     if (shown == nullptr || !text(shown->clip_sha).startsWith(request.clip.toLower())) {
-      problems << QStringLiteral("no clip %1 among the results of this comparison").arg(request.clip);
+      problems
+          << QStringLiteral("no clip %1 among the results of this comparison").arg(request.clip);
     }
   }
   return problems;
@@ -595,7 +620,8 @@ void ComparePane::scope_changed() {
         updating_ = false;
       }
     } catch (const hil::db::DbError& e) {
-      emit status_message(QStringLiteral("Cannot read the run: %1").arg(QString::fromUtf8(e.what())));
+      emit status_message(
+          QStringLiteral("Cannot read the run: %1").arg(QString::fromUtf8(e.what())));
     }
   }
   load_comparison(std::nullopt, std::nullopt, std::nullopt);
@@ -609,7 +635,8 @@ void ComparePane::load_comparison(std::optional<QString> clip, std::optional<QSt
   try {
     clip_model_->show(source_, comparison());  // table_replaced() selects the clip
   } catch (const hil::db::DbError& e) {
-    emit status_message(QStringLiteral("Cannot read the comparison: %1").arg(QString::fromUtf8(e.what())));
+    emit status_message(
+        QStringLiteral("Cannot read the comparison: %1").arg(QString::fromUtf8(e.what())));
   }
   pending_clip_.reset();
   pending_scenario_.reset();
@@ -626,9 +653,11 @@ void ComparePane::table_replaced() {
   tag_combo_->clear();
   tag_combo_->addItem(QStringLiteral("any tag"), QString());
   std::vector<std::string> tags = table.tags;
-  std::stable_partition(tags.begin(), tags.end(), [](const std::string& t) { return t.find(':') == std::string::npos; });
+  std::stable_partition(tags.begin(), tags.end(),
+                        [](const std::string& t) { return t.find(':') == std::string::npos; });
   for (const auto& t : tags) tag_combo_->addItem(text(t), text(t));
-  if (!keep_tag.isEmpty() && tag_combo_->findData(keep_tag) < 0) tag_combo_->addItem(keep_tag, keep_tag);
+  if (!keep_tag.isEmpty() && tag_combo_->findData(keep_tag) < 0)
+    tag_combo_->addItem(keep_tag, keep_tag);
   select_data(tag_combo_, keep_tag);
   const QString keep_metric = metric_combo_->currentText();
   metric_combo_->clear();
@@ -637,11 +666,14 @@ void ComparePane::table_replaced() {
   metric_combo_->setCurrentIndex(metric >= 0 ? metric : 0);
   updating_ = false;
 
-  clip_table_->horizontalHeader()->setSortIndicator(clip_model_->sort_column(), clip_model_->sort_order());
+  clip_table_->horizontalHeader()->setSortIndicator(clip_model_->sort_column(),
+                                                    clip_model_->sort_order());
   clip_table_->resizeColumnsToContents();
   QHeaderView* header = clip_table_->horizontalHeader();
-  header->resizeSection(ClipTableModel::kClip, std::min(header->sectionSize(ClipTableModel::kClip), 230));
-  header->resizeSection(clip_model_->tags_column(), std::min(header->sectionSize(clip_model_->tags_column()), 260));
+  header->resizeSection(ClipTableModel::kClip,
+                        std::min(header->sectionSize(ClipTableModel::kClip), 230));
+  header->resizeSection(clip_model_->tags_column(),
+                        std::min(header->sectionSize(clip_model_->tags_column()), 260));
   update_summary();
 
   // Which clip: the one asked for, else the one shown, else the worst.
@@ -650,7 +682,9 @@ void ComparePane::table_replaced() {
     const std::string prefix = pending_clip_->toLower().toStdString();
     for (int r = 0; r < clip_model_->filtered_count() && !row; ++r) {
       const ClipDiff& c = clip_model_->clip_at(r);
-      if (c.clip_sha.rfind(prefix, 0) == 0 && (!pending_scenario_ || text(c.scenario) == *pending_scenario_)) row = r;
+      if (c.clip_sha.rfind(prefix, 0) == 0 &&
+          (!pending_scenario_ || text(c.scenario) == *pending_scenario_))
+        row = r;
     }
     if (row) clip_model_->fetch_up_to(*row);
   } else if (clip_) {
@@ -688,8 +722,8 @@ void ComparePane::select_row(int row) {
   if (row < 0 || row >= clip_model_->filtered_count()) return;
   clip_model_->fetch_up_to(row);
   const QModelIndex index = clip_model_->index(row, ClipTableModel::kClip);
-  clip_table_->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect |
-                                                            QItemSelectionModel::Rows);
+  clip_table_->selectionModel()->setCurrentIndex(
+      index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   clip_table_->scrollTo(index);
 }
 
@@ -771,7 +805,8 @@ int ComparePane::histogram_metric() const { return metric_combo_->currentIndex()
 void ComparePane::update_histogram() {
   const DiffTable& table = clip_model_->table();
   const int m = metric_combo_->currentIndex();
-  if (m < 0 || static_cast<size_t>(m) >= table.metrics.size() || clip_model_->filtered_count() == 0) {
+  if (m < 0 || static_cast<size_t>(m) >= table.metrics.size() ||
+      clip_model_->filtered_count() == 0) {
     histogram_->show_message(QStringLiteral("No clips to chart"));
     return;
   }
@@ -786,7 +821,8 @@ void ComparePane::update_histogram() {
     better += badness(metric, d.delta) < 0;
   }
   std::optional<double> marked;
-  if (clip_ && static_cast<size_t>(m) < clip_->metrics.size() && clip_->metrics[static_cast<size_t>(m)].present) {
+  if (clip_ && static_cast<size_t>(m) < clip_->metrics.size() &&
+      clip_->metrics[static_cast<size_t>(m)].present) {
     marked = clip_->metrics[static_cast<size_t>(m)].delta;
   }
   histogram_->show_histogram(QStringLiteral("%1 over %2 clips: B worse on %3, better on %4")
@@ -869,16 +905,19 @@ void ComparePane::load_clip(const ClipDiff& clip, std::optional<int> frame) {
   if (clip_frames_) {
     frames = static_cast<int>(clip_frames_->frame_count());
   } else {
-    frames = static_cast<int>(std::max({row ? row->frames : 0u, series_[0].frames(), series_[1].frames()}));
+    frames = static_cast<int>(
+        std::max({row ? row->frames : 0u, series_[0].frames(), series_[1].frames()}));
   }
   const auto comparison = clip_model_->comparison();
   if (comparison) {
-    frame_view_->set_revision_names(revision_name(comparison->revision_a), revision_name(comparison->revision_b));
+    frame_view_->set_revision_names(revision_name(comparison->revision_a),
+                                    revision_name(comparison->revision_b));
   }
   frame_view_->set_series(series(Side::kA), series(Side::kB));
   frame_view_->set_clip(clip_frames_.get());
   if (!clip_frames_) {
-    frame_view_->set_message(QStringLiteral("No frames to show for %1:\n%2").arg(text(clip.clip_name), frames_error));
+    frame_view_->set_message(
+        QStringLiteral("No frames to show for %1:\n%2").arg(text(clip.clip_name), frames_error));
   }
   timeline_->set_clip(frames, fps);
   std::vector<TimelineMarker> markers;
@@ -935,7 +974,8 @@ void ComparePane::set_chart_series(int chart, const QString& name) {
 }
 
 QString ComparePane::chart_series(int chart) const {
-  return chart >= 0 && chart < kCharts ? charts_[static_cast<size_t>(chart)]->shown().name : QString();
+  return chart >= 0 && chart < kCharts ? charts_[static_cast<size_t>(chart)]->shown().name
+                                       : QString();
 }
 
 void ComparePane::update_charts() {
@@ -946,12 +986,15 @@ void ComparePane::update_charts() {
   const auto comparison = clip_model_->comparison();
   if (comparison) {
     chart_legend_->setText(
-        QStringLiteral("<span style=\"color:%1\">━━</span> A %2 &nbsp; <span style=\"color:%3\">━━</span> B %4 &nbsp; "
-                       "<span style=\"color:%5\">╍╍</span> ground truth &nbsp; <span style=\"color:#9c27b0\">▆</span> "
+        QStringLiteral("<span style=\"color:%1\">━━</span> A %2 &nbsp; <span "
+                       "style=\"color:%3\">━━</span> B %4 &nbsp; "
+                       "<span style=\"color:%5\">╍╍</span> ground truth &nbsp; <span "
+                       "style=\"color:#9c27b0\">▆</span> "
                        "Δ shaded &nbsp; <span style=\"color:#d50000\">│</span> current frame")
-            .arg(side_colour(Side::kA).name(), revision_name(comparison->revision_a).toHtmlEscaped(),
-                 side_colour(Side::kB).name(), revision_name(comparison->revision_b).toHtmlEscaped(),
-                 truth_colour().name()));
+            .arg(side_colour(Side::kA).name(),
+                 revision_name(comparison->revision_a).toHtmlEscaped(),
+                 side_colour(Side::kB).name(),
+                 revision_name(comparison->revision_b).toHtmlEscaped(), truth_colour().name()));
   }
   updating_ = true;
   for (int i = 0; i < kCharts; ++i) {
@@ -1001,12 +1044,16 @@ void ComparePane::update_readouts() {
       return s ? static_cast<double>(s->at(name, frame)) : NAN;
     };
     const double a = value(Side::kA), b = value(Side::kB);
-    auto shown = [](double v) { return std::isnan(v) ? QStringLiteral("—") : QString::number(v, 'g', 4); };
-    QString line = QStringLiteral("frame %1: <b style=\"color:%2\">A</b> %3 · <b style=\"color:%4\">B</b> %5")
-                       .arg(frame)
-                       .arg(side_colour(Side::kA).name(), shown(a), side_colour(Side::kB).name(), shown(b));
+    auto shown = [](double v) {
+      return std::isnan(v) ? QStringLiteral("—") : QString::number(v, 'g', 4);
+    };
+    QString line =
+        QStringLiteral("frame %1: <b style=\"color:%2\">A</b> %3 · <b style=\"color:%4\">B</b> %5")
+            .arg(frame)
+            .arg(side_colour(Side::kA).name(), shown(a), side_colour(Side::kB).name(), shown(b));
     if (!std::isnan(a) && !std::isnan(b)) {
-      line += QStringLiteral(" · Δ %1").arg((b - a > 0 ? QStringLiteral("+") : QString()) + shown(b - a));
+      line += QStringLiteral(" · Δ %1").arg((b - a > 0 ? QStringLiteral("+") : QString()) +
+                                            shown(b - a));
     }
     const std::string truth = truth_series_of(name);
     if (!truth.empty()) {
@@ -1044,9 +1091,10 @@ void ComparePane::refresh() {
 QString ComparePane::command_line() const {
   const auto c = comparison();
   if (source_ == nullptr || !c) return QString();
-  return view_command_line(QString::fromStdString(source_->path().string()), revision_sha(c->revision_a),
-                           revision_sha(c->revision_b), c->run_id, clip_ ? text(clip_->clip_sha) : QString(),
-                           playback_->frame(), frame_view_->mode());
+  return view_command_line(QString::fromStdString(source_->path().string()),
+                           revision_sha(c->revision_a), revision_sha(c->revision_b), c->run_id,
+                           clip_ ? text(clip_->clip_sha) : QString(), playback_->frame(),
+                           frame_view_->mode());
 }
 
 void ComparePane::copy_command_line() {
@@ -1057,13 +1105,16 @@ void ComparePane::copy_command_line() {
 }
 
 std::optional<QString> ComparePane::export_frame_png(const QString& path) {
-  const QSize size = frame_view_->size().isValid() && frame_view_->width() > 0 ? frame_view_->size() : QSize(960, 400);
-  if (!frame_view_->render(size).save(path, "PNG")) return QStringLiteral("%1: cannot write the PNG").arg(path);
+  const QSize size = frame_view_->size().isValid() && frame_view_->width() > 0 ? frame_view_->size()
+                                                                               : QSize(960, 400);
+  if (!frame_view_->render(size).save(path, "PNG"))
+    return QStringLiteral("%1: cannot write the PNG").arg(path);
   return std::nullopt;
 }
 
 std::optional<QString> ComparePane::export_charts_png(const QString& path) {
-  if (!charts_pane_->grab().save(path, "PNG")) return QStringLiteral("%1: cannot write the PNG").arg(path);
+  if (!charts_pane_->grab().save(path, "PNG"))
+    return QStringLiteral("%1: cannot write the PNG").arg(path);
   return std::nullopt;
 }
 
@@ -1146,7 +1197,8 @@ ViewRequest ComparePane::saved_request(QSettings& settings) {
   if (scope.startsWith(QLatin1String("suite:"))) request.suite_id = scope.mid(6).toLongLong();
   request.clip = settings.value(QStringLiteral("clip")).toString();
   request.scenario = settings.value(QStringLiteral("scenario")).toString();
-  if (settings.contains(QStringLiteral("frame"))) request.frame = settings.value(QStringLiteral("frame")).toInt();
+  if (settings.contains(QStringLiteral("frame")))
+    request.frame = settings.value(QStringLiteral("frame")).toInt();
   request.mode = frame_mode_from_name(settings.value(QStringLiteral("mode")).toString());
   return request;
 }

@@ -46,8 +46,8 @@ class ComparePane : public QWidget {
  public:
   static constexpr int kCharts = 3;
   // What the charts show until the user picks otherwise.
-  static constexpr std::array<const char*, kCharts> kDefaultChartSeries = {"out.lane_offset", "out.steering",
-                                                                          "device_ms"};
+  static constexpr std::array<const char*, kCharts> kDefaultChartSeries = {
+      "out.lane_offset", "out.steering", "out.lead_score"};
 
   explicit ComparePane(QWidget* parent = nullptr);
   ~ComparePane() override;
@@ -126,7 +126,8 @@ class ComparePane : public QWidget {
   void fill_pickers();
   void pair_changed();
   void scope_changed();
-  void load_comparison(std::optional<QString> clip, std::optional<QString> scenario, std::optional<int> frame);
+  void load_comparison(std::optional<QString> clip, std::optional<QString> scenario,
+                       std::optional<int> frame);
   void table_replaced();
   void filter_changed();
   void clip_row_changed();

@@ -5,8 +5,8 @@
 
 namespace hil::viewer {
 
-std::vector<Polyline> decimate_min_max(const std::vector<float>& values, double first,
-                                       double last, int columns) {
+std::vector<Polyline> decimate_min_max(const std::vector<float>& values, double first, double last,
+                                       int columns) {
   std::vector<Polyline> segments;
   if (values.empty() || last < first) return segments;
   const auto n = static_cast<int64_t>(values.size());
@@ -21,7 +21,9 @@ std::vector<Polyline> decimate_min_max(const std::vector<float>& values, double 
     if (!current.empty()) segments.push_back(std::move(current));
     current.clear();
   };
-  auto point = [&](int64_t k) { return QPointF(static_cast<double>(k), values[static_cast<size_t>(k)]); };
+  auto point = [&](int64_t k) {
+    return QPointF(static_cast<double>(k), values[static_cast<size_t>(k)]);
+  };
 
   int64_t k = begin;
   while (k <= end) {
@@ -37,8 +39,8 @@ std::vector<Polyline> decimate_min_max(const std::vector<float>& values, double 
     }
     // One column: frames up to the column's right edge, stopping at a gap.
     const auto column = static_cast<int64_t>(static_cast<double>(k - begin) / per_column);
-    const auto column_end =
-        std::min<int64_t>(end, begin + static_cast<int64_t>(std::ceil((column + 1) * per_column)) - 1);
+    const auto column_end = std::min<int64_t>(
+        end, begin + static_cast<int64_t>(std::ceil((column + 1) * per_column)) - 1);
     int64_t lo = k, hi = k, j = k;
     for (; j <= std::max(column_end, k) && !std::isnan(values[static_cast<size_t>(j)]); ++j) {
       if (values[static_cast<size_t>(j)] < values[static_cast<size_t>(lo)]) lo = j;

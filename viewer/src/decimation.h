@@ -16,8 +16,8 @@ using Polyline = std::vector<QPointF>;
 // x is the frame index. Only frames in [first, last] are drawn (plus one
 // neighbour on each side, so lines reach the chart's edges). With at most
 // 2 * columns frames in view every point is kept.
-std::vector<Polyline> decimate_min_max(const std::vector<float>& values, double first,
-                                       double last, int columns);
+std::vector<Polyline> decimate_min_max(const std::vector<float>& values, double first, double last,
+                                       int columns);
 
 // Total points over all segments.
 size_t point_count(const std::vector<Polyline>& segments);

@@ -47,7 +47,8 @@ EvalSeries::EvalSeries(int64_t eval_id, const std::vector<hil::db::SeriesBlob>& 
     try {
       values_[blob.name] = hil::evals::decode_series(blob.data, blob.frames, blob.codec);
     } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("eval {}: series '{}': {}", eval_id, blob.name, e.what()));
+      throw std::runtime_error(
+          fmt::format("eval {}: series '{}': {}", eval_id, blob.name, e.what()));
     }
     frames_ = std::max(frames_, blob.frames);
   }
@@ -76,7 +77,8 @@ float EvalSeries::at(const std::string& name, int64_t frame) const {
     return static_cast<size_t>(frame) < it->second.size() ? it->second[static_cast<size_t>(frame)]
                                                           : kMissing;
   }
-  if (const Derived* d = find_derived(name)) return std::abs(at(d->output, frame) - at(d->truth, frame));
+  if (const Derived* d = find_derived(name))
+    return std::abs(at(d->output, frame) - at(d->truth, frame));
   return kMissing;
 }
 
@@ -126,7 +128,8 @@ std::string truth_series_of(const std::string& name) {
 std::string series_unit(const std::string& name) {
   auto suffix = [&](const char* s) {
     const std::string tail(s);
-    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    return name.size() >= tail.size() &&
+           name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
   };
   if (suffix("_ms")) return "ms";
   if (suffix("lane_offset") || suffix("lead_distance")) return "m";

@@ -67,14 +67,15 @@ OverlayShape needle(const hil::clip::Camera& camera, double steering, double len
   // Positive steering turns left: the needle leans left of vertical.
   const double angle = std::clamp(steering * kSteeringGain, -1.4, 1.4);
   OverlayShape shape;
-  shape.points = QPolygonF{pivot, pivot + QPointF(-std::sin(angle) * length, -std::cos(angle) * length)};
+  shape.points =
+      QPolygonF{pivot, pivot + QPointF(-std::sin(angle) * length, -std::cos(angle) * length)};
   return shape;
 }
 
 }  // namespace
 
-QPolygonF project_ground_line(const hil::clip::Camera& camera, double offset, double slope, double x0,
-                              double x1, int samples) {
+QPolygonF project_ground_line(const hil::clip::Camera& camera, double offset, double slope,
+                              double x0, double x1, int samples) {
   QPolygonF out;
   QPointF p;
   for (int i = 0; i <= samples; ++i) {
@@ -94,17 +95,20 @@ std::vector<OverlayShape> truth_overlay(const hil::clip::ClipHeader& header,
   const auto& camera = header.cameras(0);
   if (options.truth_lanes) {
     for (const auto& line : frame.labels().lanes()) {
-      out.push_back({OverlayKind::kTruthLane, true, Side::kA, project_line(camera, line), false, {}});
+      out.push_back(
+          {OverlayKind::kTruthLane, true, Side::kA, project_line(camera, line), false, {}});
     }
     for (const auto& line : frame.labels().road_edges()) {
-      out.push_back({OverlayKind::kRoadEdge, true, Side::kA, project_line(camera, line), false, {}});
+      out.push_back(
+          {OverlayKind::kRoadEdge, true, Side::kA, project_line(camera, line), false, {}});
     }
   }
   if (options.objects) {
     for (const auto& object : frame.labels().objects()) {
       if (object.visibility() == hil::clip::OUT_OF_VIEW) continue;
-      const OverlayKind kind = object.visibility() == hil::clip::FULLY_OCCLUDED ? OverlayKind::kOccludedObject
-                                                                                 : OverlayKind::kObject;
+      const OverlayKind kind = object.visibility() == hil::clip::FULLY_OCCLUDED
+                                   ? OverlayKind::kOccludedObject
+                                   : OverlayKind::kObject;
       const QString label = QStringLiteral("%1 %2 m")
                                 .arg(QString::fromLatin1(class_name(object.cls())))
                                 .arg(object.cuboid().x(), 0, 'f', 1);
@@ -116,27 +120,37 @@ std::vector<OverlayShape> truth_overlay(const hil::clip::ClipHeader& header,
   return out;
 }
 
-std::vector<OverlayShape> prediction_overlay(const hil::clip::Camera& camera, const Prediction& prediction,
-                                             Side side, const OverlayOptions& options) {
+std::vector<OverlayShape> prediction_overlay(const hil::clip::Camera& camera,
+                                             const Prediction& prediction, Side side,
+                                             const OverlayOptions& options) {
   std::vector<OverlayShape> out;
   if (!prediction.valid) return out;
   const double centre = -prediction.lane_offset;
   const double slope = -std::tan(static_cast<double>(prediction.lane_heading));
   if (options.predicted_lanes) {
     for (double edge : {kLaneHalfWidth, -kLaneHalfWidth}) {
-      out.push_back({OverlayKind::kPredictedLane, false, side,
-                     project_ground_line(camera, centre + edge, slope, kPredictedLaneNear, kPredictedLaneFar),
-                     false, {}});
+      out.push_back(
+          {OverlayKind::kPredictedLane,
+           false,
+           side,
+           project_ground_line(camera, centre + edge, slope, kPredictedLaneNear, kPredictedLaneFar),
+           false,
+           {}});
     }
-    out.push_back({OverlayKind::kPredictedCentre, false, side,
-                   project_ground_line(camera, centre, slope, kPredictedLaneNear, kPredictedLaneFar), false,
-                   {}});
+    out.push_back(
+        {OverlayKind::kPredictedCentre,
+         false,
+         side,
+         project_ground_line(camera, centre, slope, kPredictedLaneNear, kPredictedLaneFar),
+         false,
+         {}});
   }
   if (options.lead && prediction.lead_present() && prediction.lead_distance > 0) {
     const double x = prediction.lead_distance;
     const double y = centre + slope * x;
     QPointF corners[4];
-    const double ys[4] = {y + kLeadWidth / 2, y - kLeadWidth / 2, y - kLeadWidth / 2, y + kLeadWidth / 2};
+    const double ys[4] = {y + kLeadWidth / 2, y - kLeadWidth / 2, y - kLeadWidth / 2,
+                          y + kLeadWidth / 2};
     const double zs[4] = {0, 0, kLeadHeight, kLeadHeight};
     bool visible = true;
     for (int i = 0; i < 4; ++i) visible = visible && project(camera, x, ys[i], zs[i], &corners[i]);

@@ -26,7 +26,7 @@
 
 namespace hil::viewer {
 
-inline constexpr double kLaneHalfWidth = 1.8;   // the generator's lanes are 3.6 m wide
+inline constexpr double kLaneHalfWidth = 1.8;  // the generator's lanes are 3.6 m wide
 inline constexpr double kPredictedLaneNear = 3.0;
 inline constexpr double kPredictedLaneFar = 40.0;
 inline constexpr double kLeadWidth = 1.8, kLeadHeight = 1.5;
@@ -35,10 +35,10 @@ inline constexpr double kSteeringGain = 8.0;
 enum class OverlayKind {
   kTruthLane,
   kRoadEdge,
-  kObject,          // visible or partly occluded
-  kOccludedObject,  // fully occluded: drawn dashed and dim
-  kPredictedLane,   // boundaries (solid)
-  kPredictedCentre, // centre line (dotted)
+  kObject,           // visible or partly occluded
+  kOccludedObject,   // fully occluded: drawn dashed and dim
+  kPredictedLane,    // boundaries (solid)
+  kPredictedCentre,  // centre line (dotted)
   kLeadMarker,
   kSteering,
   kTruthSteering,
@@ -51,7 +51,7 @@ struct OverlayShape {
   Side side = Side::kA;
   QPolygonF points;  // pixel coordinates of the camera frame
   bool closed = false;
-  QString label;     // "car 23.1 m", "lead 24.0 m", ...
+  QString label;  // "car 23.1 m", "lead 24.0 m", ...
 };
 
 // Which overlays to draw; each toggleable in the frame view.

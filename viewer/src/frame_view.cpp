@@ -129,24 +129,33 @@ void FrameView::flip_flicker_side() {
 
 QStringList FrameView::captions_for(Side side) const {
   const EvalSeries* series = series_[static_cast<int>(side)];
-  const QString who = QStringLiteral("%1 %2").arg(QLatin1String(side_name(side)), names_[static_cast<int>(side)]);
+  const QString who =
+      QStringLiteral("%1 %2").arg(QLatin1String(side_name(side)), names_[static_cast<int>(side)]);
   if (series == nullptr) return {QStringLiteral("%1: no result").arg(who)};
   if (frame_ >= static_cast<int>(series->frames())) {
-    return {QStringLiteral("%1: no result for frame %2 (the eval has %3)").arg(who).arg(frame_).arg(series->frames())};
+    return {QStringLiteral("%1: no result for frame %2 (the eval has %3)")
+                .arg(who)
+                .arg(frame_)
+                .arg(series->frames())};
   }
   const Prediction p = prediction_at(*series, frame_);
-  if (!p.valid) return {QStringLiteral("%1: no command on frame %2 (command gap)").arg(who).arg(frame_)};
+  if (!p.valid)
+    return {QStringLiteral("%1: no command on frame %2 (command gap)").arg(who).arg(frame_)};
   const float truth_offset = series->at("truth.lane_offset", frame_);
   const float truth_steer = series->at("truth.steering", frame_);
   const float truth_lead = series->at("truth.lead_distance", frame_);
-  QString lead = p.lead_present() ? QStringLiteral("lead %1 m").arg(static_cast<double>(p.lead_distance), 0, 'f', 1)
-                                  : QStringLiteral("no lead");
-  lead += std::isnan(truth_lead) ? QStringLiteral(" (gt none)")
-                                 : QStringLiteral(" (gt %1)").arg(static_cast<double>(truth_lead), 0, 'f', 1);
+  QString lead =
+      p.lead_present()
+          ? QStringLiteral("lead %1 m").arg(static_cast<double>(p.lead_distance), 0, 'f', 1)
+          : QStringLiteral("no lead");
+  lead += std::isnan(truth_lead)
+              ? QStringLiteral(" (gt none)")
+              : QStringLiteral(" (gt %1)").arg(static_cast<double>(truth_lead), 0, 'f', 1);
   // Two short lines: a side-by-side panel is narrow. "gt": ground truth.
   const QString tag = QLatin1String(side_name(side));
   return {QStringLiteral("%1 offset %2 m (gt %3) · heading %4 rad")
-              .arg(tag, signed_value(p.lane_offset, 2), signed_value(truth_offset, 2), signed_value(p.lane_heading, 3)),
+              .arg(tag, signed_value(p.lane_offset, 2), signed_value(truth_offset, 2),
+                   signed_value(p.lane_heading, 3)),
           QStringLiteral("%1 %2 · steer %3 (gt %4)")
               .arg(tag, lead, signed_value(p.steering, 3), signed_value(truth_steer, 3))};
 }
@@ -189,12 +198,17 @@ std::vector<FrameView::Panel> FrameView::panels(std::optional<QSize> size) const
     panel.scale = scale;
     QStringList names;
     for (Side side : sides[static_cast<size_t>(i)]) {
-      names << QStringLiteral("%1: %2").arg(QLatin1String(side_name(side)), names_[static_cast<int>(side)]);
+      names << QStringLiteral("%1: %2").arg(QLatin1String(side_name(side)),
+                                            names_[static_cast<int>(side)]);
     }
-    panel.title = QStringLiteral("%1 · frame %2/%3").arg(names.join(QStringLiteral(" vs "))).arg(frame_).arg(clip_->frame_count());
+    panel.title = QStringLiteral("%1 · frame %2/%3")
+                      .arg(names.join(QStringLiteral(" vs ")))
+                      .arg(frame_)
+                      .arg(clip_->frame_count());
     if (mode_ == FrameMode::kFlicker) panel.title += QStringLiteral(" · F flips A/B");
-    panel.title_colour = sides[static_cast<size_t>(i)].size() == 1 ? side_colour(sides[static_cast<size_t>(i)][0])
-                                                                   : palette().color(QPalette::WindowText);
+    panel.title_colour = sides[static_cast<size_t>(i)].size() == 1
+                             ? side_colour(sides[static_cast<size_t>(i)][0])
+                             : palette().color(QPalette::WindowText);
     panel.has_image = decoded != nullptr;
     if (decoded != nullptr) {
       panel.shapes = truth_overlay(header, decoded->labels, options_);
@@ -207,7 +221,8 @@ std::vector<FrameView::Panel> FrameView::panels(std::optional<QSize> size) const
     for (Side side : sides[static_cast<size_t>(i)]) {
       const EvalSeries* series = series_[static_cast<int>(side)];
       if (series != nullptr && header.cameras_size()) {
-        auto shapes = prediction_overlay(header.cameras(0), prediction_at(*series, frame_), side, options_);
+        auto shapes =
+            prediction_overlay(header.cameras(0), prediction_at(*series, frame_), side, options_);
         panel.shapes.insert(panel.shapes.end(), shapes.begin(), shapes.end());
       }
       panel.captions << captions_for(side);
@@ -248,7 +263,8 @@ void FrameView::draw_panel(QPainter& painter, const Panel& panel) const {
   bold.setBold(true);
   painter.setFont(bold);
   painter.setPen(panel.title_colour);
-  painter.drawText(QRectF(panel.target.left(), panel.target.top() - kTitleHeight, panel.target.width(), kTitleHeight),
+  painter.drawText(QRectF(panel.target.left(), panel.target.top() - kTitleHeight,
+                          panel.target.width(), kTitleHeight),
                    Qt::AlignLeft | Qt::AlignVCenter, panel.title);
   painter.restore();
 
@@ -293,7 +309,8 @@ void FrameView::draw_panel(QPainter& painter, const Panel& panel) const {
     painter.setPen(palette().color(QPalette::WindowText));
     painter.drawText(QRectF(panel.target.left(), y, panel.target.width(), kCaptionHeight),
                      Qt::AlignLeft | Qt::AlignVCenter | Qt::TextSingleLine,
-                     painter.fontMetrics().elidedText(caption, Qt::ElideRight, static_cast<int>(panel.target.width())));
+                     painter.fontMetrics().elidedText(caption, Qt::ElideRight,
+                                                      static_cast<int>(panel.target.width())));
     y += kCaptionHeight;
   }
   painter.restore();

@@ -36,8 +36,8 @@ class FrameView : public QWidget {
  public:
   // One drawn camera frame and what is drawn over it.
   struct Panel {
-    QRectF target;      // where the frame lands, in widget coordinates
-    double scale = 1;   // widget pixels per frame pixel
+    QRectF target;     // where the frame lands, in widget coordinates
+    double scale = 1;  // widget pixels per frame pixel
     QString title;
     QColor title_colour;
     std::vector<OverlayShape> shapes;  // in frame pixel coordinates

@@ -122,13 +122,19 @@ void MainWindow::build_menus() {
   reload->setShortcut(QKeySequence::Refresh);
   file->addSeparator();
   QMenu* exports = file->addMenu(QStringLiteral("&Export"));
-  exports->addAction(QStringLiteral("Frame view as PNG…"), this, [this] { choose_export(kExportFrame); })
+  exports
+      ->addAction(QStringLiteral("Frame view as PNG…"), this,
+                  [this] { choose_export(kExportFrame); })
       ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-  exports->addAction(QStringLiteral("Charts as PNG…"), this, [this] { choose_export(kExportCharts); });
-  exports->addAction(QStringLiteral("Clip table as CSV…"), this, [this] { choose_export(kExportTable); });
-  exports->addAction(QStringLiteral("Series of the clip as CSV…"), this, [this] { choose_export(kExportSeries); });
+  exports->addAction(QStringLiteral("Charts as PNG…"), this,
+                     [this] { choose_export(kExportCharts); });
+  exports->addAction(QStringLiteral("Clip table as CSV…"), this,
+                     [this] { choose_export(kExportTable); });
+  exports->addAction(QStringLiteral("Series of the clip as CSV…"), this,
+                     [this] { choose_export(kExportSeries); });
   exports->addSeparator();
-  exports->addAction(QStringLiteral("Copy command line of this view"), this, [this] { compare_->copy_command_line(); });
+  exports->addAction(QStringLiteral("Copy command line of this view"), this,
+                     [this] { compare_->copy_command_line(); });
   file->addSeparator();
   QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -139,7 +145,8 @@ void MainWindow::build_menus() {
   view->addAction(QStringLiteral("&Runs and gates"), this, [this] { show_tab(kRunsTab); })
       ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
   view->addSeparator();
-  view->addAction(QStringLiteral("Compare the selected run"), this, &MainWindow::compare_selected_run);
+  view->addAction(QStringLiteral("Compare the selected run"), this,
+                  &MainWindow::compare_selected_run);
   QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
   help->addAction(QStringLiteral("&Keys…"), this, [this] { compare_->show_key_help(); });
 }
@@ -185,11 +192,15 @@ void MainWindow::build_panes() {
   tabs_->setDocumentMode(true);
   tabs_->addTab(compare_, QStringLiteral("Compare A / B"));
   tabs_->addTab(splitter, QStringLiteral("Runs and gates"));
-  tabs_->setTabToolTip(kCompareTab, QStringLiteral("Revision A against revision B, clip by clip and frame by frame (Ctrl+1)"));
-  tabs_->setTabToolTip(kRunsTab, QStringLiteral("Runs, their gate verdicts and margins (Ctrl+2); double-click a run "
-                                                "to compare its revisions"));
-  run_table_->setToolTip(QStringLiteral("Runs, newest first. Double-click one to compare its baseline (A) with its "
-                                        "candidate (B)."));
+  tabs_->setTabToolTip(
+      kCompareTab,
+      QStringLiteral("Revision A against revision B, clip by clip and frame by frame (Ctrl+1)"));
+  tabs_->setTabToolTip(
+      kRunsTab, QStringLiteral("Runs, their gate verdicts and margins (Ctrl+2); double-click a run "
+                               "to compare its revisions"));
+  run_table_->setToolTip(
+      QStringLiteral("Runs, newest first. Double-click one to compare its baseline (A) with its "
+                     "candidate (B)."));
   setCentralWidget(tabs_);
 }
 
@@ -213,10 +224,11 @@ void MainWindow::choose_export(int what) {
     const char* filter;
     const char* suffix;
   };
-  static constexpr Choice kChoices[] = {{"Export the frame view", "PNG images (*.png)", "frame.png"},
-                                        {"Export the charts", "PNG images (*.png)", "charts.png"},
-                                        {"Export the clip table", "CSV files (*.csv)", "clips.csv"},
-                                        {"Export the clip's series", "CSV files (*.csv)", "series.csv"}};
+  static constexpr Choice kChoices[] = {
+      {"Export the frame view", "PNG images (*.png)", "frame.png"},
+      {"Export the charts", "PNG images (*.png)", "charts.png"},
+      {"Export the clip table", "CSV files (*.csv)", "clips.csv"},
+      {"Export the clip's series", "CSV files (*.csv)", "series.csv"}};
   const Choice& choice = kChoices[what];
   const QString start = source_ ? QFileInfo(database_path()).absolutePath() + QStringLiteral("/") +
                                       QLatin1String(choice.suffix)
@@ -253,7 +265,9 @@ void MainWindow::save_settings() const {
   if (auto* runs = findChild<QSplitter*>(QStringLiteral("runs_splitter"))) {
     settings.setValue(QLatin1String(kRunsSplitterKey), runs->saveState());
   }
-  if (source_) settings.setValue(QLatin1String(kLastDatabaseKey), QFileInfo(database_path()).absoluteFilePath());
+  if (source_)
+    settings.setValue(QLatin1String(kLastDatabaseKey),
+                      QFileInfo(database_path()).absoluteFilePath());
   settings.beginGroup(QLatin1String(kCompareGroup));
   compare_->save_settings(settings);
   settings.endGroup();
@@ -301,7 +315,8 @@ std::optional<QString> MainWindow::open_database(const QString& path, const View
   ViewRequest request = view;
   QSettings settings;
   if (request.empty() && restore_ &&
-      settings.value(QLatin1String(kLastDatabaseKey)).toString() == QFileInfo(path).absoluteFilePath()) {
+      settings.value(QLatin1String(kLastDatabaseKey)).toString() ==
+          QFileInfo(path).absoluteFilePath()) {
     settings.beginGroup(QLatin1String(kCompareGroup));
     request = ComparePane::saved_request(settings);
     settings.endGroup();
@@ -327,7 +342,8 @@ void MainWindow::open_database_interactively(const QString& path, const ViewRequ
   }
   recent.add(path);
   if (!problems.isEmpty()) {
-    QMessageBox::warning(this, QStringLiteral("Not in this database"), problems.join(QLatin1Char('\n')));
+    QMessageBox::warning(this, QStringLiteral("Not in this database"),
+                         problems.join(QLatin1Char('\n')));
   }
 }
 

@@ -25,10 +25,15 @@ const SideStyle kSides[3] = {{BinSide::kWorse, "B worse", QColor(0xe5, 0x39, 0x3
 
 }  // namespace
 
-DeltaHistogramChart* create_delta_histogram_chart(QWidget* parent) { return new QtChartsDeltaHistogram(parent); }
+DeltaHistogramChart* create_delta_histogram_chart(QWidget* parent) {
+  return new QtChartsDeltaHistogram(parent);
+}
 
 QtChartsDeltaHistogram::QtChartsDeltaHistogram(QWidget* parent)
-    : DeltaHistogramChart(parent), chart_(new QChart), x_axis_(new QValueAxis), y_axis_(new QValueAxis) {
+    : DeltaHistogramChart(parent),
+      chart_(new QChart),
+      x_axis_(new QValueAxis),
+      y_axis_(new QValueAxis) {
   chart_->setAnimationOptions(QChart::NoAnimation);
   chart_->legend()->setAlignment(Qt::AlignBottom);
   chart_->setMargins(QMargins(2, 0, 2, 0));
@@ -69,7 +74,8 @@ QtChartsDeltaHistogram::QtChartsDeltaHistogram(QWidget* parent)
   setMinimumHeight(140);
   setToolTip(QStringLiteral(
       "How the delta (B - A) of the selected metric spreads over the clips in the table: red bins "
-      "are clips where B is worse, green where it is better; the dashed line is the selected clip."));
+      "are clips where B is worse, green where it is better; the dashed line is the selected "
+      "clip."));
   show_message(QStringLiteral("No comparison"));
 }
 
@@ -97,24 +103,30 @@ void QtChartsDeltaHistogram::show_histogram(const QString& title, const QString&
   chart_->legend()->setVisible(true);
   x_axis_->setVisible(true);
   y_axis_->setVisible(true);
-  x_axis_->setTitleText(unit.isEmpty() ? QStringLiteral("B - A") : QStringLiteral("B - A (%1)").arg(unit));
+  x_axis_->setTitleText(unit.isEmpty() ? QStringLiteral("B - A")
+                                       : QStringLiteral("B - A (%1)").arg(unit));
   int highest = 1;
   for (int i = 0; i < 3; ++i) {
     // A stepped outline over the whole range: zero outside this side's bins.
     QList<QPointF> steps;
     for (const HistogramBin& bin : bins) {
       const double count = bin.side == kSides[i].side ? bin.count : 0;
-      steps << QPointF(bin.lo, 0) << QPointF(bin.lo, count) << QPointF(bin.hi, count) << QPointF(bin.hi, 0);
+      steps << QPointF(bin.lo, 0) << QPointF(bin.lo, count) << QPointF(bin.hi, count)
+            << QPointF(bin.hi, 0);
       highest = std::max(highest, bin.count);
     }
     areas_[i]->upperSeries()->replace(steps);
   }
-  x_axis_->setRange(bins.front().lo, bins.back().hi);
+  // Half a bin of room each side, so a marked delta at either end shows.
+  const double pad = (bins.front().hi - bins.front().lo) / 2;
+  x_axis_->setRange(bins.front().lo - pad, bins.back().hi + pad);
   y_axis_->setRange(0, highest * 1.1);
   y_axis_->setTickCount(std::min(highest, 4) + 1);
   marker_->clear();
-  if (marked_delta) marker_->replace(QList<QPointF>{{*marked_delta, 0}, {*marked_delta, highest * 1.1}});
-  for (QLegendMarker* legend : chart_->legend()->markers(marker_)) legend->setVisible(marked_delta.has_value());
+  if (marked_delta)
+    marker_->replace(QList<QPointF>{{*marked_delta, 0}, {*marked_delta, highest * 1.1}});
+  for (QLegendMarker* legend : chart_->legend()->markers(marker_))
+    legend->setVisible(marked_delta.has_value());
 }
 
 }  // namespace hil::viewer

@@ -19,7 +19,8 @@ class QtChartsDeltaHistogram : public DeltaHistogramChart {
  public:
   explicit QtChartsDeltaHistogram(QWidget* parent = nullptr);
 
-  void show_histogram(const QString& title, const QString& unit, const std::vector<HistogramBin>& bins,
+  void show_histogram(const QString& title, const QString& unit,
+                      const std::vector<HistogramBin>& bins,
                       std::optional<double> marked_delta) override;
   void show_message(const QString& message) override;
   const std::vector<HistogramBin>& shown_bins() const override { return bins_; }

@@ -20,7 +20,9 @@
 namespace hil::viewer {
 namespace {
 
-QList<QPointF> to_list(const Polyline& points) { return QList<QPointF>(points.begin(), points.end()); }
+QList<QPointF> to_list(const Polyline& points) {
+  return QList<QPointF>(points.begin(), points.end());
+}
 
 // 1, 2 or 5 times a power of ten: about `ticks` intervals over `span`.
 double nice_step(double span, int ticks) {
@@ -76,7 +78,9 @@ class ChartView : public QChartView {
 
  private:
   double frame_at(double x) const {
-    return chart()->mapToValue(chart()->mapFromScene(mapToScene(QPoint(static_cast<int>(x), 0)))).x();
+    return chart()
+        ->mapToValue(chart()->mapFromScene(mapToScene(QPoint(static_cast<int>(x), 0))))
+        .x();
   }
 
   QtChartsSeriesChart* owner_;
@@ -183,10 +187,12 @@ void QtChartsSeriesChart::show_series(const ChartData& data) {
 void QtChartsSeriesChart::fit_value_axis() {
   // Whole steps, and no more labels than the height holds: Qt Charts elides
   // a label to "..." when its share of the axis is shorter than the font.
-  const double height = chart_->plotArea().height() > 0 ? chart_->plotArea().height() : 0.6 * this->height();
+  const double height =
+      chart_->plotArea().height() > 0 ? chart_->plotArea().height() : 0.6 * this->height();
   const int intervals = std::clamp(static_cast<int>(height / (2.2 * fontMetrics().height())), 1, 5);
   const double step = nice_step(value_hi_ - value_lo_, intervals);
-  const double bottom = std::floor(value_lo_ / step) * step, top = std::ceil(value_hi_ / step) * step;
+  const double bottom = std::floor(value_lo_ / step) * step,
+               top = std::ceil(value_hi_ / step) * step;
   y_axis_->setRange(bottom, top);
   y_axis_->setTickCount(static_cast<int>(std::lround((top - bottom) / step)) + 1);
   const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step))));
@@ -196,11 +202,13 @@ void QtChartsSeriesChart::fit_value_axis() {
 }
 
 int QtChartsSeriesChart::columns() const {
-  return std::max(50, static_cast<int>(chart_->plotArea().width() > 0 ? chart_->plotArea().width() : width()));
+  return std::max(
+      50, static_cast<int>(chart_->plotArea().width() > 0 ? chart_->plotArea().width() : width()));
 }
 
-void QtChartsSeriesChart::fill_line(std::vector<QLineSeries*>& pool, const std::vector<Polyline>& segments,
-                                    const QColor& colour, const QString& name, Qt::PenStyle style) {
+void QtChartsSeriesChart::fill_line(std::vector<QLineSeries*>& pool,
+                                    const std::vector<Polyline>& segments, const QColor& colour,
+                                    const QString& name, Qt::PenStyle style) {
   // Segments past kMaxSegments are joined into the last one.
   std::vector<Polyline> lines(segments.begin(),
                               segments.begin() + std::min<size_t>(segments.size(), kMaxSegments));
@@ -221,7 +229,8 @@ void QtChartsSeriesChart::fill_line(std::vector<QLineSeries*>& pool, const std::
     // One call per segment: replace() rebuilds the path once.
     line->replace(i < lines.size() ? to_list(lines[i]) : QList<QPointF>());
     // One legend entry per line, whatever its number of segments.
-    for (QLegendMarker* marker : chart_->legend()->markers(line)) marker->setVisible(i == 0 && !name.isEmpty());
+    for (QLegendMarker* marker : chart_->legend()->markers(line))
+      marker->setVisible(i == 0 && !name.isEmpty());
   }
 }
 
@@ -231,30 +240,45 @@ void QtChartsSeriesChart::redraw() {
   const int cols = columns();
   drawn_[0] = decimate_min_max(data_.a, first, last, cols);
   drawn_[1] = decimate_min_max(data_.b, first, last, cols);
-  fill_line(lines_[0], drawn_[0], side_colour(Side::kA), QStringLiteral("A %1").arg(data_.a_name), Qt::SolidLine);
-  fill_line(lines_[1], drawn_[1], side_colour(Side::kB), QStringLiteral("B %1").arg(data_.b_name), Qt::SolidLine);
+  fill_line(lines_[0], drawn_[0], side_colour(Side::kA), QStringLiteral("A %1").arg(data_.a_name),
+            Qt::SolidLine);
+  fill_line(lines_[1], drawn_[1], side_colour(Side::kB), QStringLiteral("B %1").arg(data_.b_name),
+            Qt::SolidLine);
   fill_line(lines_[2], decimate_min_max(data_.truth, first, last, cols), truth_colour(),
             data_.truth.empty() ? QString() : QStringLiteral("truth"), Qt::DashLine);
 
-  // The delta band: A and B sampled at the same frames (one per column), a
-  // frame where either is missing closes the band.
+  // The delta band: A and B sampled at the same frames (one per column).
+  // Where either is missing the band closes with a vertical edge on the
+  // last frame before the gap and reopens on the first after it.
   QList<QPointF> upper, lower;
   if (shading_) {
     const auto n = static_cast<int64_t>(std::min(data_.a.size(), data_.b.size()));
-    const int64_t begin = std::clamp<int64_t>(static_cast<int64_t>(std::floor(first)), 0, std::max<int64_t>(n - 1, 0));
-    const int64_t end = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(last)), 0, std::max<int64_t>(n - 1, 0));
+    const int64_t begin = std::clamp<int64_t>(static_cast<int64_t>(std::floor(first)), 0,
+                                              std::max<int64_t>(n - 1, 0));
+    const int64_t end =
+        std::clamp<int64_t>(static_cast<int64_t>(std::ceil(last)), 0, std::max<int64_t>(n - 1, 0));
     const int64_t step = std::max<int64_t>(1, (end - begin + 1) / cols);
+    bool open = false;
+    QPointF last_a;
     for (int64_t k = begin; n > 0 && k <= end; k += step) {
       const float a = data_.a[static_cast<size_t>(k)], b = data_.b[static_cast<size_t>(k)];
       const double x = static_cast<double>(k);
       if (std::isnan(a) || std::isnan(b)) {
-        const double y = std::isnan(a) ? (std::isnan(b) ? 0.0 : b) : a;
-        upper << QPointF(x, y);
-        lower << QPointF(x, y);
+        if (open) {
+          upper << last_a;
+          lower << last_a;
+        }
+        open = false;
         continue;
+      }
+      if (!open && !upper.isEmpty()) {
+        upper << QPointF(x, a);
+        lower << QPointF(x, a);
       }
       upper << QPointF(x, a);
       lower << QPointF(x, b);
+      last_a = QPointF(x, a);
+      open = true;
     }
   }
   delta_upper_->replace(upper);
@@ -283,7 +307,9 @@ void QtChartsSeriesChart::set_frame_range(double first, double last) {
   setting_range_ = false;
 }
 
-std::pair<double, double> QtChartsSeriesChart::frame_range() const { return {x_axis_->min(), x_axis_->max()}; }
+std::pair<double, double> QtChartsSeriesChart::frame_range() const {
+  return {x_axis_->min(), x_axis_->max()};
+}
 
 void QtChartsSeriesChart::reset_zoom() {
   const size_t n = std::max({data_.a.size(), data_.b.size(), data_.truth.size(), size_t{2}});
@@ -304,7 +330,8 @@ void QtChartsSeriesChart::pan_by(double frames) {
 }
 
 int QtChartsSeriesChart::frame_at_view_x(double x) const {
-  const QPointF value = chart_->mapToValue(chart_->mapFromScene(view_->mapToScene(QPoint(static_cast<int>(x), 0))));
+  const QPointF value =
+      chart_->mapToValue(chart_->mapFromScene(view_->mapToScene(QPoint(static_cast<int>(x), 0))));
   return static_cast<int>(std::lround(value.x()));
 }
 

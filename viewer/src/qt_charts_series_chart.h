@@ -69,7 +69,7 @@ class QtChartsSeriesChart : public SeriesChart {
   std::vector<Polyline> drawn_[2];
   int cursor_ = 0;
   bool shading_ = true;
-  bool setting_range_ = false;  // programmatic range change: no signal
+  bool setting_range_ = false;               // programmatic range change: no signal
   double drawn_first_ = 0, drawn_last_ = 0;  // the range the lines were decimated for
   int drawn_columns_ = 0;
   double value_lo_ = 0, value_hi_ = 1;  // every value of the shown series

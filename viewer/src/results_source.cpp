@@ -51,7 +51,9 @@ std::vector<hil::db::Store::RevisionSummary> ResultsSource::revisions() {
   return store_.revision_summaries();
 }
 
-std::vector<hil::db::Store::SuiteSummary> ResultsSource::suites() { return store_.suite_summaries(); }
+std::vector<hil::db::Store::SuiteSummary> ResultsSource::suites() {
+  return store_.suite_summaries();
+}
 
 std::optional<hil::db::Store::RunRevisions> ResultsSource::run_revisions(int64_t run_id) {
   return store_.run_revisions(run_id);
@@ -71,13 +73,17 @@ DiffTable ResultsSource::diff_table(const Comparison& comparison) {
   for (const auto& metric : metrics) names.push_back(metric.name);
   // The run scope alone when there is one: a suite scope would add other runs.
   const auto rows = store_.diff_revisions_scoped(
-      comparison.revision_a, comparison.revision_b, comparison.run_id ? std::nullopt : comparison.suite_id,
-      comparison.run_id, names);
+      comparison.revision_a, comparison.revision_b,
+      comparison.run_id ? std::nullopt : comparison.suite_id, comparison.run_id, names);
   return build_diff_table(rows, std::move(metrics));
 }
 
 std::pair<int64_t, int64_t> ResultsSource::results_stamp(const Comparison& comparison) {
-  return store_.results_stamp(comparison.revision_a, comparison.revision_b);
+  return store_.results_stamp(comparison.revision_a, comparison.revision_b, comparison.run_id);
+}
+
+std::vector<hil::db::RunRow> ResultsSource::compared_runs(int limit) {
+  return store_.compared_runs(limit);
 }
 
 std::optional<hil::db::ClipRow> ResultsSource::clip(const std::string& sha256_or_prefix) {

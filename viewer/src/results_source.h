@@ -49,6 +49,8 @@ class ResultsSource {
   std::vector<hil::db::Store::RevisionSummary> revisions();
   std::vector<hil::db::Store::SuiteSummary> suites();
   std::optional<hil::db::Store::RunRevisions> run_revisions(int64_t run_id);
+  // The newest runs that compared two revisions (names only, no counts).
+  std::vector<hil::db::RunRow> compared_runs(int limit);
   // The clip table's content: the scoped diff over the gating metrics of the
   // comparison's suite (the run's suite; every suite when unscoped).
   DiffTable diff_table(const Comparison& comparison);

@@ -20,7 +20,7 @@ namespace hil::viewer {
 struct ChartData {
   QString name;  // "out.lane_offset"
   QString unit;
-  QString a_name, b_name;  // revision names for the legend
+  QString a_name, b_name;          // revision names for the legend
   std::vector<float> a, b, truth;  // per frame; NaN: missing; truth may be empty
 };
 

@@ -81,7 +81,8 @@ void TimelineView::paintEvent(QPaintEvent*) {
                      QLatin1String(side_name(side)));
     painter.setFont(font());
     painter.setPen(QColor(0, 0, 0, 30));
-    painter.drawLine(QPointF(t.left(), top + kRowHeight / 2), QPointF(t.right(), top + kRowHeight / 2));
+    painter.drawLine(QPointF(t.left(), top + kRowHeight / 2),
+                     QPointF(t.right(), top + kRowHeight / 2));
     for (const TimelineMarker& m : markers_) {
       if (m.side != side) continue;
       const double x = x_of_frame(static_cast<int>(m.frame));
@@ -95,7 +96,8 @@ void TimelineView::paintEvent(QPaintEvent*) {
   painter.setBrush(palette().color(QPalette::Base));
   painter.drawRoundedRect(t, 3, 3);
   if (frame_count_ > 0) {
-    const int step_candidates[] = {1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000};
+    const int step_candidates[] = {1,   2,   5,   10,   20,   25,   50,   100,
+                                   200, 250, 500, 1000, 2000, 5000, 10000};
     int step = 10000;
     for (int s : step_candidates) {
       if (t.width() * s / std::max(frame_count_ - 1, 1) >= 70) {
@@ -135,10 +137,12 @@ bool TimelineView::event(QEvent* event) {
   if (event->type() != QEvent::ToolTip || frame_count_ == 0) return QWidget::event(event);
   auto* help = static_cast<QHelpEvent*>(event);
   const int frame = frame_at(help->pos().x());
-  QStringList lines{QStringLiteral("frame %1 (%2 s)").arg(frame).arg(fps_ > 0 ? frame / fps_ : 0.0, 0, 'f', 2)};
+  QStringList lines{
+      QStringLiteral("frame %1 (%2 s)").arg(frame).arg(fps_ > 0 ? frame / fps_ : 0.0, 0, 'f', 2)};
   for (const TimelineMarker& m : markers_) {
     if (m.frame == frame) {
-      lines << QStringLiteral("%1: %2").arg(QLatin1String(side_name(m.side)), QLatin1String(marker_kind_name(m.kind)));
+      lines << QStringLiteral("%1: %2").arg(QLatin1String(side_name(m.side)),
+                                            QLatin1String(marker_kind_name(m.kind)));
     }
   }
   if (lines.size() == 1) lines << toolTip();

@@ -4,8 +4,8 @@
 
 namespace hil::viewer {
 
-std::optional<int64_t> resolve_revision(const std::vector<hil::db::Store::RevisionSummary>& revisions,
-                                        const QString& name_or_sha) {
+std::optional<int64_t> resolve_revision(
+    const std::vector<hil::db::Store::RevisionSummary>& revisions, const QString& name_or_sha) {
   const QString wanted = name_or_sha.trimmed();
   if (wanted.isEmpty()) return std::nullopt;
   const std::string text = wanted.toStdString();
@@ -41,14 +41,18 @@ QString shell_quote(const QString& argument) {
 }
 
 QString view_command_line(const QString& database, const QString& sha_a, const QString& sha_b,
-                          std::optional<int64_t> run_id, const QString& clip_sha, int frame, FrameMode mode) {
+                          std::optional<int64_t> run_id, const QString& clip_sha, int frame,
+                          FrameMode mode) {
   QStringList args{QStringLiteral("hil-viewer"), shell_quote(database)};
-  args << QStringLiteral("--a") << shell_quote(sha_a.left(12)) << QStringLiteral("--b") << shell_quote(sha_b.left(12));
+  args << QStringLiteral("--a") << shell_quote(sha_a.left(12)) << QStringLiteral("--b")
+       << shell_quote(sha_b.left(12));
   if (run_id) args << QStringLiteral("--run") << QString::number(*run_id);
   if (!clip_sha.isEmpty()) {
-    args << QStringLiteral("--clip") << shell_quote(clip_sha) << QStringLiteral("--frame") << QString::number(frame);
+    args << QStringLiteral("--clip") << shell_quote(clip_sha) << QStringLiteral("--frame")
+         << QString::number(frame);
   }
-  if (mode != FrameMode::kSideBySide) args << QStringLiteral("--mode") << QLatin1String(frame_mode_name(mode));
+  if (mode != FrameMode::kSideBySide)
+    args << QStringLiteral("--mode") << QLatin1String(frame_mode_name(mode));
   return args.join(QLatin1Char(' '));
 }
 

@@ -27,20 +27,21 @@ struct ViewRequest {
   std::optional<int> frame;
   std::optional<FrameMode> mode;
   bool empty() const {
-    return revision_a.isEmpty() && revision_b.isEmpty() && !run_id && !suite_id && clip.isEmpty() && !frame &&
-           !mode;
+    return revision_a.isEmpty() && revision_b.isEmpty() && !run_id && !suite_id && clip.isEmpty() &&
+           !frame && !mode;
   }
 };
 
 // The revision a name or hash means: an exact SHA-256, a unique prefix of
 // one (at least 6 hex digits), or a name (the newest revision of that name).
-std::optional<int64_t> resolve_revision(const std::vector<hil::db::Store::RevisionSummary>& revisions,
-                                        const QString& name_or_sha);
+std::optional<int64_t> resolve_revision(
+    const std::vector<hil::db::Store::RevisionSummary>& revisions, const QString& name_or_sha);
 
 // `hil-viewer DB --a SHA12 --b SHA12 [--run ID] --clip SHA --frame K --mode M`,
 // arguments quoted for a POSIX shell where needed.
 QString view_command_line(const QString& database, const QString& sha_a, const QString& sha_b,
-                          std::optional<int64_t> run_id, const QString& clip_sha, int frame, FrameMode mode);
+                          std::optional<int64_t> run_id, const QString& clip_sha, int frame,
+                          FrameMode mode);
 
 QString shell_quote(const QString& argument);
 

@@ -34,11 +34,13 @@ int take_screenshot(const ViewerOptions& options) {
     }
     const bool run_missing = options.run_id && !window.select_run(*options.run_id);
     if (!problems.isEmpty() && !run_missing) {
-      print_error(QStringLiteral("%1: %2").arg(window.database_path(), problems.join(QStringLiteral("; "))));
+      print_error(QStringLiteral("%1: %2").arg(window.database_path(),
+                                               problems.join(QStringLiteral("; "))));
       return kExitNoSuchView;
     }
   }
-  window.show_tab(options.tab == QLatin1String("runs") ? MainWindow::kRunsTab : MainWindow::kCompareTab);
+  window.show_tab(options.tab == QLatin1String("runs") ? MainWindow::kRunsTab
+                                                       : MainWindow::kCompareTab);
   if (options.run_id && !window.select_run(*options.run_id)) {
     print_error(QStringLiteral("%1: no run %2 among the newest runs")
                     .arg(window.database_path())
@@ -74,7 +76,8 @@ int run_viewer(QApplication& app) {
     window.resize(options.size.isValid() ? options.size : kScreenshotSize);
   }
   window.show();
-  if (!options.database.isEmpty()) window.open_database_interactively(options.database, options.view);
+  if (!options.database.isEmpty())
+    window.open_database_interactively(options.database, options.view);
   if (options.tab == QLatin1String("runs")) window.show_tab(MainWindow::kRunsTab);
   if (options.tab == QLatin1String("compare")) window.show_tab(MainWindow::kCompareTab);
   if (options.run_id && !window.database_path().isEmpty() && !window.select_run(*options.run_id)) {

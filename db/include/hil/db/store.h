@@ -275,9 +275,14 @@ class Store {
   // A clip by its full SHA-256 or a unique prefix of it (at least 6 hex digits).
   std::optional<ClipRow> clip_by_sha(const std::string& sha256_or_prefix);
   std::vector<MetricDefRow> metric_defs();
-  // Changes whenever an eval of either revision succeeds: the number of their
-  // succeeded evals and the largest id among them (index-only read).
-  std::pair<int64_t, int64_t> results_stamp(int64_t revision_a, int64_t revision_b);
+  // Changes whenever an eval of either revision succeeds (within `run_id`
+  // when given): the number of their succeeded evals and the largest id
+  // among them (index-only read).
+  std::pair<int64_t, int64_t> results_stamp(int64_t revision_a, int64_t revision_b,
+                                            std::optional<int64_t> run_id = std::nullopt);
+  // Runs that compared two revisions (baseline set), newest first, without
+  // the eval counts of runs() (cheap on a large database; counts are 0).
+  std::vector<RunRow> compared_runs(int limit);
 };
 
 }  // namespace hil::db

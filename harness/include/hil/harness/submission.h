@@ -19,6 +19,7 @@ struct RunRequest {
   std::string suite = "pr-smoke";    // name or path
   std::string priority = "gate";
   std::string label;
+  std::string night;                 // nightly sweeps
   std::filesystem::path clip_cache = "hil-clips";
 };
 

@@ -1,0 +1,200 @@
+// hil sweep: the nightly sweep. Expands a suite over the night's revisions
+// into runs at the nightly priority, follows them, and can be stopped and
+// started again: runs already done for this night are not submitted again,
+// and unfinished ones continue from the database.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "common.h"
+#include "hil/db/database.h"
+#include "hil/device_agents/rack.h"
+#include "hil/evals/sha256.h"
+#include "hil/evals/suite.h"
+#include "hil/harness/client.h"
+#include "hil/harness/progress.h"
+#include "hil/harness/scheduler.h"
+#include "hil/harness/submission.h"
+
+namespace hil::app {
+namespace {
+
+std::string today_utc() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+// The run of this night for a revision, if the database has one: (id, state).
+std::optional<std::pair<int64_t, std::string>> existing_run(const std::filesystem::path& db, const std::string& night,
+                                                            const std::string& sha, const std::string& suite) {
+  if (!std::filesystem::exists(db)) return std::nullopt;
+  db::Database d(db, db::OpenMode::kReadOnly);
+  auto st = d.prepare(
+      "SELECT r.id, r.state FROM runs r JOIN revisions v ON v.id = r.candidate_id JOIN suites s ON s.id = r.suite_id "
+      "WHERE r.night = ?1 AND v.sha256 = ?2 AND s.name = ?3 AND r.state != 'cancelled' ORDER BY r.id DESC LIMIT 1");
+  st.bind_all(night, sha, suite);
+  return st.first([](db::Statement& row) { return std::pair<int64_t, std::string>(row.int64(0), row.text(1)); });
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app) {
+  struct Sweep {
+    std::string suite = "nightly", revisions, db = "sweep.db", scheduler, secret, night, clip_cache;
+    uint32_t boards = 0, slots = 0;
+  };
+  auto o = std::make_shared<Sweep>();
+  auto* cmd = app.add_subcommand("sweep", "run a nightly sweep: every revision over a suite, resumable");
+  cmd->add_option("--suite", o->suite, "suite name or path")->capture_default_str();
+  cmd->add_option("--revisions", o->revisions, "comma-separated ONNX files (noop suites: optional)");
+  cmd->add_option("--db", o->db, "results database (local sweeps)")->capture_default_str();
+  cmd->add_option("--scheduler", o->scheduler, "HOST:PORT of a running scheduler (default: a local one and an emulated rack)");
+  cmd->add_option("--secret", o->secret, "rack secret (or HIL_SECRET) with --scheduler");
+  cmd->add_option("--night", o->night, "the night, YYYY-MM-DD (default: today, UTC)");
+  cmd->add_option("--boards", o->boards, "local emulated boards (default: 64 for noop suites, else 4)");
+  cmd->add_option("--slots", o->slots, "evals in flight per local board (default: 8 for noop suites, else 1)");
+  cmd->add_option("--clip-cache", o->clip_cache, "generated clips (default: DB.clips)");
+  cmd->callback([o] {
+    const auto start = std::chrono::steady_clock::now();
+    auto suite = evals::load_suite(o->suite);
+    bool noop = std::all_of(suite.scenarios().begin(), suite.scenarios().end(),
+                            [](const suite::Scenario& s) { return s.mode() == "noop"; });
+    const std::string night = o->night.empty() ? today_utc() : o->night;
+    std::filesystem::path db_path = o->db;
+    auto work = std::filesystem::path(o->db + ".work");
+    std::filesystem::create_directories(work);
+
+    std::vector<std::filesystem::path> revisions;
+    std::stringstream ss(o->revisions);
+    for (std::string item; std::getline(ss, item, ',');) {
+      if (!item.empty()) revisions.emplace_back(item);
+    }
+    if (revisions.empty()) {
+      if (!noop) throw std::invalid_argument(fmt::format("suite {} plays frames: pass --revisions A.onnx,B.onnx", suite.name()));
+      // A noop sweep measures the harness alone: its "revisions" are named
+      // blobs that no board loads.
+      for (const char* name : {"noop-revision-1", "noop-revision-2"}) {
+        auto p = work / name;
+        if (!std::filesystem::exists(p)) evals::write_file_atomic(p, std::string("hil ") + name);
+        revisions.push_back(p);
+      }
+    }
+
+    std::unique_ptr<harness::Scheduler> scheduler;
+    std::unique_ptr<device_agents::Rack> rack;
+    harness::ClientOptions co;
+    if (o->scheduler.empty()) {
+      rlimit lim{};
+      getrlimit(RLIMIT_NOFILE, &lim);
+      lim.rlim_cur = lim.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &lim);
+      harness::SchedulerOptions so;
+      so.db_path = db_path;
+      so.port = 0;
+      so.secret = evals::sha256_hex(harness::random_nonce());
+      so.max_pending_messages = 1u << 20;
+      scheduler = std::make_unique<harness::Scheduler>(so);
+      scheduler->open();  // continues any unfinished run of an earlier sweep
+      scheduler->start();
+      device_agents::RackOptions ro;
+      ro.port = scheduler->port();
+      ro.secret = so.secret;
+      ro.boards = o->boards ? o->boards : noop ? 64 : 4;
+      ro.slots_per_board = o->slots ? o->slots : noop ? 8 : 1;
+      ro.host_threads = noop ? 1 : 0;
+      ro.name = "night";
+      ro.cache_dir = work / "agent-cache";
+      rack = std::make_unique<device_agents::Rack>(ro);
+      rack->start();
+      co.port = scheduler->port();
+      co.secret = so.secret;
+    } else {
+      co = client_options(o->scheduler, o->secret);
+    }
+    co.name = "hil-sweep";
+    harness::Client client(co);
+
+    std::vector<uint64_t> runs;
+    uint32_t skipped = 0;
+    for (const auto& rev : revisions) {
+      auto sha = evals::sha256_file(rev);
+      if (auto prior = existing_run(db_path, night, sha, suite.name())) {
+        if (prior->second == "done") {
+          ++skipped;
+          fmt::print(stderr, "{}: already swept on {} (run {})\n", rev.filename().string(), night, prior->first);
+          continue;
+        }
+        runs.push_back(static_cast<uint64_t>(prior->first));  // resumed by the scheduler
+        fmt::print(stderr, "{}: resuming run {}\n", rev.filename().string(), prior->first);
+        continue;
+      }
+      harness::RunRequest req;
+      req.candidate = rev;
+      req.suite = o->suite;
+      req.priority = "nightly";
+      req.night = night;
+      req.label = fmt::format("nightly {} {}", night, rev.stem().string());
+      req.clip_cache = o->clip_cache.empty() ? std::filesystem::path(o->db + ".clips") : std::filesystem::path(o->clip_cache);
+      auto msg = harness::prepare_run(client, req);
+      for (int attempt = 0;; ++attempt) {
+        try {
+          auto ack = client.submit(msg);
+          runs.push_back(ack.run_id());
+          fmt::print(stderr, "{}: run {} with {} evals\n", rev.filename().string(), ack.run_id(), ack.evals());
+          break;
+        } catch (const harness::WireError& e) {
+          if (e.code() != wire::NO_CAPACITY || !rack || attempt > 600) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));  // local boards registering
+        }
+      }
+    }
+
+    // Progress over all the night's runs: evals done, rate, ETA, failures, boards busy.
+    harness::ProgressBar bar(fmt::format("sweep {}", night), 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    uint64_t total = 0, done = 0, failed = 0;
+    for (;;) {
+      total = done = failed = 0;
+      uint32_t busy = 0;
+      bool all_done = true;
+      for (auto id : runs) {
+        auto st = client.status(id);
+        total += st.total();
+        done += st.succeeded() + st.failed();
+        failed += st.failed();
+        busy = std::max(busy, st.boards_busy());
+        all_done &= st.state() == "done" || st.state() == "cancelled";
+      }
+      bar.set_total(total);
+      bar.update(done, fmt::format("failed {} boards busy {}", failed, busy));
+      if (all_done) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    bar.finish();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    fmt::print("sweep {} of suite {}: {} runs ({} already done), {} evals, {} failed\n", night, suite.name(), runs.size(),
+               skipped, total, failed);
+    fmt::print("  {:.1f} s evaluating ({:.0f} evals/s), {:.1f} s wall in all; peak memory {:.0f} MB", secs,
+               secs > 0 ? static_cast<double>(total) / secs : 0.0, wall, static_cast<double>(ru.ru_maxrss) / 1024);
+    if (std::filesystem::exists(db_path)) {
+      fmt::print("; database {:.0f} MB", static_cast<double>(std::filesystem::file_size(db_path)) / 1e6);
+    }
+    fmt::print("\n");
+    if (rack) rack->stop();
+    if (scheduler) scheduler->stop();
+  });
+}
+
+}  // namespace hil::app
