@@ -1,5 +1,7 @@
 #include "hil/db/store.h"
 
+#include "rows.h"
+
 #include <sstream>
 
 #include <fmt/format.h>
@@ -64,18 +66,7 @@ constexpr const char* kRunSelect = R"sql(
   JOIN suites s ON s.id = r.suite_id)sql";
 
 RunRow read_run(Statement& st) {
-  RunRow r;
-  r.id = st.int64(0);
-  r.label = st.text(1);
-  r.candidate = st.text(2);
-  r.baseline = st.text(3);
-  r.suite = st.text(4);
-  r.priority = st.text(5);
-  r.state = st.text(6);
-  r.verdict = st.text(7);
-  r.verdict_summary = st.text(8);
-  r.submitted_at = st.real(9);
-  r.finished_at = st.real(10);
+  RunRow r = read_run_head(st);
   r.evals_total = st.int64(11);
   r.evals_succeeded = st.int64(12);
   r.evals_failed = st.int64(13);

@@ -10,6 +10,8 @@
 
 #include "hil/db/store.h"
 
+#include "rows.h"
+
 namespace hil::db {
 namespace {
 
@@ -219,21 +221,7 @@ std::vector<RunRow> Store::compared_runs(int limit) {
     ORDER BY r.id DESC LIMIT ?1)sql");
   st.bind_all(limit);
   std::vector<RunRow> out;
-  while (st.step()) {
-    RunRow r;
-    r.id = st.int64(0);
-    r.label = st.text(1);
-    r.candidate = st.text(2);
-    r.baseline = st.text(3);
-    r.suite = st.text(4);
-    r.priority = st.text(5);
-    r.state = st.text(6);
-    r.verdict = st.text(7);
-    r.verdict_summary = st.text(8);
-    r.submitted_at = st.real(9);
-    r.finished_at = st.real(10);
-    out.push_back(std::move(r));
-  }
+  while (st.step()) out.push_back(read_run_head(st));
   return out;
 }
 

@@ -18,6 +18,20 @@ namespace {
 
 constexpr const char* kSecret = "test-secret";
 
+// A rack of emulated boards for the scheduler on `port`.
+device_agents::RackOptions rack_options(uint16_t port, uint32_t boards, const std::filesystem::path& cache,
+                                        const std::string& name = "rack", const std::string& profile = "") {
+  device_agents::RackOptions ro;
+  ro.port = port;
+  ro.secret = kSecret;
+  ro.boards = boards;
+  ro.host_threads = 2;
+  ro.name = name;
+  ro.fault_profile = profile;
+  ro.cache_dir = cache;
+  return ro;
+}
+
 struct Farm {
   test::TempDir dir;
   std::unique_ptr<harness::Scheduler> scheduler;
@@ -33,13 +47,7 @@ struct Farm {
     scheduler->open();
     scheduler->start();
     if (boards > 0) {
-      device_agents::RackOptions ro;
-      ro.port = scheduler->port();
-      ro.secret = kSecret;
-      ro.boards = boards;
-      ro.host_threads = 2;
-      ro.cache_dir = dir / "cache";
-      rack = std::make_unique<device_agents::Rack>(ro);
+      rack = std::make_unique<device_agents::Rack>(rack_options(scheduler->port(), boards, dir / "cache"));
       rack->start();
     }
   }
@@ -183,12 +191,7 @@ TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]
     harness::Scheduler s1(so);
     s1.open();
     s1.start();
-    device_agents::RackOptions ro;
-    ro.port = s1.port();
-    ro.secret = kSecret;
-    ro.boards = 1;
-    ro.cache_dir = dir / "cache";
-    device_agents::Rack idle(ro);
+    device_agents::Rack idle(rack_options(s1.port(), 1, dir / "cache"));
     idle.start();
     harness::ClientOptions co;
     co.port = s1.port();
@@ -214,12 +217,7 @@ TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]
   harness::Scheduler s2(so);
   s2.open();
   s2.start();
-  device_agents::RackOptions ro;
-  ro.port = s2.port();
-  ro.secret = kSecret;
-  ro.boards = 2;
-  ro.cache_dir = dir / "cache2";
-  device_agents::Rack rack(ro);
+  device_agents::Rack rack(rack_options(s2.port(), 2, dir / "cache2"));
   rack.start();
   harness::ClientOptions co;
   co.port = s2.port();
@@ -245,14 +243,7 @@ TEST_CASE("a liar board is quarantined by its health check and the run completes
   auto warmup = c.submit(harness::prepare_run(c, req));
   REQUIRE(c.watch(warmup.run_id(), {}).state() == "done");
 
-  device_agents::RackOptions ro;
-  ro.port = farm.scheduler->port();
-  ro.secret = kSecret;
-  ro.boards = 1;
-  ro.name = "liar";
-  ro.fault_profile = "liar";
-  ro.cache_dir = farm.dir / "liar-cache";
-  device_agents::Rack liar(ro);
+  device_agents::Rack liar(rack_options(farm.scheduler->port(), 1, farm.dir / "liar-cache", "liar", "liar"));
   liar.start();
   // The liar registers, re-runs a known eval, disagrees, and is quarantined.
   std::string state;
@@ -283,14 +274,7 @@ TEST_CASE("a liar board is quarantined by its health check and the run completes
 
 TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quarantine it", "[scheduler][health]") {
   Farm farm(2);
-  device_agents::RackOptions ro;
-  ro.port = farm.scheduler->port();
-  ro.secret = kSecret;
-  ro.boards = 1;
-  ro.name = "flaky";
-  ro.fault_profile = "flaky:1";
-  ro.cache_dir = farm.dir / "flaky-cache";
-  device_agents::Rack flaky(ro);
+  device_agents::Rack flaky(rack_options(farm.scheduler->port(), 1, farm.dir / "flaky-cache", "flaky", "flaky:1"));
   flaky.start();
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
@@ -315,13 +299,7 @@ TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[
   Farm farm(0);
   auto cache = farm.dir / "shared-cache";
   auto start_rack = [&] {
-    device_agents::RackOptions ro;
-    ro.port = farm.scheduler->port();
-    ro.secret = kSecret;
-    ro.boards = 1;
-    ro.name = "cachey";
-    ro.cache_dir = cache;
-    return std::make_unique<device_agents::Rack>(ro);
+    return std::make_unique<device_agents::Rack>(rack_options(farm.scheduler->port(), 1, cache, "cachey"));
   };
   harness::RunRequest req;
   req.candidate = write_revision(farm.dir, "cand", 1);
@@ -373,14 +351,8 @@ TEST_CASE("boards that drop connections or die mid-run cost nothing but time", "
   for (const std::string profile : {"disconnects:0.3", "dies-after:2"}) {
     INFO(profile);
     Farm farm(2);
-    device_agents::RackOptions ro;
-    ro.port = farm.scheduler->port();
-    ro.secret = kSecret;
-    ro.boards = 2;
-    ro.name = "faulty";
-    ro.fault_profile = profile;
+    auto ro = rack_options(farm.scheduler->port(), 2, farm.dir / "faulty-cache", "faulty", profile);
     ro.reconnect_max_seconds = 0.5;
-    ro.cache_dir = farm.dir / "faulty-cache";
     device_agents::Rack faulty(ro);
     faulty.start();
     farm.wait_for_boards(4);
