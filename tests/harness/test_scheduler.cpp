@@ -374,3 +374,32 @@ TEST_CASE("boards that drop connections or die mid-run cost nothing but time", "
     CHECK(d.check().empty());
   }
 }
+
+TEST_CASE("a gate run submitted during a nightly sweep runs first", "[scheduler][priority]") {
+  Farm farm(0);
+  auto ro = rack_options(farm.scheduler->port(), 2, farm.dir / "cache", "rack", "slow:20");
+  device_agents::Rack rack(ro);
+  rack.start();
+  farm.wait_for_boards(2);
+  harness::Client c(farm.client());
+  harness::RunRequest nightly;
+  nightly.candidate = write_revision(farm.dir, "cand", 1);
+  nightly.suite = write_suite(farm.dir, 30).string();
+  nightly.clip_cache = farm.dir / "clips";
+  nightly.priority = "nightly";
+  nightly.night = "2026-11-24";
+  auto night = c.submit(harness::prepare_run(c, nightly));
+  harness::RunRequest gate = nightly;
+  gate.priority = "gate";
+  gate.night = "";
+  gate.baseline = write_revision(farm.dir, "base", 2);
+  gate.suite = write_suite(farm.dir, 3).string();
+  auto pr = c.submit(harness::prepare_run(c, gate));
+  CHECK(c.watch(pr.run_id(), {}).state() == "done");
+  // The gate finished while most of the sweep was still waiting.
+  auto status = c.status(night.run_id());
+  CHECK(status.state() != "done");
+  CHECK(status.succeeded() < 30);
+  CHECK(c.watch(night.run_id(), {}).succeeded() == 30);
+  rack.stop();
+}
