@@ -19,6 +19,7 @@
 #include "hil/evals/sha256.h"
 #include "hil/evals/suite.h"
 #include "hil/harness/client.h"
+#include "hil/harness/nightly_report.h"
 #include "hil/harness/progress.h"
 #include "hil/harness/scheduler.h"
 #include "hil/harness/submission.h"
@@ -194,6 +195,32 @@ void add_sweep_command(CLI::App& app) {
     fmt::print("\n");
     if (rack) rack->stop();
     if (scheduler) scheduler->stop();
+  });
+}
+
+void add_report_command(CLI::App& app) {
+  auto* report = app.add_subcommand("report", "reports over the results database");
+  report->require_subcommand(1);
+  struct Nightly {
+    std::string db = "hil.db", date, out = "report.md";
+    int nights = 14;
+  };
+  auto o = std::make_shared<Nightly>();
+  auto* nightly = report->add_subcommand("nightly", "the morning report of the nightly sweep (Markdown, or HTML with plots)");
+  nightly->add_option("--db", o->db)->capture_default_str();
+  nightly->add_option("--date", o->date, "the night, YYYY-MM-DD (default: the latest)");
+  nightly->add_option("--nights", o->nights, "nights of history")->capture_default_str();
+  nightly->add_option("--out", o->out, "report.md or report.html")->capture_default_str();
+  nightly->callback([o] {
+    db::Database d(o->db, db::OpenMode::kReadOnly);
+    db::Store store(d);
+    harness::NightlyReportOptions ro;
+    ro.night = o->date;
+    ro.nights = o->nights;
+    ro.html = std::filesystem::path(o->out).extension() == ".html";
+    ro.viewer_db = o->db;
+    evals::write_file_atomic(o->out, harness::render_nightly_report(store, ro));
+    fmt::print("{}\n", o->out);
   });
 }
 

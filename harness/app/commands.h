@@ -19,6 +19,7 @@ void add_gate_commands(CLI::App& app);
 void add_db_commands(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // A subcommand's result; the dispatcher turns it into the process exit code.
 int& exit_code();
