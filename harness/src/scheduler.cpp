@@ -1056,7 +1056,7 @@ struct Scheduler::Impl {
       auto& e = evals[eid];
       e.state = EvalState::State::kDone;
       run.failed++;
-      submit_job([eid](db::Store& st) {
+      submit_job([eid = eid](db::Store& st) {
         st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'queued'").bind_all(eid).run();
       });
     }
@@ -1075,7 +1075,7 @@ struct Scheduler::Impl {
       release_lease(e);
       e.state = EvalState::State::kDone;
       run.failed++;
-      submit_job([eid](db::Store& st) {
+      submit_job([eid = eid](db::Store& st) {
         st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'leased'").bind_all(eid).run();
       });
     }
