@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -94,8 +95,13 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     const auto& g = s.gates(i);
     int line = line_of(&tree, s, "gates", i);
     if (!find_metric(g.metric())) fail(line, "gates.metric", fmt::format("unknown metric '{}'", g.metric()));
-    if (g.confidence() != 0 && (g.confidence() <= 0.5 || g.confidence() >= 1)) {
+    // NaN passes every comparison, so the range checks test for it first
+    // (found by fuzzing: a NaN margin made a gate that can never pass).
+    if (std::isnan(g.confidence()) || (g.confidence() != 0 && (g.confidence() <= 0.5 || g.confidence() >= 1))) {
       fail(line, "gates.confidence", fmt::format("{} is not in (0.5, 1)", g.confidence()));
+    }
+    if (!std::isfinite(g.max_abs_degradation()) || !std::isfinite(g.max_rel_degradation())) {
+      fail(line, "gates.max_*_degradation", "must be a finite number");
     }
     if (g.max_abs_degradation() < 0 || g.max_rel_degradation() < 0) fail(line, "gates.max_*_degradation", "must not be negative");
   }
