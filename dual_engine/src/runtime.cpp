@@ -329,6 +329,10 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
 
   if (header.cameras_size() == 0) throw evals::ClipError(clip.name(), -1, 8, "the header has no camera");
   const auto& cam = header.cameras(0);
+  if (cam.channels() != 3) {
+    throw evals::ClipError(clip.name(), -1, 8,
+                           fmt::format("camera '{}' has {} channels; the networks take RGB (3)", cam.name(), cam.channels()));
+  }
   const auto& input = plan.graph_inputs.at(0);
   if (input.shape.size() != 4 || input.shape[1] != 3 || input.shape[2] != cam.height() || input.shape[3] != cam.width()) {
     throw ModelError(fmt::format("revision input '{}' expects shape [{}], the clip's camera gives 1x3x{}x{}", input.name,
@@ -352,7 +356,16 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     return it->second;
   };
   auto inputs_of = [&](uint32_t t) {
-    const auto& px = frame_at(t).images(0).pixels();
+    // The front camera's image: the reader checked its size against the header.
+    const auto& frame = frame_at(t);
+    const hil::clip::CameraImage* image = nullptr;
+    for (const auto& img : frame.images()) {
+      if (img.camera() == cam.name()) image = &img;
+    }
+    if (!image) {
+      throw evals::ClipError(clip.name(), t, 0, fmt::format("frame has no image from camera '{}'", cam.name()));
+    }
+    const auto& px = image->pixels();
     return TensorMap{{input.name, {input.shape, image_to_input(reinterpret_cast<const uint8_t*>(px.data()), cam.width(), cam.height())}}};
   };
   auto slow = [&](int e, uint32_t t) {

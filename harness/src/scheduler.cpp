@@ -105,6 +105,7 @@ struct Session {
   std::string name;
   std::string nonce;
   std::vector<std::string> boards;
+  std::vector<std::string> board_types;  // beside `boards`, until the proof arrives
   std::vector<uint64_t> held;
 };
 
@@ -379,18 +380,18 @@ struct Scheduler::Impl {
     if (h.role() != wire::AGENT && h.role() != wire::CLIENT) return c.fail(wire::BAD_MESSAGE, "unknown role", e.id());
     s->role = h.role();
     s->name = h.peer_name();
-    for (const auto& b : h.boards()) s->boards.push_back(b.name());
+    for (const auto& b : h.boards()) {
+      s->boards.push_back(b.name());
+      s->board_types.push_back(b.type());
+    }
     s->held.assign(h.held_evals().begin(), h.held_evals().end());
     s->nonce = random_nonce();
     s->phase = Session::Phase::kProof;
-    // Keep the boards' types until the proof arrives.
-    for (const auto& b : h.boards()) pending_types[b.name()] = b.type();
     wire::Envelope reply;
     reply.mutable_challenge()->set_nonce(s->nonce);
     reply.mutable_challenge()->set_protocol_version(kProtocolVersion);
     c.reply(e.id(), std::move(reply));
   }
-  std::map<std::string, std::string> pending_types;
 
   void on_proof(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
     auto& c = *s->conn;
@@ -401,14 +402,14 @@ struct Scheduler::Impl {
     }
     s->phase = Session::Phase::kReady;
     if (s->role == wire::AGENT) {
-      for (const auto& name : s->boards) {
+      for (size_t i = 0; i < s->boards.size(); ++i) {
+        const auto& name = s->boards[i];
         auto& b = boards[name];
         if (auto old = b.session.lock(); old && old != s) old->conn->close("replaced by a new connection of the board");
         b.name = name;
-        b.type = pending_types[name];
+        b.type = s->board_types[i];
         b.session = s;
         b.credits = 0;
-        pending_types.erase(name);
         submit_job([name, type = b.type, sw = s->name](db::Store& st) { st.upsert_board(name, type, "idle", sw); });
       }
       log::info("scheduler", "agent={} peer={} connected with {} boards ({} evals held)", s->name, c.peer(),

@@ -2,6 +2,7 @@
 
 #include "fixtures.h"
 #include "hil/dual_engine/runtime.h"
+#include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
 
 using namespace hil;
@@ -60,4 +61,21 @@ TEST_CASE("a clip whose camera does not match the revision's input fails clearly
   spec.height = 32;
   evals::ClipReader clip(evals::generate_clip_bytes(spec), "small.clip");
   CHECK_THROWS_WITH(play(rev, clip, "split"), Catch::Contains("1x3x32x64"));
+}
+
+TEST_CASE("a clip whose frames lack the camera's image fails clearly, never reads out of bounds", "[runtime]") {
+  auto model = Model::load(test::tiny_revision(), "tiny");
+  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  evals::ClipSpec spec;
+  spec.seed = 6;
+  spec.frames = 2;
+  evals::ClipReader good(evals::generate_clip_bytes(spec), "good.clip");
+  std::vector<hil::clip::Frame> frames{good.frame(0), good.frame(1)};
+  frames[1].clear_images();  // the reader accepts it; the runtime must not index into nothing
+  evals::ClipReader bad(evals::encode_clip(good.header(), frames), "bad.clip");
+  CHECK_THROWS_WITH(play(rev, bad, "split"), Catch::Contains("bad.clip") && Catch::Contains("no image from camera"));
+  auto header = good.header();
+  header.mutable_cameras(0)->set_channels(1);
+  evals::ClipReader gray(evals::encode_clip(header, {}), "gray.clip");
+  CHECK_THROWS_WITH(play(rev, gray, "split"), Catch::Contains("1 channels"));
 }

@@ -8,8 +8,8 @@
 // deterministic random mutations of those inputs (a fixed seed, so the same
 // sequence every time) for N seconds: a poor man's fuzz run that finds
 // shallow bugs without clang. When an input crashes the process (a signal,
-// or an exception escaping the target), it is written to <prefix>crash-input
-// first, so that it can be replayed and committed.
+// an exception escaping the target, or a sanitizer report), it is written to
+// <prefix>crash-input first, so that it can be replayed and committed.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,6 +31,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) __attribute__((weak));
+// Present when built with a sanitizer, which ends the process itself.
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 namespace {
 
@@ -248,6 +250,7 @@ int main(int argc, char** argv) {
   if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, on_signal);
   std::set_terminate(on_terminate);
+  if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(dump_current);
 
   std::vector<std::filesystem::path> files;
   for (const auto& p : paths) {
