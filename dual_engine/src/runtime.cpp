@@ -244,10 +244,9 @@ class Engine {
             case Plan::kStandby: r.outputs = ex_.standby->run(task.inputs); break;
             case Plan::kPing: break;
           }
-        } catch (const std::exception& e) {
+        } catch (const std::exception&) {
           // A backend that throws has faulted: to the watchdog, a crash.
           std::lock_guard lock(mu_);
-          fault_message_ = e.what();
           dead_ = true;
           cv_.notify_all();
           return;
@@ -277,7 +276,6 @@ class Engine {
   std::deque<Task> tasks_;
   std::deque<TaskResult> results_;
   bool shutdown_ = false, release_ = false, hung_ = false;
-  std::string fault_message_;
   std::atomic<bool> dead_{false};
   std::thread thread_;
 };

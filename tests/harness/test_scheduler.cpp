@@ -93,6 +93,16 @@ std::filesystem::path write_revision(const test::TempDir& dir, const std::string
   return path;
 }
 
+// A candidate-against-baseline request over a small generated suite.
+harness::RunRequest paired_request(const test::TempDir& dir, uint32_t clips) {
+  harness::RunRequest req;
+  req.candidate = write_revision(dir, "cand", 1);
+  req.baseline = write_revision(dir, "base", 2);
+  req.suite = write_suite(dir, clips).string();
+  req.clip_cache = dir / "clips";
+  return req;
+}
+
 }  // namespace
 
 TEST_CASE("a wrong rack secret is refused after the handshake", "[scheduler]") {
@@ -153,11 +163,7 @@ TEST_CASE("a run on a rack of emulated boards records every eval exactly once an
   Farm farm(3);
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
-  harness::RunRequest req;
-  req.candidate = write_revision(farm.dir, "cand", 1);
-  req.baseline = write_revision(farm.dir, "base", 2);
-  req.suite = write_suite(farm.dir, 4).string();
-  req.clip_cache = farm.dir / "clips";
+  auto req = paired_request(farm.dir, 4);
   auto ack = c.submit(harness::prepare_run(c, req));
   CHECK(ack.evals() == 8);
   auto final = c.watch(ack.run_id(), {});
@@ -234,11 +240,7 @@ TEST_CASE("a liar board is quarantined by its health check and the run completes
   Farm farm(3);
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
-  harness::RunRequest req;
-  req.candidate = write_revision(farm.dir, "cand", 1);
-  req.baseline = write_revision(farm.dir, "base", 2);
-  req.suite = write_suite(farm.dir, 4).string();
-  req.clip_cache = farm.dir / "clips";
+  auto req = paired_request(farm.dir, 4);
   // A first run on healthy boards gives the fleet results to check against.
   auto warmup = c.submit(harness::prepare_run(c, req));
   REQUIRE(c.watch(warmup.run_id(), {}).state() == "done");
@@ -278,11 +280,7 @@ TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quara
   flaky.start();
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
-  harness::RunRequest req;
-  req.candidate = write_revision(farm.dir, "cand", 1);
-  req.baseline = write_revision(farm.dir, "base", 2);
-  req.suite = write_suite(farm.dir, 6).string();
-  req.clip_cache = farm.dir / "clips";
+  auto req = paired_request(farm.dir, 6);
   auto run = c.submit(harness::prepare_run(c, req));
   auto final = c.watch(run.run_id(), {});
   CHECK(final.state() == "done");
@@ -301,11 +299,7 @@ TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[
   auto start_rack = [&] {
     return std::make_unique<device_agents::Rack>(rack_options(farm.scheduler->port(), 1, cache, "cachey"));
   };
-  harness::RunRequest req;
-  req.candidate = write_revision(farm.dir, "cand", 1);
-  req.baseline = write_revision(farm.dir, "base", 2);
-  req.suite = write_suite(farm.dir, 2).string();
-  req.clip_cache = farm.dir / "clips";
+  auto req = paired_request(farm.dir, 2);
   {
     auto rack = start_rack();
     rack->start();
@@ -357,11 +351,7 @@ TEST_CASE("boards that drop connections or die mid-run cost nothing but time", "
     faulty.start();
     farm.wait_for_boards(4);
     harness::Client c(farm.client());
-    harness::RunRequest req;
-    req.candidate = write_revision(farm.dir, "cand", 1);
-    req.baseline = write_revision(farm.dir, "base", 2);
-    req.suite = write_suite(farm.dir, 8).string();
-    req.clip_cache = farm.dir / "clips";
+    auto req = paired_request(farm.dir, 8);
     auto run = c.submit(harness::prepare_run(c, req));
     auto final = c.watch(run.run_id(), {});
     CHECK(final.state() == "done");
