@@ -75,6 +75,7 @@ class Board : public std::enable_shared_from_this<Board> {
 
 struct Rack::Impl {
   RackOptions opt;
+  std::shared_ptr<harness::ssl::context> tls;  // null: plaintext on loopback
   asio::io_context io{1};
   std::unique_ptr<asio::thread_pool> pool;
   std::unique_ptr<BlobCache> cache;
@@ -106,7 +107,9 @@ void Board::connect() {
     if (ec) return on_closed(ec.message());
     asio::async_connect(*socket, results, [this, self, socket](boost::system::error_code ec2, const tcp::endpoint&) {
       if (ec2) return on_closed(fmt::format("connect: {}", ec2.message()));
-      conn_ = std::make_shared<Connection>(std::move(*socket), harness::kDefaultMaxFrameBytes);
+      conn_ = std::make_shared<Connection>(std::move(*socket), harness::kDefaultMaxFrameBytes, rack_.tls,
+                                           Connection::Side::kClient);
+      conn_->expect_server_name(rack_.opt.host);
       conn_->start([this, self](wire::Envelope&& e) { on_message(std::move(e)); },
                    [this, self](const std::string& reason) { on_closed(reason); });
       wire::Envelope hello;
@@ -432,6 +435,7 @@ Rack::Rack(RackOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
   if (impl_->opt.secret.empty()) throw std::invalid_argument("the agent needs the rack secret (--secret or HIL_SECRET)");
   impl_->board_type = dual_engine::load_board_type(impl_->opt.board_type);
+  impl_->tls = harness::make_client_tls(impl_->opt.tls, impl_->opt.host);
   unsigned threads = impl_->opt.host_threads ? impl_->opt.host_threads : std::max(1u, std::thread::hardware_concurrency());
   impl_->pool = std::make_unique<asio::thread_pool>(threads);
   impl_->cache = std::make_unique<BlobCache>(impl_->opt.cache_dir, impl_->opt.cache_max_bytes);

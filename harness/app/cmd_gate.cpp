@@ -7,23 +7,21 @@
 
 #include "commands.h"
 #include "common.h"
-#include "hil/device_agents/rack.h"
 #include "hil/dual_engine/sample_models.h"
 #include "hil/evals/log.h"
 #include "hil/evals/sha256.h"
 #include "hil/harness/client.h"
 #include "hil/harness/gating.h"
 #include "hil/harness/progress.h"
-#include "hil/harness/scheduler.h"
 #include "hil/harness/submission.h"
+#include "local_rack.h"
 
 namespace hil::app {
 namespace {
 
 struct GateArgs {
   harness::RunRequest req;
-  std::string scheduler;  // HOST:PORT, or empty with local_boards > 0
-  std::string secret;
+  SchedulerAddress at;  // at.scheduler empty with local_boards > 0
   uint32_t local_boards = 0;
   std::filesystem::path local_dir = "hil-local";
   std::string json, junit, markdown;
@@ -39,34 +37,22 @@ int exit_code_for(const std::string& verdict) {
 // Submits the run (waiting for boards to register when the rack is local),
 // follows it with a progress bar, prints the verdict table.
 int gate(const GateArgs& args) {
-  std::unique_ptr<harness::Scheduler> scheduler;
-  std::unique_ptr<device_agents::Rack> rack;
+  std::unique_ptr<LocalRack> rack;
   harness::ClientOptions co;
   if (args.local_boards > 0) {
-    std::filesystem::create_directories(args.local_dir);
-    harness::SchedulerOptions so;
-    so.db_path = args.local_dir / "hil.db";
-    so.port = 0;
-    so.secret = evals::sha256_hex(harness::random_nonce());
-    scheduler = std::make_unique<harness::Scheduler>(so);
-    scheduler->open();
-    scheduler->start();
-    device_agents::RackOptions ro;
-    ro.port = scheduler->port();
-    ro.secret = so.secret;
-    ro.boards = args.local_boards;
-    ro.name = "local";
-    ro.cache_dir = args.local_dir / "agent-cache";
-    rack = std::make_unique<device_agents::Rack>(ro);
-    rack->start();
-    co.port = scheduler->port();
-    co.secret = so.secret;
-    fmt::print(stderr, "local scheduler on 127.0.0.1:{} with {} emulated boards, database {}\n", co.port,
-               args.local_boards, so.db_path.string());
+    LocalRackOptions lo;
+    lo.db_path = args.local_dir / "hil.db";
+    lo.work_dir = args.local_dir;
+    lo.boards = args.local_boards;
+    lo.plaintext = args.at.tls.plaintext;
+    rack = std::make_unique<LocalRack>(lo);
+    co = rack->client("hil-gate");
+    fmt::print(stderr, "local scheduler on 127.0.0.1:{} ({}) with {} emulated boards, database {}\n", rack->port(),
+               rack->transport(), args.local_boards, lo.db_path.string());
   } else {
-    co = client_options(args.scheduler, args.secret);
+    co = args.at.client_options();
+    co.name = "hil-gate";
   }
-  co.name = "hil-gate";
   harness::Client client(co);
   auto run = harness::prepare_run(client, args.req, [](const std::string& s) { log::info("gate", "{}", s); });
   wire::SubmitAck ack;
@@ -123,14 +109,13 @@ int gate(const GateArgs& args) {
   write(args.junit, harness::render_junit(view));
   write(args.markdown, harness::render_markdown(view));
   if (rack) rack->stop();
-  if (scheduler) scheduler->stop();
   return exit_code_for(view.verdict);
 }
 
 void add_gate_options(CLI::App* cmd, GateArgs& a) {
   cmd->add_option("--suite", a.req.suite, "suite name or textproto path")->capture_default_str();
-  cmd->add_option("--scheduler", a.scheduler, "HOST:PORT of a running scheduler");
-  cmd->add_option("--secret", a.secret, "rack secret (or HIL_SECRET)");
+  a.at.scheduler.clear();
+  add_scheduler_flags(cmd, a.at, "HOST:PORT of a running scheduler");
   cmd->add_option("--local", a.local_boards, "start an embedded scheduler and N emulated boards instead");
   cmd->add_option("--local-dir", a.local_dir, "database and caches of --local")->capture_default_str();
   cmd->add_option("--clip-cache", a.req.clip_cache)->capture_default_str();
@@ -152,7 +137,7 @@ void add_gate_commands(CLI::App& app) {
   cmd->add_option("--baseline", g->req.baseline, "baseline ONNX")->required();
   add_gate_options(cmd, *g);
   cmd->callback([g] {
-    if (g->scheduler.empty() && g->local_boards == 0) throw std::invalid_argument("pass --scheduler HOST:PORT or --local N");
+    if (g->at.scheduler.empty() && g->local_boards == 0) throw std::invalid_argument("pass --scheduler HOST:PORT or --local N");
     exit_code() = gate(*g);
   });
 
@@ -169,6 +154,7 @@ void add_gate_commands(CLI::App& app) {
   demo->add_option("--markdown", d->markdown, "write a Markdown summary");
   demo->add_option("--json", d->json, "write the verdict as JSON");
   demo->add_option("--baseline", d->req.baseline_name, "baseline recipe")->default_val("base");
+  demo->add_flag("--plaintext", d->at.tls.plaintext, "no TLS between the embedded scheduler and boards");
   demo->callback([d] {
     auto revs = d->local_dir / "revisions";
     std::filesystem::create_directories(revs);

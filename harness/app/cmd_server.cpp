@@ -22,7 +22,8 @@ void add_server_commands(CLI::App& app) {
   struct Serve {
     std::string db = "hil.db", listen = "127.0.0.1:7600", secret, blobs;
     double lease_timeout = 60;
-    uint32_t max_attempts = 3;
+    uint32_t max_attempts = 3, max_connections_per_host = 1024, max_uploads = 16;
+    TlsFlags tls;
   };
   auto sv = std::make_shared<Serve>();
   auto* serve = app.add_subcommand("serve", "run the scheduler");
@@ -32,6 +33,9 @@ void add_server_commands(CLI::App& app) {
   serve->add_option("--blobs", sv->blobs, "blob folder (default: DB.blobs)");
   serve->add_option("--lease-timeout", sv->lease_timeout, "seconds without progress before a lease is re-issued")->capture_default_str();
   serve->add_option("--max-attempts", sv->max_attempts)->capture_default_str();
+  serve->add_option("--max-connections-per-host", sv->max_connections_per_host, "0: no limit")->capture_default_str();
+  serve->add_option("--max-uploads", sv->max_uploads, "blob uploads in progress at once (0: no limit)")->capture_default_str();
+  add_tls_flags(serve, sv->tls, /*server=*/true);
   serve->callback([sv] {
     SignalWatcher signals;
     harness::SchedulerOptions o;
@@ -43,9 +47,13 @@ void add_server_commands(CLI::App& app) {
     o.secret = resolve_secret(sv->secret);
     o.lease_timeout_seconds = sv->lease_timeout;
     o.max_attempts = sv->max_attempts;
+    o.max_connections_per_host = sv->max_connections_per_host;
+    o.max_concurrent_uploads = sv->max_uploads;
+    o.tls = tls_config(sv->tls, TlsRole::kScheduler, o.host);
     harness::Scheduler scheduler(o);
     scheduler.open();
-    fmt::print("hil scheduler listening on {}:{}\n", o.host, scheduler.port());
+    fmt::print("hil scheduler listening on {}:{} ({})\n", o.host, scheduler.port(),
+               o.tls.plaintext_on_loopback ? "plaintext" : o.tls.ca.empty() ? "TLS" : "mutual TLS");
     std::fflush(stdout);
     signals.on_signal([&](int) { scheduler.stop(); });
     scheduler.run();
@@ -53,15 +61,15 @@ void add_server_commands(CLI::App& app) {
   });
 
   struct Agent {
-    std::string scheduler = "127.0.0.1:7600", secret, name = "rack", board_type = "emulated-hw3", cache = "hil-agent-cache";
+    SchedulerAddress at;
+    std::string name = "rack", board_type = "emulated-hw3", cache = "hil-agent-cache";
     uint32_t emulate = 1, threads = 0, slots = 1, faulty = 0;
     std::string profile;
     uint64_t seed = 1;
   };
   auto ag = std::make_shared<Agent>();
   auto* agent = app.add_subcommand("agent", "run a board agent, or an emulated rack of N boards");
-  agent->add_option("--scheduler", ag->scheduler, "HOST:PORT")->capture_default_str();
-  agent->add_option("--secret", ag->secret, "rack secret (or HIL_SECRET)");
+  add_scheduler_flags(agent, ag->at);
   agent->add_option("--emulate", ag->emulate, "number of emulated boards in this process")->capture_default_str();
   agent->add_option("--board-type", ag->board_type)->capture_default_str();
   agent->add_option("--name", ag->name, "board name prefix")->capture_default_str();
@@ -74,11 +82,12 @@ void add_server_commands(CLI::App& app) {
   agent->add_option("--seed", ag->seed, "randomness of the fault profile")->capture_default_str();
   agent->callback([ag] {
     SignalWatcher signals;
-    auto co = client_options(ag->scheduler, ag->secret);
+    auto co = ag->at.client_options();
     device_agents::RackOptions o;
     o.host = co.host;
     o.port = co.port;
     o.secret = co.secret;
+    o.tls = tls_config(ag->at.tls, TlsRole::kBoard, co.host);
     o.name = ag->name;
     o.boards = ag->emulate;
     o.board_type = ag->board_type;
@@ -92,20 +101,19 @@ void add_server_commands(CLI::App& app) {
     // SIGTERM drains (finish what is in hand, take no more); a second signal stops.
     int signals_seen = 0;
     signals.on_signal([&](int) { ++signals_seen == 1 ? rack.drain() : rack.stop(); });
-    fmt::print("hil agent: {} board(s) of type {} -> {}\n", ag->emulate, ag->board_type, ag->scheduler);
+    fmt::print("hil agent: {} board(s) of type {} -> {}\n", ag->emulate, ag->board_type, ag->at.scheduler);
     std::fflush(stdout);
     rack.run();
     signals.release();
   });
 
   struct Submit {
-    std::string scheduler = "127.0.0.1:7600", secret;
+    SchedulerAddress at;
     harness::RunRequest req;
   };
   auto sb = std::make_shared<Submit>();
   auto* submit = app.add_subcommand("submit", "submit a run and print its id");
-  submit->add_option("--scheduler", sb->scheduler)->capture_default_str();
-  submit->add_option("--secret", sb->secret);
+  add_scheduler_flags(submit, sb->at);
   submit->add_option("--candidate", sb->req.candidate, "candidate ONNX")->required();
   submit->add_option("--baseline", sb->req.baseline, "baseline ONNX");
   submit->add_option("--suite", sb->req.suite)->capture_default_str();
@@ -113,33 +121,31 @@ void add_server_commands(CLI::App& app) {
   submit->add_option("--clip-cache", sb->req.clip_cache)->capture_default_str();
   submit->add_option("--label", sb->req.label);
   submit->callback([sb] {
-    harness::Client client(client_options(sb->scheduler, sb->secret));
+    harness::Client client(sb->at.client_options());
     auto run = harness::prepare_run(client, sb->req);
     auto ack = client.submit(run);
     fmt::print("{}\n", ack.run_id());
   });
 
   struct RunRef {
-    std::string scheduler = "127.0.0.1:7600", secret;
+    SchedulerAddress at;
     uint64_t run = 0;
   };
   auto st = std::make_shared<RunRef>();
   auto* status = app.add_subcommand("status", "print a run's progress and verdict");
   status->add_option("run", st->run)->required();
-  status->add_option("--scheduler", st->scheduler)->capture_default_str();
-  status->add_option("--secret", st->secret);
+  add_scheduler_flags(status, st->at);
   status->callback([st] {
-    harness::Client client(client_options(st->scheduler, st->secret));
+    harness::Client client(st->at.client_options());
     print_status(client.status(st->run));
   });
 
   auto wt = std::make_shared<RunRef>();
   auto* watch = app.add_subcommand("watch", "follow a run until it ends");
   watch->add_option("run", wt->run)->required();
-  watch->add_option("--scheduler", wt->scheduler)->capture_default_str();
-  watch->add_option("--secret", wt->secret);
+  add_scheduler_flags(watch, wt->at);
   watch->callback([wt] {
-    harness::Client client(client_options(wt->scheduler, wt->secret));
+    harness::Client client(wt->at.client_options());
     harness::ProgressBar bar(fmt::format("run {}", wt->run), 0);
     auto last = client.watch(wt->run, [&](const wire::RunStatus& s) {
       bar.set_total(s.total());
@@ -152,20 +158,18 @@ void add_server_commands(CLI::App& app) {
   auto cn = std::make_shared<RunRef>();
   auto* cancel = app.add_subcommand("cancel", "cancel a run: drop its queued evals, recall its leased ones");
   cancel->add_option("run", cn->run)->required();
-  cancel->add_option("--scheduler", cn->scheduler)->capture_default_str();
-  cancel->add_option("--secret", cn->secret);
+  add_scheduler_flags(cancel, cn->at);
   cancel->callback([cn] {
-    harness::Client client(client_options(cn->scheduler, cn->secret));
+    harness::Client client(cn->at.client_options());
     client.cancel(cn->run);
     fmt::print("run {} cancelled\n", cn->run);
   });
 
   auto bd = std::make_shared<RunRef>();
   auto* boards = app.add_subcommand("boards", "list the boards the scheduler knows");
-  boards->add_option("--scheduler", bd->scheduler)->capture_default_str();
-  boards->add_option("--secret", bd->secret);
+  add_scheduler_flags(boards, bd->at);
   boards->callback([bd] {
-    harness::Client client(client_options(bd->scheduler, bd->secret));
+    harness::Client client(bd->at.client_options());
     auto list = client.boards();
     fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", "board", "type", "state", "leases", "done", "failed");
     for (const auto& b : list.boards()) {
@@ -175,19 +179,38 @@ void add_server_commands(CLI::App& app) {
   });
 
   struct Drain {
-    std::string scheduler = "127.0.0.1:7600", secret, board;
+    SchedulerAddress at;
+    std::string board;
     bool undrain = false;
   };
   auto dr = std::make_shared<Drain>();
   auto* drain = app.add_subcommand("drain", "stop giving a board work (--undrain to resume)");
   drain->add_option("board", dr->board)->required();
   drain->add_flag("--undrain", dr->undrain);
-  drain->add_option("--scheduler", dr->scheduler)->capture_default_str();
-  drain->add_option("--secret", dr->secret);
+  add_scheduler_flags(drain, dr->at);
   drain->callback([dr] {
-    harness::Client client(client_options(dr->scheduler, dr->secret));
+    harness::Client client(dr->at.client_options());
     client.drain(dr->board, dr->undrain);
     fmt::print("board {} {}\n", dr->board, dr->undrain ? "undrained" : "draining");
+  });
+
+  struct Certs {
+    std::string dir;
+    std::vector<std::string> hosts;
+    int days = 825;
+  };
+  auto ce = std::make_shared<Certs>();
+  auto* certs = app.add_subcommand("certs", "a rack's TLS certificates")->require_subcommand(1);
+  auto* init = certs->add_subcommand("init", "create a rack CA and scheduler, board and client certificates");
+  init->add_option("dir", ce->dir, "folder to create (keys are written 0600)")->required();
+  init->add_option("--host", ce->hosts, "scheduler host names or addresses (localhost and 127.0.0.1 are always in)");
+  init->add_option("--days", ce->days, "validity")->capture_default_str();
+  init->callback([ce] {
+    harness::create_rack_pki({ce->dir, ce->hosts, ce->days});
+    fmt::print("rack PKI in {}: ca.pem, scheduler.pem/.key, board.pem/.key, client.pem/.key\n"
+               "  scheduler: hil serve --tls {} [--mtls]\n  boards:    hil agent --tls {}   (copy ca.pem, board.pem, board.key)\n"
+               "  clients:   hil submit --tls {}  (copy ca.pem, client.pem, client.key)\n",
+               ce->dir, ce->dir, ce->dir, ce->dir);
   });
 }
 

@@ -15,14 +15,13 @@
 #include "commands.h"
 #include "common.h"
 #include "hil/db/database.h"
-#include "hil/device_agents/rack.h"
 #include "hil/evals/sha256.h"
 #include "hil/evals/suite.h"
 #include "hil/harness/client.h"
 #include "hil/harness/nightly_report.h"
 #include "hil/harness/progress.h"
-#include "hil/harness/scheduler.h"
 #include "hil/harness/submission.h"
+#include "local_rack.h"
 
 namespace hil::app {
 namespace {
@@ -50,7 +49,8 @@ std::optional<std::pair<int64_t, std::string>> existing_run(const std::filesyste
 
 void add_sweep_command(CLI::App& app) {
   struct Sweep {
-    std::string suite = "nightly", revisions, db = "sweep.db", scheduler, secret, night, clip_cache;
+    std::string suite = "nightly", revisions, db = "sweep.db", night, clip_cache;
+    SchedulerAddress at;
     uint32_t boards = 0, slots = 0;
   };
   auto o = std::make_shared<Sweep>();
@@ -58,8 +58,8 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--suite", o->suite, "suite name or path")->capture_default_str();
   cmd->add_option("--revisions", o->revisions, "comma-separated ONNX files (noop suites: optional)");
   cmd->add_option("--db", o->db, "results database (local sweeps)")->capture_default_str();
-  cmd->add_option("--scheduler", o->scheduler, "HOST:PORT of a running scheduler (default: a local one and an emulated rack)");
-  cmd->add_option("--secret", o->secret, "rack secret (or HIL_SECRET) with --scheduler");
+  o->at.scheduler.clear();
+  add_scheduler_flags(cmd, o->at, "HOST:PORT of a running scheduler (default: a local one and an emulated rack)");
   cmd->add_option("--night", o->night, "the night, YYYY-MM-DD (default: today, UTC)");
   cmd->add_option("--boards", o->boards, "local emulated boards (default: 64 for noop suites, else 4)");
   cmd->add_option("--slots", o->slots, "evals in flight per local board (default: 8 for noop suites, else 1)");
@@ -90,38 +90,26 @@ void add_sweep_command(CLI::App& app) {
       }
     }
 
-    std::unique_ptr<harness::Scheduler> scheduler;
-    std::unique_ptr<device_agents::Rack> rack;
+    std::unique_ptr<LocalRack> rack;
     harness::ClientOptions co;
-    if (o->scheduler.empty()) {
-      rlimit lim{};
-      getrlimit(RLIMIT_NOFILE, &lim);
-      lim.rlim_cur = lim.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &lim);
-      harness::SchedulerOptions so;
-      so.db_path = db_path;
-      so.port = 0;
-      so.secret = evals::sha256_hex(harness::random_nonce());
-      so.max_pending_messages = 1u << 20;
-      scheduler = std::make_unique<harness::Scheduler>(so);
-      scheduler->open();  // continues any unfinished run of an earlier sweep
-      scheduler->start();
-      device_agents::RackOptions ro;
-      ro.port = scheduler->port();
-      ro.secret = so.secret;
-      ro.boards = o->boards ? o->boards : noop ? 64 : 4;
-      ro.slots_per_board = o->slots ? o->slots : noop ? 8 : 1;
-      ro.host_threads = noop ? 1 : 0;
-      ro.name = "night";
-      ro.cache_dir = work / "agent-cache";
-      rack = std::make_unique<device_agents::Rack>(ro);
-      rack->start();
-      co.port = scheduler->port();
-      co.secret = so.secret;
+    if (o->at.scheduler.empty()) {
+      LocalRackOptions lo;
+      lo.db_path = db_path;  // the scheduler continues any unfinished run of an earlier sweep
+      lo.work_dir = work;
+      lo.board_prefix = "night";
+      lo.boards = o->boards ? o->boards : noop ? 64 : 4;
+      lo.slots_per_board = o->slots ? o->slots : noop ? 8 : 1;
+      lo.host_threads = noop ? 1 : 0;
+      lo.plaintext = o->at.tls.plaintext;
+      lo.many_connections = true;
+      rack = std::make_unique<LocalRack>(lo);
+      co = rack->client("hil-sweep");
+      fmt::print(stderr, "local scheduler on 127.0.0.1:{} ({}) with {} emulated boards\n", rack->port(),
+                 rack->transport(), lo.boards);
     } else {
-      co = client_options(o->scheduler, o->secret);
+      co = o->at.client_options();
+      co.name = "hil-sweep";
     }
-    co.name = "hil-sweep";
     harness::Client client(co);
 
     std::vector<uint64_t> runs;
@@ -194,7 +182,6 @@ void add_sweep_command(CLI::App& app) {
     }
     fmt::print("\n");
     if (rack) rack->stop();
-    if (scheduler) scheduler->stop();
   });
 }
 

@@ -65,6 +65,12 @@ bool BlobStore::append(const std::string& sha256, uint64_t offset, uint64_t tota
   return true;
 }
 
+void BlobStore::abandon(const std::string& sha256) {
+  if (partial_.erase(sha256) == 0) return;
+  std::error_code ec;
+  std::filesystem::remove(dir_ / (sha256 + ".part"), ec);
+}
+
 void BlobStore::put(const std::string& sha256, const std::string& bytes) {
   if (evals::sha256_hex(bytes) != sha256) throw std::runtime_error(fmt::format("blob named {} does not hash to its name", sha256));
   if (!has(sha256)) evals::write_file_atomic(path(sha256), bytes);

@@ -1,6 +1,7 @@
 #include "hil/harness/client.h"
 
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -13,19 +14,56 @@ using namespace net;
 
 struct Client::Impl {
   asio::io_context io;
-  tcp::socket socket{io};
+  std::shared_ptr<ssl::context> tls_context;
+  std::unique_ptr<ssl::stream<tcp::socket>> tls;
+  std::optional<tcp::socket> plain;
   uint64_t next_id = 1;
+
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+  void write_all(const std::string& bytes, boost::system::error_code& ec) {
+    if (tls) {
+      asio::write(*tls, asio::buffer(bytes), ec);
+    } else {
+      asio::write(*plain, asio::buffer(bytes), ec);
+    }
+  }
+  void read_exactly(char* data, size_t n, boost::system::error_code& ec) {
+    if (tls) {
+      asio::read(*tls, asio::buffer(data, n), ec);
+    } else {
+      asio::read(*plain, asio::buffer(data, n), ec);
+    }
+  }
 };
 
 Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->tls_context = make_client_tls(options.tls, options.host);
+  } catch (const std::invalid_argument& e) {
+    throw WireError(wire::ERROR_NONE, e.what());
+  }
+  tcp::socket socket(impl_->io);
   tcp::resolver resolver(impl_->io);
   boost::system::error_code ec;
-  asio::connect(impl_->socket, resolver.resolve(options.host, std::to_string(options.port)), ec);
+  asio::connect(socket, resolver.resolve(options.host, std::to_string(options.port), ec), ec);
   if (ec) {
     throw WireError(wire::ERROR_NONE, fmt::format("cannot connect to the scheduler at {}:{}: {}", options.host,
                                                   options.port, ec.message()));
   }
-  impl_->socket.set_option(tcp::no_delay(true));
+  socket.set_option(tcp::no_delay(true));
+  if (impl_->tls_context) {
+    impl_->tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket), *impl_->tls_context);
+    // The scheduler's certificate must name the host we dialled.
+    impl_->tls->set_verify_callback(ssl::host_name_verification(options.host));
+    SSL_set_tlsext_host_name(impl_->tls->native_handle(), options.host.c_str());
+    impl_->tls->handshake(ssl::stream_base::client, ec);
+    if (ec) {
+      throw WireError(wire::ERROR_NONE, fmt::format("TLS with the scheduler at {}:{} failed: {}", options.host,
+                                                    options.port, ec.message()));
+    }
+  } else {
+    impl_->plain.emplace(std::move(socket));
+  }
   wire::Envelope hello;
   auto* h = hello.mutable_hello();
   h->set_protocol_version(options.protocol_version);
@@ -42,32 +80,30 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
 
 Client::~Client() {
   boost::system::error_code ec;
-  if (impl_->socket.is_open()) {
+  if ((impl_->tls || impl_->plain) && impl_->socket().is_open()) {
     wire::Envelope bye;
     bye.mutable_bye()->set_reason("client done");
     bye.set_id(impl_->next_id++);
-    auto frame = encode_frame(bye);
-    asio::write(impl_->socket, asio::buffer(frame), ec);
-    impl_->socket.close(ec);
+    impl_->write_all(encode_frame(bye), ec);
+    impl_->socket().close(ec);
   }
 }
 
 void Client::write(wire::Envelope& e) {
   e.set_id(impl_->next_id++);
-  auto frame = encode_frame(e);
   boost::system::error_code ec;
-  asio::write(impl_->socket, asio::buffer(frame), ec);
+  impl_->write_all(encode_frame(e), ec);
   if (ec) throw WireError(wire::ERROR_NONE, fmt::format("connection to the scheduler lost: {}", ec.message()));
 }
 
 wire::Envelope Client::read() {
   char prefix[4];
   boost::system::error_code ec;
-  asio::read(impl_->socket, asio::buffer(prefix, 4), ec);
+  impl_->read_exactly(prefix, 4, ec);
   if (ec) throw WireError(wire::ERROR_NONE, fmt::format("connection to the scheduler lost: {}", ec.message()));
   uint32_t n = decode_length(prefix, kDefaultMaxFrameBytes);
   std::string body(n, '\0');
-  asio::read(impl_->socket, asio::buffer(body.data(), n), ec);
+  impl_->read_exactly(body.data(), n, ec);
   if (ec) throw WireError(wire::ERROR_NONE, fmt::format("connection to the scheduler lost: {}", ec.message()));
   auto e = decode_body(body);
   if (e.body_case() == wire::Envelope::kError) throw WireError(e.error().code(), e.error().message());

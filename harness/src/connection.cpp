@@ -8,23 +8,37 @@ namespace hil::harness {
 
 using namespace net;
 
-Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes)
-    : socket_(std::move(socket)), wake_(socket_.get_executor()), max_frame_bytes_(max_frame_bytes) {
+Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes, std::shared_ptr<ssl::context> tls, Side side)
+    : wake_(socket.get_executor()), max_frame_bytes_(max_frame_bytes) {
+  tls_context_ = std::move(tls);
+  side_ = side;
   boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
+  auto ep = socket.remote_endpoint(ec);
   peer_ = ec ? "unknown" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
-  socket_.set_option(tcp::no_delay(true), ec);
+  socket.set_option(tcp::no_delay(true), ec);
+  if (tls_context_) {
+    tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket), *tls_context_);
+  } else {
+    plain_.emplace(std::move(socket));
+  }
   wake_.expires_at(std::chrono::steady_clock::time_point::max());
 }
 
 Connection::~Connection() = default;
 
+void Connection::expect_server_name(const std::string& host) {
+  if (!tls_) return;
+  tls_->set_verify_callback(ssl::host_name_verification(host));
+  SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
+}
+
 void Connection::start(MessageHandler on_message, CloseHandler on_close) {
   on_message_ = std::move(on_message);
   on_close_ = std::move(on_close);
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+  // The write loop starts after the handshake (read_loop spawns it), so
+  // messages sent before then wait in the queue.
+  asio::co_spawn(socket().get_executor(), [self]() { return self->read_loop(); }, asio::detached);
 }
 
 uint64_t Connection::send(wire::Envelope envelope) {
@@ -55,8 +69,8 @@ void Connection::close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  socket().shutdown(tcp::socket::shutdown_both, ec);
+  socket().close(ec);
   wake_.cancel();
   if (on_close_) {
     auto handler = std::move(on_close_);
@@ -71,11 +85,26 @@ awaitable<void> Connection::read_loop() {
   std::string body;
   char prefix[4];
   try {
+    if (tls_) {
+      co_await tls_->async_handshake(side_ == Side::kServer ? ssl::stream_base::server : ssl::stream_base::client,
+                                     use_awaitable);
+      certificate_role_ = peer_certificate_role(tls_->native_handle());
+    }
+    if (closed_) co_return;
+    asio::co_spawn(socket().get_executor(), [self]() { return self->write_loop(); }, asio::detached);
     for (;;) {
-      co_await asio::async_read(socket_, asio::buffer(prefix, 4), use_awaitable);
+      if (tls_) {
+        co_await asio::async_read(*tls_, asio::buffer(prefix, 4), use_awaitable);
+      } else {
+        co_await asio::async_read(*plain_, asio::buffer(prefix, 4), use_awaitable);
+      }
       uint32_t n = decode_length(prefix, max_frame_bytes_);
       body.resize(n);
-      co_await asio::async_read(socket_, asio::buffer(body.data(), n), use_awaitable);
+      if (tls_) {
+        co_await asio::async_read(*tls_, asio::buffer(body.data(), n), use_awaitable);
+      } else {
+        co_await asio::async_read(*plain_, asio::buffer(body.data(), n), use_awaitable);
+      }
       auto envelope = decode_body(body);
       if (closed_) break;
       if (on_message_) on_message_(std::move(envelope));
@@ -85,7 +114,14 @@ awaitable<void> Connection::read_loop() {
     log::warn("net", "peer={} protocol error: {}", peer_, e.what());
     fail(e.code(), e.what());
   } catch (const boost::system::system_error& e) {
-    close(e.code() == asio::error::eof ? "peer closed the connection" : e.code().message());
+    if (e.code() == asio::error::eof || e.code() == ssl::error::stream_truncated) {
+      close("peer closed the connection");
+    } else if (e.code().category() == asio::error::get_ssl_category()) {
+      log::warn("net", "peer={} TLS: {}", peer_, e.code().message());
+      close(fmt::format("TLS: {}", e.code().message()));
+    } else {
+      close(e.code().message());
+    }
   } catch (const std::exception& e) {
     log::error("net", "peer={} handler error: {}", peer_, e.what());
     fail(wire::INTERNAL, e.what());
@@ -108,7 +144,11 @@ awaitable<void> Connection::write_loop() {
         batch += out_.front();
         out_.pop_front();
       }
-      co_await asio::async_write(socket_, asio::buffer(batch), use_awaitable);
+      if (tls_) {
+        co_await asio::async_write(*tls_, asio::buffer(batch), use_awaitable);
+      } else {
+        co_await asio::async_write(*plain_, asio::buffer(batch), use_awaitable);
+      }
     }
   } catch (const boost::system::system_error& e) {
     close(e.code().message());

@@ -107,6 +107,9 @@ struct Session {
   std::vector<std::string> boards;
   std::vector<std::string> board_types;  // beside `boards`, until the proof arrives
   std::vector<uint64_t> held;
+  std::string host;                              // the peer's address, for per-host limits
+  Clock::time_point connected_at = Clock::now();  // for the handshake deadline
+  std::set<std::string> uploads;                 // blobs this peer is uploading
 };
 
 }  // namespace
@@ -125,6 +128,9 @@ struct Scheduler::Impl {
   std::map<int64_t, RunState> runs;
   std::map<std::string, BoardState> boards;
   std::set<std::shared_ptr<Session>> sessions;
+  std::map<std::string, uint32_t> connections_per_host;
+  size_t uploads_in_progress = 0;
+  std::shared_ptr<ssl::context> tls;
   std::array<size_t, 3> round_robin{};
   uint64_t next_lease = 1;
   std::deque<Reference> references;
@@ -195,12 +201,14 @@ struct Scheduler::Impl {
       s.sync_metric_defs(defs);
     });
     recover();
+    tls = make_server_tls(opt.tls, opt.host);
     tcp::endpoint ep(asio::ip::make_address(opt.host), opt.port);
     acceptor.open(ep.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(ep);
     acceptor.listen();
-    log::info("scheduler", "listening on {}:{} db={}", opt.host, acceptor.local_endpoint().port(), opt.db_path.string());
+    log::info("scheduler", "listening on {}:{} ({}) db={}", opt.host, acceptor.local_endpoint().port(),
+              !tls ? "plaintext on loopback" : opt.tls.ca.empty() ? "TLS" : "mutual TLS", opt.db_path.string());
     co_spawn(io, accept_loop(), asio::detached);
     tick();
   }
@@ -275,7 +283,18 @@ struct Scheduler::Impl {
         continue;
       }
       auto session = std::make_shared<Session>();
-      session->conn = std::make_shared<Connection>(std::move(socket), opt.max_frame_bytes);
+      session->host = socket.remote_endpoint(ec).address().to_string();
+      if (ec) continue;  // the peer is already gone
+      auto& per_host = connections_per_host[session->host];
+      if (opt.max_connections_per_host != 0 && per_host >= opt.max_connections_per_host) {
+        // Refused before the TLS handshake costs anything; the others are unaffected.
+        log::warn("scheduler", "peer={} refused: {} connections from this host (limit {})", session->host, per_host,
+                  opt.max_connections_per_host);
+        socket.close(ec);
+        continue;
+      }
+      ++per_host;
+      session->conn = std::make_shared<Connection>(std::move(socket), opt.max_frame_bytes, tls);
       sessions.insert(session);
       std::weak_ptr<Session> weak = session;
       session->conn->start(
@@ -293,12 +312,31 @@ struct Scheduler::Impl {
     ticker.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       expire_leases();
+      drop_slow_handshakes();
       dispatch();  // quarantined boards come up for a health check again
       for (auto& [id, run] : runs) {
         if (run.notify_pending && !run.done) notify(run, false);
       }
       tick();
     });
+  }
+
+  // A peer that connects but never finishes TLS, hello and proof holds a
+  // connection slot of its host: it gets a deadline.
+  void drop_slow_handshakes() {
+    if (opt.handshake_timeout_seconds <= 0) return;
+    auto limit = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(opt.handshake_timeout_seconds));
+    std::vector<std::shared_ptr<Session>> slow;
+    for (const auto& s : sessions) {
+      if (s->phase != Session::Phase::kReady && s->connected_at < limit) slow.push_back(s);
+    }
+    for (const auto& s : slow) {
+      log::warn("scheduler", "peer={} dropped: no completed handshake within {} s", s->conn->peer(),
+                opt.handshake_timeout_seconds);
+      s->conn->fail(wire::LIMIT_EXCEEDED, "handshake not completed in time");
+      s->conn->close("handshake timeout");
+    }
   }
 
   // ------------------------------------------------------------ messages
@@ -378,6 +416,19 @@ struct Scheduler::Impl {
                     e.id());
     }
     if (h.role() != wire::AGENT && h.role() != wire::CLIENT) return c.fail(wire::BAD_MESSAGE, "unknown role", e.id());
+    if (!opt.tls.ca.empty()) {
+      // Mutual TLS: the rack CA vouched for the certificate; its role must be the one claimed.
+      const char* needed = h.role() == wire::AGENT ? kBoardCertRole : kClientCertRole;
+      if (c.certificate_role() != needed) {
+        const char* claimed = h.role() == wire::AGENT ? "board agent" : "client";
+        log::warn("scheduler", "peer={} name={} dropped: claims to be a {} but its certificate's role is '{}'",
+                  c.peer(), h.peer_name(), claimed, c.certificate_role());
+        return c.fail(wire::FORBIDDEN,
+                      fmt::format("a {} needs a '{}' certificate; this one is '{}'", claimed, needed,
+                                  c.certificate_role()),
+                      e.id());
+      }
+    }
     s->role = h.role();
     s->name = h.peer_name();
     for (const auto& b : h.boards()) {
@@ -423,6 +474,12 @@ struct Scheduler::Impl {
 
   void on_close(const std::shared_ptr<Session>& s, const std::string& reason) {
     sessions.erase(s);
+    if (auto it = connections_per_host.find(s->host); it != connections_per_host.end() && --it->second == 0) {
+      connections_per_host.erase(it);
+    }
+    for (const auto& sha : s->uploads) blobs->abandon(sha);
+    uploads_in_progress -= s->uploads.size();
+    s->uploads.clear();
     if (s->role != wire::AGENT || s->phase != Session::Phase::kReady) return;
     log::info("scheduler", "agent={} disconnected: {}", s->name, reason);
     for (const auto& name : s->boards) {
@@ -817,8 +874,25 @@ struct Scheduler::Impl {
     const auto& u = env.upload_blob();
     wire::Envelope reply;
     reply.mutable_upload_ack()->set_sha256(u.sha256());
+    const bool starts = !s->uploads.count(u.sha256());
+    if (starts && opt.max_concurrent_uploads != 0 && uploads_in_progress >= opt.max_concurrent_uploads &&
+        !blobs->has(u.sha256())) {
+      log::warn("scheduler", "client={} peer={} disconnected: {} blob uploads already in progress (limit {})", s->name,
+                s->conn->peer(), uploads_in_progress, opt.max_concurrent_uploads);
+      return s->conn->fail(wire::LIMIT_EXCEEDED,
+                           fmt::format("{} blob uploads are in progress (limit {}); retry later", uploads_in_progress,
+                                       opt.max_concurrent_uploads),
+                           env.id());
+    }
     try {
       bool complete = blobs->append(u.sha256(), u.offset(), u.total_size(), u.data(), u.last());
+      if (starts && !complete) {
+        s->uploads.insert(u.sha256());
+        ++uploads_in_progress;
+      } else if (!starts && complete) {
+        s->uploads.erase(u.sha256());
+        --uploads_in_progress;
+      }
       reply.mutable_upload_ack()->set_complete(complete);
       if (u.last()) s->conn->reply(env.id(), std::move(reply));
     } catch (const std::exception& e) {

@@ -263,6 +263,7 @@ class Farm {
       so.db_path = root_ / "template.db";
       so.port = 0;
       so.secret = kSecret;
+    so.tls.plaintext_on_loopback = true;  // the fuzzer speaks frames, not TLS
       harness::Scheduler s(so);
       s.open();
     }
@@ -277,6 +278,7 @@ class Farm {
     so.db_path = dir_ / "hil.db";
     so.port = 0;
     so.secret = kSecret;
+    so.tls.plaintext_on_loopback = true;  // the fuzzer speaks frames, not TLS
     scheduler_ = std::make_unique<harness::Scheduler>(so);
     scheduler_->open();
     scheduler_->start();

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <thread>
 
+#include "farm.h"
 #include "fixtures.h"
 #include "hil/db/database.h"
 #include "hil/db/store.h"
@@ -13,97 +14,13 @@
 #include "hil/harness/submission.h"
 
 using namespace hil;
+using test::Farm;
+using test::kSecret;
+using test::paired_request;
+using test::rack_options;
+using test::write_revision;
+using test::write_suite;
 
-namespace {
-
-constexpr const char* kSecret = "test-secret";
-
-// A rack of emulated boards for the scheduler on `port`.
-device_agents::RackOptions rack_options(uint16_t port, uint32_t boards, const std::filesystem::path& cache,
-                                        const std::string& name = "rack", const std::string& profile = "") {
-  device_agents::RackOptions ro;
-  ro.port = port;
-  ro.secret = kSecret;
-  ro.boards = boards;
-  ro.host_threads = 2;
-  ro.name = name;
-  ro.fault_profile = profile;
-  ro.cache_dir = cache;
-  return ro;
-}
-
-struct Farm {
-  test::TempDir dir;
-  std::unique_ptr<harness::Scheduler> scheduler;
-  std::unique_ptr<device_agents::Rack> rack;
-
-  explicit Farm(uint32_t boards) {
-    harness::SchedulerOptions so;
-    so.db_path = dir / "hil.db";
-    so.port = 0;
-    so.secret = kSecret;
-    so.lease_timeout_seconds = 3;  // boards that vanish are noticed quickly
-    scheduler = std::make_unique<harness::Scheduler>(so);
-    scheduler->open();
-    scheduler->start();
-    if (boards > 0) {
-      rack = std::make_unique<device_agents::Rack>(rack_options(scheduler->port(), boards, dir / "cache"));
-      rack->start();
-    }
-  }
-  ~Farm() {
-    if (rack) rack->stop();
-    rack.reset();
-    scheduler->stop();
-    scheduler.reset();
-  }
-  harness::ClientOptions client(const std::string& secret = kSecret) const {
-    harness::ClientOptions o;
-    o.port = scheduler->port();
-    o.secret = secret;
-    return o;
-  }
-  // Waits (bounded) until the rack's boards registered.
-  void wait_for_boards(size_t n) {
-    harness::Client c(client());
-    for (int i = 0; i < 400; ++i) {
-      size_t up = 0;
-      auto list = c.boards();
-      for (const auto& b : list.boards()) up += b.state() != "offline";
-      if (up >= n) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    FAIL("boards did not register");
-  }
-};
-
-std::filesystem::path write_suite(const test::TempDir& dir, uint32_t clips) {
-  auto path = dir / "small.textproto";
-  std::ofstream out(path);
-  out << "name: \"small\"\nboard_type: \"emulated-hw3\"\n"
-      << "clips { generated { count: " << clips << " frames: 6 seed: 500 conditions: [\"clear\", \"snow\"] } }\n"
-      << "scenarios { name: \"split\" mode: \"split\" }\n"
-      << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: true }\n";
-  return path;
-}
-
-std::filesystem::path write_revision(const test::TempDir& dir, const std::string& name, uint64_t seed) {
-  auto path = dir / (name + ".onnx");
-  evals::write_file_atomic(path, test::tiny_revision("base", seed));
-  return path;
-}
-
-// A candidate-against-baseline request over a small generated suite.
-harness::RunRequest paired_request(const test::TempDir& dir, uint32_t clips) {
-  harness::RunRequest req;
-  req.candidate = write_revision(dir, "cand", 1);
-  req.baseline = write_revision(dir, "base", 2);
-  req.suite = write_suite(dir, clips).string();
-  req.clip_cache = dir / "clips";
-  return req;
-}
-
-}  // namespace
 
 TEST_CASE("a wrong rack secret is refused after the handshake", "[scheduler]") {
   Farm farm(0);
@@ -187,10 +104,7 @@ TEST_CASE("a run on a rack of emulated boards records every eval exactly once an
 
 TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]") {
   test::TempDir dir;
-  harness::SchedulerOptions so;
-  so.db_path = dir / "hil.db";
-  so.port = 0;
-  so.secret = kSecret;
+  auto so = test::scheduler_options(dir);
   wire::SubmitAck ack;
   {
     // First life: accept the run while no board takes work (drained at once).
@@ -199,10 +113,7 @@ TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]
     s1.start();
     device_agents::Rack idle(rack_options(s1.port(), 1, dir / "cache"));
     idle.start();
-    harness::ClientOptions co;
-    co.port = s1.port();
-    co.secret = kSecret;
-    harness::Client c(co);
+    harness::Client c(test::client_options(s1.port()));
     wire::BoardList list;
     for (int i = 0; i < 400 && list.boards_size() == 0; ++i) {
       list = c.boards();
@@ -225,10 +136,7 @@ TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]
   s2.start();
   device_agents::Rack rack(rack_options(s2.port(), 2, dir / "cache2"));
   rack.start();
-  harness::ClientOptions co;
-  co.port = s2.port();
-  co.secret = kSecret;
-  harness::Client c(co);
+  harness::Client c(test::client_options(s2.port()));
   auto final = c.watch(ack.run_id(), {});
   CHECK(final.state() == "done");
   CHECK(final.succeeded() == 4);

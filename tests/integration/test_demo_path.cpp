@@ -36,18 +36,26 @@ TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate
           << "gates { metric: \"steering_mae\" max_abs_degradation: 0.002 min_clips: 3 blocking: true }\n";
   }
   auto db_path = (dir / "hil.db").string();
-  Process serve({hil, "serve", "--db", db_path, "--listen", "127.0.0.1:0", "--secret", secret});
+  // The rack's own PKI; the scheduler demands certificates from boards and clients.
+  const std::string tls = (dir / "tls").string();
+  {
+    Process certs({hil, "certs", "init", tls});
+    certs.read_all();
+    REQUIRE(certs.wait() == 0);
+  }
+  Process serve({hil, "serve", "--db", db_path, "--listen", "127.0.0.1:0", "--secret", secret, "--tls", tls, "--mtls"});
   auto line = serve.read_line();
   auto colon = line.rfind(':');
   REQUIRE(colon != std::string::npos);
   auto address = "127.0.0.1:" + std::to_string(std::stoi(line.substr(colon + 1)));
-  Process agent({hil, "agent", "--scheduler", address, "--secret", secret, "--emulate", "4", "--threads", "2", "--cache",
+  CHECK(line.find("mutual TLS") != std::string::npos);
+  Process agent({hil, "agent", "--scheduler", address, "--secret", secret, "--tls", tls, "--emulate", "4", "--threads", "2", "--cache",
                  (dir / "cache").string()});
   REQUIRE(agent.read_line().find("4 board(s)") != std::string::npos);
 
   // Wait (bounded) until the four boards registered, so that work spreads.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    Process boards({hil, "boards", "--scheduler", address, "--secret", secret});
+    Process boards({hil, "boards", "--scheduler", address, "--secret", secret, "--tls", tls});
     auto listing = boards.read_all();
     boards.wait();
     size_t idle = 0;
@@ -58,7 +66,7 @@ TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate
   int rc = -1;
   std::string output;
   for (int attempt = 0; attempt < 50; ++attempt) {
-    Process gate({hil, "gate", "--scheduler", address, "--secret", secret, "--candidate", cand.string(), "--baseline",
+    Process gate({hil, "gate", "--scheduler", address, "--secret", secret, "--tls", tls, "--candidate", cand.string(), "--baseline",
                   base.string(), "--suite", (dir / "it.textproto").string(), "--clip-cache", (dir / "clips").string(),
                   "--json", (dir / "verdict.json").string()});
     output = gate.read_all();

@@ -45,7 +45,7 @@ struct Lab {
 
   std::unique_ptr<Process> serve(const std::string& listen_port = "0") {
     auto p = std::make_unique<Process>(std::vector<std::string>{hil, "serve", "--db", db.string(), "--listen",
-                                                                "127.0.0.1:" + listen_port, "--secret", kSecret,
+                                                                "127.0.0.1:" + listen_port, "--secret", kSecret, "--plaintext",
                                                                 "--lease-timeout", "2"});
     auto line = p->read_line();
     port = std::to_string(std::stoi(line.substr(line.rfind(':') + 1)));
@@ -54,7 +54,7 @@ struct Lab {
   std::unique_ptr<Process> agent(const std::string& name, int boards) {
     // Slowed down so that the run is still going when something is killed.
     return std::make_unique<Process>(std::vector<std::string>{
-        hil, "agent", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--emulate", std::to_string(boards),
+        hil, "agent", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--plaintext", "--emulate", std::to_string(boards),
         "--name", name, "--threads", "2", "--cache", (dir / ("cache-" + name)).string(), "--fault-profile", "slow:25"});
   }
   int64_t submit(int clips) {
@@ -68,7 +68,7 @@ struct Lab {
     evals::write_file_atomic(dir / "a.onnx", test::tiny_revision("base", 1));
     evals::write_file_atomic(dir / "b.onnx", test::tiny_revision("base", 2));
     for (int attempt = 0; attempt < 100; ++attempt) {
-      Process submit({hil, "submit", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--candidate",
+      Process submit({hil, "submit", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--plaintext", "--candidate",
                       (dir / "b.onnx").string(), "--baseline", (dir / "a.onnx").string(), "--suite",
                       (dir / "restart.textproto").string(), "--clip-cache", (dir / "clips").string()});
       auto out = submit.read_all();

@@ -61,13 +61,27 @@ TEST_CASE("a scheduler and two agent hosts in separate network namespaces run a 
   test::TempDir dir;
   const std::string hil = test::hil_binary().string();
   auto db = dir / "hil.db";
+  // Off loopback, plaintext is refused: the scheduler will not even start.
+  {
+    Process plain({"/usr/sbin/ip", "netns", "exec", ns.sched, hil, "serve", "--db", (dir / "plain.db").string(),
+                   "--listen", "0.0.0.0:7612", "--secret", "netns", "--plaintext"});
+    plain.read_all();
+    CHECK(plain.wait() == 3);
+  }
+  // Mutual TLS with a rack PKI whose scheduler certificate names both links.
+  const std::string tls = (dir / "tls").string();
+  {
+    Process certs({hil, "certs", "init", tls, "--host", ns.address(1), "--host", ns.address(5)});
+    certs.read_all();
+    REQUIRE(certs.wait() == 0);
+  }
   Process serve({"/usr/sbin/ip", "netns", "exec", ns.sched, hil, "serve", "--db", db.string(), "--listen", "0.0.0.0:7611",
-                 "--secret", "netns"});
+                 "--secret", "netns", "--tls", tls, "--mtls"});
   REQUIRE(serve.read_line().find("listening") != std::string::npos);
   Process agent_a({"/usr/sbin/ip", "netns", "exec", ns.a, hil, "agent", "--scheduler", ns.address(1) + ":7611", "--secret",
-                   "netns", "--emulate", "2", "--name", "hostA", "--threads", "1", "--cache", (dir / "ca").string()});
+                   "netns", "--tls", tls, "--emulate", "2", "--name", "hostA", "--threads", "1", "--cache", (dir / "ca").string()});
   Process agent_b({"/usr/sbin/ip", "netns", "exec", ns.b, hil, "agent", "--scheduler", ns.address(5) + ":7611", "--secret",
-                   "netns", "--emulate", "2", "--name", "hostB", "--threads", "1", "--cache", (dir / "cb").string()});
+                   "netns", "--tls", tls, "--emulate", "2", "--name", "hostB", "--threads", "1", "--cache", (dir / "cb").string()});
   {
     std::ofstream suite(dir / "netns.textproto");
     suite << "name: \"netns\"\nboard_type: \"emulated-hw3\"\n"
@@ -81,14 +95,15 @@ TEST_CASE("a scheduler and two agent hosts in separate network namespaces run a 
   int rc = -1;
   std::string out;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    Process boards({"/usr/sbin/ip", "netns", "exec", ns.sched, hil, "boards", "--scheduler", "127.0.0.1:7611", "--secret", "netns"});
+    Process boards({"/usr/sbin/ip", "netns", "exec", ns.sched, hil, "boards", "--scheduler", "127.0.0.1:7611", "--secret", "netns",
+                    "--tls", tls});
     auto listing = boards.read_all();
     boards.wait();
     if (listing.find("hostA-001") != std::string::npos && listing.find("hostB-001") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   Process gate({"/usr/sbin/ip", "netns", "exec", ns.sched, hil, "gate", "--scheduler", "127.0.0.1:7611", "--secret", "netns",
-                "--candidate", (dir / "b.onnx").string(), "--baseline", (dir / "a.onnx").string(), "--suite",
+                "--tls", tls, "--candidate", (dir / "b.onnx").string(), "--baseline", (dir / "a.onnx").string(), "--suite",
                 (dir / "netns.textproto").string(), "--clip-cache", (dir / "clips").string()});
   out = gate.read_all();
   rc = gate.wait();

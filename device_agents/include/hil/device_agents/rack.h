@@ -11,12 +11,15 @@
 #include <memory>
 #include <string>
 
+#include "hil/harness/tls.h"
+
 namespace hil::device_agents {
 
 struct RackOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7600;
   std::string secret;
+  harness::TlsConfig tls;               // TLS, or plaintext on loopback when asked
   std::string name = "rack";            // board names: <name>-000, <name>-001, ...
   uint32_t boards = 1;
   std::string board_type = "emulated-hw3";

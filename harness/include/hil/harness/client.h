@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hil/harness/tls.h"
 #include "hil/harness/wire.h"
 
 namespace hil::harness {
@@ -21,6 +22,7 @@ struct ClientOptions {
   std::string name = "hil-client";
   uint32_t protocol_version = kProtocolVersion;  // tests speak other versions
   wire::Role role = wire::CLIENT;
+  TlsConfig tls;  // TLS, or plaintext on loopback when asked
 };
 
 class Client {
@@ -33,6 +35,8 @@ class Client {
 
   // Sends a request and waits for its reply; an Error reply throws WireError.
   wire::Envelope call(wire::Envelope request);
+  // Sends a message that has no reply of its own (a chunk of an upload).
+  void send(wire::Envelope message) { write(message); }
 
   // Uploads a file as a blob named by its SHA-256 (skipped if the scheduler has it).
   std::string upload_file(const std::filesystem::path& path);

@@ -1,16 +1,19 @@
-// One framed, authenticated-or-not TCP connection: a coroutine reads frames
-// and hands each envelope to a handler; sends are queued and written by a
-// second coroutine, so a slow peer never blocks the sender. All calls happen
-// on the connection's executor (one io_context thread: no locks).
+// One framed TCP connection, TLS or (on loopback, when asked) plaintext: a
+// coroutine runs the TLS handshake, then reads frames and hands each envelope
+// to a handler; sends are queued and written by a second coroutine, so a slow
+// peer never blocks the sender. All calls happen on the connection's executor
+// (one io_context thread: no locks).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "hil/harness/asio.h"
+#include "hil/harness/tls.h"
 #include "hil/harness/wire.h"
 
 namespace hil::harness {
@@ -20,9 +23,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using MessageHandler = std::function<void(wire::Envelope&&)>;
   using CloseHandler = std::function<void(const std::string& reason)>;
 
-  Connection(net::tcp::socket socket, uint32_t max_frame_bytes);
+  enum class Side { kServer, kClient };
+  // `tls` null: plaintext (the caller checked that this is allowed).
+  Connection(net::tcp::socket socket, uint32_t max_frame_bytes, std::shared_ptr<ssl::context> tls = nullptr,
+             Side side = Side::kServer);
   ~Connection();
 
+  // Client side: the scheduler's certificate must name `host` (also sent as SNI).
+  void expect_server_name(const std::string& host);
   // Starts the read and write loops.
   void start(MessageHandler on_message, CloseHandler on_close);
   // Queues an envelope; returns its id. Ignored after close.
@@ -35,13 +43,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed() const { return closed_; }
   const std::string& peer() const { return peer_; }
   size_t queued_messages() const { return out_.size(); }
-  net::asio::any_io_executor executor() { return socket_.get_executor(); }
+  bool tls() const { return tls_ != nullptr; }
+  // The role (OU) of the peer's verified certificate; "" without one.
+  const std::string& certificate_role() const { return certificate_role_; }
+  net::asio::any_io_executor executor() { return socket().get_executor(); }
 
  private:
   net::awaitable<void> read_loop();
   net::awaitable<void> write_loop();
+  net::tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
 
-  net::tcp::socket socket_;
+  std::optional<net::tcp::socket> plain_;
+  std::unique_ptr<ssl::stream<net::tcp::socket>> tls_;
+  std::shared_ptr<ssl::context> tls_context_;  // outlives tls_
+  Side side_;
+  std::string certificate_role_;
   net::asio::steady_timer wake_;
   uint32_t max_frame_bytes_;
   std::deque<std::string> out_;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "hil/harness/tls.h"
+
 namespace hil::harness {
 
 struct SchedulerOptions {
@@ -22,6 +24,11 @@ struct SchedulerOptions {
   uint32_t max_attempts = 3;
   uint32_t max_frame_bytes = 16u << 20;
   uint32_t max_pending_messages = 4096;  // queued replies per connection before it is cut
+  // Limits that keep one misbehaving host from hurting the others (0: none).
+  uint32_t max_connections_per_host = 1024;  // an emulated rack opens one per board
+  uint32_t max_concurrent_uploads = 16;      // blob uploads in progress, over all clients
+  double handshake_timeout_seconds = 10;     // TLS handshake + hello + proof
+  TlsConfig tls;                             // TLS, or plaintext on loopback when asked
 };
 
 class Scheduler {

@@ -1,0 +1,194 @@
+// Transport security and resource limits of the scheduler, with real TLS on
+// loopback: certificates are verified both ways, a certificate's role binds
+// the role a peer may claim, plaintext needs asking for and loopback, and a
+// peer over a limit is cut off without hurting the others.
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+
+#include <thread>
+
+#include "farm.h"
+#include "hil/harness/asio.h"
+#include "hil/harness/tls.h"
+
+using namespace hil;
+using test::Farm;
+
+namespace {
+
+// The client works: it authenticates and lists boards.
+bool client_works(const harness::ClientOptions& o) {
+  harness::Client c(o);
+  c.boards();
+  return true;
+}
+
+std::string refusal(const harness::ClientOptions& o) {
+  try {
+    harness::Client c(o);
+    c.boards();
+  } catch (const harness::WireError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Blocks (at most `seconds`) until the peer closes `socket`; true if it did.
+bool closed_by_peer(net::tcp::socket& socket, int seconds) {
+  pollfd p{socket.native_handle(), POLLIN, 0};
+  for (int waited = 0; waited < seconds * 10; ++waited) {
+    if (::poll(&p, 1, 100) > 0) {
+      char byte;
+      boost::system::error_code ec;
+      size_t n = socket.read_some(net::asio::buffer(&byte, 1), ec);
+      if (ec || n == 0) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("plaintext must be asked for, and only on loopback", "[security]") {
+  harness::TlsConfig none;
+  CHECK_THROWS_WITH(harness::make_server_tls(none, "127.0.0.1"), Catch::Contains("certificate"));
+  CHECK_THROWS_WITH(harness::make_client_tls(none, "127.0.0.1"), Catch::Contains("CA"));
+  harness::TlsConfig plain;
+  plain.plaintext_on_loopback = true;
+  CHECK(harness::make_server_tls(plain, "127.0.0.1") == nullptr);
+  CHECK(harness::make_server_tls(plain, "::1") == nullptr);
+  CHECK(harness::make_client_tls(plain, "localhost") == nullptr);
+  CHECK_THROWS_WITH(harness::make_server_tls(plain, "0.0.0.0"),
+                    Catch::Contains("only allowed on loopback"));
+  CHECK_THROWS_WITH(harness::make_client_tls(plain, "10.1.2.3"), Catch::Contains("'10.1.2.3'"));
+  // A missing or mismatched file is named.
+  auto tls = harness::scheduler_tls_from_dir(test::rack_pki(), false);
+  auto missing = tls;
+  missing.cert = "/nonexistent/scheduler.pem";
+  CHECK_THROWS_WITH(harness::make_server_tls(missing, "127.0.0.1"),
+                    Catch::Contains("/nonexistent/scheduler.pem"));
+  auto mismatched = tls;
+  mismatched.key = test::rack_pki() / "board.key";
+  CHECK_THROWS_WITH(harness::make_server_tls(mismatched, "127.0.0.1"),
+                    Catch::Contains("board.key"));
+  // A rack CA is never silently replaced.
+  CHECK_THROWS_WITH(harness::create_rack_pki({test::rack_pki(), {}, 1}),
+                    Catch::Contains("refusing to replace"));
+}
+
+TEST_CASE("a client verifies the scheduler's certificate against the rack CA", "[security]") {
+  Farm farm(0);
+  test::TempDir other;
+  harness::create_rack_pki({other / "pki", {}, 1});
+  auto o = farm.client();
+  o.tls = harness::client_tls_from_dir(other / "pki");  // trusts another rack's CA
+  CHECK_THAT(refusal(o), Catch::Contains("TLS") && Catch::Contains("certificate verify failed"));
+  CHECK(client_works(farm.client()));  // the others are unaffected
+}
+
+TEST_CASE(
+    "mutual TLS: peers without a rack certificate are refused, and a certificate binds its role",
+    "[security]") {
+  Farm farm(0);
+  auto anonymous = farm.client();
+  anonymous.tls.cert.clear();
+  anonymous.tls.key.clear();
+  CHECK_FALSE(refusal(anonymous).empty());
+
+  auto board_as_client = farm.client();
+  board_as_client.tls.cert = test::rack_pki() / "board.pem";
+  board_as_client.tls.key = test::rack_pki() / "board.key";
+  try {
+    harness::Client c(board_as_client);
+    FAIL("a board certificate must not act as a client");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::FORBIDDEN);
+    CHECK_THAT(e.what(), Catch::Contains("'client' certificate"));
+  }
+
+  auto client_as_board = farm.client();
+  client_as_board.role = wire::AGENT;
+  try {
+    harness::Client c(client_as_board);
+    FAIL("a client certificate must not act as a board");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::FORBIDDEN);
+  }
+
+  auto plaintext = farm.client();
+  plaintext.tls = {};
+  plaintext.tls.plaintext_on_loopback = true;
+  CHECK_FALSE(refusal(plaintext).empty());
+  CHECK(client_works(farm.client()));
+}
+
+TEST_CASE("connections per host are capped; a slot frees when a peer leaves",
+          "[security][limits]") {
+  Farm farm(0, [](harness::SchedulerOptions& so) { so.max_connections_per_host = 2; });
+  auto a = std::make_unique<harness::Client>(farm.client());
+  harness::Client b(farm.client());
+  CHECK_FALSE(refusal(farm.client()).empty());
+  a.reset();
+  bool works = false;
+  for (int i = 0; i < 100 && !works; ++i) {  // the scheduler notices the close asynchronously
+    works = refusal(farm.client()).empty();
+    if (!works) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(works);
+  CHECK_NOTHROW(b.boards());
+}
+
+TEST_CASE("a peer that connects and never completes the handshake is dropped",
+          "[security][limits]") {
+  Farm farm(0, [](harness::SchedulerOptions& so) { so.handshake_timeout_seconds = 0.5; });
+  net::asio::io_context io;
+  net::tcp::socket idle(io);
+  idle.connect({net::asio::ip::make_address("127.0.0.1"), farm.scheduler->port()});
+  CHECK(closed_by_peer(idle, 10));
+  CHECK(client_works(farm.client()));
+}
+
+TEST_CASE("concurrent uploads are capped, and an abandoned upload leaves nothing behind",
+          "[security][limits]") {
+  Farm farm(0, [](harness::SchedulerOptions& so) { so.max_concurrent_uploads = 1; });
+  auto first_chunk = [](const std::string& payload) {
+    wire::Envelope e;
+    auto* u = e.mutable_upload_blob();
+    u->set_sha256(evals::sha256_hex(payload));
+    u->set_offset(0);
+    u->set_total_size(payload.size());
+    u->set_data(payload.substr(0, payload.size() / 2));
+    u->set_last(false);
+    return e;
+  };
+  auto uploading = std::make_unique<harness::Client>(farm.client());
+  uploading->send(first_chunk("an upload that never finishes"));
+  uploading->boards();  // the chunk has been handled
+
+  harness::Client second(farm.client());
+  second.send(first_chunk("a second upload at the same time"));
+  try {
+    second.boards();
+    FAIL("the second upload must be refused");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::LIMIT_EXCEEDED);
+    CHECK_THAT(e.what(), Catch::Contains("limit 1"));
+  }
+
+  uploading.reset();  // gone mid-upload: its partial file is removed and its slot freed
+  auto blobs = farm.dir / "hil.db.blobs";
+  bool clean = false;
+  for (int i = 0; i < 100 && !clean; ++i) {
+    clean = true;
+    for (const auto& f : std::filesystem::directory_iterator(blobs))
+      clean = clean && f.path().extension() != ".part";
+    if (!clean) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(clean);
+  harness::Client third(farm.client());
+  auto blob = farm.dir / "whole.bin";
+  evals::write_file_atomic(blob, "a whole upload after the slot freed");
+  CHECK(third.upload_file(blob) ==
+        evals::sha256_hex(std::string("a whole upload after the slot freed")));
+}
