@@ -56,13 +56,28 @@ Statement& Statement::bind(int index, const Blob& v) {
 }
 #undef HIL_BIND
 
+bool DbError::storage_failure() const {
+  switch (code()) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   std::string msg = sqlite3_errmsg(db_);
   sqlite3_reset(stmt_);
-  throw DbError(fmt::format("{} (code {}) in: {}", msg, rc, sql_));
+  throw DbError(fmt::format("{} (code {}) in: {}", msg, rc, sql_), rc);
 }
 
 void Statement::run() {
@@ -157,10 +172,10 @@ Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); 
 void Database::exec(std::string_view sql) {
   char* err = nullptr;
   std::string s(sql);
-  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw DbError(msg);
+    throw DbError(msg, rc);
   }
 }
 

@@ -363,6 +363,11 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     if (!image) {
       throw evals::ClipError(clip.name(), t, 0, fmt::format("frame has no image from camera '{}'", cam.name()));
     }
+    // Scoring against absent labels would compare with zeros: refuse instead.
+    if (!frame.has_labels() || !frame.labels().has_ego() || !frame.has_control()) {
+      throw evals::ClipError(clip.name(), t, 0,
+                             "frame has no ground truth to score against (labels.ego and control are required)");
+    }
     const auto& px = image->pixels();
     return TensorMap{{input.name, {input.shape, image_to_input(reinterpret_cast<const uint8_t*>(px.data()), cam.width(), cam.height())}}};
   };

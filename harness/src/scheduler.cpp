@@ -75,9 +75,9 @@ struct BoardState {
   std::string health = "unknown";
   std::string quarantine_reason;
   uint32_t consecutive_infra = 0;
-  uint32_t since_check = 0;          // evals recorded since the last passed check
-  std::vector<int64_t> unverified;   // those evals: invalidated if the next check fails
-  uint64_t check_lease = 0;          // an outstanding health-check lease
+  uint32_t since_check = 0;         // evals recorded since the last passed check
+  std::vector<int64_t> unverified;  // those evals: invalidated if the next check fails
+  uint64_t check_lease = 0;         // an outstanding health-check lease
   Clock::time_point next_check{};
 };
 
@@ -107,10 +107,34 @@ struct Session {
   std::vector<std::string> boards;
   std::vector<std::string> board_types;  // beside `boards`, until the proof arrives
   std::vector<uint64_t> held;
-  std::string host;                              // the peer's address, for per-host limits
+  std::string host;                               // the peer's address, for per-host limits
   Clock::time_point connected_at = Clock::now();  // for the handshake deadline
-  std::set<std::string> uploads;                 // blobs this peer is uploading
+  std::set<std::string> uploads;                  // blobs this peer is uploading
 };
+
+// Whether a writer job threw, and whether for the storage's sake (disk full,
+// I/O error) rather than the data's. A job that did not throw but still
+// failed was in a batch whose commit failed: the storage, too.
+struct WriteAttempt {
+  bool threw = false, storage = false;
+  bool retryable(bool ok) const { return !ok && (!threw || storage); }
+};
+
+template <typename Job>
+db::Writer::Job noting(const std::shared_ptr<WriteAttempt>& attempt, Job job) {
+  return [attempt, job = std::move(job)](db::Store& st) mutable {
+    try {
+      job(st);
+    } catch (const db::DbError& e) {
+      attempt->threw = true;
+      attempt->storage = e.storage_failure();
+      throw;
+    } catch (...) {
+      attempt->threw = true;
+      throw;
+    }
+  };
+}
 
 }  // namespace
 
@@ -148,6 +172,11 @@ struct Scheduler::Impl {
   std::vector<int64_t> pending_running;
   std::vector<db::EvalOutcome> pending_outcomes;
   bool flush_scheduled = false;
+  // Set while the database refuses writes (disk full, I/O error): results and
+  // leases are held in memory and retried, and no new work is handed out, so
+  // nothing acknowledged is lost and nothing more piles up.
+  bool db_unwritable = false;
+  Clock::time_point db_error_logged{};
 
   void schedule_flush() {
     if (flush_scheduled) return;
@@ -158,25 +187,107 @@ struct Scheduler::Impl {
   void flush_pending() {
     flush_scheduled = false;
     if (!pending_leases.empty() || !pending_running.empty()) {
-      writer->submit([leases = std::move(pending_leases), running = std::move(pending_running)](db::Store& st) {
-        for (auto run : running) st.set_run_state(run, "running");
-        for (const auto& l : leases) st.mark_leased(l.eval_id, l.board, l.lease_id, l.deadline);
-      });
+      auto leases = std::make_shared<std::vector<PendingLease>>(std::move(pending_leases));
+      auto running = std::make_shared<std::vector<int64_t>>(std::move(pending_running));
+      auto attempt = std::make_shared<WriteAttempt>();
+      writer->submit(
+          noting(attempt,
+                 [leases, running](db::Store& st) {
+                   for (auto run : *running) st.set_run_state(run, "running");
+                   for (const auto& l : *leases)
+                     st.mark_leased(l.eval_id, l.board, l.lease_id, l.deadline);
+                 }),
+          [this, leases, running, attempt](bool ok, const std::string& error) {
+            asio::post(io, [this, ok, error, leases, running, attempt] {
+              if (attempt->retryable(ok)) {
+                pending_leases.insert(pending_leases.begin(), leases->begin(), leases->end());
+                pending_running.insert(pending_running.begin(), running->begin(), running->end());
+              }
+              note_write(ok, attempt->retryable(ok), error);
+            });
+          });
       pending_leases.clear();
       pending_running.clear();
     }
     if (!pending_outcomes.empty()) {
-      writer->submit([outcomes = std::move(pending_outcomes)](db::Store& st) {
-        std::map<std::string, std::pair<int64_t, int64_t>> per_board;
-        for (const auto& o : outcomes) {
-          if (!st.record_outcome(o)) continue;
-          auto& counts = per_board[o.board];
-          ++(o.succeeded ? counts.first : counts.second);
-        }
-        for (const auto& [board, counts] : per_board) st.add_board_evals(board, counts.first, counts.second);
-      });
+      auto outcomes = std::make_shared<std::vector<db::EvalOutcome>>(std::move(pending_outcomes));
+      auto attempt = std::make_shared<WriteAttempt>();
+      writer->submit(noting(attempt, [outcomes](db::Store& st) { record_outcomes(st, *outcomes); }),
+                     [this, outcomes, attempt](bool ok, const std::string& error) {
+                       asio::post(io, [this, ok, error, outcomes, attempt] {
+                         if (attempt->retryable(ok)) {
+                           // Held for the next attempt; record_outcome is idempotent.
+                           for (auto& o : *outcomes) pending_outcomes.push_back(std::move(o));
+                         }
+                         note_write(ok, attempt->retryable(ok), error);
+                       });
+                     });
       pending_outcomes.clear();
     }
+  }
+
+  // Each outcome in its own savepoint: one the database refuses for its data
+  // (a repeated metric, say) is recorded as a failed eval with the reason,
+  // and the others stand. A storage failure fails the whole job for a retry.
+  static void record_outcomes(db::Store& st, const std::vector<db::EvalOutcome>& outcomes) {
+    auto& d = st.database();
+    std::map<std::string, std::pair<int64_t, int64_t>> per_board;
+    for (const auto& o : outcomes) {
+      bool recorded = false;
+      d.cached("SAVEPOINT outcome").run();
+      try {
+        recorded = st.record_outcome(o);
+        d.cached("RELEASE outcome").run();
+      } catch (const std::exception& e) {
+        d.cached("ROLLBACK TO outcome").run();
+        d.cached("RELEASE outcome").run();
+        if (auto* dbe = dynamic_cast<const db::DbError*>(&e); dbe && dbe->storage_failure()) throw;
+        log::error("scheduler", "eval={} board={} result refused by the database: {}", o.eval_id,
+                   o.board, e.what());
+        db::EvalOutcome failed = o;
+        failed.succeeded = false;
+        failed.failure = fmt::format("result refused by the database: {}", e.what());
+        failed.metrics.clear();
+        failed.series.clear();
+        recorded = st.record_outcome(failed);
+        if (recorded) ++per_board[o.board].second;
+        continue;
+      }
+      if (!recorded) continue;
+      auto& counts = per_board[o.board];
+      ++(o.succeeded ? counts.first : counts.second);
+    }
+    for (const auto& [board, counts] : per_board)
+      st.add_board_evals(board, counts.first, counts.second);
+  }
+
+  // Tracks whether the database takes writes. Returns true when this write
+  // failed for the storage's sake (the caller has kept its data: the tick
+  // retries it).
+  bool note_write(bool ok, bool retryable, const std::string& error) {
+    if (!ok && !retryable) {
+      log::error("scheduler", "database write failed for its data, not retried: {}", error);
+      return false;
+    }
+    if (ok) {
+      if (db_unwritable) {
+        db_unwritable = false;
+        log::warn("scheduler", "database {} takes writes again: dispatch resumes",
+                  opt.db_path.string());
+        dispatch();
+      }
+      return false;
+    }
+    auto now = Clock::now();
+    if (!db_unwritable || now - db_error_logged > std::chrono::seconds(10)) {
+      log::error(
+          "scheduler",
+          "database {} refuses writes ({}): holding {} results in memory, no new leases, retrying",
+          opt.db_path.string(), error, pending_outcomes.size());
+      db_error_logged = now;
+    }
+    db_unwritable = true;
+    return true;
   }
 
   // Every other write goes after the pending batches, so that order holds
@@ -188,15 +299,18 @@ struct Scheduler::Impl {
 
   // ------------------------------------------------------------ setup
   void open() {
-    if (opt.secret.empty()) throw std::invalid_argument("the scheduler needs a rack secret (--secret or HIL_SECRET)");
+    if (opt.secret.empty())
+      throw std::invalid_argument("the scheduler needs a rack secret (--secret or HIL_SECRET)");
     writer = std::make_unique<db::Writer>(opt.db_path);
     reader = std::make_unique<db::Database>(opt.db_path, db::OpenMode::kReadOnly);
-    blobs = std::make_unique<BlobStore>(opt.blob_dir.empty() ? std::filesystem::path(opt.db_path.string() + ".blobs")
-                                                             : opt.blob_dir);
+    blobs = std::make_unique<BlobStore>(opt.blob_dir.empty()
+                                            ? std::filesystem::path(opt.db_path.string() + ".blobs")
+                                            : opt.blob_dir);
     writer->run_sync([](db::Store& s) {
       std::vector<db::MetricDefRow> defs;
       for (const auto& m : evals::metric_registry()) {
-        defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower", m.description});
+        defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower",
+                        m.description});
       }
       s.sync_metric_defs(defs);
     });
@@ -207,8 +321,12 @@ struct Scheduler::Impl {
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(ep);
     acceptor.listen();
-    log::info("scheduler", "listening on {}:{} ({}) db={}", opt.host, acceptor.local_endpoint().port(),
-              !tls ? "plaintext on loopback" : opt.tls.ca.empty() ? "TLS" : "mutual TLS", opt.db_path.string());
+    log::info("scheduler", "listening on {}:{} ({}) db={}", opt.host,
+              acceptor.local_endpoint().port(),
+              !tls                 ? "plaintext on loopback"
+              : opt.tls.ca.empty() ? "TLS"
+                                   : "mutual TLS",
+              opt.db_path.string());
     co_spawn(io, accept_loop(), asio::detached);
     tick();
   }
@@ -253,8 +371,9 @@ struct Scheduler::Impl {
           es.state = EvalState::State::kLeased;
           es.board = e.board;
           es.lease_id = static_cast<uint64_t>(e.lease_id);
-          es.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(opt.lease_timeout_seconds));
+          es.deadline =
+              Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(opt.lease_timeout_seconds));
           boards[e.board].name = e.board;
           boards[e.board].leases.insert(e.id);
           ++run.leased;
@@ -269,7 +388,8 @@ struct Scheduler::Impl {
     }
     for (auto& [id, run] : runs) maybe_finish(run);
     if (!active.empty()) {
-      log::info("scheduler", "recovered {} active runs: {} queued evals, {} leases kept", active.size(), requeued, kept);
+      log::info("scheduler", "recovered {} active runs: {} queued evals, {} leases kept",
+                active.size(), requeued, kept);
     }
   }
 
@@ -288,8 +408,8 @@ struct Scheduler::Impl {
       auto& per_host = connections_per_host[session->host];
       if (opt.max_connections_per_host != 0 && per_host >= opt.max_connections_per_host) {
         // Refused before the TLS handshake costs anything; the others are unaffected.
-        log::warn("scheduler", "peer={} refused: {} connections from this host (limit {})", session->host, per_host,
-                  opt.max_connections_per_host);
+        log::warn("scheduler", "peer={} refused: {} connections from this host (limit {})",
+                  session->host, per_host, opt.max_connections_per_host);
         socket.close(ec);
         continue;
       }
@@ -311,6 +431,10 @@ struct Scheduler::Impl {
     ticker.expires_after(std::chrono::milliseconds(250));
     ticker.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
+      if (db_unwritable) {
+        flush_pending();  // retry what the database refused
+        for (auto& [id, run] : runs) maybe_finish(run);
+      }
       expire_leases();
       drop_slow_handshakes();
       dispatch();  // quarantined boards come up for a health check again
@@ -343,7 +467,8 @@ struct Scheduler::Impl {
   void on_message(const std::shared_ptr<Session>& s, wire::Envelope&& e) {
     auto& c = *s->conn;
     if (c.queued_messages() > opt.max_pending_messages) {
-      log::warn("scheduler", "peer={} name={} disconnected: {} unanswered messages", c.peer(), s->name, c.queued_messages());
+      log::warn("scheduler", "peer={} name={} disconnected: {} unanswered messages", c.peer(),
+                s->name, c.queued_messages());
       c.fail(wire::TOO_MANY_PENDING, "too many unanswered messages");
       return;
     }
@@ -393,10 +518,12 @@ struct Scheduler::Impl {
   }
 
   void forbid(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
-    log::warn("scheduler", "peer={} name={} role={} sent '{}', which its role may not: disconnected", s->conn->peer(),
-              s->name, wire::Role_Name(s->role), body_name(e));
-    s->conn->fail(wire::FORBIDDEN, fmt::format("a {} may not send '{}'", s->role == wire::AGENT ? "board agent" : "client",
-                                               body_name(e)),
+    log::warn("scheduler",
+              "peer={} name={} role={} sent '{}', which its role may not: disconnected",
+              s->conn->peer(), s->name, wire::Role_Name(s->role), body_name(e));
+    s->conn->fail(wire::FORBIDDEN,
+                  fmt::format("a {} may not send '{}'",
+                              s->role == wire::AGENT ? "board agent" : "client", body_name(e)),
                   e.id());
   }
 
@@ -408,24 +535,29 @@ struct Scheduler::Impl {
     }
     const auto& h = e.hello();
     if (h.protocol_version() < kMinProtocolVersion || h.protocol_version() > kProtocolVersion) {
-      log::warn("scheduler", "peer={} name={} dropped: protocol version {} (this scheduler speaks {}..{})", c.peer(),
-                h.peer_name(), h.protocol_version(), kMinProtocolVersion, kProtocolVersion);
-      return c.fail(wire::VERSION_UNSUPPORTED,
-                    fmt::format("protocol version {} is not supported; this scheduler speaks {} to {}",
-                                h.protocol_version(), kMinProtocolVersion, kProtocolVersion),
-                    e.id());
+      log::warn("scheduler",
+                "peer={} name={} dropped: protocol version {} (this scheduler speaks {}..{})",
+                c.peer(), h.peer_name(), h.protocol_version(), kMinProtocolVersion,
+                kProtocolVersion);
+      return c.fail(
+          wire::VERSION_UNSUPPORTED,
+          fmt::format("protocol version {} is not supported; this scheduler speaks {} to {}",
+                      h.protocol_version(), kMinProtocolVersion, kProtocolVersion),
+          e.id());
     }
-    if (h.role() != wire::AGENT && h.role() != wire::CLIENT) return c.fail(wire::BAD_MESSAGE, "unknown role", e.id());
+    if (h.role() != wire::AGENT && h.role() != wire::CLIENT)
+      return c.fail(wire::BAD_MESSAGE, "unknown role", e.id());
     if (!opt.tls.ca.empty()) {
       // Mutual TLS: the rack CA vouched for the certificate; its role must be the one claimed.
       const char* needed = h.role() == wire::AGENT ? kBoardCertRole : kClientCertRole;
       if (c.certificate_role() != needed) {
         const char* claimed = h.role() == wire::AGENT ? "board agent" : "client";
-        log::warn("scheduler", "peer={} name={} dropped: claims to be a {} but its certificate's role is '{}'",
+        log::warn("scheduler",
+                  "peer={} name={} dropped: claims to be a {} but its certificate's role is '{}'",
                   c.peer(), h.peer_name(), claimed, c.certificate_role());
         return c.fail(wire::FORBIDDEN,
-                      fmt::format("a {} needs a '{}' certificate; this one is '{}'", claimed, needed,
-                                  c.certificate_role()),
+                      fmt::format("a {} needs a '{}' certificate; this one is '{}'", claimed,
+                                  needed, c.certificate_role()),
                       e.id());
       }
     }
@@ -447,8 +579,10 @@ struct Scheduler::Impl {
   void on_proof(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
     auto& c = *s->conn;
     auto expected = auth_proof(opt.secret, s->nonce, s->role, s->name);
-    if (e.body_case() != wire::Envelope::kProof || !evals::equal_constant_time(e.proof().hmac(), expected)) {
-      log::warn("scheduler", "peer={} name={} dropped: authentication failed (wrong rack secret)", c.peer(), s->name);
+    if (e.body_case() != wire::Envelope::kProof ||
+        !evals::equal_constant_time(e.proof().hmac(), expected)) {
+      log::warn("scheduler", "peer={} name={} dropped: authentication failed (wrong rack secret)",
+                c.peer(), s->name);
       return c.fail(wire::AUTH_FAILED, "authentication failed: wrong rack secret", e.id());
     }
     s->phase = Session::Phase::kReady;
@@ -456,15 +590,18 @@ struct Scheduler::Impl {
       for (size_t i = 0; i < s->boards.size(); ++i) {
         const auto& name = s->boards[i];
         auto& b = boards[name];
-        if (auto old = b.session.lock(); old && old != s) old->conn->close("replaced by a new connection of the board");
+        if (auto old = b.session.lock(); old && old != s)
+          old->conn->close("replaced by a new connection of the board");
         b.name = name;
         b.type = s->board_types[i];
         b.session = s;
         b.credits = 0;
-        submit_job([name, type = b.type, sw = s->name](db::Store& st) { st.upsert_board(name, type, "idle", sw); });
+        submit_job([name, type = b.type, sw = s->name](db::Store& st) {
+          st.upsert_board(name, type, "idle", sw);
+        });
       }
-      log::info("scheduler", "agent={} peer={} connected with {} boards ({} evals held)", s->name, c.peer(),
-                s->boards.size(), s->held.size());
+      log::info("scheduler", "agent={} peer={} connected with {} boards ({} evals held)", s->name,
+                c.peer(), s->boards.size(), s->held.size());
     }
     wire::Envelope reply;
     reply.mutable_welcome()->set_scheduler("hil");
@@ -474,7 +611,8 @@ struct Scheduler::Impl {
 
   void on_close(const std::shared_ptr<Session>& s, const std::string& reason) {
     sessions.erase(s);
-    if (auto it = connections_per_host.find(s->host); it != connections_per_host.end() && --it->second == 0) {
+    if (auto it = connections_per_host.find(s->host);
+        it != connections_per_host.end() && --it->second == 0) {
       connections_per_host.erase(it);
     }
     for (const auto& sha : s->uploads) blobs->abandon(sha);
@@ -495,7 +633,9 @@ struct Scheduler::Impl {
   void on_work_request(const std::shared_ptr<Session>& s, const wire::WorkRequest& w) {
     auto it = boards.find(w.board());
     if (it == boards.end() || it->second.session.lock() != s) {
-      return s->conn->fail(wire::INVALID_ARGUMENT, fmt::format("board '{}' is not registered on this connection", w.board()));
+      return s->conn->fail(
+          wire::INVALID_ARGUMENT,
+          fmt::format("board '{}' is not registered on this connection", w.board()));
     }
     it->second.credits = std::min<uint32_t>(w.credits(), 64);
     dispatch_board(it->second);
@@ -508,7 +648,8 @@ struct Scheduler::Impl {
   }
 
   Clock::duration lease_duration() const {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.lease_timeout_seconds));
+    return std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(opt.lease_timeout_seconds));
   }
 
   // Picks the next eval for a board: the highest priority class first; within
@@ -517,7 +658,8 @@ struct Scheduler::Impl {
     for (int rank = 0; rank < 3; ++rank) {
       std::vector<RunState*> candidates;
       for (auto& [id, run] : runs) {
-        if (run.rank == rank && !run.queue.empty() && !run.cancelled && run.suite.board_type() == board.type) {
+        if (run.rank == rank && !run.queue.empty() && !run.cancelled &&
+            run.suite.board_type() == board.type) {
           candidates.push_back(&run);
         }
       }
@@ -547,7 +689,7 @@ struct Scheduler::Impl {
   // work appears.
   void dispatch_board(BoardState& board) {
     auto session = board.session.lock();
-    if (!session || board.draining) return;
+    if (!session || board.draining || db_unwritable) return;
     // Health first: a new or quarantined board re-runs a known eval before
     // it gets work; a healthy one is re-checked every kEvalsBetweenChecks evals.
     bool due = board.health != "ok" || board.since_check >= kEvalsBetweenChecks;
@@ -555,7 +697,8 @@ struct Scheduler::Impl {
       send_health_check(board, *session);
     }
     if (board.health == "quarantined") return;
-    if (board.health != "ok" && board.check_lease != 0) return;  // new boards prove themselves first
+    if (board.health != "ok" && board.check_lease != 0)
+      return;  // new boards prove themselves first
     while (board.credits > 0) {
       auto id = next_eval_for(board);
       if (!id) break;
@@ -590,7 +733,8 @@ struct Scheduler::Impl {
     l->set_timeout_seconds(opt.lease_timeout_seconds);
     l->set_health_check(true);
     session.conn->send(std::move(env));
-    log::info("scheduler", "board={} health check: re-running a result of board {}", board.name, ref->board);
+    log::info("scheduler", "board={} health check: re-running a result of board {}", board.name,
+              ref->board);
     return true;
   }
 
@@ -612,15 +756,17 @@ struct Scheduler::Impl {
         if (!deterministic_metric(name)) continue;
         auto g = got.find(name);
         if (g == got.end() || std::abs(g->second - want) > 1e-9 * std::max(1.0, std::abs(want))) {
-          mismatch = fmt::format("{} = {} where board {} recorded {} for the same revision, clip and scenario", name,
-                                 g == got.end() ? std::string("missing") : fmt::format("{:.6g}", g->second),
-                                 check.reference.board, fmt::format("{:.6g}", want));
+          mismatch = fmt::format(
+              "{} = {} where board {} recorded {} for the same revision, clip and scenario", name,
+              g == got.end() ? std::string("missing") : fmt::format("{:.6g}", g->second),
+              check.reference.board, fmt::format("{:.6g}", want));
           break;
         }
       }
     }
     if (mismatch.empty()) {
-      if (board.health != "ok") log::info("scheduler", "board={} passed its health check", board.name);
+      if (board.health != "ok")
+        log::info("scheduler", "board={} passed its health check", board.name);
       board.health = "ok";
       board.quarantine_reason.clear();
       board.since_check = 0;
@@ -649,9 +795,8 @@ struct Scheduler::Impl {
       it->second.failed_on.insert(board.name);
       run.succeeded = run.succeeded > 0 ? run.succeeded - 1 : 0;
       run.queue.push_front(id);
-      submit_job([id, why = fmt::format("re-queued: board {} {}", board.name, reason)](db::Store& st) {
-        st.reset_eval(id, why);
-      });
+      submit_job([id, why = fmt::format("re-queued: board {} {}", board.name, reason)](
+                     db::Store& st) { st.reset_eval(id, why); });
     }
     board.unverified.clear();
     submit_job([name = board.name, reason, n = board.consecutive_infra](db::Store& st) {
@@ -681,13 +826,15 @@ struct Scheduler::Impl {
     l->set_timeout_seconds(opt.lease_timeout_seconds);
     l->set_attempt(static_cast<uint32_t>(e.attempts));
     session.conn->send(std::move(env));
-    pending_leases.push_back({e.id, board.name, static_cast<int64_t>(e.lease_id), db::unix_now() + opt.lease_timeout_seconds});
+    pending_leases.push_back({e.id, board.name, static_cast<int64_t>(e.lease_id),
+                              db::unix_now() + opt.lease_timeout_seconds});
     if (!run.marked_running) {
       run.marked_running = true;
       pending_running.push_back(run.id);
     }
     schedule_flush();
-    log::debug("scheduler", "board={} eval={} lease={} attempt={}", board.name, e.id, e.lease_id, e.attempts);
+    log::debug("scheduler", "board={} eval={} lease={} attempt={}", board.name, e.id, e.lease_id,
+               e.attempts);
   }
 
   void release_lease(EvalState& e) {
@@ -701,7 +848,8 @@ struct Scheduler::Impl {
     release_lease(e);
     auto& run = runs[e.run_id];
     if (static_cast<uint32_t>(e.attempts) >= opt.max_attempts) {
-      finish_eval(e, false, fmt::format("gave up after {} attempts; last: {}", e.attempts, why), 0, {}, {});
+      finish_eval(e, false, fmt::format("gave up after {} attempts; last: {}", e.attempts, why), 0,
+                  {}, {});
       return;
     }
     e.state = EvalState::State::kQueued;
@@ -718,7 +866,8 @@ struct Scheduler::Impl {
     }
     for (auto id : expired) {
       auto& e = evals[id];
-      log::warn("scheduler", "board={} eval={} lease={} expired: re-issued", e.board, id, e.lease_id);
+      log::warn("scheduler", "board={} eval={} lease={} expired: re-issued", e.board, id,
+                e.lease_id);
       e.failed_on.insert(e.board);
       requeue(e, fmt::format("lease expired on board {}", e.board));
     }
@@ -732,7 +881,9 @@ struct Scheduler::Impl {
     auto it = evals.find(static_cast<int64_t>(r.eval_id()));
     auto b = boards.find(r.board());
     bool from_owner = b != boards.end() && b->second.session.lock() == s;
-    if (!from_owner) return s->conn->fail(wire::INVALID_ARGUMENT, fmt::format("board '{}' is not on this connection", r.board()));
+    if (!from_owner)
+      return s->conn->fail(wire::INVALID_ARGUMENT,
+                           fmt::format("board '{}' is not on this connection", r.board()));
     if (health_checks.count(r.lease_id())) {
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
@@ -754,7 +905,8 @@ struct Scheduler::Impl {
       b->second.failed++;
       requeue(e, fmt::format("infra error on board {}: {}", r.board(), r.failure()));
       if (++b->second.consecutive_infra >= kInfraErrorsToQuarantine) {
-        quarantine(b->second, fmt::format("{} infrastructure errors in a row, the last: {}", kInfraErrorsToQuarantine, r.failure()));
+        quarantine(b->second, fmt::format("{} infrastructure errors in a row, the last: {}",
+                                          kInfraErrorsToQuarantine, r.failure()));
       }
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
@@ -772,7 +924,8 @@ struct Scheduler::Impl {
     std::vector<std::pair<std::string, double>> metrics;
     for (const auto& m : r.metrics()) metrics.emplace_back(m.name(), m.value());
     std::vector<db::SeriesBlob> series;
-    for (const auto& sd : r.series()) series.push_back({sd.name(), sd.codec(), sd.frames(), sd.data()});
+    for (const auto& sd : r.series())
+      series.push_back({sd.name(), sd.codec(), sd.frames(), sd.data()});
     e.board = r.board();
     auto& board = b->second;
     board.done++;
@@ -783,21 +936,24 @@ struct Scheduler::Impl {
       // Keep it as a reference for health checks of other boards.
       const auto& run = runs[e.run_id];
       auto sc = run.scenarios.find(e.scenario);
-      if (board.health != "quarantined" && sc != run.scenarios.end() && sc->second.mode() != "noop") {
+      if (board.health != "quarantined" && sc != run.scenarios.end() &&
+          sc->second.mode() != "noop") {
         Reference ref{e.revision_sha, e.clip_sha, board.name, board.type, sc->second, {}};
         for (const auto& [name, value] : metrics) ref.metrics[name] = value;
         references.push_back(std::move(ref));
         if (references.size() > kMaxReferences) references.pop_front();
       }
     }
-    finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics), std::move(series));
+    finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics),
+                std::move(series));
     ack.mutable_result_ack()->set_recorded(true);
     s->conn->reply(env.id(), std::move(ack));
     // No dispatch here: the board asks for more with a WorkRequest.
   }
 
   void finish_eval(EvalState& e, bool ok, const std::string& failure, double host_seconds,
-                   std::vector<std::pair<std::string, double>> metrics, std::vector<db::SeriesBlob> series) {
+                   std::vector<std::pair<std::string, double>> metrics,
+                   std::vector<db::SeriesBlob> series) {
     e.state = EvalState::State::kDone;
     auto& run = runs[e.run_id];
     (ok ? run.succeeded : run.failed)++;
@@ -821,30 +977,36 @@ struct Scheduler::Impl {
     run.gating = true;
     int64_t id = run.id;
     bool cancelled = run.cancelled;
-    submit_job(
-        [id, cancelled](db::Store& st) {
-          if (!cancelled) gate_run(st, id);
-          st.set_run_state(id, cancelled ? "cancelled" : "done");
-        },
-        [this, id](bool ok, const std::string& error) {
-          asio::post(io, [this, id, ok, error] {
-            if (!ok) log::error("scheduler", "run={} gate failed: {}", id, error);
-            auto it = runs.find(id);
-            if (it == runs.end()) return;
-            it->second.done = true;
-            notify(it->second, true);
-            // Forget the finished run's evals: the database has them.
-            for (auto eit = evals.begin(); eit != evals.end();) {
-              eit = eit->second.run_id == id ? evals.erase(eit) : std::next(eit);
-            }
-            runs.erase(it);
-          });
-        });
+    auto attempt = std::make_shared<WriteAttempt>();
+    submit_job(noting(attempt,
+                      [id, cancelled](db::Store& st) {
+                        if (!cancelled) gate_run(st, id);
+                        st.set_run_state(id, cancelled ? "cancelled" : "done");
+                      }),
+               [this, id, attempt](bool ok, const std::string& error) {
+                 asio::post(io, [this, id, ok, error, attempt] {
+                   auto it = runs.find(id);
+                   if (it == runs.end()) return;
+                   if (note_write(ok, attempt->retryable(ok), error)) {
+                     it->second.gating = false;  // gated again once the database takes writes
+                     return;
+                   }
+                   if (!ok) log::error("scheduler", "run={} gate failed: {}", id, error);
+                   it->second.done = true;
+                   notify(it->second, true);
+                   // Forget the finished run's evals: the database has them.
+                   for (auto eit = evals.begin(); eit != evals.end();) {
+                     eit = eit->second.run_id == id ? evals.erase(eit) : std::next(eit);
+                   }
+                   runs.erase(it);
+                 });
+               });
   }
 
   void on_blob_request(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
     const auto& sha = env.blob_request().sha256();
-    if (!blobs->has(sha)) return s->conn->fail(wire::NOT_FOUND, fmt::format("no blob {}", sha), env.id());
+    if (!blobs->has(sha))
+      return s->conn->fail(wire::NOT_FOUND, fmt::format("no blob {}", sha), env.id());
     uint64_t total = blobs->size(sha);
     uint64_t offset = 0;
     do {
@@ -875,13 +1037,14 @@ struct Scheduler::Impl {
     wire::Envelope reply;
     reply.mutable_upload_ack()->set_sha256(u.sha256());
     const bool starts = !s->uploads.count(u.sha256());
-    if (starts && opt.max_concurrent_uploads != 0 && uploads_in_progress >= opt.max_concurrent_uploads &&
-        !blobs->has(u.sha256())) {
-      log::warn("scheduler", "client={} peer={} disconnected: {} blob uploads already in progress (limit {})", s->name,
-                s->conn->peer(), uploads_in_progress, opt.max_concurrent_uploads);
+    if (starts && opt.max_concurrent_uploads != 0 &&
+        uploads_in_progress >= opt.max_concurrent_uploads && !blobs->has(u.sha256())) {
+      log::warn("scheduler",
+                "client={} peer={} disconnected: {} blob uploads already in progress (limit {})",
+                s->name, s->conn->peer(), uploads_in_progress, opt.max_concurrent_uploads);
       return s->conn->fail(wire::LIMIT_EXCEEDED,
-                           fmt::format("{} blob uploads are in progress (limit {}); retry later", uploads_in_progress,
-                                       opt.max_concurrent_uploads),
+                           fmt::format("{} blob uploads are in progress (limit {}); retry later",
+                                       uploads_in_progress, opt.max_concurrent_uploads),
                            env.id());
     }
     try {
@@ -911,20 +1074,27 @@ struct Scheduler::Impl {
     };
     suite::Suite suite;
     try {
-      suite = evals::parse_suite(sub.suite_text(), sub.suite_name().empty() ? "submitted suite" : sub.suite_name());
+      suite = evals::parse_suite(sub.suite_text(),
+                                 sub.suite_name().empty() ? "submitted suite" : sub.suite_name());
     } catch (const std::exception& e) {
       return refuse(wire::INVALID_ARGUMENT, e.what());
     }
     std::string priority = sub.priority().empty() ? "interactive" : sub.priority();
-    if (priority_rank(priority) < 0) return refuse(wire::INVALID_ARGUMENT, fmt::format("unknown priority '{}' (gate, interactive, nightly)", priority));
+    if (priority_rank(priority) < 0)
+      return refuse(wire::INVALID_ARGUMENT,
+                    fmt::format("unknown priority '{}' (gate, interactive, nightly)", priority));
     std::vector<const wire::RevisionRef*> revisions{&sub.candidate()};
     if (!sub.baseline().sha256().empty()) revisions.push_back(&sub.baseline());
     for (const auto* r : revisions) {
-      if (!blobs->has(r->sha256())) return refuse(wire::NOT_FOUND, fmt::format("revision {} ({}) was not uploaded", r->sha256(), r->name()));
+      if (!blobs->has(r->sha256()))
+        return refuse(wire::NOT_FOUND,
+                      fmt::format("revision {} ({}) was not uploaded", r->sha256(), r->name()));
     }
     if (sub.clips_size() == 0) return refuse(wire::INVALID_ARGUMENT, "the run selects no clip");
     for (const auto& c : sub.clips()) {
-      if (!blobs->has(c.sha256())) return refuse(wire::NOT_FOUND, fmt::format("clip {} ({}) was not uploaded", c.sha256(), c.name()));
+      if (!blobs->has(c.sha256()))
+        return refuse(wire::NOT_FOUND,
+                      fmt::format("clip {} ({}) was not uploaded", c.sha256(), c.name()));
     }
     // A draining board still counts: it is there and will be undrained; a
     // type with no connected board at all would queue forever.
@@ -932,7 +1102,9 @@ struct Scheduler::Impl {
       return kv.second.type == suite.board_type() && kv.second.session.lock();
     });
     if (!capacity) {
-      return refuse(wire::NO_CAPACITY, fmt::format("no capacity for board type {}: no such board is connected", suite.board_type()));
+      return refuse(wire::NO_CAPACITY,
+                    fmt::format("no capacity for board type {}: no such board is connected",
+                                suite.board_type()));
     }
     auto sub_copy = std::make_shared<wire::SubmitRun>(sub);
     auto result = std::make_shared<std::pair<int64_t, std::vector<db::EvalRow>>>();
@@ -943,23 +1115,28 @@ struct Scheduler::Impl {
     submit_job(
         [sub_copy, result, priority, suite](db::Store& st) {
           auto rev_id = [&](const wire::RevisionRef& r) {
-            return st.upsert_revision({0, r.sha256(), r.name().empty() ? r.sha256().substr(0, 12) : r.name(), r.git_sha(),
-                                       r.pr(), r.author(), static_cast<int64_t>(r.bytes())});
+            return st.upsert_revision(
+                {0, r.sha256(), r.name().empty() ? r.sha256().substr(0, 12) : r.name(), r.git_sha(),
+                 r.pr(), r.author(), static_cast<int64_t>(r.bytes())});
           };
           int64_t cand = rev_id(sub_copy->candidate());
           std::optional<int64_t> base;
           if (!sub_copy->baseline().sha256().empty()) base = rev_id(sub_copy->baseline());
-          int64_t suite_id = st.upsert_suite(suite.name(), sub_copy->suite_text(), evals::sha256_hex(sub_copy->suite_text()));
+          int64_t suite_id = st.upsert_suite(suite.name(), sub_copy->suite_text(),
+                                             evals::sha256_hex(sub_copy->suite_text()));
           std::vector<db::NewEval> new_evals;
           for (const auto& c : sub_copy->clips()) {
-            int64_t clip_id = st.upsert_clip({0, c.sha256(), c.name(), {c.tags().begin(), c.tags().end()}, c.frames(), c.fps()});
+            int64_t clip_id = st.upsert_clip(
+                {0, c.sha256(), c.name(), {c.tags().begin(), c.tags().end()}, c.frames(), c.fps()});
             for (const auto& sc : suite.scenarios()) {
               new_evals.push_back({cand, clip_id, sc.name()});
               if (base) new_evals.push_back({*base, clip_id, sc.name()});
             }
           }
-          std::string label = sub_copy->label().empty() ? fmt::format("{} vs {}", sub_copy->candidate().name(), sub_copy->baseline().name())
-                                                         : sub_copy->label();
+          std::string label = sub_copy->label().empty()
+                                  ? fmt::format("{} vs {}", sub_copy->candidate().name(),
+                                                sub_copy->baseline().name())
+                                  : sub_copy->label();
           result->first = st.create_run(label, cand, base, suite_id, priority, new_evals);
           if (!sub_copy->night().empty()) st.set_run_night(result->first, sub_copy->night());
           result->second = st.evals_of_run(result->first);
@@ -995,7 +1172,8 @@ struct Scheduler::Impl {
               run.queue.push_back(e.id);
               run.total++;
             }
-            log::info("scheduler", "run={} submitted: {} evals, priority {}", run.id, run.total, priority);
+            log::info("scheduler", "run={} submitted: {} evals, priority {}", run.id, run.total,
+                      priority);
             if (s) {
               wire::Envelope reply;
               reply.mutable_submit_ack()->set_run_id(static_cast<uint64_t>(run.id));
@@ -1037,7 +1215,8 @@ struct Scheduler::Impl {
     uint32_t busy = 0;
     for (const auto& [name, b] : boards) busy += !b.leases.empty();
     st.set_boards_busy(busy);
-    if (row && (row->state == "done" || row->state == "cancelled") && (it == runs.end() || it->second.done)) {
+    if (row && (row->state == "done" || row->state == "cancelled") &&
+        (it == runs.end() || it->second.done)) {
       st.set_state(row->state);
       st.set_verdict(row->verdict);
       st.set_verdict_summary(row->verdict_summary);
@@ -1074,10 +1253,12 @@ struct Scheduler::Impl {
         w->set_series(c.series);
       }
       auto& shas = reader->cached(
-          "SELECT c.sha256, COALESCE(b.sha256, '') FROM runs r JOIN revisions c ON c.id = r.candidate_id "
+          "SELECT c.sha256, COALESCE(b.sha256, '') FROM runs r JOIN revisions c ON c.id = "
+          "r.candidate_id "
           "LEFT JOIN revisions b ON b.id = r.baseline_id WHERE r.id = ?1");
       shas.bind_all(run_id);
-      if (auto pair = shas.first([](db::Statement& q) { return std::pair(q.text(0), q.text(1)); })) {
+      if (auto pair =
+              shas.first([](db::Statement& q) { return std::pair(q.text(0), q.text(1)); })) {
         st.set_candidate_sha(pair->first);
         st.set_baseline_sha(pair->second);
       }
@@ -1124,7 +1305,8 @@ struct Scheduler::Impl {
   void on_cancel(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
     auto id = static_cast<int64_t>(env.cancel_run().run_id());
     auto it = runs.find(id);
-    if (it == runs.end()) return s->conn->fail(wire::NOT_FOUND, fmt::format("run {} is not active", id), env.id());
+    if (it == runs.end())
+      return s->conn->fail(wire::NOT_FOUND, fmt::format("run {} is not active", id), env.id());
     auto& run = it->second;
     run.cancelled = true;
     for (auto eid : run.queue) {
@@ -1132,7 +1314,10 @@ struct Scheduler::Impl {
       e.state = EvalState::State::kDone;
       run.failed++;
       submit_job([eid = eid](db::Store& st) {
-        st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'queued'").bind_all(eid).run();
+        st.database()
+            .prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'queued'")
+            .bind_all(eid)
+            .run();
       });
     }
     run.queue.clear();
@@ -1151,7 +1336,10 @@ struct Scheduler::Impl {
       e.state = EvalState::State::kDone;
       run.failed++;
       submit_job([eid = eid](db::Store& st) {
-        st.database().prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'leased'").bind_all(eid).run();
+        st.database()
+            .prepare("UPDATE evals SET state = 'cancelled' WHERE id = ?1 AND state = 'leased'")
+            .bind_all(eid)
+            .run();
       });
     }
     wire::Envelope ok;
@@ -1167,7 +1355,7 @@ struct Scheduler::Impl {
       auto* bs = list->add_boards();
       bs->set_name(name);
       bs->set_type(b.type);
-      bs->set_state(!b.session.lock()          ? "offline"
+      bs->set_state(!b.session.lock()           ? "offline"
                     : b.health == "quarantined" ? "quarantined"
                     : b.draining                ? "draining"
                     : b.leases.empty()          ? "idle"
@@ -1181,7 +1369,9 @@ struct Scheduler::Impl {
 
   void on_drain(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
     auto it = boards.find(env.drain_board().board());
-    if (it == boards.end()) return s->conn->fail(wire::NOT_FOUND, fmt::format("no board {}", env.drain_board().board()), env.id());
+    if (it == boards.end())
+      return s->conn->fail(wire::NOT_FOUND, fmt::format("no board {}", env.drain_board().board()),
+                           env.id());
     it->second.draining = !env.drain_board().undrain();
     submit_job([name = it->first, draining = it->second.draining](db::Store& st) {
       st.set_board_state(name, draining ? "draining" : "idle");
@@ -1193,7 +1383,9 @@ struct Scheduler::Impl {
   }
 };
 
-Scheduler::Scheduler(SchedulerOptions options) : impl_(std::make_unique<Impl>()) { impl_->opt = std::move(options); }
+Scheduler::Scheduler(SchedulerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = std::move(options);
+}
 
 Scheduler::~Scheduler() {
   stop();
@@ -1217,7 +1409,8 @@ void Scheduler::stop() {
     boost::system::error_code ec;
     impl->acceptor.close(ec);
     impl->ticker.cancel();
-    for (const auto& s : std::vector<std::shared_ptr<Session>>(impl->sessions.begin(), impl->sessions.end())) {
+    for (const auto& s :
+         std::vector<std::shared_ptr<Session>>(impl->sessions.begin(), impl->sessions.end())) {
       s->conn->close("scheduler stopping");
     }
     impl->io.stop();

@@ -63,7 +63,7 @@ TEST_CASE("a clip whose camera does not match the revision's input fails clearly
   CHECK_THROWS_WITH(play(rev, clip, "split"), Catch::Contains("1x3x32x64"));
 }
 
-TEST_CASE("a clip whose frames lack the camera's image fails clearly, never reads out of bounds", "[runtime]") {
+TEST_CASE("a clip whose frames lack the camera's image or labels fails clearly, never reads out of bounds", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
   CompiledRevision rev(model, load_board_type("emulated-hw3"));
   evals::ClipSpec spec;
@@ -74,6 +74,11 @@ TEST_CASE("a clip whose frames lack the camera's image fails clearly, never read
   frames[1].clear_images();  // the reader accepts it; the runtime must not index into nothing
   evals::ClipReader bad(evals::encode_clip(good.header(), frames), "bad.clip");
   CHECK_THROWS_WITH(play(rev, bad, "split"), Catch::Contains("bad.clip") && Catch::Contains("no image from camera"));
+  std::vector<hil::clip::Frame> unlabelled{good.frame(0), good.frame(1)};
+  unlabelled[1].clear_labels();
+  evals::ClipReader no_truth(evals::encode_clip(good.header(), unlabelled), "unlabelled.clip");
+  CHECK_THROWS_WITH(play(rev, no_truth, "split"), Catch::Contains("unlabelled.clip") && Catch::Contains("frame 1") &&
+                                                      Catch::Contains("no ground truth"));
   auto header = good.header();
   header.mutable_cameras(0)->set_channels(1);
   evals::ClipReader gray(evals::encode_clip(header, {}), "gray.clip");

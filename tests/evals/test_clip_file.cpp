@@ -89,3 +89,13 @@ TEST_CASE("garbage and empty files are refused with the file named", "[clip]") {
   std::string header_only = small_clip().substr(0, 12);
   CHECK_THROWS_WITH(evals::ClipReader(header_only, "short.clip"), Catch::Contains("header"));
 }
+
+TEST_CASE("a frame whose image does not match the header's camera size is refused, naming the frame", "[clip]") {
+  evals::ClipReader good(small_clip(3), "good.clip");
+  std::vector<hil::clip::Frame> frames{good.frame(0), good.frame(1), good.frame(2)};
+  frames[2].mutable_images(0)->mutable_pixels()->resize(frames[2].images(0).pixels().size() - 7);
+  evals::ClipReader bad(evals::encode_clip(good.header(), frames), "short-image.clip");
+  CHECK(bad.frame(1).index() == 1);  // frames before it stay readable
+  CHECK_THROWS_WITH(bad.frame(2), Catch::Contains("short-image.clip") && Catch::Contains("frame 2") &&
+                                      Catch::Contains("bytes, expected"));
+}

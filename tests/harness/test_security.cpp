@@ -192,3 +192,98 @@ TEST_CASE("concurrent uploads are capped, and an abandoned upload leaves nothing
   CHECK(third.upload_file(blob) ==
         evals::sha256_hex(std::string("a whole upload after the slot freed")));
 }
+
+TEST_CASE("bad frames on the wire: each peer is cut off with the reason, the scheduler serves on",
+          "[security][wire]") {
+  Farm farm(0, [](harness::SchedulerOptions& so) {
+    so.tls = {};
+    so.tls.plaintext_on_loopback = true;  // raw frames, no TLS in the way
+    so.max_frame_bytes = 1 << 16;
+  });
+  auto plain_client = [&] {
+    auto o = farm.client();
+    o.tls = {};
+    o.tls.plaintext_on_loopback = true;
+    return o;
+  };
+  net::asio::io_context io;
+  auto connect = [&] {
+    net::tcp::socket s(io);
+    s.connect({net::asio::ip::make_address("127.0.0.1"), farm.scheduler->port()});
+    return s;
+  };
+  // The reply a peer gets before it is cut off (an Error), or nullopt.
+  auto error_reply = [](net::tcp::socket& s) -> std::optional<wire::Error> {
+    harness::FrameDecoder decoder;
+    char buf[4096];
+    for (;;) {
+      boost::system::error_code ec;
+      size_t n = s.read_some(net::asio::buffer(buf), ec);
+      if (ec) return std::nullopt;
+      decoder.feed({buf, n});
+      if (auto e = decoder.next(); e && e->body_case() == wire::Envelope::kError) return e->error();
+    }
+  };
+
+  SECTION("oversized: refused from the length alone") {
+    auto s = connect();
+    const char huge[4] = {0x7f, 0, 0, 0};
+    net::asio::write(s, net::asio::buffer(huge, 4));
+    auto e = error_reply(s);
+    REQUIRE(e);
+    CHECK(e->code() == wire::TOO_LARGE);
+  }
+  SECTION("malformed: a body that is not an envelope") {
+    auto s = connect();
+    std::string frame = std::string("\0\0\0\x05", 4) + "\xff\xff\xff\xff\xff";
+    net::asio::write(s, net::asio::buffer(frame));
+    auto e = error_reply(s);
+    REQUIRE(e);
+    CHECK(e->code() == wire::BAD_MESSAGE);
+  }
+  SECTION("truncated: the peer goes away mid-frame") {
+    auto s = connect();
+    wire::Envelope hello;
+    hello.mutable_hello()->set_protocol_version(harness::kProtocolVersion);
+    hello.mutable_hello()->set_peer_name("half");
+    auto frame = harness::encode_frame(hello);
+    net::asio::write(s, net::asio::buffer(frame.data(), frame.size() / 2));
+    s.close();
+  }
+  SECTION("out of order: a request before the handshake") {
+    auto s = connect();
+    wire::Envelope submit;
+    submit.mutable_submit_run()->set_suite_name("sneaky");
+    auto frame = harness::encode_frame(submit);
+    net::asio::write(s, net::asio::buffer(frame));
+    auto e = error_reply(s);
+    REQUIRE(e);
+    CHECK(e->code() == wire::BAD_MESSAGE);
+    CHECK_THAT(e->message(), Catch::Contains("hello"));
+  }
+  CHECK(client_works(plain_client()));
+}
+
+TEST_CASE("an upload whose bytes do not hash to its name is refused and not stored",
+          "[security][blobs]") {
+  Farm farm(0);
+  harness::Client c(farm.client());
+  const std::string claimed = evals::sha256_hex(std::string("what the client says it sends"));
+  wire::Envelope e;
+  auto* u = e.mutable_upload_blob();
+  u->set_sha256(claimed);
+  u->set_offset(0);
+  u->set_total_size(11);
+  u->set_data("other bytes");
+  u->set_last(true);
+  try {
+    c.call(e);
+    FAIL("a mislabelled blob must be refused");
+  } catch (const harness::WireError& err) {
+    CHECK(err.code() == wire::INVALID_ARGUMENT);
+    CHECK_THAT(err.what(), Catch::Contains(claimed) && Catch::Contains("refused"));
+  }
+  CHECK_FALSE(std::filesystem::exists(farm.dir / "hil.db.blobs" / claimed));
+  harness::Client again(farm.client());
+  CHECK(again.missing_blobs({claimed}) == std::vector<std::string>{claimed});
+}

@@ -24,7 +24,15 @@ inline constexpr int kSchemaVersion = 2;
 
 class DbError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit DbError(const std::string& what, int sqlite_code = 0) : std::runtime_error(what), code_(sqlite_code) {}
+  // SQLite's primary result code (0 when the error did not come from SQLite).
+  int code() const { return code_ & 0xff; }
+  // The storage failed (disk full, I/O error, read-only file, locked), not the
+  // data: the same write can succeed later.
+  bool storage_failure() const;
+
+ private:
+  int code_;
 };
 
 using Value = std::variant<std::nullptr_t, int64_t, double, std::string>;
