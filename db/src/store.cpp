@@ -2,6 +2,7 @@
 
 #include "rows.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -83,13 +84,17 @@ int64_t Store::upsert_revision(const RevisionRow& r) {
   if (auto found = find.first([](Statement& st) { return st.int64(0); })) {
     int64_t id = *found;
     // Metadata travels beside the bytes: later submits may name it better.
-    db_.cached("UPDATE revisions SET name = ?2, git_sha = COALESCE(NULLIF(?3, ''), git_sha), "
-                "pr = COALESCE(NULLIF(?4, ''), pr), author = COALESCE(NULLIF(?5, ''), author) WHERE id = ?1")
+    db_.cached(
+           "UPDATE revisions SET name = ?2, git_sha = COALESCE(NULLIF(?3, ''), git_sha), "
+           "pr = COALESCE(NULLIF(?4, ''), pr), author = COALESCE(NULLIF(?5, ''), author) WHERE id "
+           "= ?1")
         .bind_all(id, r.name, r.git_sha, r.pr, r.author)
         .run();
     return id;
   }
-  db_.cached("INSERT INTO revisions(sha256, name, git_sha, pr, author, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+  db_.cached(
+         "INSERT INTO revisions(sha256, name, git_sha, pr, author, bytes, created_at) VALUES (?1, "
+         "?2, ?3, ?4, ?5, ?6, ?7)")
       .bind_all(r.sha256, r.name, r.git_sha, r.pr, r.author, r.bytes, unix_now())
       .run();
   return db_.last_insert_rowid();
@@ -105,11 +110,14 @@ int64_t Store::upsert_clip(const ClipRow& c) {
   return db_.last_insert_rowid();
 }
 
-int64_t Store::upsert_suite(const std::string& name, const std::string& text, const std::string& sha256) {
+int64_t Store::upsert_suite(const std::string& name, const std::string& text,
+                            const std::string& sha256) {
   auto& find = db_.cached("SELECT id FROM suites WHERE sha256 = ?1");
   find.bind_all(sha256);
   if (auto found = find.first([](Statement& st) { return st.int64(0); })) return *found;
-  db_.cached("INSERT INTO suites(name, text, sha256) VALUES (?1, ?2, ?3)").bind_all(name, text, sha256).run();
+  db_.cached("INSERT INTO suites(name, text, sha256) VALUES (?1, ?2, ?3)")
+      .bind_all(name, text, sha256)
+      .run();
   return db_.last_insert_rowid();
 }
 
@@ -132,7 +140,8 @@ std::optional<RevisionRow> Store::revision(int64_t id) {
 }
 
 std::optional<RevisionRow> Store::revision_by_sha(const std::string& sha256) {
-  auto& st = db_.cached(fmt::format("SELECT {} FROM revisions WHERE sha256 = ?1", kRevisionColumns));
+  auto& st =
+      db_.cached(fmt::format("SELECT {} FROM revisions WHERE sha256 = ?1", kRevisionColumns));
   st.bind_all(sha256);
   return st.first(read_revision);
 }
@@ -144,14 +153,19 @@ std::vector<RevisionRow> Store::revisions() {
   return out;
 }
 
-int64_t Store::create_run(const std::string& label, int64_t candidate_id, std::optional<int64_t> baseline_id,
-                          int64_t suite_id, const std::string& priority, const std::vector<NewEval>& evals) {
-  db_.cached("INSERT INTO runs(label, candidate_id, baseline_id, suite_id, priority, state, submitted_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)")
+int64_t Store::create_run(const std::string& label, int64_t candidate_id,
+                          std::optional<int64_t> baseline_id, int64_t suite_id,
+                          const std::string& priority, const std::vector<NewEval>& evals) {
+  db_.cached(
+         "INSERT INTO runs(label, candidate_id, baseline_id, suite_id, priority, state, "
+         "submitted_at) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)")
       .bind_all(label, candidate_id, baseline_id, suite_id, priority, unix_now())
       .run();
   int64_t run_id = db_.last_insert_rowid();
-  auto& st = db_.cached("INSERT INTO evals(run_id, revision_id, clip_id, scenario, state) VALUES (?1, ?2, ?3, ?4, 'queued')");
+  auto& st = db_.cached(
+      "INSERT INTO evals(run_id, revision_id, clip_id, scenario, state) VALUES (?1, ?2, ?3, ?4, "
+      "'queued')");
   for (const auto& e : evals) {
     st.bind_all(run_id, e.revision_id, e.clip_id, e.scenario);
     st.run();
@@ -160,7 +174,8 @@ int64_t Store::create_run(const std::string& label, int64_t candidate_id, std::o
 }
 
 std::string Store::suite_text_of_run(int64_t run_id) {
-  auto& st = db_.cached("SELECT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1");
+  auto& st =
+      db_.cached("SELECT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1");
   st.bind_all(run_id);
   auto text = st.first([](Statement& row) { return row.text(0); });
   if (!text) throw DbError(fmt::format("run {} not found", run_id));
@@ -168,7 +183,8 @@ std::string Store::suite_text_of_run(int64_t run_id) {
 }
 
 std::vector<EvalRow> Store::unfinished_evals() {
-  auto& st = db_.cached(std::string(kEvalSelect) + " WHERE e.state IN ('queued', 'leased') ORDER BY e.id");
+  auto& st =
+      db_.cached(std::string(kEvalSelect) + " WHERE e.state IN ('queued', 'leased') ORDER BY e.id");
   std::vector<EvalRow> out;
   while (st.step()) out.push_back(read_eval(st));
   return out;
@@ -182,16 +198,19 @@ std::vector<EvalRow> Store::evals_of_run(int64_t run_id) {
   return out;
 }
 
-void Store::mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id, double deadline) {
-  db_.cached("UPDATE evals SET state = 'leased', board = ?2, lease_id = ?3, lease_deadline = ?4, "
-             "attempts = attempts + 1, started_at = ?5 WHERE id = ?1 AND state IN ('queued', 'leased')")
+void Store::mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id,
+                        double deadline) {
+  db_.cached(
+         "UPDATE evals SET state = 'leased', board = ?2, lease_id = ?3, lease_deadline = ?4, "
+         "attempts = attempts + 1, started_at = ?5 WHERE id = ?1 AND state IN ('queued', 'leased')")
       .bind_all(eval_id, board, lease_id, deadline, unix_now())
       .run();
 }
 
 void Store::mark_queued(int64_t eval_id) {
-  db_.cached("UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL "
-              "WHERE id = ?1 AND state = 'leased'")
+  db_.cached(
+         "UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL "
+         "WHERE id = ?1 AND state = 'leased'")
       .bind_all(eval_id)
       .run();
 }
@@ -199,24 +218,44 @@ void Store::mark_queued(int64_t eval_id) {
 bool Store::record_outcome(const EvalOutcome& o) {
   // The state guard makes recording idempotent: a duplicate or late result
   // changes no row and is dropped.
-  db_.cached("UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = ?5, board = ?6 "
-              "WHERE id = ?1 AND state IN ('queued', 'leased') AND (lease_id IS NULL OR lease_id = ?7 OR ?7 = 0)")
-      .bind_all(o.eval_id, o.succeeded ? "succeeded" : "failed", o.failure, unix_now(), o.host_seconds, o.board,
-                o.lease_id)
+  db_.cached(
+         "UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = "
+         "?5, board = ?6 "
+         "WHERE id = ?1 AND state IN ('queued', 'leased') AND (lease_id IS NULL OR lease_id = ?7 "
+         "OR ?7 = 0)")
+      .bind_all(o.eval_id, o.succeeded ? "succeeded" : "failed", o.failure, unix_now(),
+                o.host_seconds, o.board, o.lease_id)
       .run();
   if (db_.changes() == 0) return false;
   if (metric_ids_.empty()) {
     auto& defs = db_.cached("SELECT name, id FROM metric_defs");
     while (defs.step()) metric_ids_[defs.text(0)] = defs.int64(1);
   }
-  auto& metric = db_.cached("INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES (?1, ?2, ?3)");
+  metric_rows_.clear();
   for (const auto& [name, value] : o.metrics) {
     auto id = metric_ids_.find(name);
-    if (id == metric_ids_.end()) continue;  // a metric this database does not define (a newer agent)
-    metric.bind_all(o.eval_id, id->second, value);
+    if (id == metric_ids_.end())
+      continue;  // a metric this database does not define (a newer agent)
+    metric_rows_.emplace_back(id->second, value);
+  }
+  // In key order, up to kMetricRowsPerInsert rows per statement: one
+  // statement per eval instead of one per metric (a statement's fixed cost
+  // was a large part of recording a summary-only result). Every row is still
+  // checked (both foreign keys, the primary key): a repeated metric fails.
+  std::sort(metric_rows_.begin(), metric_rows_.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (size_t i = 0; i < metric_rows_.size(); i += kMetricRowsPerInsert) {
+    const size_t n = std::min(kMetricRowsPerInsert, metric_rows_.size() - i);
+    Statement& metric = metric_insert(n);
+    metric.bind(1, o.eval_id);
+    for (size_t k = 0; k < n; ++k) {
+      const int index = static_cast<int>(2 + 2 * k);
+      metric.bind(index, metric_rows_[i + k].first).bind(index + 1, metric_rows_[i + k].second);
+    }
     metric.run();
   }
-  auto& series = db_.cached("INSERT INTO frame_series(eval_id, name, codec, frames, data) VALUES (?1, ?2, ?3, ?4, ?5)");
+  auto& series = db_.cached(
+      "INSERT INTO frame_series(eval_id, name, codec, frames, data) VALUES (?1, ?2, ?3, ?4, ?5)");
   for (const auto& s : o.series) {
     series.bind_all(o.eval_id, s.name, s.codec, s.frames, Blob{s.data});
     series.run();
@@ -224,9 +263,23 @@ bool Store::record_outcome(const EvalOutcome& o) {
   return true;
 }
 
+Statement& Store::metric_insert(size_t rows) {
+  if (metric_inserts_.size() <= rows) metric_inserts_.resize(rows + 1, nullptr);
+  Statement*& st = metric_inserts_[rows];
+  if (st == nullptr) {
+    std::string sql = "INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES ";
+    for (size_t k = 0; k < rows; ++k)
+      sql += fmt::format("{}(?1, ?{}, ?{})", k ? ", " : "", 2 + 2 * k, 3 + 2 * k);
+    st = &db_.cached(sql);  // the connection keeps it as long as this store may use it
+  }
+  return *st;
+}
+
 void Store::set_run_state(int64_t run_id, const std::string& state) {
-  db_.cached("UPDATE runs SET state = ?2, finished_at = CASE WHEN ?2 IN ('done', 'cancelled') THEN ?3 ELSE finished_at END "
-              "WHERE id = ?1")
+  db_.cached(
+         "UPDATE runs SET state = ?2, finished_at = CASE WHEN ?2 IN ('done', 'cancelled') THEN ?3 "
+         "ELSE finished_at END "
+         "WHERE id = ?1")
       .bind_all(run_id, state, unix_now())
       .run();
 }
@@ -240,7 +293,8 @@ std::vector<RunMetricRow> Store::run_metrics(int64_t run_id) {
   st.bind_all(run_id);
   std::vector<RunMetricRow> out;
   while (st.step()) {
-    out.push_back({st.int64(0), st.int64(1), st.text(2), st.text(3), st.text(4), st.text(5), st.real(6)});
+    out.push_back(
+        {st.int64(0), st.int64(1), st.text(2), st.text(3), st.text(4), st.text(5), st.real(6)});
   }
   return out;
 }
@@ -249,22 +303,29 @@ void Store::store_gate(int64_t run_id, const std::string& verdict, const std::st
                        const std::vector<GateRow>& rows) {
   db_.cached("DELETE FROM gate_results WHERE run_id = ?1").bind_all(run_id).run();
   auto& st = db_.cached(
-      "INSERT INTO gate_results(run_id, metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, "
+      "INSERT INTO gate_results(run_id, metric, slice, blocking, verdict, clips, baseline, "
+      "candidate, degradation, lo, hi, "
       "margin, reason, flips_to_worse, flips_to_better, flips_p) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULLIF(?14, -1), NULLIF(?15, -1), NULLIF(?16, -1.0))");
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULLIF(?14, -1), "
+      "NULLIF(?15, -1), NULLIF(?16, -1.0))");
   for (const auto& r : rows) {
-    st.bind_all(run_id, r.metric, r.slice, r.blocking ? 1 : 0, r.verdict, r.clips, r.baseline, r.candidate,
-                r.degradation, r.lo, r.hi, r.margin, r.reason, r.flips_to_worse, r.flips_to_better, r.flips_p);
+    st.bind_all(run_id, r.metric, r.slice, r.blocking ? 1 : 0, r.verdict, r.clips, r.baseline,
+                r.candidate, r.degradation, r.lo, r.hi, r.margin, r.reason, r.flips_to_worse,
+                r.flips_to_better, r.flips_p);
     st.run();
   }
-  db_.cached("UPDATE runs SET verdict = ?2, verdict_summary = ?3 WHERE id = ?1").bind_all(run_id, verdict, summary).run();
+  db_.cached("UPDATE runs SET verdict = ?2, verdict_summary = ?3 WHERE id = ?1")
+      .bind_all(run_id, verdict, summary)
+      .run();
 }
 
 std::vector<GateRow> Store::gate_results(int64_t run_id) {
   auto& st = db_.cached(
-      "SELECT metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, margin, reason, "
+      "SELECT metric, slice, blocking, verdict, clips, baseline, candidate, degradation, lo, hi, "
+      "margin, reason, "
       "COALESCE(flips_to_worse, -1), COALESCE(flips_to_better, -1), COALESCE(flips_p, -1) "
-      "FROM gate_results WHERE run_id = ?1 ORDER BY blocking DESC, slice = 'all' DESC, slice, metric");
+      "FROM gate_results WHERE run_id = ?1 ORDER BY blocking DESC, slice = 'all' DESC, slice, "
+      "metric");
   st.bind_all(run_id);
   std::vector<GateRow> out;
   while (st.step()) {
@@ -292,25 +353,30 @@ std::vector<GateRow> Store::gate_results(int64_t run_id) {
 void Store::store_gate_clips(int64_t run_id, const std::vector<GateClipRow>& rows) {
   db_.cached("DELETE FROM gate_clips WHERE run_id = ?1").bind_all(run_id).run();
   auto& st = db_.cached(
-      "INSERT INTO gate_clips(run_id, metric, rank, clip_sha, clip_name, scenario, baseline, candidate, degradation, "
+      "INSERT INTO gate_clips(run_id, metric, rank, clip_sha, clip_name, scenario, baseline, "
+      "candidate, degradation, "
       "frame, divergence, series, eval_baseline, eval_candidate) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
   for (const auto& r : rows) {
-    st.bind_all(run_id, r.metric, r.rank, r.clip_sha, r.clip_name, r.scenario, r.baseline, r.candidate, r.degradation,
-                r.frame, r.divergence, r.series, r.eval_baseline, r.eval_candidate);
+    st.bind_all(run_id, r.metric, r.rank, r.clip_sha, r.clip_name, r.scenario, r.baseline,
+                r.candidate, r.degradation, r.frame, r.divergence, r.series, r.eval_baseline,
+                r.eval_candidate);
     st.run();
   }
 }
 
 std::vector<GateClipRow> Store::gate_clips(int64_t run_id) {
   auto& st = db_.cached(
-      "SELECT metric, rank, clip_sha, clip_name, scenario, baseline, candidate, degradation, frame, divergence, "
-      "series, eval_baseline, eval_candidate FROM gate_clips WHERE run_id = ?1 ORDER BY metric, rank");
+      "SELECT metric, rank, clip_sha, clip_name, scenario, baseline, candidate, degradation, "
+      "frame, divergence, "
+      "series, eval_baseline, eval_candidate FROM gate_clips WHERE run_id = ?1 ORDER BY metric, "
+      "rank");
   st.bind_all(run_id);
   std::vector<GateClipRow> out;
   while (st.step()) {
-    out.push_back({st.text(0), st.int64(1), st.text(2), st.text(3), st.text(4), st.real(5), st.real(6), st.real(7),
-                   st.int64(8), st.real(9), st.text(10), st.int64(11), st.int64(12)});
+    out.push_back({st.text(0), st.int64(1), st.text(2), st.text(3), st.text(4), st.real(5),
+                   st.real(6), st.real(7), st.int64(8), st.real(9), st.text(10), st.int64(11),
+                   st.int64(12)});
   }
   return out;
 }
@@ -324,7 +390,8 @@ std::vector<RunRow> Store::runs(int limit) {
 }
 
 std::vector<RunRow> Store::active_runs() {
-  auto& st = db_.cached(std::string(kRunSelect) + " WHERE r.state IN ('queued', 'running') ORDER BY r.id");
+  auto& st =
+      db_.cached(std::string(kRunSelect) + " WHERE r.state IN ('queued', 'running') ORDER BY r.id");
   std::vector<RunRow> out;
   while (st.step()) out.push_back(read_run(st));
   return out;
@@ -338,28 +405,36 @@ std::optional<RunRow> Store::run(int64_t id) {
 
 void Store::upsert_board(const std::string& name, const std::string& type, const std::string& state,
                          const std::string& software) {
-  db_.cached("INSERT INTO boards(name, type, state, software, last_seen) VALUES (?1, ?2, ?3, ?4, ?5) "
-              "ON CONFLICT(name) DO UPDATE SET type = excluded.type, state = excluded.state, "
-              "software = excluded.software, last_seen = excluded.last_seen")
+  db_.cached(
+         "INSERT INTO boards(name, type, state, software, last_seen) VALUES (?1, ?2, ?3, ?4, ?5) "
+         "ON CONFLICT(name) DO UPDATE SET type = excluded.type, state = excluded.state, "
+         "software = excluded.software, last_seen = excluded.last_seen")
       .bind_all(name, type, state, software, unix_now())
       .run();
 }
 
 void Store::add_board_evals(const std::string& name, int64_t done, int64_t failed) {
-  db_.cached("UPDATE boards SET evals_done = evals_done + ?2, evals_failed = evals_failed + ?3 WHERE name = ?1")
+  db_.cached(
+         "UPDATE boards SET evals_done = evals_done + ?2, evals_failed = evals_failed + ?3 WHERE "
+         "name = ?1")
       .bind_all(name, done, failed)
       .run();
 }
 
 void Store::set_board_state(const std::string& name, const std::string& state) {
-  db_.cached("UPDATE boards SET state = ?2, last_seen = ?3 WHERE name = ?1").bind_all(name, state, unix_now()).run();
+  db_.cached("UPDATE boards SET state = ?2, last_seen = ?3 WHERE name = ?1")
+      .bind_all(name, state, unix_now())
+      .run();
 }
 
-void Store::set_board_health(const std::string& name, const std::string& health, const std::string& reason,
-                             int64_t consecutive_failures) {
-  db_.cached("UPDATE boards SET health = ?2, quarantine_reason = NULLIF(?3, ''), consecutive_failures = ?4, "
-             "state = CASE WHEN ?2 = 'quarantined' THEN 'quarantined' WHEN state = 'quarantined' THEN 'idle' ELSE state END "
-             "WHERE name = ?1")
+void Store::set_board_health(const std::string& name, const std::string& health,
+                             const std::string& reason, int64_t consecutive_failures) {
+  db_.cached(
+         "UPDATE boards SET health = ?2, quarantine_reason = NULLIF(?3, ''), consecutive_failures "
+         "= ?4, "
+         "state = CASE WHEN ?2 = 'quarantined' THEN 'quarantined' WHEN state = 'quarantined' THEN "
+         "'idle' ELSE state END "
+         "WHERE name = ?1")
       .bind_all(name, health, reason, consecutive_failures)
       .run();
 }
@@ -367,16 +442,17 @@ void Store::set_board_health(const std::string& name, const std::string& health,
 void Store::reset_eval(int64_t eval_id, const std::string& why) {
   db_.cached("DELETE FROM eval_metrics WHERE eval_id = ?1").bind_all(eval_id).run();
   db_.cached("DELETE FROM frame_series WHERE eval_id = ?1").bind_all(eval_id).run();
-  db_.cached("UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL, "
-             "finished_at = NULL, failure = ?2 WHERE id = ?1")
+  db_.cached(
+         "UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL, "
+         "finished_at = NULL, failure = ?2 WHERE id = ?1")
       .bind_all(eval_id, why)
       .run();
 }
 
 std::map<std::string, int64_t> Store::table_rows() {
   std::map<std::string, int64_t> out;
-  for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs", "eval_metrics",
-                        "frame_series", "gate_results", "gate_clips"}) {
+  for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs",
+                        "eval_metrics", "frame_series", "gate_results", "gate_clips"}) {
     auto& st = db_.cached(fmt::format("SELECT COUNT(*) FROM {}", t));  // table names are constants
     out[t] = st.first([](Statement& row) { return row.int64(0); }).value_or(0);
   }

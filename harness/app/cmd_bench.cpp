@@ -229,11 +229,13 @@ void add_bench_commands(CLI::App& app) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     // What the two sides do, so that the ratio reads right.
-    fmt::print("raw: one INSERT per row (an (id, state) row per eval, its metric and series rows) into bare tables,\n"
-               "     no foreign keys, no guard, 1024 evals per transaction.\n"
-               "hil: per eval, the guarded UPDATE of its queued evals row (state, board, times; enters the partial\n"
-               "     diff index) instead of an INSERT, and its metrics as one multi-row INSERT; foreign keys checked\n"
-               "     on every metric and series row; a savepoint per job of 256 evals; group commit.\n");
+    fmt::print(
+        "raw: one INSERT per row (per eval an (id, state) row, its metric and series rows)\n"
+        "     into bare tables: no foreign keys, no guard, 1024 evals per transaction.\n"
+        "hil: per eval the guarded UPDATE of its queued evals row (state, board, times; it enters\n"
+        "     the partial diff index) instead of an INSERT, then its metrics as one multi-row\n"
+        "     INSERT; foreign keys checked on every metric and series row; a savepoint per job\n"
+        "     of 256 evals; group commit.\n");
     // Pre-build the outcomes so that encoding is not measured.
     for (const bool with_series : {true, false}) {
       const uint32_t series = with_series ? 8 : 0;

@@ -180,8 +180,9 @@ class Store {
   std::vector<RevisionRow> revisions();
 
   // Inserts a run and its evals (state queued). Call inside a transaction.
-  int64_t create_run(const std::string& label, int64_t candidate_id, std::optional<int64_t> baseline_id,
-                     int64_t suite_id, const std::string& priority, const std::vector<NewEval>& evals);
+  int64_t create_run(const std::string& label, int64_t candidate_id,
+                     std::optional<int64_t> baseline_id, int64_t suite_id,
+                     const std::string& priority, const std::vector<NewEval>& evals);
   std::string suite_text_of_run(int64_t run_id);
 
   // Evals not yet finished (queued or leased), for a restarting scheduler.
@@ -211,8 +212,8 @@ class Store {
   void set_board_state(const std::string& name, const std::string& state);
   // Board counters, added once per batch rather than once per eval.
   void add_board_evals(const std::string& name, int64_t done, int64_t failed);
-  void set_board_health(const std::string& name, const std::string& health, const std::string& reason,
-                        int64_t consecutive_failures);
+  void set_board_health(const std::string& name, const std::string& health,
+                        const std::string& reason, int64_t consecutive_failures);
   // Puts a recorded eval back in the queue, deleting its results (its board
   // failed a health check, so they cannot be trusted).
   void reset_eval(int64_t eval_id, const std::string& why);
@@ -223,7 +224,8 @@ class Store {
   // Revision A vs B, paired by (clip, scenario): the latest succeeded eval of
   // each, optionally within one suite, for the given metrics (all if empty),
   // sorted by delta, largest first.
-  std::vector<DiffRow> diff_revisions(int64_t revision_a, int64_t revision_b, std::optional<int64_t> suite_id,
+  std::vector<DiffRow> diff_revisions(int64_t revision_a, int64_t revision_b,
+                                      std::optional<int64_t> suite_id,
                                       const std::vector<std::string>& metrics = {});
   std::vector<SeriesBlob> frame_series(int64_t eval_id);
   std::vector<BoardStats> board_stats();
@@ -236,8 +238,17 @@ class Store {
   int64_t prune_nights(int keep_nights);
 
  private:
+  // record_outcome's multi-row INSERT into eval_metrics of `rows` rows (at
+  // most kMetricRowsPerInsert), prepared on first use and kept.
+  Statement& metric_insert(size_t rows);
+  static constexpr size_t kMetricRowsPerInsert = 32;
+
   Database& db_;
   std::unordered_map<std::string, int64_t> metric_ids_;  // loaded on first use
+  // record_outcome's scratch: (metric id, value) of the eval being recorded.
+  std::vector<std::pair<int64_t, double>> metric_rows_;
+  // metric_insert()'s statements by row count, owned by db_'s statement cache.
+  std::vector<Statement*> metric_inserts_;
 
  public:
   // ---- viewer queries (db/src/viewer_queries.cpp)
