@@ -123,6 +123,8 @@ void Board::connect() {
       b->set_type(rack_.opt.board_type);
       b->set_engines(2);
       b->set_slots(rack_.opt.slots_per_board);
+      // A board's nominal pace is its frame budget; emulated boards usually beat it.
+      b->set_seconds_per_frame(rack_.board_type.default_fps() > 0 ? 1.0 / rack_.board_type.default_fps() : 0);
       for (const auto& [id, ev] : running_) h->add_held_evals(id);
       conn_->send(std::move(hello));
     });

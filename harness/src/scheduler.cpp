@@ -28,6 +28,12 @@ namespace {
 
 constexpr const char* kPriorities[] = {"gate", "interactive", "nightly"};
 
+// (frames, seconds per frame) of a clip; a clip without a rate counts as 36 fps.
+std::pair<uint32_t, double> clip_length(int64_t frames, double fps) {
+  return {static_cast<uint32_t>(std::clamp<int64_t>(frames, 0, 1 << 24)),
+          std::isfinite(fps) && fps > 0 ? 1.0 / fps : 1.0 / 36};
+}
+
 int priority_rank(const std::string& p) {
   for (int i = 0; i < 3; ++i) {
     if (p == kPriorities[i]) return i;
@@ -55,6 +61,8 @@ struct RunState {
   suite::Suite suite;
   std::map<std::string, suite::Scenario> scenarios;
   std::deque<int64_t> queue;
+  // Clip length (frames) and frame period (seconds) by clip SHA-256, for leases.
+  std::map<std::string, std::pair<uint32_t, double>> clip_lengths;
   uint32_t total = 0, succeeded = 0, failed = 0, leased = 0;
   bool cancelled = false, gating = false, done = false;
   std::vector<std::weak_ptr<Session>> watchers;
@@ -66,6 +74,7 @@ struct RunState {
 
 struct BoardState {
   std::string name, type;
+  double seconds_per_frame = 0;  // the board's pace, from its hello
   std::weak_ptr<Session> session;
   uint32_t credits = 0;
   std::set<int64_t> leases;
@@ -106,6 +115,7 @@ struct Session {
   std::string nonce;
   std::vector<std::string> boards;
   std::vector<std::string> board_types;  // beside `boards`, until the proof arrives
+  std::vector<double> board_paces;
   std::vector<uint64_t> held;
   std::string host;                               // the peer's address, for per-host limits
   Clock::time_point connected_at = Clock::now();  // for the handshake deadline
@@ -261,6 +271,13 @@ struct Scheduler::Impl {
       st.add_board_evals(board, counts.first, counts.second);
   }
 
+  static std::map<std::string, std::pair<uint32_t, double>> clip_lengths_of(
+      const wire::SubmitRun& sub) {
+    std::map<std::string, std::pair<uint32_t, double>> out;
+    for (const auto& c : sub.clips()) out[c.sha256()] = clip_length(c.frames(), c.fps());
+    return out;
+  }
+
   // Tracks whether the database takes writes. Returns true when this write
   // failed for the storage's sake (the caller has kept its data: the tick
   // retries it).
@@ -337,11 +354,21 @@ struct Scheduler::Impl {
     std::map<int64_t, std::string> suite_texts;
     std::vector<db::EvalRow> open_evals;
     std::map<int64_t, std::vector<db::EvalRow>> all_evals;
+    std::map<int64_t, std::map<std::string, std::pair<uint32_t, double>>> clip_lengths;
     writer->run_sync([&](db::Store& s) {
       active = s.active_runs();
       for (const auto& r : active) {
         suite_texts[r.id] = s.suite_text_of_run(r.id);
         all_evals[r.id] = s.evals_of_run(r.id);
+      }
+      for (const auto& r : active) {
+        auto lengths = s.database().prepare(
+            "SELECT sha256, frames, fps FROM clips WHERE id IN "
+            "(SELECT DISTINCT clip_id FROM evals WHERE run_id = ?1)");
+        lengths.bind_all(r.id);
+        while (lengths.step()) {
+          clip_lengths[r.id][lengths.text(0)] = clip_length(lengths.int64(1), lengths.real(2));
+        }
       }
       auto st = s.database().prepare("SELECT COALESCE(MAX(lease_id), 0) FROM evals");
       st.step();
@@ -352,6 +379,7 @@ struct Scheduler::Impl {
       RunState run;
       run.id = r.id;
       run.rank = std::max(0, priority_rank(r.priority));
+      run.clip_lengths = std::move(clip_lengths[r.id]);
       run.suite = evals::parse_suite(suite_texts[r.id], fmt::format("suite of run {}", r.id));
       for (const auto& sc : run.suite.scenarios()) run.scenarios[sc.name()] = sc;
       for (const auto& e : all_evals[r.id]) {
@@ -371,9 +399,6 @@ struct Scheduler::Impl {
           es.state = EvalState::State::kLeased;
           es.board = e.board;
           es.lease_id = static_cast<uint64_t>(e.lease_id);
-          es.deadline =
-              Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 std::chrono::duration<double>(opt.lease_timeout_seconds));
           boards[e.board].name = e.board;
           boards[e.board].leases.insert(e.id);
           ++run.leased;
@@ -385,6 +410,10 @@ struct Scheduler::Impl {
         evals[e.id] = es;
       }
       runs[r.id] = std::move(run);
+    }
+    // Kept leases get a fresh deadline: their boards may be reconnecting.
+    for (auto& [id, es] : evals) {
+      if (es.state == EvalState::State::kLeased) es.deadline = Clock::now() + lease_duration(es);
     }
     for (auto& [id, run] : runs) maybe_finish(run);
     if (!active.empty()) {
@@ -566,6 +595,9 @@ struct Scheduler::Impl {
     for (const auto& b : h.boards()) {
       s->boards.push_back(b.name());
       s->board_types.push_back(b.type());
+      s->board_paces.push_back(std::isfinite(b.seconds_per_frame()) && b.seconds_per_frame() > 0
+                                   ? std::min(b.seconds_per_frame(), 60.0)
+                                   : 0.0);
     }
     s->held.assign(h.held_evals().begin(), h.held_evals().end());
     s->nonce = random_nonce();
@@ -594,6 +626,7 @@ struct Scheduler::Impl {
           old->conn->close("replaced by a new connection of the board");
         b.name = name;
         b.type = s->board_types[i];
+        b.seconds_per_frame = s->board_paces[i];
         b.session = s;
         b.credits = 0;
         submit_job([name, type = b.type, sw = s->name](db::Store& st) {
@@ -644,12 +677,27 @@ struct Scheduler::Impl {
   void on_progress(const wire::Progress& p) {
     auto it = evals.find(static_cast<int64_t>(p.eval_id()));
     if (it == evals.end() || it->second.lease_id != p.lease_id()) return;
-    it->second.deadline = Clock::now() + lease_duration();
+    it->second.deadline = Clock::now() + lease_duration(it->second, p.frames_done());
   }
 
-  Clock::duration lease_duration() const {
-    return std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(opt.lease_timeout_seconds));
+  // See SchedulerOptions::lease_timeout_seconds. A noop eval plays no frames.
+  Clock::duration lease_duration(const EvalState& e, uint32_t frames_done = 0) const {
+    double seconds = opt.lease_timeout_seconds;
+    auto run = runs.find(e.run_id);
+    if (run != runs.end()) {
+      auto sc = run->second.scenarios.find(e.scenario);
+      auto clip = run->second.clip_lengths.find(e.clip_sha);
+      bool plays = sc == run->second.scenarios.end() || sc->second.mode() != "noop";
+      if (plays && clip != run->second.clip_lengths.end()) {
+        auto [frames, period] = clip->second;
+        double pace = period;
+        if (auto b = boards.find(e.board); b != boards.end())
+          pace = std::max(pace, b->second.seconds_per_frame);
+        uint32_t left = frames > frames_done ? frames - frames_done : 0;
+        seconds += left * pace * opt.lease_slack;
+      }
+    }
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   }
 
   // Picks the next eval for a board: the highest priority class first; within
@@ -810,7 +858,7 @@ struct Scheduler::Impl {
     e.board = board.name;
     e.lease_id = next_lease++;
     e.attempts++;
-    e.deadline = Clock::now() + lease_duration();
+    e.deadline = Clock::now() + lease_duration(e);
     board.leases.insert(e.id);
     board.credits--;
     run.leased++;
@@ -823,11 +871,12 @@ struct Scheduler::Impl {
     l->set_clip_sha(e.clip_sha);
     *l->mutable_scenario() = run.scenarios[e.scenario];
     l->set_board_type(board.type);
-    l->set_timeout_seconds(opt.lease_timeout_seconds);
+    const double lease_seconds = std::chrono::duration<double>(e.deadline - Clock::now()).count();
+    l->set_timeout_seconds(lease_seconds);
     l->set_attempt(static_cast<uint32_t>(e.attempts));
     session.conn->send(std::move(env));
-    pending_leases.push_back({e.id, board.name, static_cast<int64_t>(e.lease_id),
-                              db::unix_now() + opt.lease_timeout_seconds});
+    pending_leases.push_back(
+        {e.id, board.name, static_cast<int64_t>(e.lease_id), db::unix_now() + lease_seconds});
     if (!run.marked_running) {
       run.marked_running = true;
       pending_running.push_back(run.id);
@@ -1141,8 +1190,9 @@ struct Scheduler::Impl {
           if (!sub_copy->night().empty()) st.set_run_night(result->first, sub_copy->night());
           result->second = st.evals_of_run(result->first);
         },
-        [this, result, weak, reply_to, suite, priority](bool ok, const std::string& error) {
-          asio::post(io, [this, result, weak, reply_to, suite, priority, ok, error] {
+        [this, result, weak, reply_to, suite, priority, lengths = clip_lengths_of(*sub_copy)](
+            bool ok, const std::string& error) {
+          asio::post(io, [this, result, weak, reply_to, suite, priority, lengths, ok, error] {
             auto s = weak.lock();
             if (!ok) {
               log::error("scheduler", "submit failed: {}", error);
@@ -1158,6 +1208,7 @@ struct Scheduler::Impl {
             run.id = result->first;
             run.rank = priority_rank(priority);
             run.suite = suite;
+            run.clip_lengths = lengths;
             for (const auto& sc : suite.scenarios()) run.scenarios[sc.name()] = sc;
             // Interleave candidate and baseline evals of each clip so that
             // partial results stay paired.

@@ -21,7 +21,6 @@ using test::rack_options;
 using test::write_revision;
 using test::write_suite;
 
-
 TEST_CASE("a wrong rack secret is refused after the handshake", "[scheduler]") {
   Farm farm(0);
   try {
@@ -76,7 +75,8 @@ TEST_CASE("a run with no board of its type is refused at once", "[scheduler]") {
   }
 }
 
-TEST_CASE("a run on a rack of emulated boards records every eval exactly once and is gated", "[scheduler]") {
+TEST_CASE("a run on a rack of emulated boards records every eval exactly once and is gated",
+          "[scheduler]") {
   Farm farm(3);
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
@@ -92,7 +92,8 @@ TEST_CASE("a run on a rack of emulated boards records every eval exactly once an
   CHECK(final.gate(0).clips() == 4);
 
   db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
-  auto st = d.prepare("SELECT COUNT(*), COUNT(DISTINCT board), SUM(attempts) FROM evals WHERE state = 'succeeded'");
+  auto st = d.prepare(
+      "SELECT COUNT(*), COUNT(DISTINCT board), SUM(attempts) FROM evals WHERE state = 'succeeded'");
   st.step();
   CHECK(st.int64(0) == 8);
   CHECK(st.int64(2) == 8);  // each leased once
@@ -100,6 +101,43 @@ TEST_CASE("a run on a rack of emulated boards records every eval exactly once an
   series.step();
   CHECK(series.int64(0) > 8 * 6);
   CHECK(d.check().empty());
+}
+
+TEST_CASE(
+    "a lease's deadline grows with the clip's length at the board's pace; a noop eval's does not",
+    "[scheduler][leases]") {
+  Farm farm(2);  // lease_timeout_seconds = 3, lease_slack = 3
+  farm.wait_for_boards(2);
+  harness::Client c(farm.client());
+  auto suite = farm.dir / "lengths.textproto";
+  {
+    std::ofstream out(suite);
+    out << "name: \"lengths\"\nboard_type: \"emulated-hw3\"\n"
+        << "clips { generated { count: 2 frames: 60 seed: 81 conditions: [\"clear\"] } }\n"
+        << "scenarios { name: \"split\" mode: \"split\" }\nscenarios { name: \"noop\" mode: "
+           "\"noop\" }\n"
+        << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
+           "true }\n";
+  }
+  auto req = paired_request(farm.dir, 2);
+  req.suite = suite.string();
+  auto ack = c.submit(harness::prepare_run(c, req));
+  REQUIRE(c.watch(ack.run_id(), {}).state() == "done");
+  db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+  auto st = d.prepare(
+      "SELECT scenario, MIN(lease_deadline - started_at), MAX(lease_deadline - started_at) FROM "
+      "evals "
+      "WHERE run_id = ?1 GROUP BY scenario ORDER BY scenario");
+  st.bind_all(ack.run_id());
+  REQUIRE(st.step());
+  CHECK(st.text(0) == "noop");
+  CHECK(st.real(1) == Approx(3).margin(0.3));
+  CHECK(st.real(2) == Approx(3).margin(0.3));
+  REQUIRE(st.step());
+  // 3 s + 60 frames x max(1/36 s per frame of the clip, 1/36 s of the board) x 3.
+  CHECK(st.text(0) == "split");
+  CHECK(st.real(1) == Approx(3 + 60.0 / 36 * 3).margin(0.3));
+  CHECK(st.real(2) == Approx(3 + 60.0 / 36 * 3).margin(0.3));
 }
 
 TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]") {
@@ -144,7 +182,9 @@ TEST_CASE("a restarted scheduler finishes a run from the database", "[scheduler]
   s2.stop();
 }
 
-TEST_CASE("a liar board is quarantined by its health check and the run completes on the healthy ones", "[scheduler][health]") {
+TEST_CASE(
+    "a liar board is quarantined by its health check and the run completes on the healthy ones",
+    "[scheduler][health]") {
   Farm farm(3);
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
@@ -153,7 +193,8 @@ TEST_CASE("a liar board is quarantined by its health check and the run completes
   auto warmup = c.submit(harness::prepare_run(c, req));
   REQUIRE(c.watch(warmup.run_id(), {}).state() == "done");
 
-  device_agents::Rack liar(rack_options(farm.scheduler->port(), 1, farm.dir / "liar-cache", "liar", "liar"));
+  device_agents::Rack liar(
+      rack_options(farm.scheduler->port(), 1, farm.dir / "liar-cache", "liar", "liar"));
   liar.start();
   // The liar registers, re-runs a known eval, disagrees, and is quarantined.
   std::string state;
@@ -182,9 +223,11 @@ TEST_CASE("a liar board is quarantined by its health check and the run completes
   CHECK(h.text(1).find("health check") != std::string::npos);
 }
 
-TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quarantine it", "[scheduler][health]") {
+TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quarantine it",
+          "[scheduler][health]") {
   Farm farm(2);
-  device_agents::Rack flaky(rack_options(farm.scheduler->port(), 1, farm.dir / "flaky-cache", "flaky", "flaky:1"));
+  device_agents::Rack flaky(
+      rack_options(farm.scheduler->port(), 1, farm.dir / "flaky-cache", "flaky", "flaky:1"));
   flaky.start();
   farm.wait_for_boards(3);
   harness::Client c(farm.client());
@@ -201,11 +244,13 @@ TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quara
   CHECK(st.int64(0) == 0);
 }
 
-TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[scheduler][cache]") {
+TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again",
+          "[scheduler][cache]") {
   Farm farm(0);
   auto cache = farm.dir / "shared-cache";
   auto start_rack = [&] {
-    return std::make_unique<device_agents::Rack>(rack_options(farm.scheduler->port(), 1, cache, "cachey"));
+    return std::make_unique<device_agents::Rack>(
+        rack_options(farm.scheduler->port(), 1, cache, "cachey"));
   };
   auto req = paired_request(farm.dir, 2);
   {
@@ -228,7 +273,7 @@ TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[
     f.put(static_cast<char>(byte ^ 0x5a));
     ++corrupted;
   }
-  REQUIRE(corrupted >= 3);  // two revisions and the clips
+  REQUIRE(corrupted >= 3);   // two revisions and the clips
   auto rack = start_rack();  // a restarted agent: nothing verified yet
   rack->start();
   for (int i = 0; i < 400; ++i) {
@@ -245,11 +290,13 @@ TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again", "[
   rack->stop();
   // Every cached file is whole again: named by the hash of its bytes.
   for (const auto& e : std::filesystem::directory_iterator(cache)) {
-    if (evals::is_sha256_hex(e.path().filename().string())) CHECK(evals::sha256_file(e.path()) == e.path().filename().string());
+    if (evals::is_sha256_hex(e.path().filename().string()))
+      CHECK(evals::sha256_file(e.path()) == e.path().filename().string());
   }
 }
 
-TEST_CASE("boards that drop connections or die mid-run cost nothing but time", "[scheduler][profiles]") {
+TEST_CASE("boards that drop connections or die mid-run cost nothing but time",
+          "[scheduler][profiles]") {
   for (const std::string profile : {"disconnects:0.3", "dies-after:2"}) {
     INFO(profile);
     Farm farm(2);

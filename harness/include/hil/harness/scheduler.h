@@ -20,7 +20,12 @@ struct SchedulerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7600;            // 0: any free port (read it back with port())
   std::string secret;              // the rack secret; required
+  // A lease's deadline: this fixed part (fetching blobs, loading the
+  // revision), plus the frames still to play times the slower of the board's
+  // pace and the clip's frame period, times lease_slack. Progress reports
+  // move it forward as frames are played.
   double lease_timeout_seconds = 60;
+  double lease_slack = 3;
   uint32_t max_attempts = 3;
   uint32_t max_frame_bytes = 16u << 20;
   uint32_t max_pending_messages = 4096;  // queued replies per connection before it is cut
