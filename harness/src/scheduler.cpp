@@ -372,7 +372,13 @@ struct Scheduler::Impl {
       }
       auto st = s.database().prepare("SELECT COALESCE(MAX(lease_id), 0) FROM evals");
       st.step();
-      next_lease = static_cast<uint64_t>(st.int64(0)) + 1;
+      // Leases sent just before a crash may not be in the database: never
+      // hand out their ids again (a late result must not match a new lease).
+      const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      next_lease =
+          std::max<uint64_t>(static_cast<uint64_t>(st.int64(0)) + 1, static_cast<uint64_t>(now_us));
     });
     size_t requeued = 0, kept = 0;
     for (const auto& r : active) {
@@ -717,7 +723,14 @@ struct Scheduler::Impl {
         auto& q = candidates[(start + i) % candidates.size()]->queue;
         // Retry infra errors on a different board when one is available.
         for (size_t j = 0; j < q.size(); ++j) {
-          auto& e = evals[q[j]];
+          auto it = evals.find(q[j]);
+          // A queued eval can finish without a new lease: the late result of
+          // its expired lease was recorded. Such entries are dropped here.
+          if (it == evals.end() || it->second.state != EvalState::State::kQueued) {
+            q.erase(q.begin() + static_cast<std::ptrdiff_t>(j--));
+            continue;
+          }
+          auto& e = it->second;
           if (e.failed_on.count(board.name) && j + 1 < q.size()) continue;
           int64_t id = q[j];
           q.erase(q.begin() + static_cast<std::ptrdiff_t>(j));

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "db_probe.h"
 #include "fixtures.h"
 #include "hil/db/database.h"
 #include "hil/evals/sha256.h"
@@ -53,16 +54,6 @@ bool wait_until(const std::function<bool()>& done, int seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
-}
-
-int64_t scalar(const std::filesystem::path& db, const std::string& sql) {
-  try {
-    db::Database d(db, db::OpenMode::kReadOnly);
-    auto st = d.prepare(sql);
-    return st.step() ? st.int64(0) : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
 }
 
 }  // namespace
@@ -114,7 +105,7 @@ TEST_CASE(
   REQUIRE(run > 0);
   const std::string done_sql =
       fmt::format("SELECT COUNT(*) FROM evals WHERE run_id = {} AND state = 'succeeded'", run);
-  REQUIRE(wait_until([&] { return scalar(db, done_sql) >= 4; }, 120));
+  REQUIRE(wait_until([&] { return test::db_scalar(db, done_sql) >= 4; }, 120));
 
   // Fill the disk, leaving a few pages: the next WAL growth fails with ENOSPC.
   const auto ballast = disk.dir / "ballast";
@@ -127,13 +118,14 @@ TEST_CASE(
   }
   INFO(slurp(log));
   REQUIRE(wait_until([&] { return slurp(log).find("refuses writes") != std::string::npos; }, 120));
-  const int64_t stalled_at = scalar(db, done_sql);
+  const int64_t stalled_at = test::db_scalar(db, done_sql);
   CHECK(stalled_at < 80);  // the run did not finish on a full disk
 
   std::filesystem::remove(ballast);  // space again
   REQUIRE(wait_until(
       [&] {
-        return scalar(db, fmt::format("SELECT state = 'done' FROM runs WHERE id = {}", run)) == 1;
+        return test::db_scalar(
+                   db, fmt::format("SELECT state = 'done' FROM runs WHERE id = {}", run)) == 1;
       },
       180));
   const auto text = slurp(log);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "db_probe.h"
 #include "fixtures.h"
 #include "hil/db/database.h"
 #include "hil/evals/sha256.h"
@@ -19,22 +20,10 @@ namespace {
 constexpr const char* kSecret = "restart-secret";
 
 int64_t count(const std::filesystem::path& db, const std::string& sql) {
-  try {
-    db::Database d(db, db::OpenMode::kReadOnly);
-    auto st = d.prepare(sql);
-    return st.step() ? st.int64(0) : -1;
-  } catch (const std::exception&) {
-    return -1;  // the scheduler may be creating the file
-  }
+  return test::db_scalar(db, sql);
 }
-
-// Waits (bounded) until `sql` counts at least `n`.
-bool wait_for(const std::filesystem::path& db, const std::string& sql, int64_t n, int seconds = 90) {
-  for (int i = 0; i < seconds * 20; ++i) {
-    if (count(db, sql) >= n) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+bool wait_for(const std::filesystem::path& db, const std::string& sql, int64_t n) {
+  return test::wait_for_count(db, sql, n);
 }
 
 struct Lab {
@@ -44,33 +33,38 @@ struct Lab {
   std::string port;
 
   std::unique_ptr<Process> serve(const std::string& listen_port = "0") {
-    auto p = std::make_unique<Process>(std::vector<std::string>{hil, "serve", "--db", db.string(), "--listen",
-                                                                "127.0.0.1:" + listen_port, "--secret", kSecret, "--plaintext",
-                                                                "--lease-timeout", "2"});
+    auto p = std::make_unique<Process>(std::vector<std::string>{
+        hil, "serve", "--db", db.string(), "--listen", "127.0.0.1:" + listen_port, "--secret",
+        kSecret, "--plaintext", "--lease-timeout", "2"});
     auto line = p->read_line();
     port = std::to_string(std::stoi(line.substr(line.rfind(':') + 1)));
     return p;
   }
-  std::unique_ptr<Process> agent(const std::string& name, int boards) {
+  std::unique_ptr<Process> agent(const std::string& name, int boards,
+                                 const std::string& profile = "slow:25") {
     // Slowed down so that the run is still going when something is killed.
     return std::make_unique<Process>(std::vector<std::string>{
-        hil, "agent", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--plaintext", "--emulate", std::to_string(boards),
-        "--name", name, "--threads", "2", "--cache", (dir / ("cache-" + name)).string(), "--fault-profile", "slow:25"});
+        hil, "agent", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--plaintext",
+        "--emulate", std::to_string(boards), "--name", name, "--threads", "2", "--cache",
+        (dir / ("cache-" + name)).string(), "--fault-profile", profile});
   }
   int64_t submit(int clips) {
     {
       std::ofstream suite(dir / "restart.textproto");
       suite << "name: \"restart\"\nboard_type: \"emulated-hw3\"\n"
-            << "clips { generated { count: " << clips << " frames: 12 seed: 900 conditions: [\"clear\", \"rain\"] } }\n"
+            << "clips { generated { count: " << clips
+            << " frames: 12 seed: 900 conditions: [\"clear\", \"rain\"] } }\n"
             << "scenarios { name: \"split\" mode: \"split\" }\n"
-            << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: true }\n";
+            << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 "
+               "blocking: true }\n";
     }
     evals::write_file_atomic(dir / "a.onnx", test::tiny_revision("base", 1));
     evals::write_file_atomic(dir / "b.onnx", test::tiny_revision("base", 2));
     for (int attempt = 0; attempt < 100; ++attempt) {
-      Process submit({hil, "submit", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret, "--plaintext", "--candidate",
-                      (dir / "b.onnx").string(), "--baseline", (dir / "a.onnx").string(), "--suite",
-                      (dir / "restart.textproto").string(), "--clip-cache", (dir / "clips").string()});
+      Process submit({hil, "submit", "--scheduler", "127.0.0.1:" + port, "--secret", kSecret,
+                      "--plaintext", "--candidate", (dir / "b.onnx").string(), "--baseline",
+                      (dir / "a.onnx").string(), "--suite", (dir / "restart.textproto").string(),
+                      "--clip-cache", (dir / "clips").string()});
       auto out = submit.read_all();
       if (submit.wait() == 0) return std::stoll(out);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // boards still registering
@@ -103,7 +97,8 @@ struct Lab {
 
 }  // namespace
 
-TEST_CASE("a scheduler killed with SIGKILL mid-run restarts and the run completes exactly once", "[restarts]") {
+TEST_CASE("a scheduler killed with SIGKILL mid-run restarts and the run completes exactly once",
+          "[restarts]") {
   Lab lab;
   auto serve = lab.serve();
   auto rack = lab.agent("rack", 4);
@@ -120,7 +115,8 @@ TEST_CASE("a scheduler killed with SIGKILL mid-run restarts and the run complete
   lab.check_exactly_once(run, 2 * clips);
 }
 
-TEST_CASE("an agent killed with SIGKILL mid-run loses only its evals in hand, which are re-issued", "[restarts]") {
+TEST_CASE("an agent killed with SIGKILL mid-run loses only its evals in hand, which are re-issued",
+          "[restarts]") {
   Lab lab;
   auto serve = lab.serve();
   auto doomed = lab.agent("doomed", 2);
@@ -128,7 +124,8 @@ TEST_CASE("an agent killed with SIGKILL mid-run loses only its evals in hand, wh
   const int clips = 24;
   auto run = lab.submit(clips);
   REQUIRE(run > 0);
-  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded' AND board LIKE 'doomed%'", 2));
+  REQUIRE(wait_for(
+      lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded' AND board LIKE 'doomed%'", 2));
   doomed->kill_and_wait();
   // Leases held by the dead boards expire (2 s) and go to the others; the
   // agent also comes back, as a restarted machine would.
@@ -137,7 +134,8 @@ TEST_CASE("an agent killed with SIGKILL mid-run loses only its evals in hand, wh
   lab.check_exactly_once(run, 2 * clips);
 }
 
-TEST_CASE("SIGTERM drains an agent: it finishes the evals in hand, takes no more, and exits", "[restarts]") {
+TEST_CASE("SIGTERM drains an agent: it finishes the evals in hand, takes no more, and exits",
+          "[restarts]") {
   Lab lab;
   auto serve = lab.serve();
   auto draining = lab.agent("draining", 2);
@@ -145,11 +143,39 @@ TEST_CASE("SIGTERM drains an agent: it finishes the evals in hand, takes no more
   const int clips = 24;
   auto run = lab.submit(clips);
   REQUIRE(run > 0);
-  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded' AND board LIKE 'draining%'", 2));
+  REQUIRE(wait_for(
+      lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded' AND board LIKE 'draining%'",
+      2));
   draining->signal(SIGTERM);
   CHECK(draining->wait() == 0);
   REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
   lab.check_exactly_once(run, 2 * clips);
   // Nothing it held was lost: no eval needed a second lease.
   CHECK(count(lab.db, "SELECT COUNT(*) FROM evals WHERE attempts > 1") == 0);
+}
+
+TEST_CASE(
+    "a whole rack stopped past its leases: late results are recorded once and the run is not cut "
+    "short",
+    "[restarts]") {
+  // Regression (found by the chaos suite): a late result for an eval that had
+  // been re-queued was recorded, but the eval stayed queued, was leased again
+  // and counted twice, so the run finished early with evals missing.
+  Lab lab;
+  auto serve = lab.serve();
+  auto a = lab.agent("a", 2, "slow:60");
+  auto b = lab.agent("b", 2, "slow:60");
+  const int clips = 8;
+  auto run = lab.submit(clips);
+  REQUIRE(run > 0);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'leased'", 2));
+  a->signal(SIGSTOP);
+  b->signal(SIGSTOP);
+  // Longer than a lease (2 s + 12 frames at 1/36 s x 3): every lease expires and is re-queued.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
+  a->signal(SIGCONT);
+  b->signal(SIGCONT);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
+  lab.check_exactly_once(run, 2 * clips);
+  CHECK(count(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'leased'") == 0);
 }
