@@ -241,6 +241,25 @@ struct Scheduler::Impl {
   // and the others stand. A storage failure fails the whole job for a retry.
   static void record_outcomes(db::Store& st, const std::vector<db::EvalOutcome>& outcomes) {
     auto& d = st.database();
+    // The common case in one savepoint; only when some outcome is refused for
+    // its data is the batch redone with a savepoint per outcome.
+    d.cached("SAVEPOINT outcomes").run();
+    try {
+      std::map<std::string, std::pair<int64_t, int64_t>> per_board;
+      for (const auto& o : outcomes) {
+        if (!st.record_outcome(o)) continue;
+        auto& counts = per_board[o.board];
+        ++(o.succeeded ? counts.first : counts.second);
+      }
+      for (const auto& [board, counts] : per_board)
+        st.add_board_evals(board, counts.first, counts.second);
+      d.cached("RELEASE outcomes").run();
+      return;
+    } catch (const std::exception& e) {
+      d.cached("ROLLBACK TO outcomes").run();
+      d.cached("RELEASE outcomes").run();
+      if (auto* dbe = dynamic_cast<const db::DbError*>(&e); dbe && dbe->storage_failure()) throw;
+    }
     std::map<std::string, std::pair<int64_t, int64_t>> per_board;
     for (const auto& o : outcomes) {
       bool recorded = false;
@@ -923,8 +942,16 @@ struct Scheduler::Impl {
   void expire_leases() {
     auto now = Clock::now();
     std::vector<int64_t> expired;
-    for (auto& [id, e] : evals) {
-      if (e.state == EvalState::State::kLeased && e.deadline < now) expired.push_back(id);
+    // Only leased evals can expire, and each is in its board's lease set: a
+    // few hundred to look at, not every eval of every active run.
+    for (const auto& [name, board] : boards) {
+      for (int64_t id : board.leases) {
+        auto it = evals.find(id);
+        if (it != evals.end() && it->second.state == EvalState::State::kLeased &&
+            it->second.deadline < now) {
+          expired.push_back(id);
+        }
+      }
     }
     for (auto id : expired) {
       auto& e = evals[id];
