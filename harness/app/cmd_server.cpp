@@ -1,8 +1,12 @@
-// hil serve | agent | submit | status | watch | cancel | boards | drain
+// hil serve | agent | submit | status [--night] | watch | cancel | boards | drain
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "commands.h"
 #include "common.h"
+#include "hil/db/database.h"
+#include "hil/db/store.h"
 #include "hil/device_agents/rack.h"
 #include "hil/harness/client.h"
 #include "hil/harness/progress.h"
@@ -13,10 +17,48 @@
 namespace hil::app {
 
 void print_status(const wire::RunStatus& st) {
-  fmt::print("run {}: {}  total {}  queued {}  leased {}  succeeded {}  failed {}  boards busy {}\n", st.run_id(),
-             st.state(), st.total(), st.queued(), st.leased(), st.succeeded(), st.failed(), st.boards_busy());
+  fmt::print(
+      "run {}: {}  total {}  queued {}  leased {}  succeeded {}  failed {}  boards busy {}\n",
+      st.run_id(), st.state(), st.total(), st.queued(), st.leased(), st.succeeded(), st.failed(),
+      st.boards_busy());
   if (!st.verdict().empty()) fmt::print("verdict: {} ({})\n", st.verdict(), st.verdict_summary());
 }
+
+namespace {
+
+std::string duration_text(double seconds) {
+  if (seconds < 0) return "-";
+  const auto s = static_cast<int64_t>(std::llround(seconds));
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+}
+
+// The same figures as `hil sweep`'s progress line, from the database alone.
+void print_night_progress(const db::NightProgress& p) {
+  if (p.runs.empty()) {
+    fmt::print("night {}: no runs\n", p.night);
+    return;
+  }
+  const int64_t done = p.succeeded + p.failed;
+  fmt::print(
+      "night {}: {} run(s)  evals {}/{} done ({:.1f}%)  failed {}  queued {}  leased {}  cancelled "
+      "{}\n",
+      p.night, p.runs.size(), done, p.total,
+      p.total ? 100.0 * static_cast<double>(done) / static_cast<double>(p.total) : 0.0, p.failed,
+      p.queued, p.leased, p.cancelled);
+  fmt::print("  rate {:.1f} evals/s over the last {:.0f} s  ETA {}  boards busy {}\n", p.rate,
+             p.window_seconds, duration_text(p.eta_seconds), p.boards_busy);
+  for (const auto& r : p.runs) {
+    fmt::print(
+        "  run {}: {:<9} {:<24} total {}  succeeded {}  failed {}  queued {}  leased {}  boards "
+        "busy {}  {:.1f} evals/s\n",
+        r.run_id, r.state, r.revision, r.total, r.succeeded, r.failed, r.queued, r.leased,
+        r.boards_busy, static_cast<double>(r.finished_in_window) / p.window_seconds);
+  }
+}
+
+}  // namespace
 
 void add_server_commands(CLI::App& app) {
   struct Serve {
@@ -28,13 +70,21 @@ void add_server_commands(CLI::App& app) {
   auto sv = std::make_shared<Serve>();
   auto* serve = app.add_subcommand("serve", "run the scheduler");
   serve->add_option("--db", sv->db, "SQLite results database")->capture_default_str();
-  serve->add_option("--listen", sv->listen, "HOST:PORT (port 0 picks a free one and prints it)")->capture_default_str();
+  serve->add_option("--listen", sv->listen, "HOST:PORT (port 0 picks a free one and prints it)")
+      ->capture_default_str();
   serve->add_option("--secret", sv->secret, "rack secret (or HIL_SECRET)");
   serve->add_option("--blobs", sv->blobs, "blob folder (default: DB.blobs)");
-  serve->add_option("--lease-timeout", sv->lease_timeout, "seconds without progress before a lease is re-issued")->capture_default_str();
+  serve
+      ->add_option("--lease-timeout", sv->lease_timeout,
+                   "seconds without progress before a lease is re-issued")
+      ->capture_default_str();
   serve->add_option("--max-attempts", sv->max_attempts)->capture_default_str();
-  serve->add_option("--max-connections-per-host", sv->max_connections_per_host, "0: no limit")->capture_default_str();
-  serve->add_option("--max-uploads", sv->max_uploads, "blob uploads in progress at once (0: no limit)")->capture_default_str();
+  serve->add_option("--max-connections-per-host", sv->max_connections_per_host, "0: no limit")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-uploads", sv->max_uploads,
+                   "blob uploads in progress at once (0: no limit)")
+      ->capture_default_str();
   add_tls_flags(serve, sv->tls, /*server=*/true);
   serve->callback([sv] {
     SignalWatcher signals;
@@ -53,7 +103,9 @@ void add_server_commands(CLI::App& app) {
     harness::Scheduler scheduler(o);
     scheduler.open();
     fmt::print("hil scheduler listening on {}:{} ({})\n", o.host, scheduler.port(),
-               o.tls.plaintext_on_loopback ? "plaintext" : o.tls.ca.empty() ? "TLS" : "mutual TLS");
+               o.tls.plaintext_on_loopback ? "plaintext"
+               : o.tls.ca.empty()          ? "TLS"
+                                           : "mutual TLS");
     std::fflush(stdout);
     signals.on_signal([&](int) { scheduler.stop(); });
     scheduler.run();
@@ -70,15 +122,18 @@ void add_server_commands(CLI::App& app) {
   auto ag = std::make_shared<Agent>();
   auto* agent = app.add_subcommand("agent", "run a board agent, or an emulated rack of N boards");
   add_scheduler_flags(agent, ag->at);
-  agent->add_option("--emulate", ag->emulate, "number of emulated boards in this process")->capture_default_str();
+  agent->add_option("--emulate", ag->emulate, "number of emulated boards in this process")
+      ->capture_default_str();
   agent->add_option("--board-type", ag->board_type)->capture_default_str();
   agent->add_option("--name", ag->name, "board name prefix")->capture_default_str();
-  agent->add_option("--threads", ag->threads, "host threads shared by the boards (0: all cores)")->capture_default_str();
+  agent->add_option("--threads", ag->threads, "host threads shared by the boards (0: all cores)")
+      ->capture_default_str();
   agent->add_option("--slots", ag->slots, "evals at once per board")->capture_default_str();
   agent->add_option("--cache", ag->cache, "blob cache folder")->capture_default_str();
   agent->add_option("--fault-profile", ag->profile,
                     "test the scheduler: flaky:P, slow:N, dies-after:K, disconnects:P or liar");
-  agent->add_option("--faulty-boards", ag->faulty, "how many boards get the profile (0: all)")->capture_default_str();
+  agent->add_option("--faulty-boards", ag->faulty, "how many boards get the profile (0: all)")
+      ->capture_default_str();
   agent->add_option("--seed", ag->seed, "randomness of the fault profile")->capture_default_str();
   agent->callback([ag] {
     SignalWatcher signals;
@@ -101,7 +156,8 @@ void add_server_commands(CLI::App& app) {
     // SIGTERM drains (finish what is in hand, take no more); a second signal stops.
     int signals_seen = 0;
     signals.on_signal([&](int) { ++signals_seen == 1 ? rack.drain() : rack.stop(); });
-    fmt::print("hil agent: {} board(s) of type {} -> {}\n", ag->emulate, ag->board_type, ag->at.scheduler);
+    fmt::print("hil agent: {} board(s) of type {} -> {}\n", ag->emulate, ag->board_type,
+               ag->at.scheduler);
     std::fflush(stdout);
     rack.run();
     signals.release();
@@ -117,7 +173,8 @@ void add_server_commands(CLI::App& app) {
   submit->add_option("--candidate", sb->req.candidate, "candidate ONNX")->required();
   submit->add_option("--baseline", sb->req.baseline, "baseline ONNX");
   submit->add_option("--suite", sb->req.suite)->capture_default_str();
-  submit->add_option("--priority", sb->req.priority, "gate, interactive, nightly")->capture_default_str();
+  submit->add_option("--priority", sb->req.priority, "gate, interactive, nightly")
+      ->capture_default_str();
   submit->add_option("--clip-cache", sb->req.clip_cache)->capture_default_str();
   submit->add_option("--label", sb->req.label);
   submit->callback([sb] {
@@ -131,13 +188,32 @@ void add_server_commands(CLI::App& app) {
     SchedulerAddress at;
     uint64_t run = 0;
   };
-  auto st = std::make_shared<RunRef>();
-  auto* status = app.add_subcommand("status", "print a run's progress and verdict");
-  status->add_option("run", st->run)->required();
-  add_scheduler_flags(status, st->at);
-  status->callback([st] {
-    harness::Client client(st->at.client_options());
-    print_status(client.status(st->run));
+  struct Status {
+    RunRef ref;
+    std::string night, db = "hil.db";
+  };
+  auto st = std::make_shared<Status>();
+  auto* status = app.add_subcommand(
+      "status", "print a run's progress and verdict, or a night's sweep (--night)");
+  auto* run_opt = status->add_option("run", st->ref.run, "run id (asks the scheduler)");
+  add_scheduler_flags(status, st->ref.at);
+  auto* night_opt = status->add_option(
+      "--night", st->night, "a night's sweep, YYYY-MM-DD, read from --db (no scheduler needed)");
+  status
+      ->add_option("--db", st->db,
+                   "results database for --night (read only; fine while a sweep writes)")
+      ->capture_default_str();
+  run_opt->excludes(night_opt);
+  status->callback([st, run_opt] {
+    if (!st->night.empty()) {
+      db::Database d(st->db, db::OpenMode::kReadOnly);
+      db::Store store(d);
+      print_night_progress(store.night_progress(st->night));
+      return;
+    }
+    if (run_opt->count() == 0) throw CLI::RequiredError("run (or --night)");
+    harness::Client client(st->ref.at.client_options());
+    print_status(client.status(st->ref.run));
   });
 
   auto wt = std::make_shared<RunRef>();
@@ -149,14 +225,16 @@ void add_server_commands(CLI::App& app) {
     harness::ProgressBar bar(fmt::format("run {}", wt->run), 0);
     auto last = client.watch(wt->run, [&](const wire::RunStatus& s) {
       bar.set_total(s.total());
-      bar.update(s.succeeded() + s.failed(), fmt::format("failed {} busy {}", s.failed(), s.boards_busy()));
+      bar.update(s.succeeded() + s.failed(),
+                 fmt::format("failed {} busy {}", s.failed(), s.boards_busy()));
     });
     bar.finish();
     print_status(last);
   });
 
   auto cn = std::make_shared<RunRef>();
-  auto* cancel = app.add_subcommand("cancel", "cancel a run: drop its queued evals, recall its leased ones");
+  auto* cancel =
+      app.add_subcommand("cancel", "cancel a run: drop its queued evals, recall its leased ones");
   cancel->add_option("run", cn->run)->required();
   add_scheduler_flags(cancel, cn->at);
   cancel->callback([cn] {
@@ -171,10 +249,11 @@ void add_server_commands(CLI::App& app) {
   boards->callback([bd] {
     harness::Client client(bd->at.client_options());
     auto list = client.boards();
-    fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", "board", "type", "state", "leases", "done", "failed");
+    fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", "board", "type", "state", "leases",
+               "done", "failed");
     for (const auto& b : list.boards()) {
-      fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", b.name(), b.type(), b.state(), b.leases(), b.evals_done(),
-                 b.evals_failed());
+      fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", b.name(), b.type(), b.state(),
+                 b.leases(), b.evals_done(), b.evals_failed());
     }
   });
 
@@ -201,16 +280,20 @@ void add_server_commands(CLI::App& app) {
   };
   auto ce = std::make_shared<Certs>();
   auto* certs = app.add_subcommand("certs", "a rack's TLS certificates")->require_subcommand(1);
-  auto* init = certs->add_subcommand("init", "create a rack CA and scheduler, board and client certificates");
+  auto* init = certs->add_subcommand(
+      "init", "create a rack CA and scheduler, board and client certificates");
   init->add_option("dir", ce->dir, "folder to create (keys are written 0600)")->required();
-  init->add_option("--host", ce->hosts, "scheduler host names or addresses (localhost and 127.0.0.1 are always in)");
+  init->add_option("--host", ce->hosts,
+                   "scheduler host names or addresses (localhost and 127.0.0.1 are always in)");
   init->add_option("--days", ce->days, "validity")->capture_default_str();
   init->callback([ce] {
     harness::create_rack_pki({ce->dir, ce->hosts, ce->days});
-    fmt::print("rack PKI in {}: ca.pem, scheduler.pem/.key, board.pem/.key, client.pem/.key\n"
-               "  scheduler: hil serve --tls {} [--mtls]\n  boards:    hil agent --tls {}   (copy ca.pem, board.pem, board.key)\n"
-               "  clients:   hil submit --tls {}  (copy ca.pem, client.pem, client.key)\n",
-               ce->dir, ce->dir, ce->dir, ce->dir);
+    fmt::print(
+        "rack PKI in {}: ca.pem, scheduler.pem/.key, board.pem/.key, client.pem/.key\n"
+        "  scheduler: hil serve --tls {} [--mtls]\n  boards:    hil agent --tls {}   (copy ca.pem, "
+        "board.pem, board.key)\n"
+        "  clients:   hil submit --tls {}  (copy ca.pem, client.pem, client.key)\n",
+        ce->dir, ce->dir, ce->dir, ce->dir);
   });
 }
 

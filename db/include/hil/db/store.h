@@ -153,6 +153,29 @@ struct TrendPoint {
   int64_t evals = 0;
 };
 
+// One run of a night's sweep, counted from its evals.
+struct RunProgress {
+  int64_t run_id = 0;
+  std::string label, revision, state;  // revision: the candidate's name
+  int64_t total = 0, queued = 0, leased = 0, succeeded = 0, failed = 0, cancelled = 0;
+  int64_t finished_in_window = 0;  // succeeded or failed within the rate window
+  int64_t boards_busy = 0;         // distinct boards holding a lease of this run
+};
+
+// A night's sweep as a whole: what `hil status --night` prints and the
+// viewer can show. Read from the evals only, so it works on a read-only
+// connection while the scheduler writes.
+struct NightProgress {
+  std::string night;
+  std::vector<RunProgress> runs;  // by run id
+  int64_t total = 0, queued = 0, leased = 0, succeeded = 0, failed = 0, cancelled = 0;
+  int64_t boards_busy = 0;    // distinct boards over all the night's runs
+  double window_seconds = 0;  // the rate's window: the last minute, or less if the sweep is younger
+  double rate = 0;            // evals finished per second in the window
+  double eta_seconds =
+      -1;  // queued and leased evals at that rate; -1: nothing finished in the window
+};
+
 struct TableSize {
   std::string table;
   int64_t rows = 0;
@@ -233,6 +256,11 @@ class Store {
   std::vector<TrendPoint> metric_trend(const std::string& metric, int nights = 30);
   std::vector<TableSize> table_sizes();
   void set_run_night(int64_t run_id, const std::string& night);
+  // The progress of the night's runs at `now` (unix seconds; 0: the current
+  // time), with the rate over the last `window_seconds`. One pass over the
+  // night's evals through evals_by_run.
+  NightProgress night_progress(const std::string& night, double now = 0,
+                               double window_seconds = 60);
   // Deletes nightly runs (and their evals, metrics, series, gate rows) of all
   // but the newest `keep_nights` nights; returns the number of runs deleted.
   int64_t prune_nights(int keep_nights);

@@ -1,6 +1,7 @@
 // The morning report of the nightly sweep: per revision and metric, the value,
 // the change against the previous night and the night a metric moved (a
-// change point with its confidence); slices by condition; the clips that got
+// change point with its confidence); slices by condition, object class and
+// traffic pattern, against the previous night; the clips that got
 // worse, with the viewer command; board health. Markdown or HTML (with SVG
 // trend plots, no plotting library).
 #pragma once
@@ -13,13 +14,16 @@
 namespace hil::harness {
 
 struct NightlyReportOptions {
-  std::string night;            // default: the latest night in the database
-  int nights = 14;              // history shown and searched for change points
-  std::vector<std::string> metrics{"lane_offset_mae", "lane_heading_mae", "steering_mae", "accel_mae",
-                                   "lead_recall", "device_latency_p99_ms", "command_gaps"};
+  std::string night;  // default: the latest night in the database
+  int nights = 14;    // history shown and searched for change points
+  std::vector<std::string> metrics{"lane_offset_mae", "lane_heading_mae", "steering_mae",
+                                   "accel_mae",       "lead_recall",      "device_latency_p99_ms",
+                                   "command_gaps"};
+  // Metrics of the slices (by condition, object class, traffic pattern).
+  std::vector<std::string> slice_metrics{"lane_offset_mae", "steering_mae", "lead_recall"};
   bool html = false;
   std::string viewer_db = "hil.db";
-  uint64_t seed = 7;            // permutation test
+  uint64_t seed = 7;  // permutation test
 };
 
 // A change point in a series of nightly values: the first night of the new
@@ -29,7 +33,8 @@ struct ChangePoint {
   double shift = 0;
   double p_value = 1;
 };
-ChangePoint find_change_point(const std::vector<double>& values, uint64_t seed, int min_segment = 2);
+ChangePoint find_change_point(const std::vector<double>& values, uint64_t seed,
+                              int min_segment = 2);
 
 std::string render_nightly_report(db::Store& store, const NightlyReportOptions& options);
 
