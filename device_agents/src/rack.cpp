@@ -1,6 +1,7 @@
 #include "hil/device_agents/rack.h"
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -67,6 +68,10 @@ class Board : public std::enable_shared_from_this<Board> {
   double backoff_ = 0;
   std::map<uint64_t, std::shared_ptr<RunningEval>> running_;
   std::map<uint64_t, wire::Lease> waiting_;             // waiting for blobs
+  // When each currently free slot became free (oldest first): a lease that
+  // arrives fills the oldest, and the wait is the dispatch latency.
+  std::deque<std::chrono::steady_clock::time_point> free_since_;
+  uint32_t holding_ = 0;  // noop evals holding their slot (RackOptions::noop_hold_ms)
   std::map<std::string, std::string> fetching_;         // sha -> bytes so far
   std::vector<wire::EvalResult> undelivered_;           // finished while disconnected
   std::mutex compile_mu_;                               // guards compiled_ (pool threads)
@@ -82,6 +87,16 @@ struct Rack::Impl {
   std::vector<std::shared_ptr<Board>> boards;
   std::thread thread;
   std::atomic<uint64_t> completed{0};
+  // Dispatch latency: from a slot falling free (and asked for) to its next lease.
+  std::mutex latency_mu;
+  std::vector<float> latencies_ms;
+  std::chrono::steady_clock::time_point latency_epoch{};
+  void record_latency(std::chrono::steady_clock::time_point free_since) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(latency_mu);
+    auto from = std::max(free_since, latency_epoch);
+    latencies_ms.push_back(std::chrono::duration<float, std::milli>(now - from).count());
+  }
   std::mt19937_64 jitter{std::random_device{}()};
   bool draining = false;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -147,8 +162,10 @@ void Board::on_closed(const std::string& reason) {
 
 void Board::request_work() {
   if (!ready_ || !conn_) return;
-  uint32_t busy = static_cast<uint32_t>(running_.size() + waiting_.size());
+  uint32_t busy = static_cast<uint32_t>(running_.size() + waiting_.size()) + holding_;
   uint32_t credits = draining_ || busy >= rack_.opt.slots_per_board ? 0 : rack_.opt.slots_per_board - busy;
+  while (free_since_.size() < credits) free_since_.push_back(std::chrono::steady_clock::now());
+  while (free_since_.size() > credits) free_since_.pop_back();
   wire::Envelope e;
   e.mutable_work_request()->set_board(name_);
   e.mutable_work_request()->set_credits(credits);
@@ -218,6 +235,10 @@ void Board::on_message(wire::Envelope&& e) {
 
 void Board::start_lease(const wire::Lease& lease) {
   if (running_.count(lease.eval_id()) || waiting_.count(lease.eval_id())) return;
+  if (!free_since_.empty()) {
+    rack_.record_latency(free_since_.front());
+    free_since_.pop_front();
+  }
   if (lease.scenario().mode() == "noop") {
     // The harness's own overhead: no blobs, no frames.
     wire::EvalResult r;
@@ -228,6 +249,19 @@ void Board::start_lease(const wire::Lease& lease) {
     auto* m = r.add_metrics();
     m->set_name("frames");
     m->set_value(0);
+    if (rack_.opt.noop_hold_ms > 0) {
+      // Holds the slot as long as a board's work would, without the CPU.
+      ++holding_;
+      auto self = shared_from_this();
+      auto timer = std::make_shared<asio::steady_timer>(rack_.io, std::chrono::milliseconds(rack_.opt.noop_hold_ms));
+      timer->async_wait([this, self, timer, r = std::move(r)](boost::system::error_code) mutable {
+        --holding_;
+        rack_.completed++;
+        ++evals_done_;
+        deliver(std::move(r));
+      });
+      return;
+    }
     rack_.completed++;
     ++evals_done_;
     deliver(std::move(r));
@@ -490,5 +524,16 @@ void Rack::stop() {
 }
 
 uint64_t Rack::evals_completed() const { return impl_->completed.load(); }
+
+void Rack::reset_dispatch_latencies() {
+  std::lock_guard lock(impl_->latency_mu);
+  impl_->latencies_ms.clear();
+  impl_->latency_epoch = std::chrono::steady_clock::now();
+}
+
+std::vector<float> Rack::dispatch_latencies_ms() const {
+  std::lock_guard lock(impl_->latency_mu);
+  return impl_->latencies_ms;
+}
 
 }  // namespace hil::device_agents

@@ -349,6 +349,7 @@ void add_bench_commands(CLI::App& app) {
     uint32_t slots = 4;
     std::string dir;
     bool plaintext = false;
+    uint32_t hold_ms = 0;
   };
   auto dp = std::make_shared<Dispatch>();
   auto* dispatch = bench->add_subcommand(
@@ -359,6 +360,9 @@ void add_bench_commands(CLI::App& app) {
   dispatch->add_option("--slots", dp->slots, "evals in flight per board")->capture_default_str();
   dispatch->add_option("--dir", dp->dir, "work folder (default: a temp folder)");
   dispatch->add_flag("--plaintext", dp->plaintext, "plaintext TCP instead of mutual TLS (loopback)");
+  dispatch->add_option("--hold-ms", dp->hold_ms,
+                       "each noop eval holds its board's slot this long (latency below saturation)")
+      ->capture_default_str();
   dispatch->callback([dp] {
     auto dir = dp->dir.empty() ? std::filesystem::temp_directory_path() / "hil-bench-dispatch" : std::filesystem::path(dp->dir);
     std::filesystem::remove_all(dir);
@@ -375,6 +379,7 @@ void add_bench_commands(CLI::App& app) {
     lo.host_threads = 1;
     lo.plaintext = dp->plaintext;
     lo.many_connections = true;
+    lo.noop_hold_ms = dp->hold_ms;
     LocalRack rack(lo);
     harness::Client client(rack.client("hil-bench"));
     fmt::print("transport: {}\n", rack.transport());
@@ -411,6 +416,7 @@ void add_bench_commands(CLI::App& app) {
     auto t_submit = Clock::now();
     auto ack = client.submit(run);
     const double submit_s = seconds_since(t_submit);
+    rack.rack().reset_dispatch_latencies();
     auto t_run = Clock::now();
     const double t_run_unix = db::unix_now();
     auto last = client.watch(ack.run_id(), {});
@@ -432,6 +438,12 @@ void add_bench_commands(CLI::App& app) {
                ack.evals(), up, dp->slots, dispatch_s, ack.evals() / dispatch_s, last.succeeded(), last.failed());
     fmt::print("gate: the run's verdict over {} evals {:.2f} s later; {:.0f} evals/s including it\n", ack.evals(),
                run_s - dispatch_s, ack.evals() / run_s);
+    auto lat = rack.rack().dispatch_latencies_ms();
+    std::vector<double> latencies(lat.begin(), lat.end());
+    fmt::print("dispatch latency (a board's slot free and asked for -> its next lease): p50 {:.2f} ms, p99 {:.2f} ms, "
+               "max {:.1f} ms over {} leases\n",
+               evals::percentile(latencies, 0.5), evals::percentile(latencies, 0.99),
+               latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()), latencies.size());
     fmt::print("memory: {:.1f} MB resident at the end (started at {:.1f} MB)\n", resident_mb(), rss_start);
     rack.stop();
   });

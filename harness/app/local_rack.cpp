@@ -47,6 +47,7 @@ LocalRack::LocalRack(const LocalRackOptions& options) : options_(options) {
   ro.name = options_.board_prefix;
   ro.cache_dir = options_.work_dir / "agent-cache";
   ro.reconnect_max_seconds = 1;
+  ro.noop_hold_ms = options_.noop_hold_ms;
   rack_ = std::make_unique<device_agents::Rack>(ro);
   rack_->start();
 }

@@ -23,6 +23,7 @@ struct LocalRackOptions {
   uint32_t host_threads = 0;  // 0: all cores
   bool plaintext = false;
   bool many_connections = false;  // thousands of boards: no per-host or pending-message caps
+  uint32_t noop_hold_ms = 0;      // see device_agents::RackOptions
 };
 
 class LocalRack {

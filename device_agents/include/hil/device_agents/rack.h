@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hil/harness/tls.h"
 
@@ -37,6 +38,9 @@ struct RackOptions {
   std::string fault_profile;
   uint32_t faulty_boards = 0;
   uint64_t seed = 1;  // the profiles' randomness
+  // Noop evals hold their slot this long, as a board's work would, so that
+  // dispatch latency can be measured at scale below saturation (benchmarks).
+  uint32_t noop_hold_ms = 0;
 };
 
 // Parses a fault profile; throws std::invalid_argument naming what is wrong.
@@ -60,6 +64,10 @@ class Rack {
   void drain();
   void stop();
   uint64_t evals_completed() const;
+  // Dispatch latency of each lease since the last reset: from a board's slot
+  // falling free (and the board asking for work) to the lease arriving, ms.
+  void reset_dispatch_latencies();
+  std::vector<float> dispatch_latencies_ms() const;
 
   struct Impl;  // shared with the boards (rack.cpp)
 
