@@ -8,6 +8,7 @@
 #include "hil/db/database.h"
 #include "hil/db/store.h"
 #include "hil/device_agents/rack.h"
+#include "hil/evals/sha256.h"
 #include "hil/harness/client.h"
 #include "hil/harness/progress.h"
 #include "hil/harness/scheduler.h"
@@ -118,6 +119,8 @@ void add_server_commands(CLI::App& app) {
     uint32_t emulate = 1, threads = 0, slots = 1, faulty = 0;
     std::string profile;
     uint64_t seed = 1;
+    uint32_t noop_hold_ms = 0;
+    std::string latency_out;
   };
   auto ag = std::make_shared<Agent>();
   auto* agent = app.add_subcommand("agent", "run a board agent, or an emulated rack of N boards");
@@ -135,8 +138,12 @@ void add_server_commands(CLI::App& app) {
   agent->add_option("--faulty-boards", ag->faulty, "how many boards get the profile (0: all)")
       ->capture_default_str();
   agent->add_option("--seed", ag->seed, "randomness of the fault profile")->capture_default_str();
+  // For `hil bench dispatch --agent-processes`: noop evals hold their slot,
+  // SIGUSR1 restarts the dispatch latency record, written out at exit.
+  agent->add_option("--noop-hold-ms", ag->noop_hold_ms)->group("");
+  agent->add_option("--latency-out", ag->latency_out)->group("");
   agent->callback([ag] {
-    SignalWatcher signals;
+    SignalWatcher signals({SIGUSR1});
     auto co = ag->at.client_options();
     device_agents::RackOptions o;
     o.host = co.host;
@@ -152,15 +159,24 @@ void add_server_commands(CLI::App& app) {
     o.fault_profile = ag->profile;
     o.faulty_boards = ag->faulty;
     o.seed = ag->seed;
+    o.noop_hold_ms = ag->noop_hold_ms;
     device_agents::Rack rack(o);
     // SIGTERM drains (finish what is in hand, take no more); a second signal stops.
     int signals_seen = 0;
-    signals.on_signal([&](int) { ++signals_seen == 1 ? rack.drain() : rack.stop(); });
+    signals.on_signal([&](int sig) {
+      if (sig == SIGUSR1) return rack.reset_dispatch_latencies();
+      ++signals_seen == 1 ? rack.drain() : rack.stop();
+    });
     fmt::print("hil agent: {} board(s) of type {} -> {}\n", ag->emulate, ag->board_type,
                ag->at.scheduler);
     std::fflush(stdout);
     rack.run();
     signals.release();
+    if (!ag->latency_out.empty()) {
+      std::string text;
+      for (float ms : rack.dispatch_latencies_ms()) text += fmt::format("{}\n", ms);
+      evals::write_file_atomic(ag->latency_out, text);
+    }
   });
 
   struct Submit {

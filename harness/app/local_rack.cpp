@@ -2,16 +2,24 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "hil/evals/sha256.h"
 
 namespace hil::app {
 
 LocalRack::LocalRack(const LocalRackOptions& options) : options_(options) {
   // Thousands of boards need thousands of descriptors (two per board in one process).
+  // Root may raise the hard limit too (10,000 boards need over 20,000).
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &lim);
+  rlimit wanted{std::max<rlim_t>(lim.rlim_max, 1u << 18), std::max<rlim_t>(lim.rlim_max, 1u << 18)};
+  if (setrlimit(RLIMIT_NOFILE, &wanted) != 0) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
 
   std::filesystem::create_directories(options_.work_dir);
   secret_ = evals::sha256_hex(harness::random_nonce());
@@ -48,6 +56,7 @@ LocalRack::LocalRack(const LocalRackOptions& options) : options_(options) {
   ro.cache_dir = options_.work_dir / "agent-cache";
   ro.reconnect_max_seconds = 1;
   ro.noop_hold_ms = options_.noop_hold_ms;
+  if (options_.boards == 0) return;
   rack_ = std::make_unique<device_agents::Rack>(ro);
   rack_->start();
 }
@@ -66,6 +75,17 @@ harness::ClientOptions LocalRack::client(const std::string& name) const {
   co.tls = client_tls_;
   co.name = name;
   return co;
+}
+
+std::vector<std::string> LocalRack::agent_args() const {
+  std::vector<std::string> args{"agent", "--scheduler", fmt::format("127.0.0.1:{}", port_),
+                                "--secret", secret_};
+  if (options_.plaintext) {
+    args.push_back("--plaintext");
+  } else {
+    args.insert(args.end(), {"--tls", (options_.work_dir / "tls").string()});
+  }
+  return args;
 }
 
 std::string LocalRack::transport() const {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hil/device_agents/rack.h"
 #include "hil/harness/client.h"
@@ -18,7 +19,7 @@ struct LocalRackOptions {
   std::filesystem::path db_path;
   std::filesystem::path work_dir;  // agent cache and TLS files
   std::string board_prefix = "local";
-  uint32_t boards = 4;
+  uint32_t boards = 4;  // 0: boards come from agent processes (agent_args())
   uint32_t slots_per_board = 1;
   uint32_t host_threads = 0;  // 0: all cores
   bool plaintext = false;
@@ -35,6 +36,9 @@ class LocalRack {
   uint16_t port() const { return port_; }
   std::string transport() const;
   device_agents::Rack& rack() { return *rack_; }
+  bool has_rack() const { return rack_ != nullptr; }
+  // `hil agent` arguments that join this scheduler (address, secret, transport).
+  std::vector<std::string> agent_args() const;
   void stop();
 
  private:

@@ -1,9 +1,11 @@
-// Turns SIGINT/SIGTERM into a call on a normal thread (sigwait), so that
-// stopping or draining can use ordinary thread-safe calls.
+// Turns SIGINT/SIGTERM (and any extra signals asked for) into a call on a
+// normal thread (sigwait), so that stopping or draining can use ordinary
+// thread-safe calls.
 #pragma once
 
 #include <csignal>
 #include <functional>
+#include <initializer_list>
 #include <thread>
 
 namespace hil::app {
@@ -11,10 +13,11 @@ namespace hil::app {
 class SignalWatcher {
  public:
   // Call before any other thread starts, so every thread inherits the mask.
-  SignalWatcher() {
+  explicit SignalWatcher(std::initializer_list<int> extra = {}) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    for (int sig : extra) sigaddset(&set_, sig);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }
   ~SignalWatcher() {
