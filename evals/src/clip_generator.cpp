@@ -44,7 +44,9 @@ inline uint32_t hash3(uint32_t a, uint32_t b, uint32_t c) {
   h ^= h >> 15;
   return h;
 }
-inline double hash_unit(uint32_t a, uint32_t b, uint32_t c) { return (hash3(a, b, c) & 0xffffff) / 16777216.0; }
+inline double hash_unit(uint32_t a, uint32_t b, uint32_t c) {
+  return (hash3(a, b, c) & 0xffffff) / 16777216.0;
+}
 
 // Smooth value noise in [0, 1): hashed lattice values, smoothstep-interpolated,
 // for snow patches and wet sheen that have no hard grid edges.
@@ -63,15 +65,17 @@ inline double value_noise(double x, double y, uint32_t salt) {
 struct Rgb {
   double r = 0, g = 0, b = 0;
 };
-inline Rgb mix(Rgb a, Rgb b, double t) { return {a.r + (b.r - a.r) * t, a.g + (b.g - a.g) * t, a.b + (b.b - a.b) * t}; }
+inline Rgb mix(Rgb a, Rgb b, double t) {
+  return {a.r + (b.r - a.r) * t, a.g + (b.g - a.g) * t, a.b + (b.b - a.b) * t};
+}
 inline Rgb scale(Rgb a, double k) { return {a.r * k, a.g * k, a.b * k}; }
 
 struct Actor {
   uint32_t id = 0;
   clip::ObjectClass cls = clip::CLASS_CAR;
-  double s = 0, d = 0;     // road coordinates: arc length, lateral from the ego lane centre
-  double vs = 0, vd = 0;   // m/s along and across the road
-  double as = 0;           // m/s^2 along the road
+  double s = 0, d = 0;    // road coordinates: arc length, lateral from the ego lane centre
+  double vs = 0, vd = 0;  // m/s along and across the road
+  double as = 0;          // m/s^2 along the road
   double length = 4.5, width = 1.8, height = 1.5;
   Rgb color{0.6, 0.1, 0.1};
   double brake_at = -1, brake_until = -1, brake_decel = 0;
@@ -81,9 +85,9 @@ struct Actor {
 struct Road {
   std::string kind;
   uint32_t lanes = 2;
-  uint32_t ego_lane = 0;       // index from the right
-  std::vector<double> kappa;   // curvature per kRoadStep
-  std::vector<double> theta;   // heading per kRoadStep
+  uint32_t ego_lane = 0;      // index from the right
+  std::vector<double> kappa;  // curvature per kRoadStep
+  std::vector<double> theta;  // heading per kRoadStep
 
   double at(const std::vector<double>& v, double s) const {
     double i = std::clamp(s / kRoadStep, 0.0, static_cast<double>(v.size() - 2));
@@ -96,7 +100,8 @@ struct Road {
   // Lateral positions of the lane boundaries, from the right, relative to the ego lane centre.
   std::vector<double> boundaries() const {
     std::vector<double> b;
-    for (uint32_t i = 0; i <= lanes; ++i) b.push_back((static_cast<double>(i) - ego_lane - 0.5) * kLaneWidth);
+    for (uint32_t i = 0; i <= lanes; ++i)
+      b.push_back((static_cast<double>(i) - ego_lane - 0.5) * kLaneWidth);
     return b;
   }
   double right_edge() const { return boundaries().front() - 0.6; }
@@ -145,7 +150,8 @@ struct EgoView {
   double s = 0, e = 0, psi = 0;
   std::vector<double> lateral;  // road centre line's lateral offset at x = i * kRoadStep
 
-  EgoView(const Road& r, double s_ego, double e_ego, double psi_ego) : road(&r), s(s_ego), e(e_ego), psi(psi_ego) {
+  EgoView(const Road& r, double s_ego, double e_ego, double psi_ego)
+      : road(&r), s(s_ego), e(e_ego), psi(psi_ego) {
     lateral.resize(512);
     double theta0 = r.heading(s);
     double y = 0;
@@ -231,7 +237,8 @@ Condition make_condition(const std::string& name) {
     c.flakes = 30;
     c.noise_sigma = 3.0;
   } else if (name != "clear") {
-    throw std::invalid_argument(fmt::format("unknown condition '{}' (known: clear, rain, snow, fog, night, spray)", name));
+    throw std::invalid_argument(
+        fmt::format("unknown condition '{}' (known: clear, rain, snow, fog, night, spray)", name));
   }
   return c;
 }
@@ -261,14 +268,15 @@ Actor make_vehicle(uint32_t id, clip::ObjectClass cls, Rng& rng) {
       a.color = {0.95, 0.45, 0.05};
       break;
     default:
-      a.length = rng.uniform(4.2, 4.9), a.width = rng.uniform(1.75, 1.95), a.height = rng.uniform(1.4, 1.6);
+      a.length = rng.uniform(4.2, 4.9), a.width = rng.uniform(1.75, 1.95),
+      a.height = rng.uniform(1.4, 1.6);
   }
   return a;
 }
 
 // Places the actors of a traffic pattern. Times are in seconds of clip time.
-std::vector<Actor> make_traffic(const std::string& traffic, const Road& road, double ego_speed, double duration,
-                                Rng& rng) {
+std::vector<Actor> make_traffic(const std::string& traffic, const Road& road, double ego_speed,
+                                double duration, Rng& rng) {
   std::vector<Actor> actors;
   uint32_t next_id = 1;
   auto lane_d = [&](int lane) { return (lane - static_cast<int>(road.ego_lane)) * kLaneWidth; };
@@ -277,7 +285,8 @@ std::vector<Actor> make_traffic(const std::string& traffic, const Road& road, do
     if (lane == road.ego_lane) continue;
     int n = rng.index(3);
     for (int i = 0; i < n; ++i) {
-      Actor a = make_vehicle(next_id++, rng.uniform() < 0.2 ? clip::CLASS_TRUCK : clip::CLASS_CAR, rng);
+      Actor a =
+          make_vehicle(next_id++, rng.uniform() < 0.2 ? clip::CLASS_TRUCK : clip::CLASS_CAR, rng);
       a.s = rng.uniform(8, 70);
       a.d = lane_d(static_cast<int>(lane)) + rng.uniform(-0.3, 0.3);
       a.vs = ego_speed + rng.uniform(-4, 4);
@@ -346,7 +355,8 @@ std::vector<Actor> make_traffic(const std::string& traffic, const Road& road, do
     actors.push_back(cyclist);
   } else if (traffic != "free") {
     throw std::invalid_argument(fmt::format(
-        "unknown traffic pattern '{}' (known: free, lead-brake, cut-in, parked, pedestrian)", traffic));
+        "unknown traffic pattern '{}' (known: free, lead-brake, cut-in, parked, pedestrian)",
+        traffic));
   }
   return actors;
 }
@@ -443,19 +453,22 @@ struct Renderer {
 
   Renderer(const clip::Camera& c, const Condition& k) : cam(c), cond(k), frame_index(0) {
     const auto& in = cam.intrinsics();
-    static constexpr double kSub[4][2] = {{0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
+    static constexpr double kSub[4][2] = {
+        {0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
     rays.reserve(size_t{cam.width()} * cam.height() * 4);
     for (uint32_t py = 0; py < cam.height(); ++py) {
       for (uint32_t px = 0; px < cam.width(); ++px) {
         for (const auto& sp : kSub) {
           double xn, yn;
-          undistort(in.k1(), in.k2(), (px + sp[0] - in.cx()) / in.fx(), (py + sp[1] - in.cy()) / in.fy(), &xn, &yn);
+          undistort(in.k1(), in.k2(), (px + sp[0] - in.cx()) / in.fx(),
+                    (py + sp[1] - in.cy()) / in.fy(), &xn, &yn);
           rays.push_back({-xn, -yn});
         }
       }
     }
     for (size_t i = 0; i < gamma.size(); ++i) {
-      gamma[i] = static_cast<uint8_t>(std::lround(std::pow(static_cast<double>(i) / 4096.0, 1 / 1.1) * 255.0));
+      gamma[i] = static_cast<uint8_t>(
+          std::lround(std::pow(static_cast<double>(i) / 4096.0, 1 / 1.1) * 255.0));
     }
   }
 
@@ -464,15 +477,16 @@ struct Renderer {
     std::vector<uint32_t> hits_any, hits_front;  // samples per actor
   };
 
-  Result render(const EgoView& view, const std::vector<Actor>& actors, const std::vector<Box>& boxes,
-                double yaw_rate, double dt) const {
+  Result render(const EgoView& view, const std::vector<Actor>& actors,
+                const std::vector<Box>& boxes, double yaw_rate, double dt) const {
     const auto& in = cam.intrinsics();
     uint32_t w = cam.width(), h = cam.height();
     Result res;
     res.hits_any.assign(actors.size(), 0);
     res.hits_front.assign(actors.size(), 0);
     std::vector<Rgb> pixels(size_t{w} * h);
-    static constexpr double kSamples[4][2] = {{0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
+    static constexpr double kSamples[4][2] = {
+        {0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
     auto bounds = view.road->boundaries();
     double right_edge = view.road->right_edge(), left_edge = view.road->left_edge();
     // Spray: a cloud behind the nearest truck ahead in the ego lane.
@@ -492,7 +506,8 @@ struct Renderer {
         const auto* ray = &rays[(size_t{py} * w + px) * 4];
         for (int si = 0; si < 4; ++si) {
           const auto& sp = kSamples[si];
-          const double dy = ray[si][0], dz = ray[si][1];  // ray direction (1, dy, dz) in the ego frame
+          const double dy = ray[si][0],
+                       dz = ray[si][1];  // ray direction (1, dy, dz) in the ego frame
           double t_ground = dz < -1e-9 ? kCameraHeight / -dz : 1e9;
           double t_best = t_ground;
           int best = -1, best_face = 0;
@@ -512,7 +527,8 @@ struct Renderer {
           double light = cond.ambient;
           double hx = t_best, hy = dy * t_best;
           if (cond.headlights && t_best < 1e8) {
-            light += 1.3 * std::exp(-(hx / 40) * (hx / 40)) * std::exp(-(hy * hy) / (4 + 0.4 * hx * hx / 10));
+            light += 1.3 * std::exp(-(hx / 40) * (hx / 40)) *
+                     std::exp(-(hy * hy) / (4 + 0.4 * hx * hx / 10));
           }
           if (best >= 0) {
             const Actor& a = actors[static_cast<size_t>(best)];
@@ -536,14 +552,18 @@ struct Renderer {
             } else if (d < right_edge || d > left_edge) {
               c = cond.shoulder;
             } else {
-              double tex = hash_unit(static_cast<uint32_t>(std::floor(s * 3)), static_cast<uint32_t>(std::floor(d * 3) + 1000), 7);
+              double tex = hash_unit(static_cast<uint32_t>(std::floor(s * 3)),
+                                     static_cast<uint32_t>(std::floor(d * 3) + 1000), 7);
               c = scale(cond.asphalt, 0.93 + 0.14 * tex);
               if (cond.snow_cover > 0) {
                 // Snow lies in soft drifts, thinnest in the tyre tracks of each lane.
-                double lane_pos = std::abs(std::fmod(d + 100 * kLaneWidth + kLaneWidth / 2, kLaneWidth) - kLaneWidth / 2);
+                double lane_pos = std::abs(
+                    std::fmod(d + 100 * kLaneWidth + kLaneWidth / 2, kLaneWidth) - kLaneWidth / 2);
                 double track = std::clamp(std::abs(lane_pos - 0.9) / 0.6, 0.0, 1.0);
-                double drift = 0.6 * value_noise(s * 0.25, d * 0.8, 11) + 0.4 * value_noise(s * 1.1, d * 2.5, 12);
-                double cover = std::clamp((drift - (1 - cond.snow_cover)) * 3.0, 0.0, 1.0) * (0.35 + 0.65 * track);
+                double drift = 0.6 * value_noise(s * 0.25, d * 0.8, 11) +
+                               0.4 * value_noise(s * 1.1, d * 2.5, 12);
+                double cover = std::clamp((drift - (1 - cond.snow_cover)) * 3.0, 0.0, 1.0) *
+                               (0.35 + 0.65 * track);
                 c = mix(c, cond.grass, cover);
               }
               for (size_t k = 0; k < bounds.size(); ++k) {
@@ -565,8 +585,10 @@ struct Renderer {
             // thinning with height and to the sides, churning frame to frame.
             double lateral = dy * spray_x - spray_y;
             double z = kCameraHeight + dz * spray_x;
-            double churn = 0.75 + 0.25 * value_noise(lateral * 1.5 + frame_index * 0.7, z * 2.0, 21);
-            double density = std::exp(-lateral * lateral / 5.0) * std::clamp(1.0 - z / 3.2, 0.0, 1.0) * churn;
+            double churn =
+                0.75 + 0.25 * value_noise(lateral * 1.5 + frame_index * 0.7, z * 2.0, 21);
+            double density =
+                std::exp(-lateral * lateral / 5.0) * std::clamp(1.0 - z / 3.2, 0.0, 1.0) * churn;
             fog = std::max(fog, std::min(0.97, 1.25 * density));
           }
           c = mix(c, cond.fog, std::clamp(fog, 0.0, 1.0));
@@ -627,7 +649,8 @@ struct Renderer {
           double n = (hash_unit(frame_index, y * w + x, static_cast<uint32_t>(k)) +
                       hash_unit(frame_index + 77, y * w + x, static_cast<uint32_t>(k) + 3) - 1.0) *
                      cond.noise_sigma * 2.45;
-          double v = gamma[static_cast<size_t>(std::clamp(ch[k] * cond.gain, 0.0, 1.0) * 4096.0)] + n;
+          double v =
+              gamma[static_cast<size_t>(std::clamp(ch[k] * cond.gain, 0.0, 1.0) * 4096.0)] + n;
           out[k] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
         }
       }
@@ -666,8 +689,10 @@ const std::vector<std::string>& known_traffic() {
 
 ClipSpec resolve_spec(ClipSpec spec) {
   Rng rng(spec.seed ^ 0xC11Bull);
-  if (spec.road.empty()) spec.road = known_roads()[static_cast<size_t>(rng.index(known_roads().size()))];
-  if (spec.traffic.empty()) spec.traffic = known_traffic()[static_cast<size_t>(rng.index(known_traffic().size()))];
+  if (spec.road.empty())
+    spec.road = known_roads()[static_cast<size_t>(rng.index(known_roads().size()))];
+  if (spec.traffic.empty())
+    spec.traffic = known_traffic()[static_cast<size_t>(rng.index(known_traffic().size()))];
   if (spec.lanes == 0) spec.lanes = 2 + static_cast<uint32_t>(rng.index(3));
   auto check = [](const std::string& v, const std::vector<std::string>& known, const char* what) {
     if (std::find(known.begin(), known.end(), v) == known.end()) {
@@ -677,11 +702,14 @@ ClipSpec resolve_spec(ClipSpec spec) {
   check(spec.condition, known_conditions(), "condition");
   check(spec.road, known_roads(), "road");
   check(spec.traffic, known_traffic(), "traffic pattern");
-  if (spec.lanes < 1 || spec.lanes > 6) throw std::invalid_argument(fmt::format("lanes must be 1..6, got {}", spec.lanes));
+  if (spec.lanes < 1 || spec.lanes > 6)
+    throw std::invalid_argument(fmt::format("lanes must be 1..6, got {}", spec.lanes));
   if (spec.width < 32 || spec.height < 16 || spec.width > 4096 || spec.height > 4096) {
-    throw std::invalid_argument(fmt::format("image size {}x{} out of range", spec.width, spec.height));
+    throw std::invalid_argument(
+        fmt::format("image size {}x{} out of range", spec.width, spec.height));
   }
-  if (spec.fps <= 0 || spec.fps > 1000) throw std::invalid_argument(fmt::format("fps {} out of range", spec.fps));
+  if (spec.fps <= 0 || spec.fps > 1000)
+    throw std::invalid_argument(fmt::format("fps {} out of range", spec.fps));
   return spec;
 }
 
@@ -705,14 +733,16 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
 
   clip::ClipHeader header;
   header.set_format_version(kClipFormatVersion);
-  header.set_clip_id(fmt::format("gen-v{}-{}-{}-{}-{}", kGeneratorVersion, spec.seed, spec.condition, spec.road, spec.traffic));
+  header.set_clip_id(fmt::format("gen-v{}-{}-{}-{}-{}", kGeneratorVersion, spec.seed,
+                                 spec.condition, spec.road, spec.traffic));
   header.set_name(header.clip_id());
   header.add_tags(spec.condition);
   header.add_tags("road:" + spec.road);
   header.add_tags("traffic:" + spec.traffic);
   header.add_tags(fmt::format("lanes:{}", spec.lanes));
   // Object classes present, so that gates can slice by class.
-  static constexpr const char* kClassNames[] = {"unknown", "car", "truck", "pedestrian", "cyclist", "cone"};
+  static constexpr const char* kClassNames[] = {"unknown",    "car",     "truck",
+                                                "pedestrian", "cyclist", "cone"};
   std::set<int> classes;
   for (const auto& a : actors) classes.insert(static_cast<int>(a.cls));
   for (int c : classes) header.add_tags(fmt::format("class:{}", kClassNames[c]));
@@ -732,7 +762,8 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
   // Ego state in road coordinates.
   double s = 0, e = rng.uniform(-0.7, 0.7), psi = rng.uniform(-0.03, 0.03), v = ego_speed;
   const double v_set = ego_speed;
-  const double wander_amp = rng.uniform(0.2, 0.8), wander_period = rng.uniform(1.5, 5.0), wander_phase = rng.uniform(0, 2 * kPi);
+  const double wander_amp = rng.uniform(0.2, 0.8), wander_period = rng.uniform(1.5, 5.0),
+               wander_phase = rng.uniform(0, 2 * kPi);
   const double wander_bias = rng.uniform(-0.4, 0.4);
 
   std::vector<clip::Frame> frames;
@@ -757,10 +788,12 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
     int lead = -1;
     for (size_t i = 0; i < actors.size(); ++i) {
       const auto& a = actors[i];
-      if (a.cls != clip::CLASS_CAR && a.cls != clip::CLASS_TRUCK && a.cls != clip::CLASS_CYCLIST) continue;
+      if (a.cls != clip::CLASS_CAR && a.cls != clip::CLASS_TRUCK && a.cls != clip::CLASS_CYCLIST)
+        continue;
       double x = boxes[i].cx - boxes[i].hl;
       if (x > 0 && x < 60 && std::abs(a.d - 0) < kLaneWidth / 2 + 0.2 &&
-          (lead < 0 || x < boxes[static_cast<size_t>(lead)].cx - boxes[static_cast<size_t>(lead)].hl)) {
+          (lead < 0 ||
+           x < boxes[static_cast<size_t>(lead)].cx - boxes[static_cast<size_t>(lead)].hl)) {
         lead = static_cast<int>(i);
       }
     }
@@ -794,7 +827,8 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
 
     auto* labels = f.mutable_labels();
     auto bounds = road.boundaries();
-    auto add_line = [&](google::protobuf::RepeatedPtrField<clip::LaneLine>* lines, double d, clip::LineType type) {
+    auto add_line = [&](google::protobuf::RepeatedPtrField<clip::LaneLine>* lines, double d,
+                        clip::LineType type) {
       auto* line = lines->Add();
       line->set_type(type);
       for (double x = 3; x <= 60.0 + 1e-9; x += 3) {
@@ -832,10 +866,10 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
       uint32_t any = rendered.hits_any[i], front = rendered.hits_front[i];
       double fraction = any ? static_cast<double>(front) / any : 0.0;
       o->set_visible_fraction(fraction);
-      o->set_visibility(any == 0           ? clip::OUT_OF_VIEW
-                        : fraction >= 0.8  ? clip::VISIBLE
-                        : fraction > 0.02  ? clip::PARTLY_OCCLUDED
-                                           : clip::FULLY_OCCLUDED);
+      o->set_visibility(any == 0          ? clip::OUT_OF_VIEW
+                        : fraction >= 0.8 ? clip::VISIBLE
+                        : fraction > 0.02 ? clip::PARTLY_OCCLUDED
+                                          : clip::FULLY_OCCLUDED);
     }
     auto* ego = labels->mutable_ego();
     ego->set_lane_offset(e);
@@ -843,7 +877,8 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
     ego->set_curvature(kappa);
     if (lead >= 0) {
       ego->set_lead_present(true);
-      ego->set_lead_distance(boxes[static_cast<size_t>(lead)].cx - boxes[static_cast<size_t>(lead)].hl);
+      ego->set_lead_distance(boxes[static_cast<size_t>(lead)].cx -
+                             boxes[static_cast<size_t>(lead)].hl);
     }
     frames.push_back(std::move(f));
 
@@ -859,11 +894,26 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
 }
 
 std::string generate_clip_file(const ClipSpec& spec, const std::filesystem::path& dir) {
+  // A clip is a function of its spec and the generator's version: the index
+  // `by-spec/<key>` names its SHA-256, so a cached clip set (the nightly's
+  // 2,000 clips take minutes to render) is not rendered again to learn its hashes.
+  const ClipSpec r = resolve_spec(spec);
+  const std::string key = sha256_hex(fmt::format(
+      "hil-clip v{} seed={} frames={} condition={} road={} traffic={} lanes={} size={}x{} fps={}",
+      kGeneratorVersion, r.seed, r.frames, r.condition, r.road, r.traffic, r.lanes, r.width,
+      r.height, r.fps));
+  const auto index = dir / "by-spec" / key;
+  std::error_code ec;
+  if (std::filesystem::exists(index, ec)) {
+    std::string sha = read_file(index);
+    if (is_sha256_hex(sha) && std::filesystem::exists(dir / (sha + ".clip"), ec)) return sha;
+  }
   std::string bytes = generate_clip_bytes(spec);
   std::string sha = sha256_hex(bytes);
-  std::filesystem::create_directories(dir);
+  std::filesystem::create_directories(dir / "by-spec");
   auto path = dir / (sha + ".clip");
   if (!std::filesystem::exists(path)) write_file_atomic(path, bytes);
+  write_file_atomic(index, sha);
   return sha;
 }
 
@@ -872,10 +922,12 @@ Image frame_image(const clip::ClipHeader& header, const clip::Frame& frame, uint
     throw std::out_of_range(fmt::format("frame {}: no image for camera {}", frame.index(), camera));
   }
   const auto& cam = header.cameras(static_cast<int>(camera));
-  const auto& px = frame.images(static_cast<int>(std::min<uint32_t>(camera, frame.images_size() - 1))).pixels();
+  const auto& px =
+      frame.images(static_cast<int>(std::min<uint32_t>(camera, frame.images_size() - 1))).pixels();
   Image img(cam.width(), cam.height(), cam.channels());
   if (px.size() != img.pixels.size()) {
-    throw std::runtime_error(fmt::format("frame {}: image has {} bytes, expected {}", frame.index(), px.size(), img.pixels.size()));
+    throw std::runtime_error(fmt::format("frame {}: image has {} bytes, expected {}", frame.index(),
+                                         px.size(), img.pixels.size()));
   }
   std::copy(px.begin(), px.end(), img.pixels.begin());
   return img;
@@ -892,11 +944,14 @@ bool project_point(const clip::Camera& camera, double x, double y, double z, dou
   return true;
 }
 
-void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame& frame, uint32_t scale) {
+void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame& frame,
+                 uint32_t scale) {
   const auto& cam = header.cameras(0);
-  auto line3 = [&](double x0, double y0, double z0, double x1, double y1, double z1, const uint8_t* rgb, double alpha) {
+  auto line3 = [&](double x0, double y0, double z0, double x1, double y1, double z1,
+                   const uint8_t* rgb, double alpha) {
     double u0, v0, u1, v1;
-    if (!project_point(cam, x0, y0, z0, &u0, &v0) || !project_point(cam, x1, y1, z1, &u1, &v1)) return;
+    if (!project_point(cam, x0, y0, z0, &u0, &v0) || !project_point(cam, x1, y1, z1, &u1, &v1))
+      return;
     draw_line(image, u0 * scale, v0 * scale, u1 * scale, v1 * scale, rgb, alpha);
   };
   static const uint8_t kLane[3] = {40, 230, 60}, kEdge[3] = {230, 200, 40};
@@ -916,8 +971,11 @@ void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame
     if (o.visibility() == clip::OUT_OF_VIEW) continue;
     const auto& c = o.cuboid();
     uint8_t rgb[3] = {255, 60, 60};
-    if (o.cls() == clip::CLASS_PEDESTRIAN || o.cls() == clip::CLASS_CYCLIST) rgb[0] = 60, rgb[2] = 255;
-    double alpha = o.visibility() == clip::FULLY_OCCLUDED ? 0.35 : o.visibility() == clip::PARTLY_OCCLUDED ? 0.6 : 1.0;
+    if (o.cls() == clip::CLASS_PEDESTRIAN || o.cls() == clip::CLASS_CYCLIST)
+      rgb[0] = 60, rgb[2] = 255;
+    double alpha = o.visibility() == clip::FULLY_OCCLUDED    ? 0.35
+                   : o.visibility() == clip::PARTLY_OCCLUDED ? 0.6
+                                                             : 1.0;
     double cs = std::cos(c.yaw()), sn = std::sin(c.yaw());
     double corners[8][3];
     for (int i = 0; i < 8; ++i) {
@@ -930,8 +988,8 @@ void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame
     static constexpr int kEdges[12][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {0, 2}, {1, 3},
                                           {4, 6}, {5, 7}, {0, 4}, {1, 5}, {2, 6}, {3, 7}};
     for (const auto& e : kEdges) {
-      line3(corners[e[0]][0], corners[e[0]][1], corners[e[0]][2], corners[e[1]][0], corners[e[1]][1],
-            corners[e[1]][2], rgb, alpha);
+      line3(corners[e[0]][0], corners[e[0]][1], corners[e[0]][2], corners[e[1]][0],
+            corners[e[1]][1], corners[e[1]][2], rgb, alpha);
     }
   }
 }

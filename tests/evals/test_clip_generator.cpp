@@ -34,7 +34,8 @@ TEST_CASE("conditions change the rendered image, not just a tag", "[generator]")
     for (unsigned char c : px) sum += c;
     return sum / static_cast<double>(px.size());
   };
-  double clear = mean_brightness("clear"), night = mean_brightness("night"), snow = mean_brightness("snow");
+  double clear = mean_brightness("clear"), night = mean_brightness("night"),
+         snow = mean_brightness("snow");
   CHECK(night < clear * 0.6);
   CHECK(snow > clear);
 }
@@ -82,7 +83,9 @@ TEST_CASE("labels agree with the image", "[generator]") {
       auto frame = r.frame(k);
       for (const auto& o : frame.labels().objects()) {
         if (o.cls() != hil::clip::CLASS_PEDESTRIAN) continue;
-        if (o.visibility() == hil::clip::FULLY_OCCLUDED || o.visibility() == hil::clip::PARTLY_OCCLUDED) occluded = true;
+        if (o.visibility() == hil::clip::FULLY_OCCLUDED ||
+            o.visibility() == hil::clip::PARTLY_OCCLUDED)
+          occluded = true;
         if (occluded && o.visibility() == hil::clip::VISIBLE) visible_later = true;
         // Occluded tracks keep correct kinematics: crossing at walking speed.
         if (k > 0) CHECK(std::abs(o.vy()) < 3.0);
@@ -97,4 +100,33 @@ TEST_CASE("an unknown condition is refused by name", "[generator]") {
   evals::ClipSpec spec;
   spec.condition = "hail";
   CHECK_THROWS_WITH(evals::generate_clip_bytes(spec), Catch::Contains("hail"));
+}
+
+TEST_CASE(
+    "a generated clip is found again by its spec, and rendered again only when its file is gone",
+    "[generator]") {
+  test::TempDir dir;
+  evals::ClipSpec spec;
+  spec.seed = 17;
+  spec.frames = 3;
+  const auto sha = evals::generate_clip_file(spec, dir.path());
+  const auto clip = dir / (sha + ".clip");
+  REQUIRE(std::filesystem::exists(clip));
+  size_t indexed = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir / "by-spec")) {
+    CHECK(evals::read_file(f.path()) == sha);
+    ++indexed;
+  }
+  CHECK(indexed == 1);
+  // Found by its spec: the file is not written again.
+  const auto written = std::filesystem::last_write_time(clip);
+  CHECK(evals::generate_clip_file(spec, dir.path()) == sha);
+  CHECK(std::filesystem::last_write_time(clip) == written);
+  // Another spec is another clip; a removed file is rendered again, identical.
+  spec.frames = 4;
+  CHECK(evals::generate_clip_file(spec, dir.path()) != sha);
+  spec.frames = 3;
+  std::filesystem::remove(clip);
+  CHECK(evals::generate_clip_file(spec, dir.path()) == sha);
+  CHECK(evals::sha256_file(clip) == sha);
 }
