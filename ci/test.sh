@@ -20,7 +20,20 @@ if [ "$rc" -ge 3 ]; then echo "ci/test.sh: hil gate failed with exit code $rc"; 
 xmllint --noout --schema tests/data/junit-10.xsd build/ci-gate/junit.xml
 echo "ci/test.sh: gate exit code $rc (0 pass, 1 regression, 2 inconclusive); summary:"
 cat build/ci-gate/summary.md
-echo "ci/test.sh: build, tests and gate took $(( $(date +%s) - start )) s"
+elapsed=$(( $(date +%s) - start ))
+echo "ci/test.sh: build, tests and gate took ${elapsed} s"
+
+# The ASan + UBSan pass over every test, when time allows: it costs about as
+# much again as the build and tests above, so it runs when that fits the
+# budget (HIL_CI_BUDGET_SECONDS, 900 by default), or always with
+# HIL_CI_SANITIZERS=1 (never with 0). ci/sanitizers.sh runs it, and TSan, alone.
+sanitizers=${HIL_CI_SANITIZERS:-auto}
+budget=${HIL_CI_BUDGET_SECONDS:-900}
+if [ "$sanitizers" = 1 ] || { [ "$sanitizers" = auto ] && [ $(( 2 * elapsed )) -le "$budget" ]; }; then
+  bash ci/sanitizers.sh asan
+else
+  echo "ci/test.sh: ASan pass skipped (the run so far took ${elapsed} s; twice that exceeds the ${budget} s budget): bash ci/sanitizers.sh"
+fi
 # The closing line CI reads: the test counts.
 total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' build/ctest.log | tail -1)
 failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' build/ctest.log | tail -1)
