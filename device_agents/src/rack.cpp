@@ -67,14 +67,14 @@ class Board : public std::enable_shared_from_this<Board> {
   bool stopped_ = false;
   double backoff_ = 0;
   std::map<uint64_t, std::shared_ptr<RunningEval>> running_;
-  std::map<uint64_t, wire::Lease> waiting_;             // waiting for blobs
+  std::map<uint64_t, wire::Lease> waiting_;  // waiting for blobs
   // When each currently free slot became free (oldest first): a lease that
   // arrives fills the oldest, and the wait is the dispatch latency.
   std::deque<std::chrono::steady_clock::time_point> free_since_;
   uint32_t holding_ = 0;  // noop evals holding their slot (RackOptions::noop_hold_ms)
-  std::map<std::string, std::string> fetching_;         // sha -> bytes so far
-  std::vector<wire::EvalResult> undelivered_;           // finished while disconnected
-  std::mutex compile_mu_;                               // guards compiled_ (pool threads)
+  std::map<std::string, std::string> fetching_;  // sha -> bytes so far
+  std::vector<wire::EvalResult> undelivered_;    // finished while disconnected
+  std::mutex compile_mu_;                        // guards compiled_ (pool threads)
   std::map<std::string, std::unique_ptr<dual_engine::CompiledRevision>> compiled_;
 };
 
@@ -117,33 +117,39 @@ void Board::connect() {
   auto self = shared_from_this();
   auto socket = std::make_shared<tcp::socket>(rack_.io);
   auto resolver = std::make_shared<tcp::resolver>(rack_.io);
-  resolver->async_resolve(rack_.opt.host, std::to_string(rack_.opt.port), [this, self, socket, resolver](
-                                                                              boost::system::error_code ec, tcp::resolver::results_type results) {
-    if (ec) return on_closed(ec.message());
-    asio::async_connect(*socket, results, [this, self, socket](boost::system::error_code ec2, const tcp::endpoint&) {
-      if (ec2) return on_closed(fmt::format("connect: {}", ec2.message()));
-      conn_ = std::make_shared<Connection>(std::move(*socket), harness::kDefaultMaxFrameBytes, rack_.tls,
-                                           Connection::Side::kClient);
-      conn_->expect_server_name(rack_.opt.host);
-      conn_->start([this, self](wire::Envelope&& e) { on_message(std::move(e)); },
-                   [this, self](const std::string& reason) { on_closed(reason); });
-      wire::Envelope hello;
-      auto* h = hello.mutable_hello();
-      h->set_protocol_version(harness::kProtocolVersion);
-      h->set_role(wire::AGENT);
-      h->set_peer_name(name_);
-      h->set_software_version(harness::kSoftwareVersion);
-      auto* b = h->add_boards();
-      b->set_name(name_);
-      b->set_type(rack_.opt.board_type);
-      b->set_engines(2);
-      b->set_slots(rack_.opt.slots_per_board);
-      // A board's nominal pace is its frame budget; emulated boards usually beat it.
-      b->set_seconds_per_frame(rack_.board_type.default_fps() > 0 ? 1.0 / rack_.board_type.default_fps() : 0);
-      for (const auto& [id, ev] : running_) h->add_held_evals(id);
-      conn_->send(std::move(hello));
-    });
-  });
+  resolver->async_resolve(
+      rack_.opt.host, std::to_string(rack_.opt.port),
+      [this, self, socket, resolver](boost::system::error_code ec,
+                                     tcp::resolver::results_type results) {
+        if (ec) return on_closed(ec.message());
+        asio::async_connect(
+            *socket, results,
+            [this, self, socket](boost::system::error_code ec2, const tcp::endpoint&) {
+              if (ec2) return on_closed(fmt::format("connect: {}", ec2.message()));
+              conn_ =
+                  std::make_shared<Connection>(std::move(*socket), harness::kDefaultMaxFrameBytes,
+                                               rack_.tls, Connection::Side::kClient);
+              conn_->expect_server_name(rack_.opt.host);
+              conn_->start([this, self](wire::Envelope&& e) { on_message(std::move(e)); },
+                           [this, self](const std::string& reason) { on_closed(reason); });
+              wire::Envelope hello;
+              auto* h = hello.mutable_hello();
+              h->set_protocol_version(harness::kProtocolVersion);
+              h->set_role(wire::AGENT);
+              h->set_peer_name(name_);
+              h->set_software_version(harness::kSoftwareVersion);
+              auto* b = h->add_boards();
+              b->set_name(name_);
+              b->set_type(rack_.opt.board_type);
+              b->set_engines(2);
+              b->set_slots(rack_.opt.slots_per_board);
+              // A board's nominal pace is its frame budget; emulated boards usually beat it.
+              b->set_seconds_per_frame(
+                  rack_.board_type.default_fps() > 0 ? 1.0 / rack_.board_type.default_fps() : 0);
+              for (const auto& [id, ev] : running_) h->add_held_evals(id);
+              conn_->send(std::move(hello));
+            });
+      });
 }
 
 void Board::on_closed(const std::string& reason) {
@@ -151,11 +157,13 @@ void Board::on_closed(const std::string& reason) {
   conn_.reset();
   if (stopped_) return;
   // Exponential backoff with jitter, so a restarted scheduler is not stampeded.
-  backoff_ = backoff_ == 0 ? rack_.opt.reconnect_min_seconds : std::min(backoff_ * 2, rack_.opt.reconnect_max_seconds);
+  backoff_ = backoff_ == 0 ? rack_.opt.reconnect_min_seconds
+                           : std::min(backoff_ * 2, rack_.opt.reconnect_max_seconds);
   double wait = backoff_ * std::uniform_real_distribution<double>(0.5, 1.0)(rack_.jitter);
   log::info("agent", "board={} disconnected ({}); reconnecting in {:.2f} s", name_, reason, wait);
-  auto timer = std::make_shared<asio::steady_timer>(rack_.io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                                   std::chrono::duration<double>(wait)));
+  auto timer = std::make_shared<asio::steady_timer>(
+      rack_.io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(wait)));
   auto self = shared_from_this();
   timer->async_wait([this, self, timer](boost::system::error_code) { connect(); });
 }
@@ -163,7 +171,8 @@ void Board::on_closed(const std::string& reason) {
 void Board::request_work() {
   if (!ready_ || !conn_) return;
   uint32_t busy = static_cast<uint32_t>(running_.size() + waiting_.size()) + holding_;
-  uint32_t credits = draining_ || busy >= rack_.opt.slots_per_board ? 0 : rack_.opt.slots_per_board - busy;
+  uint32_t credits =
+      draining_ || busy >= rack_.opt.slots_per_board ? 0 : rack_.opt.slots_per_board - busy;
   while (free_since_.size() < credits) free_since_.push_back(std::chrono::steady_clock::now());
   while (free_since_.size() > credits) free_since_.pop_back();
   wire::Envelope e;
@@ -176,7 +185,8 @@ void Board::on_message(wire::Envelope&& e) {
   switch (e.body_case()) {
     case wire::Envelope::kChallenge: {
       wire::Envelope proof;
-      proof.mutable_proof()->set_hmac(harness::auth_proof(rack_.opt.secret, e.challenge().nonce(), wire::AGENT, name_));
+      proof.mutable_proof()->set_hmac(
+          harness::auth_proof(rack_.opt.secret, e.challenge().nonce(), wire::AGENT, name_));
       conn_->send(std::move(proof));
       return;
     }
@@ -222,7 +232,8 @@ void Board::on_message(wire::Envelope&& e) {
       return;
     }
     case wire::Envelope::kError:
-      log::warn("agent", "board={} scheduler error {}: {}", name_, wire::ErrorCode_Name(e.error().code()), e.error().message());
+      log::warn("agent", "board={} scheduler error {}: {}", name_,
+                wire::ErrorCode_Name(e.error().code()), e.error().message());
       if (e.error().code() == wire::AUTH_FAILED || e.error().code() == wire::VERSION_UNSUPPORTED) {
         // Retrying cannot fix a wrong secret or version: stop this board.
         stopped_ = true;
@@ -253,7 +264,8 @@ void Board::start_lease(const wire::Lease& lease) {
       // Holds the slot as long as a board's work would, without the CPU.
       ++holding_;
       auto self = shared_from_this();
-      auto timer = std::make_shared<asio::steady_timer>(rack_.io, std::chrono::milliseconds(rack_.opt.noop_hold_ms));
+      auto timer = std::make_shared<asio::steady_timer>(
+          rack_.io, std::chrono::milliseconds(rack_.opt.noop_hold_ms));
       timer->async_wait([this, self, timer, r = std::move(r)](boost::system::error_code) mutable {
         --holding_;
         rack_.completed++;
@@ -379,7 +391,12 @@ void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lea
       break;
     case K::kSlow:
       // A slow board: the eval takes N times as long (the extra on this thread).
-      std::this_thread::sleep_for(std::chrono::duration<double>(host_seconds * (profile_.value - 1)));
+      std::this_thread::sleep_for(
+          std::chrono::duration<double>(host_seconds * (profile_.value - 1)));
+      break;
+    case K::kMalformed:
+      // A result no database should take: its first metric twice.
+      if (r.metrics_size() > 0) *r.add_metrics() = r.metrics(0);
       break;
     case K::kLiar:
       // Wrong outputs: every error metric comes out different from the fleet's.
@@ -407,7 +424,8 @@ void Board::deliver(wire::EvalResult result) {
   } else {
     undelivered_.push_back(std::move(result));
   }
-  if (profile_.kind == K::kDisconnects && std::uniform_real_distribution<double>(0, 1)(rng_) < profile_.value && conn_) {
+  if (profile_.kind == K::kDisconnects &&
+      std::uniform_real_distribution<double>(0, 1)(rng_) < profile_.value && conn_) {
     log::info("agent", "board={} drops its connection (profile disconnects)", name_);
     conn_->close("injected disconnect");
     return;
@@ -445,23 +463,33 @@ FaultProfile parse_fault_profile(const std::string& text) {
     try {
       value = std::stod(text.substr(colon + 1));
     } catch (const std::exception&) {
-      throw std::invalid_argument(fmt::format("fault profile '{}': '{}' is not a number", text, text.substr(colon + 1)));
+      throw std::invalid_argument(
+          fmt::format("fault profile '{}': '{}' is not a number", text, text.substr(colon + 1)));
     }
   }
   if (kind == "flaky" || kind == "disconnects") {
-    if (!(value > 0 && value <= 1)) throw std::invalid_argument(fmt::format("fault profile '{}': needs a fraction in (0, 1]", text));
+    if (!(value > 0 && value <= 1))
+      throw std::invalid_argument(
+          fmt::format("fault profile '{}': needs a fraction in (0, 1]", text));
     p.kind = kind == "flaky" ? K::kFlaky : K::kDisconnects;
   } else if (kind == "slow") {
-    if (!(value >= 1)) throw std::invalid_argument(fmt::format("fault profile '{}': slow:N needs N >= 1", text));
+    if (!(value >= 1))
+      throw std::invalid_argument(fmt::format("fault profile '{}': slow:N needs N >= 1", text));
     p.kind = K::kSlow;
   } else if (kind == "dies-after") {
-    if (!(value >= 0)) throw std::invalid_argument(fmt::format("fault profile '{}': dies-after:K needs K >= 0", text));
+    if (!(value >= 0))
+      throw std::invalid_argument(
+          fmt::format("fault profile '{}': dies-after:K needs K >= 0", text));
     p.kind = K::kDiesAfter;
   } else if (kind == "liar") {
     p.kind = K::kLiar;
+  } else if (kind == "malformed") {
+    p.kind = K::kMalformed;
   } else {
     throw std::invalid_argument(
-        fmt::format("unknown fault profile '{}' (flaky:P, slow:N, dies-after:K, disconnects:P, liar)", text));
+        fmt::format("unknown fault profile '{}' (flaky:P, slow:N, dies-after:K, disconnects:P, "
+                    "liar, malformed)",
+                    text));
   }
   p.value = value;
   return p;
@@ -469,20 +497,23 @@ FaultProfile parse_fault_profile(const std::string& text) {
 
 Rack::Rack(RackOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
-  if (impl_->opt.secret.empty()) throw std::invalid_argument("the agent needs the rack secret (--secret or HIL_SECRET)");
+  if (impl_->opt.secret.empty())
+    throw std::invalid_argument("the agent needs the rack secret (--secret or HIL_SECRET)");
   impl_->board_type = dual_engine::load_board_type(impl_->opt.board_type);
   impl_->tls = harness::make_client_tls(impl_->opt.tls, impl_->opt.host);
-  unsigned threads = impl_->opt.host_threads ? impl_->opt.host_threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = impl_->opt.host_threads ? impl_->opt.host_threads
+                                             : std::max(1u, std::thread::hardware_concurrency());
   impl_->pool = std::make_unique<asio::thread_pool>(threads);
   impl_->cache = std::make_unique<BlobCache>(impl_->opt.cache_dir, impl_->opt.cache_max_bytes);
   dual_engine::use_single_thread_kernels();
   auto profile = parse_fault_profile(impl_->opt.fault_profile);
   for (uint32_t i = 0; i < impl_->opt.boards; ++i) {
-    std::string name = impl_->opt.boards == 1 && impl_->opt.name != "rack" ? impl_->opt.name
-                                                                           : fmt::format("{}-{:03}", impl_->opt.name, i);
+    std::string name = impl_->opt.boards == 1 && impl_->opt.name != "rack"
+                           ? impl_->opt.name
+                           : fmt::format("{}-{:03}", impl_->opt.name, i);
     bool faulty = impl_->opt.faulty_boards == 0 || i < impl_->opt.faulty_boards;
-    impl_->boards.push_back(
-        std::make_shared<Board>(*impl_, name, faulty ? profile : FaultProfile{}, impl_->opt.seed * 1000003 + i));
+    impl_->boards.push_back(std::make_shared<Board>(*impl_, name, faulty ? profile : FaultProfile{},
+                                                    impl_->opt.seed * 1000003 + i));
   }
 }
 

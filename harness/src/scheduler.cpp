@@ -290,6 +290,19 @@ struct Scheduler::Impl {
       st.add_board_evals(board, counts.first, counts.second);
   }
 
+  // What makes a result impossible to record as it is ("" when it is fine).
+  static std::string malformed_result(const wire::EvalResult& r) {
+    std::set<std::string_view> names;
+    for (const auto& m : r.metrics()) {
+      if (!names.insert(m.name()).second) return fmt::format("metric '{}' twice", m.name());
+    }
+    std::set<std::string_view> series;
+    for (const auto& sd : r.series()) {
+      if (!series.insert(sd.name()).second) return fmt::format("series '{}' twice", sd.name());
+    }
+    return "";
+  }
+
   static std::map<std::string, std::pair<uint32_t, double>> clip_lengths_of(
       const wire::SubmitRun& sub) {
     std::map<std::string, std::pair<uint32_t, double>> out;
@@ -989,20 +1002,29 @@ struct Scheduler::Impl {
     auto& e = it->second;
     bool current = e.state == EvalState::State::kLeased && e.lease_id == r.lease_id();
     if (current) b->second.leases.erase(e.id);
-    if (r.infra_error() && current) {
+    // A result that cannot be true (a metric twice) is the board's fault, like
+    // an infrastructure error: never recorded, retried elsewhere.
+    const std::string malformed = malformed_result(r);
+    if (!malformed.empty()) {
+      log::warn("scheduler", "board={} eval={} malformed result: {}", r.board(), r.eval_id(),
+                malformed);
+    }
+    const bool board_fault = r.infra_error() || !malformed.empty();
+    const std::string fault = malformed.empty() ? r.failure() : "malformed result: " + malformed;
+    if (board_fault && current) {
       e.failed_on.insert(r.board());
       b->second.failed++;
-      requeue(e, fmt::format("infra error on board {}: {}", r.board(), r.failure()));
+      requeue(e, fmt::format("infra error on board {}: {}", r.board(), fault));
       if (++b->second.consecutive_infra >= kInfraErrorsToQuarantine) {
         quarantine(b->second, fmt::format("{} infrastructure errors in a row, the last: {}",
-                                          kInfraErrorsToQuarantine, r.failure()));
+                                          kInfraErrorsToQuarantine, fault));
       }
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
       dispatch();
       return;
     }
-    if (r.infra_error()) {
+    if (board_fault) {
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
       return;

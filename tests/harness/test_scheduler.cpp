@@ -244,6 +244,39 @@ TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quara
   CHECK(st.int64(0) == 0);
 }
 
+TEST_CASE(
+    "a board whose results cannot be recorded (a metric twice) is retried elsewhere and "
+    "quarantined",
+    "[scheduler][health]") {
+  Farm farm(2);
+  device_agents::Rack bad(
+      rack_options(farm.scheduler->port(), 1, farm.dir / "bad-cache", "malformed", "malformed"));
+  bad.start();
+  farm.wait_for_boards(3);
+  harness::Client c(farm.client());
+  auto run = c.submit(harness::prepare_run(c, paired_request(farm.dir, 6)));
+  auto final = c.watch(run.run_id(), {});
+  CHECK(final.state() == "done");
+  CHECK(final.succeeded() == 12);  // nothing lost, nothing recorded from the bad board
+  CHECK(final.failed() == 0);
+  std::string state;
+  auto list = c.boards();
+  for (const auto& b : list.boards()) {
+    if (b.name() == "malformed") state = b.state();
+  }
+  CHECK(state == "quarantined");
+  bad.stop();
+  db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+  auto st = d.prepare("SELECT COUNT(*) FROM evals WHERE board = 'malformed'");
+  st.step();
+  CHECK(st.int64(0) == 0);
+  auto m = d.prepare(
+      "SELECT COUNT(*) FROM eval_metrics m JOIN evals e ON e.id = m.eval_id WHERE e.run_id = ?1");
+  m.bind_all(static_cast<int64_t>(run.run_id()));
+  m.step();
+  CHECK(m.int64(0) > 0);
+}
+
 TEST_CASE("a corrupt blob in an agent's cache is detected and fetched again",
           "[scheduler][cache]") {
   Farm farm(0);

@@ -20,12 +20,12 @@ struct RackOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7600;
   std::string secret;
-  harness::TlsConfig tls;               // TLS, or plaintext on loopback when asked
-  std::string name = "rack";            // board names: <name>-000, <name>-001, ...
+  harness::TlsConfig tls;     // TLS, or plaintext on loopback when asked
+  std::string name = "rack";  // board names: <name>-000, <name>-001, ...
   uint32_t boards = 1;
   std::string board_type = "emulated-hw3";
   uint32_t slots_per_board = 1;
-  uint32_t host_threads = 0;            // 0: the machine's cores
+  uint32_t host_threads = 0;  // 0: the machine's cores
   std::filesystem::path cache_dir = "hil-agent-cache";
   uint64_t cache_max_bytes = uint64_t{2} << 30;
   double reconnect_min_seconds = 0.1;
@@ -34,7 +34,7 @@ struct RackOptions {
   // `faulty_boards` boards (0: all): flaky:P (fails a fraction P of evals as
   // infra errors), slow:N (takes N times as long), dies-after:K (disappears
   // after K evals), disconnects:P (drops the connection after a fraction P of
-  // evals), liar (reports wrong outputs).
+  // evals), liar (reports wrong outputs), malformed (reports a metric twice).
   std::string fault_profile;
   uint32_t faulty_boards = 0;
   uint64_t seed = 1;  // the profiles' randomness
@@ -45,7 +45,15 @@ struct RackOptions {
 
 // Parses a fault profile; throws std::invalid_argument naming what is wrong.
 struct FaultProfile {
-  enum class Kind { kNone, kFlaky, kSlow, kDiesAfter, kDisconnects, kLiar } kind = Kind::kNone;
+  enum class Kind {
+    kNone,
+    kFlaky,
+    kSlow,
+    kDiesAfter,
+    kDisconnects,
+    kLiar,
+    kMalformed
+  } kind = Kind::kNone;
   double value = 0;
 };
 FaultProfile parse_fault_profile(const std::string& text);
