@@ -13,6 +13,9 @@ for preset in "${passes[@]}"; do
   start=$(date +%s)
   cmake --preset "$preset" -DHIL_BUILD_TESTS=ON
   cmake --build --preset "$preset"
-  ctest --preset "$preset" 2>&1 | tee "build/ctest-$preset.log"
+  # HIL_SANITIZERS_QUICK=1 leaves out the tests that take minutes (ci/test.sh).
+  skip=()
+  if [ "${HIL_SANITIZERS_QUICK:-0}" = 1 ]; then skip=(-LE chaos -E "null comparison|better passes|snowblind fails"); fi
+  ctest --preset "$preset" "${skip[@]}" 2>&1 | tee "build/ctest-$preset.log"
   echo "ci/sanitizers.sh: $preset pass took $(( $(date +%s) - start )) s"
 done

@@ -23,16 +23,18 @@ cat build/ci-gate/summary.md
 elapsed=$(( $(date +%s) - start ))
 echo "ci/test.sh: build, tests and gate took ${elapsed} s"
 
-# The ASan + UBSan pass over every test, when time allows: it costs about as
-# much again as the build and tests above, so it runs when that fits the
-# budget (HIL_CI_BUDGET_SECONDS, 900 by default), or always with
-# HIL_CI_SANITIZERS=1 (never with 0). ci/sanitizers.sh runs it, and TSan, alone.
+# The ASan + UBSan pass, when time allows. Here it skips the four tests that
+# take minutes (the chaos suite and three known-answer gates, which ran above;
+# `bash ci/sanitizers.sh` runs everything), and costs about 1.8 times the run
+# above (measured: 308 s, then 540 s), so it runs when the total stays within
+# HIL_CI_BUDGET_SECONDS (900 by default); always with HIL_CI_SANITIZERS=1,
+# never with 0.
 sanitizers=${HIL_CI_SANITIZERS:-auto}
 budget=${HIL_CI_BUDGET_SECONDS:-900}
-if [ "$sanitizers" = 1 ] || { [ "$sanitizers" = auto ] && [ $(( 2 * elapsed )) -le "$budget" ]; }; then
-  bash ci/sanitizers.sh asan
+if [ "$sanitizers" = 1 ] || { [ "$sanitizers" = auto ] && [ $(( 28 * elapsed / 10 )) -le "$budget" ]; }; then
+  HIL_SANITIZERS_QUICK=1 bash ci/sanitizers.sh asan
 else
-  echo "ci/test.sh: ASan pass skipped (the run so far took ${elapsed} s; twice that exceeds the ${budget} s budget): bash ci/sanitizers.sh"
+  echo "ci/test.sh: ASan pass skipped (the run so far took ${elapsed} s; with it, more than the ${budget} s budget): bash ci/sanitizers.sh"
 fi
 # The closing line CI reads: the test counts.
 total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' build/ctest.log | tail -1)
