@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "hil/db/store.h"
+#include "rows.h"
 
 namespace hil::db {
 
@@ -36,15 +37,7 @@ std::vector<DiffRow> Store::diff_revisions(int64_t revision_a, int64_t revision_
     FROM latest a JOIN latest b ON b.clip_id = a.clip_id AND b.scenario = a.scenario
     WHERE a.revision_id = ?1 AND b.revision_id = ?2)sql");
   pairs.bind(1, revision_a).bind(2, revision_b).bind(3, suite_id);
-  struct Pair {
-    int64_t clip_id;
-    std::string scenario;
-    int64_t eval_a, eval_b;
-  };
-  std::vector<Pair> matched;
-  while (pairs.step())
-    matched.push_back({pairs.int64(0), pairs.text(1), pairs.int64(2), pairs.int64(3)});
-  pairs.reset();
+  const auto matched = read_matched_pairs(pairs);
 
   auto& value = db_.cached("SELECT value FROM eval_metrics WHERE eval_id = ?1 AND metric_id = ?2");
   auto& clip = db_.cached("SELECT sha256, name, tags FROM clips WHERE id = ?1");

@@ -111,15 +111,7 @@ std::vector<DiffRow> Store::diff_revisions_scoped(int64_t revision_a, int64_t re
   } else {
     pairs.bind(3, suite_id);
   }
-  struct Pair {
-    int64_t clip_id;
-    std::string scenario;
-    int64_t eval_a, eval_b;
-  };
-  std::vector<Pair> matched;
-  while (pairs.step())
-    matched.push_back({pairs.int64(0), pairs.text(1), pairs.int64(2), pairs.int64(3)});
-  pairs.reset();
+  const auto matched = read_matched_pairs(pairs);
 
   // All metrics of an eval in one primary-key range read.
   auto& values = db_.cached("SELECT metric_id, value FROM eval_metrics WHERE eval_id = ?1");

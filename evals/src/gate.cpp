@@ -7,20 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "hil/evals/splitmix.h"
+
 #include "hil/evals/metrics.h"
 
 namespace hil::evals {
 namespace {
-
-struct SplitMix {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-};
 
 // Ratio metrics are recomputed from summed per-clip counts, never averaged
 // from per-clip ratios (a clip with one lead frame must not weigh as much as
@@ -53,8 +45,8 @@ struct Contribution {
   double num = 0, den = 0;
 };
 
-std::vector<Contribution> contributions(const std::vector<const PairedClip*>& clips, const std::string& metric,
-                                        bool candidate) {
+std::vector<Contribution> contributions(const std::vector<const PairedClip*>& clips,
+                                        const std::string& metric, bool candidate) {
   const RatioDef* ratio = ratio_of(metric);
   std::vector<Contribution> out(clips.size());
   for (size_t i = 0; i < clips.size(); ++i) {
@@ -83,14 +75,17 @@ double corpus(const std::vector<Contribution>& parts, const std::vector<size_t>&
 
 const char* verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::kPass: return "pass";
-    case Verdict::kFail: return "fail";
-    default: return "inconclusive";
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "fail";
+    default:
+      return "inconclusive";
   }
 }
 
-MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& all, const GateOptions& options,
-                          const std::string& slice) {
+MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& all,
+                          const GateOptions& options, const std::string& slice) {
   MetricVerdict v;
   v.metric = rule.metric();
   v.slice = slice;
@@ -123,11 +118,13 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   v.baseline = corpus(base_parts, idx, is_ratio);
   v.candidate = corpus(cand_parts, idx, is_ratio);
   v.degradation = sign * (v.candidate - v.baseline);
-  v.margin = std::max(rule.max_abs_degradation(), rule.max_rel_degradation() * std::abs(v.baseline));
+  v.margin =
+      std::max(rule.max_abs_degradation(), rule.max_rel_degradation() * std::abs(v.baseline));
   uint32_t min_clips = std::max<uint32_t>(rule.min_clips(), 2);
   if (clusters.size() < min_clips) {
     v.verdict = Verdict::kInconclusive;
-    v.reason = fmt::format("{} paired clips, the suite needs at least {}", clusters.size(), min_clips);
+    v.reason =
+        fmt::format("{} paired clips, the suite needs at least {}", clusters.size(), min_clips);
     v.lo = v.hi = v.degradation;
     return v;
   }
@@ -145,7 +142,8 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
       const auto& members = clusters[rng.next() % clusters.size()];
       sample.insert(sample.end(), members.begin(), members.end());
     }
-    stats.push_back(sign * (corpus(cand_parts, sample, is_ratio) - corpus(base_parts, sample, is_ratio)));
+    stats.push_back(sign *
+                    (corpus(cand_parts, sample, is_ratio) - corpus(base_parts, sample, is_ratio)));
   }
   std::sort(stats.begin(), stats.end());
   double alpha = 1 - confidence;
@@ -157,23 +155,25 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   v.hi = at(1 - alpha / 2);
   // One-sided p-value of H0 "degradation <= margin": the share of resamples
   // at or below the margin.
-  size_t at_or_below = static_cast<size_t>(std::upper_bound(stats.begin(), stats.end(), v.margin) - stats.begin());
+  size_t at_or_below =
+      static_cast<size_t>(std::upper_bound(stats.begin(), stats.end(), v.margin) - stats.begin());
   v.p_value = static_cast<double>(at_or_below + 1) / static_cast<double>(stats.size() + 1);
   if (v.hi <= v.margin) {
     v.verdict = Verdict::kPass;
     v.reason = fmt::format("interval [{:.4g}, {:.4g}] within margin {:.4g}", v.lo, v.hi, v.margin);
   } else if (v.lo > v.margin) {
     v.verdict = Verdict::kFail;
-    v.reason = fmt::format("worse by {:.4g} (interval [{:.4g}, {:.4g}]) beyond margin {:.4g}", v.degradation, v.lo,
-                           v.hi, v.margin);
+    v.reason = fmt::format("worse by {:.4g} (interval [{:.4g}, {:.4g}]) beyond margin {:.4g}",
+                           v.degradation, v.lo, v.hi, v.margin);
   } else {
     v.verdict = Verdict::kInconclusive;
     double half = (v.hi - v.lo) / 2;
     double gap = std::abs(v.margin - v.degradation);
     if (gap > 1e-12) {
       double need = static_cast<double>(clusters.size()) * (half / gap) * (half / gap);
-      v.reason = fmt::format("interval [{:.4g}, {:.4g}] straddles margin {:.4g}; about {} clips might decide", v.lo,
-                             v.hi, v.margin, static_cast<uint64_t>(std::ceil(need)));
+      v.reason = fmt::format(
+          "interval [{:.4g}, {:.4g}] straddles margin {:.4g}; about {} clips might decide", v.lo,
+          v.hi, v.margin, static_cast<uint64_t>(std::ceil(need)));
     } else {
       v.reason = fmt::format("estimate equals the margin {:.4g}", v.margin);
     }
@@ -181,7 +181,8 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   return v;
 }
 
-GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& clips, const GateOptions& options) {
+GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& clips,
+                    const GateOptions& options) {
   GateReport report;
   report.missing_evals = options.missing_evals;
   // Slices: conditions (plain tags) and object classes ("class:..." tags).
@@ -211,18 +212,21 @@ GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& cl
     for (size_t i = 0; i < slices.size(); ++i) {
       if (slices[i].clips >= 2 && slices[i].hi != slices[i].lo) tested.push_back(i);
     }
-    std::sort(tested.begin(), tested.end(), [&](size_t a, size_t b) { return slices[a].p_value < slices[b].p_value; });
+    std::sort(tested.begin(), tested.end(),
+              [&](size_t a, size_t b) { return slices[a].p_value < slices[b].p_value; });
     const double m = static_cast<double>(tested.size());
     size_t rejected = 0;
     for (size_t k = 0; k < tested.size(); ++k) {
-      if (slices[tested[k]].p_value <= options.slice_fdr * static_cast<double>(k + 1) / m) rejected = k + 1;
+      if (slices[tested[k]].p_value <= options.slice_fdr * static_cast<double>(k + 1) / m)
+        rejected = k + 1;
     }
     for (size_t k = 0; k < tested.size(); ++k) {
       auto& s = slices[tested[k]];
       s.p_value = std::min(1.0, s.p_value * m / static_cast<double>(k + 1));
       if (s.verdict == Verdict::kFail && k >= rejected) {
         s.verdict = Verdict::kInconclusive;
-        s.reason += fmt::format("; not significant after Benjamini-Hochberg at FDR {}", options.slice_fdr);
+        s.reason +=
+            fmt::format("; not significant after Benjamini-Hochberg at FDR {}", options.slice_fdr);
       }
     }
     for (auto& s : slices) report.metrics.push_back(std::move(s));
@@ -236,10 +240,11 @@ GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& cl
   }
   uint32_t fails = 0;
   for (const auto& m : report.metrics) fails += m.blocking && m.verdict == Verdict::kFail;
-  report.summary = fmt::format("{}: {} paired clips, {} blocking metric(s) regressed{}", verdict_name(report.overall),
-                               clips.size(), fails,
-                               options.missing_evals ? fmt::format(", {} evals missing or failed", options.missing_evals)
-                                                     : std::string());
+  report.summary = fmt::format(
+      "{}: {} paired clips, {} blocking metric(s) regressed{}", verdict_name(report.overall),
+      clips.size(), fails,
+      options.missing_evals ? fmt::format(", {} evals missing or failed", options.missing_evals)
+                            : std::string());
   return report;
 }
 

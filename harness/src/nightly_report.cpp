@@ -11,18 +11,12 @@
 
 #include <fmt/format.h>
 
+#include "hil/evals/splitmix.h"
+
 namespace hil::harness {
 namespace {
 
-struct SplitMix {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-};
+using evals::SplitMix;
 
 // The split statistic: the largest |mean after - mean before| over splits
 // that leave at least `min_segment` nights on each side.
