@@ -13,6 +13,7 @@ PACKAGES=(
   libssl-dev zlib1g-dev                     # SHA-256/HMAC/TLS, CRC32 and compression
   libonnx-dev libonnx-testdata              # ONNX checker, shape inference; conformance data
   libopencv-dnn-dev libopencv-core-dev      # CPU execution of ONNX on emulated boards
+  libopencv-imgcodecs-dev libopencv-imgproc-dev libopencv-videoio-dev   # JPEG/PNG frames, resizing, video import
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-qpa-plugins libgl-dev   # hil-viewer (offscreen platform for tests)
   xvfb xauth                                # a real X server for GUI checks by hand
   libxml2-utils                             # xmllint: tests validate the JUnit reports against the schema

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -319,7 +320,7 @@ clip::Frame ClipReader::frame(uint32_t k) const {
                       fmt::format("image of unknown camera '{}'", img.camera()));
     }
     uint64_t expect = uint64_t{cam->width()} * cam->height() * cam->channels();
-    if (img.pixels().size() != expect) {
+    if (img.encoding() == clip::ENCODING_RAW && img.pixels().size() != expect) {
       throw ClipError(impl_->src->name(), k, offset,
                       fmt::format("camera '{}' image has {} bytes, expected {}x{}x{} = {}",
                                   img.camera(), img.pixels().size(), cam->width(), cam->height(),
@@ -327,6 +328,60 @@ clip::Frame ClipReader::frame(uint32_t k) const {
     }
   }
   return f;
+}
+
+Image ClipReader::image(const clip::Frame& frame, const std::string& camera) const {
+  const auto* cam = find_camera(impl_->header, camera);
+  if (!cam) {
+    throw ClipError(name(), frame.index(), 0, fmt::format("the clip has no camera '{}'", camera));
+  }
+  const clip::CameraImage* found = nullptr;
+  for (const auto& img : frame.images()) {
+    if (img.camera() == camera) found = &img;
+  }
+  if (!found) throw ClipError(name(), frame.index(), 0, fmt::format("frame has no image from camera '{}'", camera));
+  if (found->encoding() == clip::ENCODING_RAW) {
+    Image out(cam->width(), cam->height(), cam->channels());
+    if (found->pixels().size() != out.pixels.size()) {
+      throw ClipError(name(), frame.index(), 0,
+                      fmt::format("camera '{}' image has {} bytes, expected {}", camera, found->pixels().size(),
+                                  out.pixels.size()));
+    }
+    std::copy(found->pixels().begin(), found->pixels().end(), out.pixels.begin());
+    return out;
+  }
+  Image out;
+  try {
+    out = decode_image(found->pixels(), cam->channels() == 1 ? 1 : 3);
+  } catch (const std::exception& e) {
+    throw ClipError(name(), frame.index(), 0,
+                    fmt::format("camera '{}' {} image: {}", camera, clip::ImageEncoding_Name(found->encoding()), e.what()));
+  }
+  if (out.width != cam->width() || out.height != cam->height()) {
+    throw ClipError(name(), frame.index(), 0,
+                    fmt::format("camera '{}' image decodes to {}x{}, the header says {}x{}", camera, out.width,
+                                out.height, cam->width(), cam->height()));
+  }
+  return out;
+}
+
+std::vector<std::string> clip_truth(const clip::ClipHeader& header) {
+  if (header.format_version() < 2 && header.truth_size() == 0) {
+    return {truth::kEgo, truth::kControl, truth::kOdometry, truth::kLanes, truth::kObjects3d};
+  }
+  return {header.truth().begin(), header.truth().end()};
+}
+
+bool has_truth(const clip::ClipHeader& header, const std::string& token) {
+  auto all = clip_truth(header);
+  return std::find(all.begin(), all.end(), token) != all.end();
+}
+
+const clip::Camera* find_camera(const clip::ClipHeader& header, const std::string& name) {
+  for (const auto& c : header.cameras()) {
+    if (c.name() == name) return &c;
+  }
+  return nullptr;
 }
 
 }  // namespace hil::evals

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "hil/evals/camera.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/sha256.h"
 
@@ -380,15 +382,20 @@ struct Box {
   }
 };
 
-// Ray/oriented-box intersection; returns the distance along the ray (the ray's
-// x component is 1, so this is the forward distance) or a negative number.
+struct Vec3 {
+  double x = 0, y = 0, z = 0;
+};
+
+// Ray/oriented-box intersection; returns the ray parameter t of the entry
+// point (origin + t * direction), or a negative number. Camera rays have a
+// unit component along the camera's axis, so t is the depth along it.
 // `face` is 0 for the front/rear, 1 for a side and 2 for the top.
-double hit_box(const Box& b, double oz, double dy, double dz, int* face) {
+double hit_box(const Box& b, const Vec3& origin, const Vec3& dir, int* face) {
   const double c = b.cos_yaw, s = b.sin_yaw;
-  // Ray origin (0, 0, oz) and direction (1, dy, dz), into the box frame.
-  double ox = -b.cx, oy = -b.cy;
-  double lox = c * ox - s * oy, loy = s * ox + c * oy, loz = oz - b.cz;
-  double ldx = c * 1 - s * dy, ldy = s * 1 + c * dy, ldz = dz;
+  // Ray origin and direction, into the box frame.
+  double ox = origin.x - b.cx, oy = origin.y - b.cy;
+  double lox = c * ox - s * oy, loy = s * ox + c * oy, loz = origin.z - b.cz;
+  double ldx = c * dir.x - s * dir.y, ldy = s * dir.x + c * dir.y, ldz = dir.z;
   double tmin = -1e30, tmax = 1e30;
   int f = 0;
   const double o[3] = {lox, loy, loz}, d[3] = {ldx, ldy, ldz}, h[3] = {b.hl, b.hw, b.hh};
@@ -411,9 +418,10 @@ double hit_box(const Box& b, double oz, double dy, double dz, int* face) {
   return tmin;
 }
 
-clip::Camera make_camera(uint32_t width, uint32_t height) {
+clip::Camera make_camera(const std::string& name, uint32_t width, uint32_t height, double y, double yaw,
+                         clip::ImageEncoding encoding, uint32_t quality) {
   clip::Camera cam;
-  cam.set_name("front");
+  cam.set_name(name);
   cam.set_width(width);
   cam.set_height(height);
   cam.set_channels(3);
@@ -425,8 +433,23 @@ clip::Camera make_camera(uint32_t width, uint32_t height) {
   in->set_k1(-0.04);
   in->set_k2(0.0);
   auto* ex = cam.mutable_extrinsics();
+  ex->set_y(y);
   ex->set_z(kCameraHeight);
+  ex->set_yaw(yaw);
+  cam.set_encoding(encoding);
+  if (encoding == clip::ENCODING_JPEG) cam.set_quality(quality);
   return cam;
+}
+
+// The rig's cameras. "tri": front, and left and right turned 60 degrees out
+// (each sees 64 degrees), together about 184 degrees around the front.
+std::vector<clip::Camera> make_rig(const ClipSpec& spec) {
+  std::vector<clip::Camera> rig{make_camera("front", spec.width, spec.height, 0, 0, spec.encoding, spec.quality)};
+  if (spec.rig == "tri") {
+    rig.push_back(make_camera("left", spec.width, spec.height, 0.9, kPi / 3, spec.encoding, spec.quality));
+    rig.push_back(make_camera("right", spec.width, spec.height, -0.9, -kPi / 3, spec.encoding, spec.quality));
+  }
+  return rig;
 }
 
 // Normalised image coordinates: undo the radial distortion by fixed-point iteration.
@@ -446,13 +469,20 @@ struct Renderer {
   const clip::Camera& cam;
   const Condition& cond;
   uint32_t frame_index;
-  // Ray directions (1, dy, dz) of every sub-pixel sample: the lens does not
-  // change during a clip, so undistortion runs once, not once per frame.
-  std::vector<std::array<double, 2>> rays;
+  uint32_t camera_index;  // varies the noise and precipitation between cameras
+  Vec3 origin;            // the camera's position in the ego frame
+  // Ego-frame ray directions of every sub-pixel sample, with a unit
+  // component along the camera's axis: the lens and the mounting do not
+  // change during a clip, so they are computed once, not once per frame.
+  std::vector<Vec3> rays;
   std::array<uint8_t, 4097> gamma{};
 
-  Renderer(const clip::Camera& c, const Condition& k) : cam(c), cond(k), frame_index(0) {
+  Renderer(const clip::Camera& c, const Condition& k, uint32_t index)
+      : cam(c), cond(k), frame_index(0), camera_index(index) {
     const auto& in = cam.intrinsics();
+    const auto& ex = cam.extrinsics();
+    origin = {ex.x(), ex.y(), ex.z()};
+    const auto r = camera_to_ego_rotation(ex);
     static constexpr double kSub[4][2] = {
         {0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
     rays.reserve(size_t{cam.width()} * cam.height() * 4);
@@ -462,7 +492,10 @@ struct Renderer {
           double xn, yn;
           undistort(in.k1(), in.k2(), (px + sp[0] - in.cx()) / in.fx(),
                     (py + sp[1] - in.cy()) / in.fy(), &xn, &yn);
-          rays.push_back({-xn, -yn});
+          const double v[3] = {1, -xn, -yn};  // camera axes: x along the axis, y left, z up
+          rays.push_back({r[0][0] * v[0] + r[0][1] * v[1] + r[0][2] * v[2],
+                          r[1][0] * v[0] + r[1][1] * v[1] + r[1][2] * v[2],
+                          r[2][0] * v[0] + r[2][1] * v[1] + r[2][2] * v[2]});
         }
       }
     }
@@ -475,6 +508,9 @@ struct Renderer {
   struct Result {
     Image image;
     std::vector<uint32_t> hits_any, hits_front;  // samples per actor
+    // Pixel extent of each actor's samples, occluded ones included:
+    // min x, min y, max x, max y (inclusive); empty when not hit.
+    std::vector<std::array<uint32_t, 4>> extent;
   };
 
   Result render(const EgoView& view, const std::vector<Actor>& actors,
@@ -484,6 +520,7 @@ struct Renderer {
     Result res;
     res.hits_any.assign(actors.size(), 0);
     res.hits_front.assign(actors.size(), 0);
+    res.extent.assign(actors.size(), {w, h, 0, 0});
     std::vector<Rgb> pixels(size_t{w} * h);
     static constexpr double kSamples[4][2] = {
         {0.375, 0.125}, {0.875, 0.375}, {0.125, 0.625}, {0.625, 0.875}};
@@ -506,16 +543,18 @@ struct Renderer {
         const auto* ray = &rays[(size_t{py} * w + px) * 4];
         for (int si = 0; si < 4; ++si) {
           const auto& sp = kSamples[si];
-          const double dy = ray[si][0],
-                       dz = ray[si][1];  // ray direction (1, dy, dz) in the ego frame
-          double t_ground = dz < -1e-9 ? kCameraHeight / -dz : 1e9;
+          const Vec3& dir = ray[si];  // ray direction in the ego frame
+          const double dy = dir.y, dz = dir.z;
+          double t_ground = dz < -1e-9 ? origin.z / -dz : 1e9;
           double t_best = t_ground;
           int best = -1, best_face = 0;
           for (size_t i = 0; i < boxes.size(); ++i) {
             int face = 0;
-            double t = hit_box(boxes[i], kCameraHeight, dy, dz, &face);
+            double t = hit_box(boxes[i], origin, dir, &face);
             if (t <= 0) continue;
             res.hits_any[i]++;
+            auto& ext = res.extent[i];
+            ext = {std::min(ext[0], px), std::min(ext[1], py), std::max(ext[2], px), std::max(ext[3], py)};
             if (t < t_best) {
               t_best = t;
               best = static_cast<int>(i);
@@ -525,7 +564,7 @@ struct Renderer {
           if (best >= 0) res.hits_front[static_cast<size_t>(best)]++;
           Rgb c;
           double light = cond.ambient;
-          double hx = t_best, hy = dy * t_best;
+          double hx = origin.x + dir.x * t_best, hy = origin.y + dy * t_best;
           if (cond.headlights && t_best < 1e8) {
             light += 1.3 * std::exp(-(hx / 40) * (hx / 40)) *
                      std::exp(-(hy * hy) / (4 + 0.4 * hx * hx / 10));
@@ -534,7 +573,7 @@ struct Renderer {
             const Actor& a = actors[static_cast<size_t>(best)];
             double shade = best_face == 0 ? 0.8 : best_face == 1 ? 0.62 : 1.0;
             c = scale(a.color, shade * light);
-            double hz = kCameraHeight + dz * t_best;
+            double hz = origin.z + dz * t_best;
             const Box& b = boxes[static_cast<size_t>(best)];
             // Tail lights on vehicles' rear faces: two red lamps near the outer corners.
             if (best_face == 0 && (a.cls == clip::CLASS_CAR || a.cls == clip::CLASS_TRUCK)) {
@@ -580,11 +619,12 @@ struct Renderer {
           // Atmosphere: fog, snow haze, rain mist by distance.
           double dist = std::min(t_best, 1e4);
           double fog = 1 - std::exp(-dist / cond.fog_visibility);
-          if (spray_x > 0 && t_best > spray_x - 1) {
+          if (spray_x > 0 && dir.x > 1e-9 && hx > spray_x - 1) {
             // Thrown-up snow behind the truck: densest low and in its wake,
             // thinning with height and to the sides, churning frame to frame.
-            double lateral = dy * spray_x - spray_y;
-            double z = kCameraHeight + dz * spray_x;
+            double t_spray = (spray_x - origin.x) / dir.x;
+            double lateral = origin.y + dy * t_spray - spray_y;
+            double z = origin.z + dz * t_spray;
             double churn =
                 0.75 + 0.25 * value_noise(lateral * 1.5 + frame_index * 0.7, z * 2.0, 21);
             double density =
@@ -599,7 +639,7 @@ struct Renderer {
     }
     // Precipitation over the image: snow flakes and spray droplets as soft dots,
     // rain as faint streaks. Positions depend on the frame only.
-    Rng rng(0xF1A4E5ull ^ (uint64_t{frame_index} * 7919));
+    Rng rng(0xF1A4E5ull ^ (uint64_t{frame_index} * 7919) ^ (uint64_t{camera_index} * 0x5851F42D4C957F2Dull));
     for (int i = 0; i < cond.flakes; ++i) {
       double fx = rng.uniform(0, w), fy = rng.uniform(0, h), r = rng.uniform(0.4, 1.2);
       for (int yy = static_cast<int>(fy - 2); yy <= static_cast<int>(fy + 2); ++yy) {
@@ -646,8 +686,9 @@ struct Renderer {
         uint8_t* out = res.image.at(x, y);
         for (int k = 0; k < 3; ++k) {
           // Sum of two uniforms: a cheap, deterministic, roughly Gaussian noise.
-          double n = (hash_unit(frame_index, y * w + x, static_cast<uint32_t>(k)) +
-                      hash_unit(frame_index + 77, y * w + x, static_cast<uint32_t>(k) + 3) - 1.0) *
+          const uint32_t noise_frame = frame_index + camera_index * 1000003u;
+          double n = (hash_unit(noise_frame, y * w + x, static_cast<uint32_t>(k)) +
+                      hash_unit(noise_frame + 77, y * w + x, static_cast<uint32_t>(k) + 3) - 1.0) *
                      cond.noise_sigma * 2.45;
           double v =
               gamma[static_cast<size_t>(std::clamp(ch[k] * cond.gain, 0.0, 1.0) * 4096.0)] + n;
@@ -658,6 +699,53 @@ struct Renderer {
     return res;
   }
 };
+
+// The eight corners of a cuboid in the ego frame (bit 0: front, 1: left, 2: top).
+std::array<Vec3, 8> cuboid_corners(const clip::Cuboid& c) {
+  std::array<Vec3, 8> out;
+  double cs = std::cos(c.yaw()), sn = std::sin(c.yaw());
+  for (int i = 0; i < 8; ++i) {
+    double lx = (i & 1 ? 0.5 : -0.5) * c.length(), ly = (i & 2 ? 0.5 : -0.5) * c.width();
+    double lz = (i & 4 ? 0.5 : -0.5) * c.height();
+    out[static_cast<size_t>(i)] = {c.x() + cs * lx - sn * ly, c.y() + sn * lx + cs * ly, c.z() + lz};
+  }
+  return out;
+}
+
+// An object's box in one camera: the pixels its rays hit (occluded samples
+// too, so the box is amodal within the image); truncation from its corners'
+// projection, or 0.5 when part of it is behind the camera.
+std::optional<clip::Box2D> camera_box(const clip::Camera& cam, const clip::Cuboid& cuboid,
+                                      const Renderer::Result& rendered, size_t actor) {
+  if (rendered.hits_any[actor] == 0) return std::nullopt;
+  const auto& e = rendered.extent[actor];
+  clip::Box2D box;
+  box.set_camera(cam.name());
+  box.set_x0(e[0]);
+  box.set_y0(e[1]);
+  box.set_x1(e[2] + 1.0);
+  box.set_y1(e[3] + 1.0);
+  double u0 = 1e18, v0 = 1e18, u1 = -1e18, v1 = -1e18;
+  bool in_front = true;
+  for (const auto& p : cuboid_corners(cuboid)) {
+    double u, v;
+    if (!project_point(cam, p.x, p.y, p.z, &u, &v)) {
+      in_front = false;
+      break;
+    }
+    u0 = std::min(u0, u), v0 = std::min(v0, v), u1 = std::max(u1, u), v1 = std::max(v1, v);
+  }
+  double truncation = 0.5;
+  if (in_front) {
+    double full = (u1 - u0) * (v1 - v0);
+    double iw = std::max(0.0, std::min<double>(u1, cam.width()) - std::max(u0, 0.0));
+    double ih = std::max(0.0, std::min<double>(v1, cam.height()) - std::max(v0, 0.0));
+    truncation = full > 0 ? std::clamp(1 - iw * ih / full, 0.0, 1.0) : 0.0;
+  }
+  box.set_truncation(truncation);
+  box.set_visible_fraction(static_cast<double>(rendered.hits_front[actor]) / rendered.hits_any[actor]);
+  return box;
+}
 
 Box actor_box(const EgoView& view, const Actor& a) {
   double x = a.s - view.s;
@@ -686,6 +774,10 @@ const std::vector<std::string>& known_traffic() {
   static const std::vector<std::string> k{"free", "lead-brake", "cut-in", "parked", "pedestrian"};
   return k;
 }
+const std::vector<std::string>& known_rigs() {
+  static const std::vector<std::string> k{"front", "tri"};
+  return k;
+}
 
 ClipSpec resolve_spec(ClipSpec spec) {
   Rng rng(spec.seed ^ 0xC11Bull);
@@ -702,6 +794,11 @@ ClipSpec resolve_spec(ClipSpec spec) {
   check(spec.condition, known_conditions(), "condition");
   check(spec.road, known_roads(), "road");
   check(spec.traffic, known_traffic(), "traffic pattern");
+  check(spec.rig, known_rigs(), "camera rig");
+  if (spec.encoding == clip::ENCODING_JPEG && (spec.quality < 1 || spec.quality > 100))
+    throw std::invalid_argument(fmt::format("JPEG quality must be 1..100, got {}", spec.quality));
+  if (!clip::ImageEncoding_IsValid(spec.encoding))
+    throw std::invalid_argument(fmt::format("unknown image encoding {}", static_cast<int>(spec.encoding)));
   if (spec.lanes < 1 || spec.lanes > 6)
     throw std::invalid_argument(fmt::format("lanes must be 1..6, got {}", spec.lanes));
   if (spec.width < 32 || spec.height < 16 || spec.width > 4096 || spec.height > 4096) {
@@ -733,8 +830,9 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
 
   clip::ClipHeader header;
   header.set_format_version(kClipFormatVersion);
-  header.set_clip_id(fmt::format("gen-v{}-{}-{}-{}-{}", kGeneratorVersion, spec.seed,
-                                 spec.condition, spec.road, spec.traffic));
+  header.set_clip_id(fmt::format("gen-v{}-{}-{}-{}-{}{}", kGeneratorVersion, spec.seed,
+                                 spec.condition, spec.road, spec.traffic,
+                                 spec.rig == "front" ? "" : "-" + spec.rig));
   header.set_name(header.clip_id());
   header.add_tags(spec.condition);
   header.add_tags("road:" + spec.road);
@@ -748,7 +846,11 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
   for (int c : classes) header.add_tags(fmt::format("class:{}", kClassNames[c]));
   header.set_fps(spec.fps);
   header.set_frame_count(spec.frames);
-  *header.add_cameras() = make_camera(spec.width, spec.height);
+  for (auto& cam : make_rig(spec)) *header.add_cameras() = std::move(cam);
+  for (const char* t : {truth::kEgo, truth::kControl, truth::kOdometry, truth::kLanes, truth::kObjects3d,
+                        truth::kObjects2d}) {
+    header.add_truth(t);
+  }
   auto* gp = header.mutable_generator();
   gp->set_seed(spec.seed);
   gp->set_road(spec.road);
@@ -768,7 +870,9 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
 
   std::vector<clip::Frame> frames;
   frames.reserve(spec.frames);
-  Renderer renderer(header.cameras(0), cond);
+  std::vector<Renderer> renderers;
+  renderers.reserve(static_cast<size_t>(header.cameras_size()));
+  for (int c = 0; c < header.cameras_size(); ++c) renderers.emplace_back(header.cameras(c), cond, static_cast<uint32_t>(c));
   for (uint32_t k = 0; k < spec.frames; ++k) {
     const double t = k * dt;
     EgoView view(road, s, e, psi);
@@ -806,15 +910,24 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
     }
     double yaw_rate = v * std::tan(steering) / kWheelbase;
 
-    renderer.frame_index = static_cast<uint32_t>(spec.seed * 131 + k);
-    auto rendered = renderer.render(view, actors, boxes, yaw_rate, dt);
-
+    std::vector<Renderer::Result> views;
     clip::Frame f;
     f.set_index(k);
     f.set_timestamp(t);
-    auto* img = f.add_images();
-    img->set_camera("front");
-    img->set_pixels(std::string(rendered.image.pixels.begin(), rendered.image.pixels.end()));
+    for (size_t c = 0; c < renderers.size(); ++c) {
+      auto& renderer = renderers[c];
+      renderer.frame_index = static_cast<uint32_t>(spec.seed * 131 + k);
+      views.push_back(renderer.render(view, actors, boxes, yaw_rate, dt));
+      const Image& image = views.back().image;
+      auto* img = f.add_images();
+      img->set_camera(renderer.cam.name());
+      img->set_encoding(spec.encoding);
+      switch (spec.encoding) {
+        case clip::ENCODING_JPEG: img->set_pixels(encode_jpeg(image, static_cast<int>(spec.quality))); break;
+        case clip::ENCODING_PNG: img->set_pixels(encode_png(image)); break;
+        default: img->set_pixels(std::string(image.pixels.begin(), image.pixels.end())); break;
+      }
+    }
     auto* imu = f.mutable_imu();
     imu->set_ax(accel);
     imu->set_ay(v * yaw_rate);
@@ -863,7 +976,18 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
       o->set_vy(a.vs * std::sin(yaw) + a.vd * std::cos(yaw));
       o->set_ax(a.as * std::cos(yaw));
       o->set_ay(a.as * std::sin(yaw));
-      uint32_t any = rendered.hits_any[i], front = rendered.hits_front[i];
+      // Visibility in the camera that sees most of the object; a box in each camera that sees it.
+      uint32_t any = 0, front = 0;
+      for (size_t c = 0; c < views.size(); ++c) {
+        const auto& rendered = views[c];
+        if (rendered.hits_any[i] > any) {
+          any = rendered.hits_any[i];
+          front = rendered.hits_front[i];
+        }
+        if (auto box = camera_box(header.cameras(static_cast<int>(c)), o->cuboid(), rendered, i)) {
+          *o->add_boxes() = *box;
+        }
+      }
       double fraction = any ? static_cast<double>(front) / any : 0.0;
       o->set_visible_fraction(fraction);
       o->set_visibility(any == 0          ? clip::OUT_OF_VIEW
@@ -899,9 +1023,10 @@ std::string generate_clip_file(const ClipSpec& spec, const std::filesystem::path
   // 2,000 clips take minutes to render) is not rendered again to learn its hashes.
   const ClipSpec r = resolve_spec(spec);
   const std::string key = sha256_hex(fmt::format(
-      "hil-clip v{} seed={} frames={} condition={} road={} traffic={} lanes={} size={}x{} fps={}",
+      "hil-clip v{} seed={} frames={} condition={} road={} traffic={} lanes={} size={}x{} fps={} rig={} "
+      "encoding={} quality={}",
       kGeneratorVersion, r.seed, r.frames, r.condition, r.road, r.traffic, r.lanes, r.width,
-      r.height, r.fps));
+      r.height, r.fps, r.rig, static_cast<int>(r.encoding), r.quality));
   const auto index = dir / "by-spec" / key;
   std::error_code ec;
   if (std::filesystem::exists(index, ec)) {
@@ -918,13 +1043,29 @@ std::string generate_clip_file(const ClipSpec& spec, const std::filesystem::path
 }
 
 Image frame_image(const clip::ClipHeader& header, const clip::Frame& frame, uint32_t camera) {
-  if (camera >= static_cast<uint32_t>(header.cameras_size()) || frame.images_size() == 0) {
-    throw std::out_of_range(fmt::format("frame {}: no image for camera {}", frame.index(), camera));
+  if (camera >= static_cast<uint32_t>(header.cameras_size())) {
+    throw std::out_of_range(fmt::format("frame {}: no camera {} (the clip has {})", frame.index(), camera,
+                                        header.cameras_size()));
   }
   const auto& cam = header.cameras(static_cast<int>(camera));
-  const auto& px =
-      frame.images(static_cast<int>(std::min<uint32_t>(camera, frame.images_size() - 1))).pixels();
+  const clip::CameraImage* found = nullptr;
+  for (const auto& img : frame.images()) {
+    if (img.camera() == cam.name()) found = &img;
+  }
+  // Format 1 clips wrote one image per frame; take it by position.
+  if (!found && camera < static_cast<uint32_t>(frame.images_size())) found = &frame.images(static_cast<int>(camera));
+  if (!found) throw std::out_of_range(fmt::format("frame {}: no image from camera '{}'", frame.index(), cam.name()));
   Image img(cam.width(), cam.height(), cam.channels());
+  if (found->encoding() != clip::ENCODING_RAW) {
+    img = decode_image(found->pixels(), cam.channels() == 1 ? 1 : 3);
+    if (img.width != cam.width() || img.height != cam.height()) {
+      throw std::runtime_error(fmt::format("frame {}: camera '{}' image decodes to {}x{}, expected {}x{}",
+                                           frame.index(), cam.name(), img.width, img.height, cam.width(),
+                                           cam.height()));
+    }
+    return img;
+  }
+  const auto& px = found->pixels();
   if (px.size() != img.pixels.size()) {
     throw std::runtime_error(fmt::format("frame {}: image has {} bytes, expected {}", frame.index(),
                                          px.size(), img.pixels.size()));
@@ -933,63 +1074,46 @@ Image frame_image(const clip::ClipHeader& header, const clip::Frame& frame, uint
   return img;
 }
 
-bool project_point(const clip::Camera& camera, double x, double y, double z, double* u, double* v) {
-  if (x < 0.3) return false;
-  const auto& in = camera.intrinsics();
-  double xn = -y / x, yn = -(z - camera.extrinsics().z()) / x;
-  double r2 = xn * xn + yn * yn;
-  double f = 1 + in.k1() * r2 + in.k2() * r2 * r2;
-  *u = in.cx() + in.fx() * xn * f;
-  *v = in.cy() + in.fy() * yn * f;
-  return true;
-}
-
 void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame& frame,
-                 uint32_t scale) {
-  const auto& cam = header.cameras(0);
-  auto line3 = [&](double x0, double y0, double z0, double x1, double y1, double z1,
-                   const uint8_t* rgb, double alpha) {
+                 uint32_t scale, uint32_t camera) {
+  const auto& cam = header.cameras(static_cast<int>(camera));
+  auto line3 = [&](const Vec3& a, const Vec3& b, const uint8_t* rgb, double alpha) {
     double u0, v0, u1, v1;
-    if (!project_point(cam, x0, y0, z0, &u0, &v0) || !project_point(cam, x1, y1, z1, &u1, &v1))
-      return;
+    if (!project_point(cam, a.x, a.y, a.z, &u0, &v0) || !project_point(cam, b.x, b.y, b.z, &u1, &v1)) return;
     draw_line(image, u0 * scale, v0 * scale, u1 * scale, v1 * scale, rgb, alpha);
   };
   static const uint8_t kLane[3] = {40, 230, 60}, kEdge[3] = {230, 200, 40};
-  for (const auto& line : frame.labels().lanes()) {
+  auto polyline = [&](const clip::LaneLine& line, const uint8_t* rgb, double alpha) {
     for (int i = 1; i < line.points_size(); ++i) {
       const auto &a = line.points(i - 1), &b = line.points(i);
-      line3(a.x(), a.y(), 0, b.x(), b.y(), 0, kLane, 0.9);
+      line3({a.x(), a.y(), 0}, {b.x(), b.y(), 0}, rgb, alpha);
     }
-  }
-  for (const auto& line : frame.labels().road_edges()) {
-    for (int i = 1; i < line.points_size(); ++i) {
-      const auto &a = line.points(i - 1), &b = line.points(i);
-      line3(a.x(), a.y(), 0, b.x(), b.y(), 0, kEdge, 0.7);
-    }
-  }
+  };
+  for (const auto& line : frame.labels().lanes()) polyline(line, kLane, 0.9);
+  for (const auto& line : frame.labels().road_edges()) polyline(line, kEdge, 0.7);
   for (const auto& o : frame.labels().objects()) {
     if (o.visibility() == clip::OUT_OF_VIEW) continue;
-    const auto& c = o.cuboid();
     uint8_t rgb[3] = {255, 60, 60};
-    if (o.cls() == clip::CLASS_PEDESTRIAN || o.cls() == clip::CLASS_CYCLIST)
-      rgb[0] = 60, rgb[2] = 255;
+    if (o.cls() == clip::CLASS_PEDESTRIAN || o.cls() == clip::CLASS_CYCLIST) rgb[0] = 60, rgb[2] = 255;
     double alpha = o.visibility() == clip::FULLY_OCCLUDED    ? 0.35
                    : o.visibility() == clip::PARTLY_OCCLUDED ? 0.6
                                                              : 1.0;
-    double cs = std::cos(c.yaw()), sn = std::sin(c.yaw());
-    double corners[8][3];
-    for (int i = 0; i < 8; ++i) {
-      double lx = (i & 1 ? 0.5 : -0.5) * c.length(), ly = (i & 2 ? 0.5 : -0.5) * c.width();
-      double lz = (i & 4 ? 0.5 : -0.5) * c.height();
-      corners[i][0] = c.x() + cs * lx - sn * ly;
-      corners[i][1] = c.y() + sn * lx + cs * ly;
-      corners[i][2] = c.z() + lz;
+    if (!o.has_cuboid()) {
+      for (const auto& b : o.boxes()) {
+        if (b.camera() != cam.name()) continue;
+        const double x0 = b.x0() * scale, y0 = b.y0() * scale, x1 = b.x1() * scale, y1 = b.y1() * scale;
+        draw_line(image, x0, y0, x1, y0, rgb, alpha);
+        draw_line(image, x1, y0, x1, y1, rgb, alpha);
+        draw_line(image, x1, y1, x0, y1, rgb, alpha);
+        draw_line(image, x0, y1, x0, y0, rgb, alpha);
+      }
+      continue;
     }
+    const auto corners = cuboid_corners(o.cuboid());
     static constexpr int kEdges[12][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {0, 2}, {1, 3},
                                           {4, 6}, {5, 7}, {0, 4}, {1, 5}, {2, 6}, {3, 7}};
     for (const auto& e : kEdges) {
-      line3(corners[e[0]][0], corners[e[0]][1], corners[e[0]][2], corners[e[1]][0],
-            corners[e[1]][1], corners[e[1]][2], rgb, alpha);
+      line3(corners[static_cast<size_t>(e[0])], corners[static_cast<size_t>(e[1])], rgb, alpha);
     }
   }
 }

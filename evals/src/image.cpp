@@ -6,6 +6,9 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "hil/evals/sha256.h"
 
@@ -59,6 +62,80 @@ std::string encode_png(const Image& image) {
   put_chunk(out, "IDAT", z);
   put_chunk(out, "IEND", "");
   return out;
+}
+
+namespace {
+
+// A view of the image for OpenCV (no copy); OpenCV's codecs want BGR order.
+cv::Mat as_mat(const Image& image) {
+  int type = image.channels == 1 ? CV_8UC1 : image.channels == 3 ? CV_8UC3 : CV_8UC4;
+  return cv::Mat(static_cast<int>(image.height), static_cast<int>(image.width), type,
+                 const_cast<uint8_t*>(image.pixels.data()));
+}
+
+Image from_mat(const cv::Mat& m) {
+  Image out(static_cast<uint32_t>(m.cols), static_cast<uint32_t>(m.rows),
+            static_cast<uint32_t>(m.channels()));
+  cv::Mat dst(m.rows, m.cols, m.type(), out.pixels.data());
+  m.copyTo(dst);
+  return out;
+}
+
+}  // namespace
+
+std::string encode_jpeg(const Image& image, int quality) {
+  if (image.channels != 1 && image.channels != 3) {
+    throw std::invalid_argument(fmt::format("encode_jpeg: unsupported channel count {}", image.channels));
+  }
+  if (quality < 1 || quality > 100) throw std::invalid_argument(fmt::format("JPEG quality {} is not 1..100", quality));
+  cv::Mat src = as_mat(image), bgr;
+  if (image.channels == 3) {
+    cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
+  } else {
+    bgr = src;
+  }
+  std::vector<uint8_t> buf;
+  if (!cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, quality})) {
+    throw std::runtime_error("encode_jpeg: the encoder refused the image");
+  }
+  return std::string(buf.begin(), buf.end());
+}
+
+Image decode_image(const std::string& bytes, uint32_t channels) {
+  if (channels != 1 && channels != 3) throw std::invalid_argument(fmt::format("decode_image: {} channels", channels));
+  cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+  cv::Mat m;
+  try {
+    m = cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    throw std::runtime_error(fmt::format("image does not decode: {}", e.what()));
+  }
+  if (m.empty()) throw std::runtime_error(fmt::format("{} bytes do not decode as a PNG or JPEG image", bytes.size()));
+  if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  return from_mat(m);
+}
+
+Image read_image(const std::filesystem::path& path) {
+  std::string bytes;
+  try {
+    bytes = read_file(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path.string(), e.what()));
+  }
+  try {
+    return decode_image(bytes);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path.string(), e.what()));
+  }
+}
+
+Image resize(const Image& image, uint32_t width, uint32_t height) {
+  if (width == 0 || height == 0) throw std::invalid_argument("resize: empty target size");
+  cv::Mat out;
+  bool shrink = width < image.width && height < image.height;
+  cv::resize(as_mat(image), out, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0, 0,
+             shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return from_mat(out);
 }
 
 void write_png(const std::filesystem::path& path, const Image& image) {

@@ -10,6 +10,13 @@
 // The trailer lets a reader seek to any frame without reading from the start;
 // a file whose trailer or index is damaged is scanned from the start and the
 // frames before the damage stay readable.
+//
+// Format 2 (this version) adds, all in the Protobuf messages: several
+// cameras each with its own size, intrinsics and extrinsics; frames stored
+// per camera as raw RGB8, JPEG or PNG (each frame compressed on its own, so
+// random access stays); 2D boxes per camera; ignore regions; and the list of
+// ground truth the clip carries (ClipHeader.truth). Format 1 clips (raw
+// frames) read as they are; a newer format is refused with its number.
 #pragma once
 
 #include <cstdint>
@@ -21,10 +28,29 @@
 #include <vector>
 
 #include "evals/proto/clip.pb.h"
+#include "hil/evals/image.h"
 
 namespace hil::evals {
 
-inline constexpr uint32_t kClipFormatVersion = 1;
+inline constexpr uint32_t kClipFormatVersion = 2;
+
+// Ground truth a clip can carry, as listed in ClipHeader.truth; suites are
+// checked against it before any board is used.
+namespace truth {
+inline constexpr const char* kEgo = "ego";              // labels.ego: lane offset, heading, curvature, lead
+inline constexpr const char* kControl = "control";      // the ego's steering and acceleration
+inline constexpr const char* kOdometry = "odometry";    // ego speed and yaw rate
+inline constexpr const char* kLanes = "lanes";          // lane lines in the ego frame
+inline constexpr const char* kObjects3d = "objects.3d"; // objects with cuboids in the ego frame
+inline constexpr const char* kObjects2d = "objects.2d"; // objects with boxes per camera
+}  // namespace truth
+
+// What the clip's frames carry: header.truth, or for format 1 clips (which
+// predate the list) ego, control, odometry, lanes and 3D objects.
+std::vector<std::string> clip_truth(const clip::ClipHeader& header);
+bool has_truth(const clip::ClipHeader& header, const std::string& token);
+
+const clip::Camera* find_camera(const clip::ClipHeader& header, const std::string& name);
 inline constexpr uint32_t kMaxClipRecordBytes = 64u << 20;
 
 // A damaged or unreadable clip. what() names the file, the frame and the byte
@@ -81,6 +107,10 @@ class ClipReader {
   // Set when the file was damaged: the error found while scanning it.
   const std::optional<std::string>& damage() const;
   const std::string& name() const;
+  // Camera `camera`'s image in frame `frame` (read with frame()), decoded to
+  // RGB8; throws ClipError naming the clip, frame and camera when the frame
+  // has no such image, or it does not decode to the camera's size.
+  Image image(const clip::Frame& frame, const std::string& camera) const;
 
  private:
   struct Impl;

@@ -1,5 +1,5 @@
-// An 8-bit interleaved image and a PNG encoder (zlib), so that clips can be
-// looked at without any imaging library.
+// An 8-bit interleaved image; PNG and JPEG encoding and decoding (OpenCV's
+// codecs, private to this library), resizing for the renderer and exports.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +23,19 @@ struct Image {
 
 // PNG bytes of an 8-bit gray (1), RGB (3) or RGBA (4) image.
 std::string encode_png(const Image& image);
+// JPEG bytes of a gray or RGB image at quality 1..100 (4:2:0 chroma).
+std::string encode_jpeg(const Image& image, int quality);
+// Decodes PNG or JPEG bytes into RGB (channels 3) or gray (channels 1); throws
+// std::runtime_error when the bytes are not an image either codec reads.
+Image decode_image(const std::string& bytes, uint32_t channels = 3);
+// Reads an image file (PNG, JPEG, ...) as RGB; throws naming the file.
+Image read_image(const std::filesystem::path& path);
 void write_png(const std::filesystem::path& path, const Image& image);
 
 // Nearest-neighbour upscale by an integer factor (for looking at small frames).
 Image upscale(const Image& image, uint32_t factor);
+// Area-averaged (shrinking) or bilinear (growing) resize.
+Image resize(const Image& image, uint32_t width, uint32_t height);
 
 // Anti-aliased line in image coordinates (Xiaolin Wu), alpha-blended.
 void draw_line(Image& image, double x0, double y0, double x1, double y1, const uint8_t rgb[3],
