@@ -7,10 +7,14 @@
 // order); each takes the unmatched truth it overlaps most among the truth
 // that counts, if that overlap reaches the threshold (a true positive); else
 // the best unmatched *ignored* truth (outside the distance band, too small,
-// too occluded: the detection is ignored, neither true nor false); else, a
-// detection inside an ignore region (KITTI DontCare) or, for 3D
-// detections, outside the distance band is ignored; else it is a false
-// positive. Truth that counts and stays unmatched is a miss.
+// too occluded: the detection is ignored, neither true nor false, and that
+// truth is used up); else, under IOU_2D, a detection at least half inside one
+// ignore region (KITTI DontCare; intersection_over_first >= 0.5) or, under
+// IOU_BEV and CENTER_DISTANCE, one whose centre lies outside the distance
+// band is ignored; else it is a false positive. Truth that counts and stays
+// unmatched is a miss. On equal overlap the first truth in input order wins.
+// Under CENTER_DISTANCE "overlaps most" is "nearest" and "reaches" is "not
+// farther than".
 //
 //   auto outcomes = match_frame(dets, truths, suite::IOU_2D, 0.5, ignore_regions, band);
 //   ... gather (score, outcome == kTruePositive) over the clip, per class ...
@@ -73,7 +77,9 @@ struct FrameMatch {
 
 // Matches one frame's detections of one class against its truth of that
 // class. `threshold` is the IoU to reach (IOU_2D, IOU_BEV) or the centre
-// distance not to exceed, metres (CENTER_DISTANCE).
+// distance not to exceed, metres (CENTER_DISTANCE). Throws
+// std::invalid_argument when IOU_BEV or CENTER_DISTANCE meets a detection or
+// truth without a cuboid, on a NaN score or an unknown matching.
 FrameMatch match_frame(const std::vector<DetectionBox>& detections, const std::vector<TruthBox>& truths,
                        suite::Matching matching, double threshold, const std::vector<Box2>& ignore_regions = {},
                        const DistanceBand& band = {});
@@ -87,6 +93,12 @@ FrameMatch match_frame(const std::vector<DetectionBox>& detections, const std::v
 //   VOC_ALL_POINTS  area under the envelope: sum over recall steps of (r_i - r_{i-1}) * envelope(r_i)
 //   KITTI_40        mean of the envelope at recall 1/40, 2/40, ..., 1
 //   VOC_11          mean of the envelope at recall 0, 0.1, ..., 1
+// Sampled recalls are i / 100.0, i / 40.0, i / 10.0, and a recall equal to one
+// counts as reaching it. (pycocotools' np.linspace thresholds are one ulp above
+// i / 100.0 at ten points, e.g. 0.35, so there a recall of exactly 0.35 does not
+// count; the KITTI devkit samples at score thresholds picked to approximate
+// these recalls rather than at the exact recall.) Throws std::invalid_argument
+// on a NaN score, more true positives than truths, or an unknown interpolation.
 std::optional<double> average_precision(std::vector<std::pair<double, bool>> scored, uint64_t truths,
                                         suite::Interpolation interpolation);
 
