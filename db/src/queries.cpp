@@ -80,6 +80,12 @@ std::vector<SeriesBlob> Store::frame_series(int64_t eval_id) {
   return out;
 }
 
+std::optional<SeriesBlob> Store::frame_outputs(int64_t eval_id) {
+  auto& st = db_.cached("SELECT codec, data FROM frame_outputs WHERE eval_id = ?1");
+  st.bind_all(eval_id);
+  return st.first([](Statement& row) { return SeriesBlob{"outputs", row.text(0), 0, row.blob(1)}; });
+}
+
 std::vector<BoardStats> Store::board_stats() {
   // The means in one pass over the evals: a subquery per board read every
   // succeeded eval once per board (24 s for 64 boards on 2 M evals).
@@ -213,6 +219,9 @@ int64_t Store::prune_nights(int keep_nights) {
       .bind_all(keep_nights)
       .run();
   db_.cached("DELETE FROM frame_series WHERE eval_id IN (" + old_evals + ")")
+      .bind_all(keep_nights)
+      .run();
+  db_.cached("DELETE FROM frame_outputs WHERE eval_id IN (" + old_evals + ")")
       .bind_all(keep_nights)
       .run();
   db_.cached("DELETE FROM evals WHERE run_id IN (" + old_runs + ")").bind_all(keep_nights).run();

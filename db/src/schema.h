@@ -165,6 +165,26 @@ CREATE TABLE gate_clips (
   PRIMARY KEY (run_id, metric, rank)
 );
 )sql",
+    // 2 -> 3: networks bring their own heads and suites their own metrics.
+    // Decoded outputs (objects, lanes) of every frame are kept per eval for
+    // the viewer and metric plugins; the eval_results view lists whatever
+    // metrics an eval has instead of fixed columns.
+    R"sql(
+CREATE TABLE frame_outputs (
+  eval_id INTEGER PRIMARY KEY REFERENCES evals(id),
+  codec TEXT NOT NULL,
+  data BLOB NOT NULL
+);
+DROP VIEW eval_results;
+CREATE VIEW eval_results AS
+SELECT e.id AS eval, e.run_id AS run, r.name AS revision, c.name AS clip, c.tags AS tags, e.scenario,
+       e.state, e.board, e.attempts,
+       (SELECT GROUP_CONCAT(d.name || '=' || printf('%.4g', m.value), ' ')
+          FROM eval_metrics m JOIN metric_defs d ON d.id = m.metric_id
+         WHERE m.eval_id = e.id AND instr(d.name, '.') = 0) AS metrics,
+       e.failure
+FROM evals e JOIN revisions r ON r.id = e.revision_id JOIN clips c ON c.id = e.clip_id;
+)sql",
 };
 
 inline constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -260,6 +260,11 @@ bool Store::record_outcome(const EvalOutcome& o) {
     series.bind_all(o.eval_id, s.name, s.codec, s.frames, Blob{s.data});
     series.run();
   }
+  if (!o.outputs_codec.empty()) {
+    db_.cached("INSERT INTO frame_outputs(eval_id, codec, data) VALUES (?1, ?2, ?3)")
+        .bind_all(o.eval_id, o.outputs_codec, Blob{o.outputs})
+        .run();
+  }
   return true;
 }
 
@@ -442,6 +447,7 @@ void Store::set_board_health(const std::string& name, const std::string& health,
 void Store::reset_eval(int64_t eval_id, const std::string& why) {
   db_.cached("DELETE FROM eval_metrics WHERE eval_id = ?1").bind_all(eval_id).run();
   db_.cached("DELETE FROM frame_series WHERE eval_id = ?1").bind_all(eval_id).run();
+  db_.cached("DELETE FROM frame_outputs WHERE eval_id = ?1").bind_all(eval_id).run();
   db_.cached(
          "UPDATE evals SET state = 'queued', board = NULL, lease_id = NULL, lease_deadline = NULL, "
          "finished_at = NULL, failure = ?2 WHERE id = ?1")
@@ -452,7 +458,7 @@ void Store::reset_eval(int64_t eval_id, const std::string& why) {
 std::map<std::string, int64_t> Store::table_rows() {
   std::map<std::string, int64_t> out;
   for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs",
-                        "eval_metrics", "frame_series", "gate_results", "gate_clips"}) {
+                        "eval_metrics", "frame_series", "frame_outputs", "gate_results", "gate_clips"}) {
     auto& st = db_.cached(fmt::format("SELECT COUNT(*) FROM {}", t));  // table names are constants
     out[t] = st.first([](Statement& row) { return row.int64(0); }).value_or(0);
   }

@@ -14,6 +14,7 @@
 #include "hil/dual_engine/runtime.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/log.h"
+#include "hil/evals/model_interface.h"
 #include "hil/harness/asio.h"
 #include "hil/harness/connection.h"
 #include "hil/harness/wire.h"
@@ -324,7 +325,8 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
       rack_.cache->touch(lease.revision_sha());
       rack_.cache->touch(lease.clip_sha());
       evals::ClipReader clip(rack_.cache->path(lease.clip_sha()));
-      auto run = dual_engine::play_eval(*revision, clip, lease.scenario(), [&](uint32_t frames) {
+      const std::vector<suite::MetricSpec> metrics(lease.metrics().begin(), lease.metrics().end());
+      auto run = dual_engine::play_eval(*revision, clip, lease.scenario(), metrics, [&](uint32_t frames) {
         auto now = std::chrono::steady_clock::now();
         if (now - last_progress > std::chrono::milliseconds(500)) {
           last_progress = now;
@@ -353,7 +355,14 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
         sd->set_frames(static_cast<uint32_t>(s.values.size()));
         sd->set_data(evals::encode_series(s.values));
       }
+      if (lease.keep_outputs()) {
+        r.set_outputs_codec(evals::kOutputsCodec);
+        r.set_outputs(evals::encode_outputs(run.scorer.outputs()));
+      }
     } catch (const evals::ClipError& e) {
+      r.set_succeeded(false);
+      r.set_failure(e.what());
+    } catch (const evals::InterfaceError& e) {
       r.set_succeeded(false);
       r.set_failure(e.what());
     } catch (const dual_engine::ModelError& e) {
@@ -399,9 +408,9 @@ void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lea
       if (r.metrics_size() > 0) *r.add_metrics() = r.metrics(0);
       break;
     case K::kLiar:
-      // Wrong outputs: every error metric comes out different from the fleet's.
+      // Wrong outputs: every metric but host time comes out different from the fleet's.
       for (auto& m : *r.mutable_metrics()) {
-        if (m.name().find("mae") != std::string::npos) m.set_value(m.value() * 0.5);
+        if (m.name().rfind("host_", 0) != 0) m.set_value(m.value() * 0.5 + 1);
       }
       break;
     default:

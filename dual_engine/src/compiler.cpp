@@ -330,7 +330,16 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     bool fits;
   };
   std::vector<Candidate> candidates;
+  // The commander emits the graph outputs produced at or after the cut;
+  // outputs produced before it cross the cut and are passed through by the
+  // runtime. A cut after every output leaves the commander nothing to emit.
+  size_t last_output_producer = 0;
+  for (const auto& o : model.outputs()) {
+    auto p = producer.find(o.name);
+    if (p != producer.end()) last_output_producer = std::max(last_output_producer, p->second);
+  }
   for (size_t k = 1; k < n; ++k) {
+    if (k > last_output_producer) break;
     auto x = crossing(k);
     // Nothing crossing: the first partition holds only constant nodes (which
     // the second copies) or dead ones; no work to split, no output to emit.
@@ -395,8 +404,13 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
         }
       }
     }
+    std::vector<TensorInfo> second_outputs;
+    for (const auto& o : model.outputs()) {
+      auto p = producer.find(o.name);
+      if (p != producer.end() && p->second >= plan.cut) second_outputs.push_back(o);
+    }
     plan.first = make_plan("extender", 0, plan.cut, model.inputs(), plan.cut_tensors, e0);
-    plan.second = make_plan("commander", plan.cut, n, second_inputs, model.outputs(), e1);
+    plan.second = make_plan("commander", plan.cut, n, second_inputs, second_outputs, e1);
   }
   plan.standby[0] = make_plan("standby", 0, n, model.inputs(), model.outputs(), e0);
   plan.standby[1] = make_plan("standby", 0, n, model.inputs(), model.outputs(), e1);

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "hil/dual_engine/preprocess.h"
+#include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
 #include "model_impl.h"
 
@@ -256,6 +258,162 @@ uint64_t Model::parameter_count() const {
     n += e;
   }
   return n;
+}
+
+std::optional<std::string> Model::interface_text() const {
+  for (const auto& p : impl_->proto.metadata_props()) {
+    if (p.key() == evals::kInterfaceMetadataKey) return p.value();
+  }
+  return std::nullopt;
+}
+
+void check_interface(const Model& model, const model::ModelInterface& iface) {
+  using evals::InterfaceError;
+  std::map<std::string, const TensorInfo*> inputs, outputs;
+  for (const auto& t : model.inputs()) inputs[t.name] = &t;
+  for (const auto& t : model.outputs()) outputs[t.name] = &t;
+  auto names = [](const std::map<std::string, const TensorInfo*>& m) {
+    std::vector<std::string> out;
+    for (const auto& [n, t] : m) out.push_back(n);
+    return fmt::format("{}", fmt::join(out, ", "));
+  };
+  auto shape_text = [](const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
+  std::set<std::string> bound_inputs;
+  for (const auto& b : iface.inputs()) {
+    auto it = inputs.find(b.input());
+    if (it == inputs.end()) {
+      throw InterfaceError(fmt::format("{}: the interface binds input '{}', which the graph does not have (its inputs: {})",
+                                       model.name(), b.input(), names(inputs)));
+    }
+    bound_inputs.insert(b.input());
+    const auto& shape = it->second->shape;
+    const bool nchw = b.preprocess().layout() == model::NCHW;
+    if (shape.size() < 4) {
+      throw InterfaceError(fmt::format("{}: input '{}' has shape {}; an image input needs 4 dimensions (5 when stacked "
+                                       "on their own axis)",
+                                       model.name(), b.input(), shape_text(shape)));
+    }
+    const size_t rank = shape.size();
+    const auto height = static_cast<uint32_t>(shape[nchw ? rank - 2 : rank - 3]);
+    const auto width = static_cast<uint32_t>(shape[nchw ? rank - 1 : rank - 2]);
+    const auto expected = binding_shape(b, width, height);
+    if (expected != shape) {
+      throw InterfaceError(fmt::format(
+          "{}: input '{}' has shape {}, but {} camera(s) x {} frame(s) of {} channel(s), {}, {} give {}", model.name(),
+          b.input(), shape_text(shape), b.cameras_size(), std::max<uint32_t>(b.history(), 1), evals::input_channels(b),
+          model::Layout_Name(b.preprocess().layout()), model::Stack_Name(b.stack()), shape_text(expected)));
+    }
+  }
+  for (const auto& [name, t] : inputs) {
+    if (!bound_inputs.count(name)) {
+      throw InterfaceError(fmt::format("{}: graph input '{}' is not bound to any camera by the interface", model.name(), name));
+    }
+  }
+  std::set<std::string> read;
+  for (const auto& b : iface.outputs()) {
+    auto it = outputs.find(b.output());
+    if (it == outputs.end()) {
+      throw InterfaceError(fmt::format("{}: head '{}' reads output '{}', which the graph does not have (its outputs: {})",
+                                       model.name(), b.head(), b.output(), names(outputs)));
+    }
+    read.insert(b.output());
+    const auto& shape = it->second->shape;
+    uint64_t elements = 1;
+    for (auto d : shape) elements *= static_cast<uint64_t>(std::max<int64_t>(d, 1));
+    const uint64_t need = evals::decoder_fields(b);
+    const auto kind = evals::head_kind(b);
+    if (it->second->elem_type != 1) {
+      throw InterfaceError(fmt::format("{}: output '{}' (head '{}') is not float32", model.name(), b.output(), b.head()));
+    }
+    if (kind == evals::HeadKind::kObjects) {
+      const bool grid = b.objects().form() == model::ObjectsDecoder::GRID;
+      const bool ok = grid ? shape.size() == 4 && shape[1] == static_cast<int64_t>(need)
+                           : !shape.empty() && shape.back() == static_cast<int64_t>(need);
+      if (!ok) {
+        throw InterfaceError(fmt::format("{}: output '{}' has shape {}; head '{}' (objects {}) needs {} with F = {} "
+                                         "fields per candidate",
+                                         model.name(), b.output(), shape_text(shape), b.head(),
+                                         grid ? "GRID" : "TOP_K", grid ? "[1, F, H, W]" : "[1, K, F]", need));
+      }
+    } else if (kind == evals::HeadKind::kLanes ? elements != need : elements < need) {
+      throw InterfaceError(fmt::format("{}: output '{}' has {} values (shape {}); head '{}' ({}) reads {}{}", model.name(),
+                                       b.output(), elements, shape_text(shape), b.head(), evals::head_kind_name(kind),
+                                       kind == evals::HeadKind::kLanes ? "" : "at least ", need));
+    }
+  }
+  for (const auto& o : iface.ignored_outputs()) {
+    if (!outputs.count(o)) {
+      throw InterfaceError(fmt::format("{}: the interface ignores output '{}', which the graph does not have", model.name(), o));
+    }
+    read.insert(o);
+  }
+  for (const auto& [name, t] : outputs) {
+    if (!read.count(name)) {
+      throw InterfaceError(fmt::format("{}: graph output '{}' is neither bound to a head nor listed in ignored_outputs",
+                                       model.name(), name));
+    }
+  }
+}
+
+model::ModelInterface revision_interface(const Model& model) {
+  auto text = model.interface_text();
+  if (!text) {
+    throw evals::InterfaceError(fmt::format(
+        "{}: the revision carries no model interface (metadata_props \"{}\"); give one beside it as {} "
+        "(docs/models.md)",
+        model.name(), evals::kInterfaceMetadataKey, interface_path_for(model.name()).filename().string()));
+  }
+  auto iface = evals::parse_interface(*text, model.name() + " (embedded interface)");
+  check_interface(model, iface);
+  return iface;
+}
+
+std::filesystem::path interface_path_for(const std::filesystem::path& onnx) {
+  auto p = onnx;
+  p.replace_extension(".interface.textproto");
+  return p;
+}
+
+std::string embed_interface(const std::string& onnx_bytes, const std::string& interface_text) {
+  onnx::ModelProto proto;
+  if (!proto.ParseFromString(onnx_bytes)) throw ModelError("not an ONNX model (ModelProto does not parse)");
+  auto* props = proto.mutable_metadata_props();
+  for (int i = props->size() - 1; i >= 0; --i) {
+    if (props->Get(i).key() == evals::kInterfaceMetadataKey) props->DeleteSubrange(i, 1);
+  }
+  auto* p = props->Add();
+  p->set_key(evals::kInterfaceMetadataKey);
+  p->set_value(interface_text);
+  std::string out;
+  proto.SerializeToString(&out);
+  return out;
+}
+
+PreparedRevision prepare_revision(const std::filesystem::path& onnx,
+                                  const std::optional<std::filesystem::path>& interface_file) {
+  PreparedRevision r;
+  std::string bytes;
+  try {
+    bytes = evals::read_file(onnx);
+  } catch (const std::exception& e) {
+    throw ModelError(e.what());
+  }
+  const auto side = interface_file ? *interface_file : interface_path_for(onnx);
+  std::error_code ec;
+  if (std::filesystem::exists(side, ec)) {
+    const std::string text = evals::read_file(side);
+    r.iface = evals::parse_interface(text, side.string());
+    r.interface_source = side.string();
+    r.bytes = embed_interface(bytes, evals::interface_text(r.iface));
+    check_interface(Model::load(r.bytes, onnx.string()), r.iface);
+    return r;
+  }
+  if (interface_file) throw evals::InterfaceError(fmt::format("{}: no such interface file", side.string()));
+  auto model = Model::load(bytes, onnx.string());
+  r.iface = revision_interface(model);
+  r.interface_source = "metadata";
+  r.bytes = std::move(bytes);
+  return r;
 }
 
 }  // namespace hil::dual_engine

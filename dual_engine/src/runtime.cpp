@@ -13,12 +13,13 @@
 
 #include <fmt/format.h>
 
-#include "hil/dual_engine/sample_models.h"
+#include "hil/dual_engine/preprocess.h"
+#include "hil/evals/model_interface.h"
 
 namespace hil::dual_engine {
 
 CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend)
-    : board_(board), plan_(compile(model, board)) {
+    : board_(board), iface_(revision_interface(model)), plan_(compile(model, board)) {
   std::unique_ptr<EngineBackend> emulated;
   if (!backend) {
     emulated = make_emulated_backend();
@@ -280,20 +281,29 @@ class Engine {
   std::thread thread_;
 };
 
-std::array<float, evals::kNetworkOutputCount> to_outputs(const TensorMap& out, const CompiledModel& plan) {
-  std::array<float, evals::kNetworkOutputCount> o{};
-  o.fill(NAN);
-  auto it = out.find(plan.graph_outputs.at(0).name);
-  if (it == out.end()) return o;
-  for (size_t i = 0; i < o.size() && i < it->second.data.size(); ++i) o[i] = it->second.data[i];
-  return o;
+std::map<std::string, evals::OutputTensor> tensor_views(const TensorMap& out) {
+  std::map<std::string, evals::OutputTensor> views;
+  for (const auto& [name, t] : out) views[name] = {t.shape, t.data.data(), t.data.size()};
+  return views;
+}
+
+bool same_outputs(const TensorMap& a, const TensorMap& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, t] : a) {
+    auto it = b.find(name);
+    if (it == b.end() || it->second.data != t.data) return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, const suite::Scenario& scenario,
-                  const FrameProgress& progress, const RuntimeOptions& options) {
+                  const std::vector<suite::MetricSpec>& metrics, const FrameProgress& progress,
+                  const RuntimeOptions& options) {
   EvalRun run;
+  const auto& iface = revision.iface();
+  run.scorer = evals::EvalScorer(metrics, iface);
   const auto& plan = revision.plan();
   const auto& header = clip.header();
   const std::string mode_text = scenario.mode().empty() ? "split" : scenario.mode();
@@ -325,16 +335,26 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
                                   revision.engine(1).standby->device_us() / 1000};
   run.split_period_ms = plan.split_period_us() / 1000;
 
-  if (header.cameras_size() == 0) throw evals::ClipError(clip.name(), -1, 8, "the header has no camera");
-  const auto& cam = header.cameras(0);
-  if (cam.channels() != 3) {
-    throw evals::ClipError(clip.name(), -1, 8,
-                           fmt::format("camera '{}' has {} channels; the networks take RGB (3)", cam.name(), cam.channels()));
+  // What the metrics score against must be in the clip (checked at
+  // submission too; a board handed such a clip anyway fails the eval).
+  for (const auto& m : metrics) {
+    for (const auto& t : evals::required_truth(m, iface)) {
+      if (!evals::has_truth(header, t)) {
+        throw evals::ClipError(clip.name(), -1, 8,
+                               fmt::format("metric '{}' needs ground truth '{}', which the clip does not carry", m.name(), t));
+      }
+    }
   }
-  const auto& input = plan.graph_inputs.at(0);
-  if (input.shape.size() != 4 || input.shape[1] != 3 || input.shape[2] != cam.height() || input.shape[3] != cam.width()) {
-    throw ModelError(fmt::format("revision input '{}' expects shape [{}], the clip's camera gives 1x3x{}x{}", input.name,
-                                 fmt::join(input.shape, "x"), cam.height(), cam.width()));
+  InputBuilder builder(iface, plan.graph_inputs, clip);
+  const evals::HeadDecoders heads(iface, header);
+  const bool has_control = evals::has_control_head(iface);
+  // Graph outputs the extender's partition produces: they reach the
+  // commander's outputs through the cut, in split mode.
+  std::vector<std::string> passed_outputs;
+  for (const auto& o : plan.graph_outputs) {
+    for (const auto& t : plan.cut_tensors) {
+      if (t.name == o.name) passed_outputs.push_back(o.name);
+    }
   }
 
   Engine engine0(0, revision.engine(0), &faults), engine1(1, revision.engine(1), &faults);
@@ -353,24 +373,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     if (it == frames.end()) it = frames.emplace(t, clip.frame(t)).first;
     return it->second;
   };
-  auto inputs_of = [&](uint32_t t) {
-    // The front camera's image: the reader checked its size against the header.
-    const auto& frame = frame_at(t);
-    const hil::clip::CameraImage* image = nullptr;
-    for (const auto& img : frame.images()) {
-      if (img.camera() == cam.name()) image = &img;
-    }
-    if (!image) {
-      throw evals::ClipError(clip.name(), t, 0, fmt::format("frame has no image from camera '{}'", cam.name()));
-    }
-    // Scoring against absent labels would compare with zeros: refuse instead.
-    if (!frame.has_labels() || !frame.labels().has_ego() || !frame.has_control()) {
-      throw evals::ClipError(clip.name(), t, 0,
-                             "frame has no ground truth to score against (labels.ego and control are required)");
-    }
-    const auto& px = image->pixels();
-    return TensorMap{{input.name, {input.shape, image_to_input(reinterpret_cast<const uint8_t*>(px.data()), cam.width(), cam.height())}}};
-  };
+  auto inputs_of = [&](uint32_t t) { return builder.build(t, frame_at); };
   auto slow = [&](int e, uint32_t t) {
     double s = 1;
     for (const auto& f : faults) {
@@ -493,6 +496,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       TensorMap b_in = std::move(*next_a);
       next_a.reset();
       overrun[ext] = next_a_overrun;
+      TensorMap passed;
+      for (const auto& name : passed_outputs) passed[name] = b_in.at(name);
       for (const auto& [k, v] : in) b_in.emplace(k, v);
       engines[cmd]->submit({t, Plan::kSecond, std::move(b_in)});
       const bool prefetch = t + 1 < n;
@@ -505,6 +510,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       bool cmd_ok = wb == Engine::Wait::kDone && all_finite(rb.outputs);
       if (cmd_ok) {
         out = std::move(rb.outputs);
+        for (auto& [name, t] : passed) out->emplace(name, std::move(t));
         emission = b_start + b_time;
         free_at[cmd] = emission;
         overrun[cmd] = b_time > 1.5 * cost_second;
@@ -590,7 +596,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         overrun[cmd] = time > 1.5 * cost_standby[cmd];
         if (both && other_ok) {
           free_at[ext] = other_end;
-          rec.mismatch = to_outputs(*out, plan) != to_outputs(ro.outputs, plan);
+          rec.mismatch = !same_outputs(*out, ro.outputs);
           if (rec.mismatch) note(fmt::format("frame {}: redundant engines disagree", t));
         }
       } else {
@@ -674,20 +680,22 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     }
 
     rec.commander = rescued_by.value_or(cmd);
+    bool in_time = false;
     if (out) {
-      rec.outputs = to_outputs(*out, plan);
       rec.device_ms = emission - T;
-      // A command later than the next frame's deadline is useless: dropped.
-      rec.has_command = rec.device_ms <= 2 * P;
+      // Outputs later than the next frame's deadline are useless: dropped.
+      in_time = rec.device_ms <= 2 * P;
+      if (in_time) rec.outputs = heads.decode(tensor_views(*out));
     } else {
-      rec.has_command = false;
       rec.device_ms = 2 * P;
     }
+    rec.outputs.set_has_outputs(in_time);
+    rec.has_command = in_time && has_control;
     rec.deadline_missed = rec.device_ms > P;
-    if (!rec.has_command) {
-      rec.outputs.fill(NAN);
+    if (!in_time) {
+      rec.outputs.clear_heads();
       if (!run.failovers.empty() && run.failovers.back().frame <= t) run.failovers.back().gap_frames++;
-      note(fmt::format("frame {}: no command", t));
+      note(fmt::format("frame {}: no {}", t, has_control ? "command" : "outputs"));
     }
     rec.host_ms = std::chrono::duration<double, std::milli>(Clock::now() - host_start).count();
     run.scorer.add_frame(frame_at(t), rec);
@@ -696,6 +704,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     if (progress && !progress(t + 1)) break;
   }
   run.host_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
+  run.decode_seconds = builder.decode_seconds();
+  run.preprocess_seconds = builder.preprocess_seconds();
   return run;
 }
 

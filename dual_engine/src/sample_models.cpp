@@ -19,6 +19,26 @@
 namespace hil::dual_engine {
 namespace {
 
+// The sample networks' one output: six values in this order. Their model
+// interface (embedded in every trained revision) says so to the rest of hil.
+enum SampleOutput : size_t {
+  kLaneOffset = 0,    // metres, positive left
+  kLaneHeading = 1,   // radians
+  kLeadScore = 2,     // > 0.5: a lead vehicle is present
+  kLeadDistance = 3,  // metres
+  kSteering = 4,      // radians
+  kAcceleration = 5,  // m/s^2
+  kSampleOutputs = 6,
+};
+
+constexpr const char* kSampleInterface = R"pb(name: "hil sample perception network (one camera, six values)"
+inputs { input: "image" cameras: "front" }
+outputs { output: "outputs" head: "control" control { steering: 4 acceleration: 5 } }
+outputs { output: "outputs" head: "lead" lead { score: 2 distance: 3 } }
+outputs { output: "outputs" head: "ego" tensor { fields: ["lane_offset", "lane_heading"] } }
+)pb";
+
+
 constexpr uint32_t kWidth = 128, kHeight = 64;
 
 struct Rng {
@@ -137,12 +157,12 @@ std::string build(const Recipe& r, const std::vector<float>* head_w, const std::
     b.output("features", {1, f});
     return b.bytes();
   }
-  b.initializer("head.w", {evals::kNetworkOutputCount, f}, *head_w);
-  b.initializer("head.b", {evals::kNetworkOutputCount}, *head_b);
+  b.initializer("head.w", {kSampleOutputs, f}, *head_w);
+  b.initializer("head.b", {kSampleOutputs}, *head_b);
   auto* gemm = b.node("Gemm", "head", {"features", "head.w", "head.b"}, "outputs");
   GraphBuilder::integer(gemm, "transB", 1);
-  b.output("outputs", {1, evals::kNetworkOutputCount});
-  return b.bytes();
+  b.output("outputs", {1, kSampleOutputs});
+  return embed_interface(b.bytes(), kSampleInterface);
 }
 
 // Solves (A) x = b for symmetric positive definite A (n x n, row-major) by Cholesky.
@@ -173,7 +193,7 @@ void cholesky_solve(std::vector<double>& a, size_t n, std::vector<double>& rhs, 
   }
 }
 
-std::array<double, evals::kNetworkOutputCount> targets_of(const hil::clip::Frame& f) {
+std::array<double, kSampleOutputs> targets_of(const hil::clip::Frame& f) {
   const auto& e = f.labels().ego();
   return {e.lane_offset(), e.lane_heading(), e.lead_present() ? 1.0 : 0.0,
           e.lead_present() ? e.lead_distance() : 60.0, f.control().steering(), f.control().acceleration()};
@@ -222,7 +242,7 @@ std::string train_revision(const Recipe& recipe, const std::filesystem::path& cl
   // Training data: generated clips, conditions cycled; the data seed is
   // disjoint from the seeds suites use for evaluation clips.
   std::vector<std::vector<float>> features;
-  std::vector<std::array<double, evals::kNetworkOutputCount>> targets;
+  std::vector<std::array<double, kSampleOutputs>> targets;
   std::vector<std::string> kTraffic = evals::known_traffic();
   for (uint32_t i = 0; i < recipe.train_clips; ++i) {
     evals::ClipSpec spec;
@@ -252,11 +272,11 @@ std::string train_revision(const Recipe& recipe, const std::filesystem::path& cl
     for (size_t j = 0; j < f; ++j) sd[j] += (x[j] - mean[j]) * (x[j] - mean[j]);
   }
   for (auto& s : sd) s = std::sqrt(s / static_cast<double>(n)) + 1e-3;
-  std::array<double, evals::kNetworkOutputCount> ymean{};
+  std::array<double, kSampleOutputs> ymean{};
   for (const auto& y : targets) {
     for (size_t c = 0; c < y.size(); ++c) ymean[c] += y[c] / static_cast<double>(n);
   }
-  constexpr size_t kOut = evals::kNetworkOutputCount;
+  constexpr size_t kOut = kSampleOutputs;
   std::vector<double> ata(size_t{f} * f, 0), atb(size_t{f} * kOut, 0);
   std::vector<double> z(f);
   for (size_t r = 0; r < n; ++r) {
@@ -293,13 +313,13 @@ std::string train_revision(const Recipe& recipe, const std::filesystem::path& cl
     report->features = f;
     double lane = 0, steer = 0;
     for (size_t r = 0; r < n; ++r) {
-      double pl = b[evals::kLaneOffset], ps = b[evals::kSteering];
+      double pl = b[kLaneOffset], ps = b[kSteering];
       for (size_t j = 0; j < f; ++j) {
-        pl += w[evals::kLaneOffset * f + j] * features[r][j];
-        ps += w[evals::kSteering * f + j] * features[r][j];
+        pl += w[kLaneOffset * f + j] * features[r][j];
+        ps += w[kSteering * f + j] * features[r][j];
       }
-      lane += std::abs(pl - targets[r][evals::kLaneOffset]);
-      steer += std::abs(ps - targets[r][evals::kSteering]);
+      lane += std::abs(pl - targets[r][kLaneOffset]);
+      steer += std::abs(ps - targets[r][kSteering]);
     }
     report->train_lane_offset_mae = lane / static_cast<double>(n);
     report->train_steering_mae = steer / static_cast<double>(n);

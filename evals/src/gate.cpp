@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -13,26 +14,6 @@
 
 namespace hil::evals {
 namespace {
-
-// Ratio metrics are recomputed from summed per-clip counts, never averaged
-// from per-clip ratios (a clip with one lead frame must not weigh as much as
-// a clip with three hundred).
-struct RatioDef {
-  const char* metric;
-  const char* numerator;
-  const char* other;  // denominator = numerator + other
-};
-constexpr RatioDef kRatios[] = {{"lead_precision", "lead_tp", "lead_fp"},
-                                {"lead_recall", "lead_tp", "lead_fn"},
-                                {"lead_recall_visible", "lead_tp_visible", "lead_fn_visible"},
-                                {"lead_recall_occluded", "lead_tp_occluded", "lead_fn_occluded"}};
-
-const RatioDef* ratio_of(const std::string& metric) {
-  for (const auto& r : kRatios) {
-    if (metric == r.metric) return &r;
-  }
-  return nullptr;
-}
 
 double value_of(const std::map<std::string, double>& m, const std::string& key) {
   auto it = m.find(key);
@@ -45,17 +26,20 @@ struct Contribution {
   double num = 0, den = 0;
 };
 
-std::vector<Contribution> contributions(const std::vector<const PairedClip*>& clips,
-                                        const std::string& metric, bool candidate) {
-  const RatioDef* ratio = ratio_of(metric);
+// Ratio metrics are recomputed from summed per-clip counts, never averaged
+// from per-clip ratios (a clip with one lead frame must not weigh as much as
+// a clip with three hundred).
+std::vector<Contribution> contributions(const std::vector<const PairedClip*>& clips, const MetricDef& def,
+                                        bool candidate) {
+  const bool ratio = !def.ratio_numerator.empty();
   std::vector<Contribution> out(clips.size());
   for (size_t i = 0; i < clips.size(); ++i) {
     const auto& m = candidate ? clips[i]->candidate : clips[i]->baseline;
     if (ratio) {
-      double a = value_of(m, ratio->numerator), b = value_of(m, ratio->other);
+      double a = value_of(m, def.ratio_numerator), b = value_of(m, def.ratio_other);
       out[i] = {a, a + b};
     } else {
-      out[i] = {value_of(m, metric), 1};
+      out[i] = {value_of(m, def.name), 1};
     }
   }
   return out;
@@ -84,20 +68,19 @@ const char* verdict_name(Verdict v) {
   }
 }
 
-MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& all,
+MetricVerdict gate_metric(const suite::GatingRule& rule, const MetricDef& def, const std::vector<PairedClip>& all,
                           const GateOptions& options, const std::string& slice) {
   MetricVerdict v;
   v.metric = rule.metric();
   v.slice = slice;
   v.blocking = rule.blocking() && slice == "all";
-  const MetricDef* def = find_metric(rule.metric());
-  double sign = def && def->direction == suite::HIGHER_IS_BETTER ? -1.0 : 1.0;
+  double sign = def.direction == suite::HIGHER_IS_BETTER ? -1.0 : 1.0;
 
   std::vector<const PairedClip*> clips;
-  const RatioDef* ratio = ratio_of(rule.metric());
+  const bool is_ratio = !def.ratio_numerator.empty();
   for (const auto& c : all) {
     if (slice != "all" && std::find(c.tags.begin(), c.tags.end(), slice) == c.tags.end()) continue;
-    const std::string key = ratio ? ratio->numerator : rule.metric();
+    const std::string& key = is_ratio ? def.ratio_numerator : def.name;
     if (std::isnan(value_of(c.baseline, key)) || std::isnan(value_of(c.candidate, key))) continue;
     clips.push_back(&c);
   }
@@ -112,9 +95,8 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
   v.clips = static_cast<uint32_t>(clusters.size());
   std::vector<size_t> idx(clips.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  const bool is_ratio = ratio != nullptr;
-  const auto base_parts = contributions(clips, rule.metric(), false);
-  const auto cand_parts = contributions(clips, rule.metric(), true);
+  const auto base_parts = contributions(clips, def, false);
+  const auto cand_parts = contributions(clips, def, true);
   v.baseline = corpus(base_parts, idx, is_ratio);
   v.candidate = corpus(cand_parts, idx, is_ratio);
   v.degradation = sign * (v.candidate - v.baseline);
@@ -131,7 +113,7 @@ MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<Paire
 
   // Paired bootstrap over clips: resample clips, recompute both sides.
   double confidence = rule.confidence() > 0 ? rule.confidence() : 0.95;
-  SplitMix rng{options.seed ^ std::hash<std::string>{}(rule.metric() + "/" + slice)};
+  SplitMix rng{options.seed ^ fnv1a64(rule.metric() + "/" + slice)};
   std::vector<double> stats;
   stats.reserve(options.resamples);
   std::vector<size_t> sample;
@@ -193,8 +175,14 @@ GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& cl
     }
   }
   bool any_fail = false, any_inconclusive = false;
+  const auto defs = suite_metrics(suite);
+  auto def_of = [&](const suite::GatingRule& rule) -> const MetricDef& {
+    const auto* d = find_metric(defs, rule.metric());
+    if (!d) throw std::invalid_argument(fmt::format("suite {} gates unknown metric '{}'", suite.name(), rule.metric()));
+    return *d;
+  };
   for (const auto& rule : suite.gates()) {
-    auto v = gate_metric(rule, clips, options);
+    auto v = gate_metric(rule, def_of(rule), clips, options);
     if (v.blocking) {
       any_fail |= v.verdict == Verdict::kFail;
       any_inconclusive |= v.verdict == Verdict::kInconclusive;
@@ -205,7 +193,7 @@ GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& cl
   if (conditions.size() > 1) {
     std::vector<MetricVerdict> slices;
     for (const auto& rule : suite.gates()) {
-      for (const auto& cond : conditions) slices.push_back(gate_metric(rule, clips, options, cond));
+      for (const auto& cond : conditions) slices.push_back(gate_metric(rule, def_of(rule), clips, options, cond));
     }
     // Benjamini-Hochberg over the slices that were tested (enough clips).
     std::vector<size_t> tested;

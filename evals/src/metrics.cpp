@@ -5,61 +5,66 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "hil/evals/model_interface.h"
+#include "metric_compute.h"
+
 namespace hil::evals {
 
-const char* network_output_name(int index) {
-  static constexpr const char* kNames[] = {"lane_offset", "lane_heading", "lead_score",
-                                           "lead_distance", "steering", "acceleration"};
-  return index >= 0 && index < kNetworkOutputCount ? kNames[index] : "unknown";
-}
-
-const std::vector<MetricDef>& metric_registry() {
+const std::vector<MetricDef>& system_metrics() {
   using suite::HIGHER_IS_BETTER;
   using suite::LOWER_IS_BETTER;
-  static const std::vector<MetricDef> k{
-      {"lane_offset_mae", "m", LOWER_IS_BETTER, "mean absolute error of the lateral offset from the lane centre"},
-      {"lane_heading_mae", "rad", LOWER_IS_BETTER, "mean absolute error of the heading relative to the lane"},
-      {"steering_mae", "rad", LOWER_IS_BETTER, "mean absolute error of the steering command vs ground-truth control"},
-      {"accel_mae", "m/s^2", LOWER_IS_BETTER, "mean absolute error of the acceleration command"},
-      {"lead_tp", "frames", HIGHER_IS_BETTER, "frames with a lead vehicle, detected"},
-      {"lead_fp", "frames", LOWER_IS_BETTER, "frames without a lead vehicle, one reported"},
-      {"lead_fn", "frames", LOWER_IS_BETTER, "frames with a lead vehicle, missed"},
-      {"lead_precision", "ratio", HIGHER_IS_BETTER, "lead-vehicle detection precision (NaN-free: 1 when nothing reported)"},
-      {"lead_recall", "ratio", HIGHER_IS_BETTER, "lead-vehicle detection recall (1 when no lead present)"},
-      {"lead_distance_mae", "m", LOWER_IS_BETTER, "mean absolute lead distance error on frames where both agree a lead is present"},
-      {"lead_tp_visible", "frames", HIGHER_IS_BETTER, "frames with a fully visible lead vehicle, detected"},
-      {"lead_fn_visible", "frames", LOWER_IS_BETTER, "frames with a fully visible lead vehicle, missed"},
-      {"lead_tp_occluded", "frames", HIGHER_IS_BETTER, "frames with a partly or fully occluded lead vehicle, detected"},
-      {"lead_fn_occluded", "frames", LOWER_IS_BETTER, "frames with a partly or fully occluded lead vehicle, missed"},
-      {"lead_recall_visible", "ratio", HIGHER_IS_BETTER, "lead recall when the lead vehicle is fully visible"},
-      {"lead_recall_occluded", "ratio", HIGHER_IS_BETTER, "lead recall when the lead vehicle is partly or fully occluded"},
-      {"host_latency_p50_ms", "ms", LOWER_IS_BETTER, "median host time per frame"},
-      {"host_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile host time per frame"},
-      {"host_latency_max_ms", "ms", LOWER_IS_BETTER, "worst host time per frame"},
-      {"device_latency_p50_ms", "ms", LOWER_IS_BETTER, "median emulated device time per frame (deterministic)"},
-      {"device_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile emulated device time per frame"},
-      {"device_latency_max_ms", "ms", LOWER_IS_BETTER, "worst emulated device time per frame"},
-      {"deadline_misses", "frames", LOWER_IS_BETTER, "frames whose emulated device time exceeded the frame period"},
-      {"command_gaps", "frames", LOWER_IS_BETTER, "frames without a control command"},
-      {"frames", "frames", HIGHER_IS_BETTER, "frames played"},
-      {"failovers", "events", LOWER_IS_BETTER, "engine failovers"},
-      {"failover_detection_ms", "ms", LOWER_IS_BETTER, "worst emulated time from a fault to its detection"},
-      {"failover_switchover_ms", "ms", LOWER_IS_BETTER, "worst emulated time from detection to the survivor's command"},
-      {"redundant_mismatches", "frames", LOWER_IS_BETTER, "redundant-mode frames where the engines disagreed"},
-  };
+  static const std::vector<MetricDef> k = [] {
+    std::vector<MetricDef> v{
+        {"host_latency_p50_ms", "ms", LOWER_IS_BETTER, "median host time per frame"},
+        {"host_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile host time per frame"},
+        {"host_latency_max_ms", "ms", LOWER_IS_BETTER, "worst host time per frame"},
+        {"device_latency_p50_ms", "ms", LOWER_IS_BETTER, "median emulated device time per frame (deterministic)"},
+        {"device_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile emulated device time per frame"},
+        {"device_latency_max_ms", "ms", LOWER_IS_BETTER, "worst emulated device time per frame"},
+        {"deadline_misses", "frames", LOWER_IS_BETTER, "frames whose emulated device time exceeded the frame period"},
+        {"command_gaps", "frames", LOWER_IS_BETTER,
+         "frames without a control command (networks with a control head only)"},
+        {"output_gaps", "frames", LOWER_IS_BETTER, "frames without any output (the engines failed to produce one in time)"},
+        {"frames", "frames", HIGHER_IS_BETTER, "frames played"},
+        {"failovers", "events", LOWER_IS_BETTER, "engine failovers"},
+        {"failover_detection_ms", "ms", LOWER_IS_BETTER, "worst emulated time from a fault to its detection"},
+        {"failover_switchover_ms", "ms", LOWER_IS_BETTER, "worst emulated time from detection to the survivor's command"},
+        {"redundant_mismatches", "frames", LOWER_IS_BETTER, "redundant-mode frames where the engines disagreed"},
+    };
+    for (auto& d : v) {
+      if (d.name.rfind("host_", 0) == 0) d.series = "host_ms";
+      if (d.name.rfind("device_", 0) == 0 || d.name == "deadline_misses") d.series = "device_ms";
+      if (d.name == "command_gaps") d.needs_control = true;
+    }
+    return v;
+  }();
   return k;
 }
 
-const MetricDef* find_metric(const std::string& name) {
-  for (const auto& m : metric_registry()) {
+bool is_system_metric(const std::string& name) { return find_metric(system_metrics(), name) != nullptr; }
+
+std::vector<MetricDef> suite_metrics(const suite::Suite& suite) {
+  std::vector<MetricDef> out = system_metrics();
+  for (const auto& m : suite.metrics()) {
+    for (auto& d : metric_defs(m)) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+const MetricDef* find_metric(const std::vector<MetricDef>& defs, const std::string& name) {
+  for (const auto& m : defs) {
     if (m.name == name) return &m;
   }
   return nullptr;
 }
+
+EvalScorer::EvalScorer(std::vector<suite::MetricSpec> metrics, model::ModelInterface iface)
+    : metrics_(std::move(metrics)), iface_(std::move(iface)), counts_command_gaps_(has_control_head(iface_)) {}
 
 void EvalScorer::add_failover(double detection_ms, double switchover_ms) {
   failovers_.emplace_back(detection_ms, switchover_ms);
@@ -67,21 +72,13 @@ void EvalScorer::add_failover(double detection_ms, double switchover_ms) {
 
 void EvalScorer::add_frame(const clip::Frame& truth, const FrameRecord& record) {
   records_.push_back(record);
-  const auto& ego = truth.labels().ego();
-  truth_.push_back(ego);
-  control_.push_back(truth.control());
-  // Which labelled object is the lead: the vehicle whose rear is at the lead distance.
-  bool visible = true;
-  if (ego.lead_present()) {
-    for (const auto& o : truth.labels().objects()) {
-      const auto& c = o.cuboid();
-      if (std::abs(c.x() - c.length() / 2 - ego.lead_distance()) < 0.25 && std::abs(c.y()) < 2.5) {
-        visible = o.visibility() == clip::VISIBLE;
-        break;
-      }
-    }
-  }
-  lead_visible_.push_back(visible);
+  clip::Frame t;
+  t.set_index(truth.index());
+  t.set_timestamp(truth.timestamp());
+  *t.mutable_labels() = truth.labels();
+  *t.mutable_control() = truth.control();
+  *t.mutable_odometry() = truth.odometry();
+  truth_.push_back(std::move(t));
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -94,59 +91,16 @@ double percentile(std::vector<double> values, double p) {
 
 std::map<std::string, double> EvalScorer::summary() const {
   std::map<std::string, double> m;
-  double lane = 0, heading = 0, steer = 0, accel = 0, dist = 0;
-  uint32_t n = 0, dist_n = 0, tp = 0, fp = 0, fn = 0, gaps = 0, misses = 0;
-  uint32_t tp_vis = 0, fn_vis = 0, tp_occ = 0, fn_occ = 0;
+  uint32_t command_gaps = 0, output_gaps = 0, misses = 0, mismatches = 0;
   std::vector<double> host, device;
-  for (size_t i = 0; i < records_.size(); ++i) {
-    const auto& r = records_[i];
+  for (const auto& r : records_) {
     host.push_back(r.host_ms);
     device.push_back(r.device_ms);
     misses += r.deadline_missed ? 1 : 0;
-    if (!r.has_command) {
-      ++gaps;
-      continue;
-    }
-    const auto& t = truth_[i];
-    const auto& o = r.outputs;
-    ++n;
-    lane += std::abs(o[kLaneOffset] - t.lane_offset());
-    heading += std::abs(o[kLaneHeading] - t.lane_heading());
-    steer += std::abs(o[kSteering] - control_[i].steering());
-    accel += std::abs(o[kAcceleration] - control_[i].acceleration());
-    bool predicted = o[kLeadScore] > 0.5f;
-    if (t.lead_present()) {
-      uint32_t& tp_slice = lead_visible_[i] ? tp_vis : tp_occ;
-      uint32_t& fn_slice = lead_visible_[i] ? fn_vis : fn_occ;
-      ++(predicted ? tp_slice : fn_slice);
-    }
-    if (predicted && t.lead_present()) {
-      ++tp;
-      dist += std::abs(o[kLeadDistance] - t.lead_distance());
-      ++dist_n;
-    } else if (predicted) {
-      ++fp;
-    } else if (t.lead_present()) {
-      ++fn;
-    }
+    command_gaps += r.has_command ? 0 : 1;
+    output_gaps += r.outputs.has_outputs() ? 0 : 1;
+    mismatches += r.mismatch ? 1 : 0;
   }
-  double dn = std::max<uint32_t>(n, 1);
-  m["lane_offset_mae"] = lane / dn;
-  m["lane_heading_mae"] = heading / dn;
-  m["steering_mae"] = steer / dn;
-  m["accel_mae"] = accel / dn;
-  m["lead_tp"] = tp;
-  m["lead_fp"] = fp;
-  m["lead_fn"] = fn;
-  m["lead_precision"] = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1.0;
-  m["lead_recall"] = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
-  m["lead_distance_mae"] = dist_n ? dist / dist_n : 0.0;
-  m["lead_tp_visible"] = tp_vis;
-  m["lead_fn_visible"] = fn_vis;
-  m["lead_tp_occluded"] = tp_occ;
-  m["lead_fn_occluded"] = fn_occ;
-  m["lead_recall_visible"] = tp_vis + fn_vis ? static_cast<double>(tp_vis) / (tp_vis + fn_vis) : 1.0;
-  m["lead_recall_occluded"] = tp_occ + fn_occ ? static_cast<double>(tp_occ) / (tp_occ + fn_occ) : 1.0;
   m["host_latency_p50_ms"] = percentile(host, 0.5);
   m["host_latency_p99_ms"] = percentile(host, 0.99);
   m["host_latency_max_ms"] = host.empty() ? 0 : *std::max_element(host.begin(), host.end());
@@ -154,7 +108,9 @@ std::map<std::string, double> EvalScorer::summary() const {
   m["device_latency_p99_ms"] = percentile(device, 0.99);
   m["device_latency_max_ms"] = device.empty() ? 0 : *std::max_element(device.begin(), device.end());
   m["deadline_misses"] = misses;
-  m["command_gaps"] = gaps;
+  // A network without a control head commands nothing: no gaps to count.
+  if (counts_command_gaps_) m["command_gaps"] = command_gaps;
+  m["output_gaps"] = output_gaps;
   m["frames"] = static_cast<double>(records_.size());
   double detect = 0, switchover = 0;
   for (const auto& [d, s] : failovers_) {
@@ -164,30 +120,96 @@ std::map<std::string, double> EvalScorer::summary() const {
   m["failovers"] = static_cast<double>(failovers_.size());
   m["failover_detection_ms"] = detect;
   m["failover_switchover_ms"] = switchover;
-  uint32_t mismatches = 0;
-  for (const auto& r : records_) mismatches += r.mismatch;
   m["redundant_mismatches"] = mismatches;
+  for (const auto& spec : metrics_) {
+    if (spec.has_plugin()) continue;
+    const auto* head = find_head(iface_, metric_head(spec));
+    if (!head) continue;  // refused at submission; a board given one anyway reports nothing for it
+    for (auto& [name, value] : compute_metric(spec, *head, truth_, records_).values) m[name] = value;
+  }
   return m;
 }
 
 std::vector<Series> EvalScorer::series() const {
   std::vector<Series> out;
-  for (int k = 0; k < kNetworkOutputCount; ++k) {
-    Series s{fmt::format("out.{}", network_output_name(k)), {}};
-    for (const auto& r : records_) s.values.push_back(r.has_command ? r.outputs[static_cast<size_t>(k)] : NAN);
+  // Outputs of scalar heads, and the truth each regression metric compares them with.
+  for (const auto& b : iface_.outputs()) {
+    const auto names = head_field_names(b);
+    for (size_t k = 0; k < names.size(); ++k) {
+      if (names[k].empty()) continue;
+      Series s{fmt::format("out.{}.{}", b.head(), names[k]), {}};
+      for (const auto& r : records_) {
+        const auto* h = r.outputs.has_outputs() ? head_output(r.outputs, b.head()) : nullptr;
+        s.values.push_back(h ? head_field_value(*h, b, static_cast<int>(k)) : NAN);
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  std::set<std::string> truths;
+  for (const auto& spec : metrics_) {
+    if (!spec.has_regression()) continue;
+    const auto& r = spec.regression();
+    const std::string name = fmt::format("truth.{}.{}", r.head(), r.field());
+    if (!truths.insert(name).second) continue;
+    Series s{name, {}};
+    for (const auto& f : truth_) s.values.push_back(static_cast<float>(truth_value(f, r.truth())));
     out.push_back(std::move(s));
   }
-  Series lane{"truth.lane_offset", {}}, steer{"truth.steering", {}}, lead{"truth.lead_distance", {}};
-  Series host{"host_ms", {}}, device{"device_ms", {}}, cmd{"commander", {}};
-  for (size_t i = 0; i < records_.size(); ++i) {
-    lane.values.push_back(static_cast<float>(truth_[i].lane_offset()));
-    steer.values.push_back(static_cast<float>(control_[i].steering()));
-    lead.values.push_back(truth_[i].lead_present() ? static_cast<float>(truth_[i].lead_distance()) : NAN);
-    host.values.push_back(static_cast<float>(records_[i].host_ms));
-    device.values.push_back(static_cast<float>(records_[i].device_ms));
-    cmd.values.push_back(records_[i].has_command ? static_cast<float>(records_[i].commander) : -1.0f);
+  for (const auto& spec : metrics_) {
+    if (spec.has_plugin()) continue;
+    const auto* head = find_head(iface_, metric_head(spec));
+    if (!head) continue;
+    out.push_back({"frame." + spec.name(), compute_metric(spec, *head, truth_, records_).per_frame});
   }
-  for (auto* s : {&lane, &steer, &lead, &host, &device, &cmd}) out.push_back(std::move(*s));
+  Series host{"host_ms", {}}, device{"device_ms", {}}, cmd{"commander", {}};
+  for (const auto& r : records_) {
+    host.values.push_back(static_cast<float>(r.host_ms));
+    device.values.push_back(static_cast<float>(r.device_ms));
+    cmd.values.push_back(r.outputs.has_outputs() ? static_cast<float>(r.commander) : -1.0f);
+  }
+  for (auto* s : {&host, &device, &cmd}) out.push_back(std::move(*s));
+  return out;
+}
+
+outputs::EvalOutputs EvalScorer::outputs() const {
+  outputs::EvalOutputs out;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    auto* f = out.add_frames();
+    *f = records_[i].outputs;
+    f->set_frame(static_cast<uint32_t>(i));
+  }
+  return out;
+}
+
+std::string encode_outputs(const outputs::EvalOutputs& outputs) {
+  std::string raw;
+  outputs.SerializeToString(&raw);
+  uLongf bound = compressBound(static_cast<uLong>(raw.size()));
+  std::string z(sizeof(uint32_t) + bound, '\0');
+  // The raw size first (u32 little-endian), so that decoding allocates once.
+  const auto size = static_cast<uint32_t>(raw.size());
+  for (size_t b = 0; b < sizeof size; ++b) z[b] = static_cast<char>((size >> (8 * b)) & 0xff);
+  compress2(reinterpret_cast<Bytef*>(z.data() + sizeof size), &bound, reinterpret_cast<const Bytef*>(raw.data()),
+            static_cast<uLong>(raw.size()), 6);
+  z.resize(sizeof size + bound);
+  return z;
+}
+
+outputs::EvalOutputs decode_outputs(const std::string& blob, const std::string& codec) {
+  if (codec != kOutputsCodec) throw std::runtime_error(fmt::format("unknown outputs codec '{}'", codec));
+  uint32_t size = 0;
+  if (blob.size() < sizeof size) throw std::runtime_error("outputs blob is truncated");
+  for (size_t b = sizeof size; b-- > 0;) size = (size << 8) | static_cast<unsigned char>(blob[b]);
+  if (size > (256u << 20)) throw std::runtime_error(fmt::format("outputs blob claims {} bytes", size));
+  std::string raw(size, '\0');
+  uLongf len = size;
+  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len, reinterpret_cast<const Bytef*>(blob.data() + sizeof size),
+                 static_cast<uLong>(blob.size() - sizeof size)) != Z_OK ||
+      len != size) {
+    throw std::runtime_error("outputs blob does not decompress");
+  }
+  outputs::EvalOutputs out;
+  if (!out.ParseFromString(raw)) throw std::runtime_error("outputs blob does not parse as EvalOutputs");
   return out;
 }
 

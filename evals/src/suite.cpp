@@ -1,59 +1,27 @@
 #include "hil/evals/suite.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "hil/evals/clip_generator.h"
 #include "hil/evals/metrics.h"
+#include "hil/evals/clip_file.h"
+#include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
+#include "text_format.h"
 
 namespace hil::evals {
-namespace {
-
-class Collector : public google::protobuf::io::ErrorCollector {
- public:
-  explicit Collector(std::string name) : name_(std::move(name)) {}
-  void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) first_ = fmt::format("{}:{}:{}: {}", name_, line + 1, column + 1, message);
-  }
-  void AddWarning(int, int, const std::string&) override {}
-  const std::string& first() const { return first_; }
-
- private:
-  std::string name_;
-  std::string first_;
-};
-
+using detail::line_of;
 using google::protobuf::TextFormat;
-
-// Finds the line of a field (for validation errors), 1-based, or 0.
-int line_of(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg, const char* field,
-            int index = -1) {
-  if (!tree) return 0;
-  const auto* fd = msg.GetDescriptor()->FindFieldByName(field);
-  if (!fd) return 0;
-  auto loc = tree->GetLocation(fd, index);
-  return loc.line + 1;
-}
-
-}  // namespace
 
 suite::Suite parse_suite(const std::string& text, const std::string& name) {
   suite::Suite s;
-  TextFormat::Parser parser;
-  Collector errors(name);
   TextFormat::ParseInfoTree tree;
-  parser.RecordErrorsTo(&errors);
-  parser.WriteLocationsTo(&tree);
-  if (!parser.ParseFromString(text, &s)) {
-    throw SuiteError(errors.first().empty() ? fmt::format("{}: does not parse as a Suite", name) : errors.first());
-  }
+  if (auto err = detail::parse_text(text, name, &s, &tree); !err.empty()) throw SuiteError(err);
   auto fail = [&](int line, const std::string& field, const std::string& what) {
     throw SuiteError(fmt::format("{}:{}: field '{}': {}", name, line, field, what));
   };
@@ -72,6 +40,16 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     int line = line_of(clips_tree, s.clips(), "generated", i);
     if (g.count() == 0) fail(line, "clips.generated.count", "must be at least 1");
     if (g.frames() > 100000) fail(line, "clips.generated.frames", "at most 100000");
+    if (!g.rig().empty()) {
+      const auto& rigs = known_rigs();
+      if (std::find(rigs.begin(), rigs.end(), g.rig()) == rigs.end()) {
+        fail(line, "clips.generated.rig", fmt::format("unknown rig '{}' (front, tri)", g.rig()));
+      }
+    }
+    if ((g.width() && (g.width() < 32 || g.width() > 4096)) || (g.height() && (g.height() < 16 || g.height() > 4096))) {
+      fail(line, "clips.generated.width/height", "out of range (32..4096 x 16..4096)");
+    }
+    if (g.quality() > 100) fail(line, "clips.generated.quality", "JPEG quality is 1..100");
     for (int c = 0; c < g.conditions_size(); ++c) {
       const auto& known = known_conditions();
       if (std::find(known.begin(), known.end(), g.conditions(c)) == known.end()) {
@@ -80,7 +58,12 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
       }
     }
   }
-  if (s.clips().sha256_size() == 0 && s.clips().generated_size() == 0) fail(1, "clips", "selects no clip");
+  for (int i = 0; i < s.clips().paths_size(); ++i) {
+    if (s.clips().paths(i).empty()) fail(line_of(clips_tree, s.clips(), "paths", i), "clips.paths", "an empty path");
+  }
+  if (s.clips().sha256_size() == 0 && s.clips().generated_size() == 0 && s.clips().paths_size() == 0) {
+    fail(1, "clips", "selects no clip");
+  }
   if (s.scenarios_size() == 0) fail(1, "scenarios", "at least one scenario is required");
   for (int i = 0; i < s.scenarios_size(); ++i) {
     const auto& sc = s.scenarios(i);
@@ -91,10 +74,25 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
       fail(line, "scenarios.mode", fmt::format("unknown mode '{}' (split, single, redundant, noop)", sc.mode()));
     }
   }
+  std::set<std::string> declared;
+  for (int i = 0; i < s.metrics_size(); ++i) {
+    const auto& m = s.metrics(i);
+    int line = line_of(&tree, s, "metrics", i);
+    if (auto err = metric_spec_error(m); !err.empty()) fail(line, fmt::format("metrics '{}'", m.name()), err);
+    if (!declared.insert(m.name()).second) fail(line, "metrics.name", fmt::format("metric '{}' declared twice", m.name()));
+  }
+  const auto defs = suite_metrics(s);
   for (int i = 0; i < s.gates_size(); ++i) {
     const auto& g = s.gates(i);
     int line = line_of(&tree, s, "gates", i);
-    if (!find_metric(g.metric())) fail(line, "gates.metric", fmt::format("unknown metric '{}'", g.metric()));
+    if (!find_metric(defs, g.metric())) {
+      std::vector<std::string> names;
+      for (const auto& m : s.metrics()) names.push_back(m.name());
+      fail(line, "gates.metric",
+           fmt::format("unknown metric '{}': declare it under metrics (declared: {}) or gate a system metric "
+                       "(device_latency_p99_ms, command_gaps, deadline_misses, ...)",
+                       g.metric(), names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+    }
     // NaN passes every comparison, so the range checks test for it first
     // (found by fuzzing: a NaN margin made a gate that can never pass).
     if (std::isnan(g.confidence()) || (g.confidence() != 0 && (g.confidence() <= 0.5 || g.confidence() >= 1))) {
@@ -106,6 +104,51 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     if (g.max_abs_degradation() < 0 || g.max_rel_degradation() < 0) fail(line, "gates.max_*_degradation", "must not be negative");
   }
   return s;
+}
+
+void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface, const std::string& revision,
+                     const std::vector<std::pair<std::string, clip::ClipHeader>>& clips) {
+  for (const auto& m : s.metrics()) {
+    if (auto err = metric_head_error(m, iface); !err.empty()) {
+      throw SuiteError(fmt::format("suite {}, revision {}: {}", s.name(), revision, err));
+    }
+  }
+  if (!has_control_head(iface)) {
+    for (const auto& g : s.gates()) {
+      if (g.metric() == "command_gaps") {
+        throw SuiteError(fmt::format("suite {} gates command_gaps, but revision {} has no control head (it commands "
+                                     "nothing, so it has no command gaps)",
+                                     s.name(), revision));
+      }
+    }
+  }
+  const auto cameras = interface_cameras(iface);
+  for (const auto& [clip_name, header] : clips) {
+    for (const auto& cam : cameras) {
+      if (!find_camera(header, cam)) {
+        std::vector<std::string> have;
+        for (const auto& c : header.cameras()) have.push_back(c.name());
+        throw SuiteError(fmt::format("revision {} reads camera '{}', which clip {} does not have (its cameras: {})",
+                                     revision, cam, clip_name, fmt::join(have, ", ")));
+      }
+    }
+    for (const auto& b : iface.outputs()) {
+      if (b.has_objects() && b.objects().space() == model::ObjectsDecoder::IMAGE_2D &&
+          !find_camera(header, b.objects().camera())) {
+        throw SuiteError(fmt::format("revision {}: head '{}' has boxes in camera '{}', which clip {} does not have",
+                                     revision, b.head(), b.objects().camera(), clip_name));
+      }
+    }
+    for (const auto& m : s.metrics()) {
+      for (const auto& t : required_truth(m, iface)) {
+        if (!has_truth(header, t)) {
+          auto all = clip_truth(header);
+          throw SuiteError(fmt::format("metric '{}' needs ground truth '{}', which clip {} does not carry (it has: {})",
+                                       m.name(), t, clip_name, all.empty() ? std::string("none") : fmt::format("{}", fmt::join(all, ", "))));
+        }
+      }
+    }
+  }
 }
 
 std::filesystem::path suites_dir() {

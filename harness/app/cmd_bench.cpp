@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "commands.h"
+#include "common.h"
+#include "hil/dual_engine/preprocess.h"
 #include "hil/dual_engine/compiler.h"
 #include "hil/dual_engine/executor.h"
 #include "hil/dual_engine/runtime.h"
@@ -96,9 +98,13 @@ db::EvalOutcome sample_outcome(int64_t eval_id, uint32_t series, uint32_t frames
 std::vector<int64_t> seed_evals(db::Database& d, int64_t n, int64_t clips, int64_t revisions = 2) {
   db::Store s(d);
   std::vector<db::MetricDefRow> defs;
-  for (const auto& m : evals::metric_registry()) {
+  for (const auto& m : evals::system_metrics()) {
     defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower",
                     m.description});
+  }
+  for (const char* name : {"lane_offset_mae", "lane_heading_mae", "steering_mae", "accel_mae", "lead_tp", "lead_fp",
+                           "lead_fn", "lead_precision", "lead_recall", "lead_distance_mae"}) {
+    defs.push_back({name, "", "lower", "a metric a suite might declare (benchmark)"});
   }
   db::Transaction tx(d);
   s.sync_metric_defs(defs);
@@ -259,16 +265,6 @@ void add_bench_commands(CLI::App& app) {
     dual_engine::use_single_thread_kernels();
     auto board = dual_engine::load_board_type(eng->board);
     evals::ClipReader clip(bench_clip(eng->frames));
-    const auto& cam = clip.header().cameras(0);
-    std::vector<dual_engine::TensorMap> inputs;
-    for (uint32_t k = 0; k < clip.frame_count(); ++k) {
-      auto f = clip.frame(k);
-      const auto& px = f.images(0).pixels();
-      inputs.push_back({{"image",
-                         {{1, 3, cam.height(), cam.width()},
-                          dual_engine::image_to_input(reinterpret_cast<const uint8_t*>(px.data()),
-                                                      cam.width(), cam.height())}}});
-    }
     fmt::print("{:<24} {:>12} {:>14} {:>16} {:>9} {:>12}\n", "revision", "compile ms",
                "whole ms/frame", "partitioned ms/fr", "ratio", "bit-equal");
     for (const auto& path : eng->revisions) {
@@ -283,23 +279,35 @@ void add_bench_commands(CLI::App& app) {
       }
       dual_engine::PartitionExecutor whole(plan->standby[0]), first(plan->first),
           second(plan->second);
-      auto input_name = plan->graph_inputs[0].name;
-      auto output_name = plan->graph_outputs[0].name;
+      // The revision's inputs, as its interface builds them from the clip.
+      std::vector<dual_engine::TensorMap> inputs;
+      {
+        dual_engine::InputBuilder builder(dual_engine::revision_interface(model), model.inputs(), clip);
+        std::vector<hil::clip::Frame> frames;
+        for (uint32_t k = 0; k < clip.frame_count(); ++k) frames.push_back(clip.frame(k));
+        for (uint32_t k = 0; k < clip.frame_count(); ++k) {
+          inputs.push_back(builder.build(k, [&](uint32_t i) -> const hil::clip::Frame& { return frames[i]; }));
+        }
+      }
+      // Outputs the commander's partition emits (the rest pass through the cut).
+      std::vector<std::string> compared;
+      for (const auto& o : plan->second.outputs) compared.push_back(o.name);
       std::vector<double> whole_ms, split_ms;
       bool equal = true;
       for (int r = 0; r < eng->repeats; ++r) {
         // Interleave the two in each repeat so drift affects both alike.
         auto t0 = Clock::now();
-        std::vector<std::vector<float>> w;
-        for (const auto& in : inputs) w.push_back(whole.run(in).at(output_name).data);
+        std::vector<dual_engine::TensorMap> w;
+        for (const auto& in : inputs) w.push_back(whole.run(in));
         whole_ms.push_back(seconds_since(t0) * 1000 / inputs.size());
         t0 = Clock::now();
         size_t i = 0;
         for (const auto& in : inputs) {
           auto mid = first.run(in);
-          mid.emplace(input_name, in.at(input_name));
-          auto out = second.run(mid).at(output_name).data;
-          equal &= out == w[i++];
+          for (const auto& [name, t] : in) mid.emplace(name, t);
+          auto out = second.run(mid);
+          for (const auto& name : compared) equal &= out.at(name).data == w[i].at(name).data;
+          ++i;
         }
         split_ms.push_back(seconds_since(t0) * 1000 / inputs.size());
       }
@@ -563,6 +571,7 @@ void add_bench_commands(CLI::App& app) {
     req.suite = suite_path.string();
     req.clip_cache = dir / "clips";
     req.priority = "nightly";
+    req.prepare_revision = prepare_for_upload;
     auto run = harness::prepare_run(client, req);
     auto t_submit = Clock::now();
     auto ack = client.submit(run);
@@ -636,7 +645,7 @@ void add_bench_commands(CLI::App& app) {
         std::vector<double> fps, p50, p99;
         std::vector<double> device;
         for (int r = 0; r < rt->repeats; ++r) {
-          auto run = dual_engine::play_eval(rev, clip, sc);
+          auto run = dual_engine::play_eval(rev, clip, sc, {});
           std::vector<double> host;
           device.clear();
           for (const auto& f : run.frames) {

@@ -54,7 +54,9 @@ int gate(const GateArgs& args) {
     co.name = "hil-gate";
   }
   harness::Client client(co);
-  auto run = harness::prepare_run(client, args.req, [](const std::string& s) { log::info("gate", "{}", s); });
+  harness::RunRequest req = args.req;
+  req.prepare_revision = prepare_for_upload;
+  auto run = harness::prepare_run(client, req, [](const std::string& s) { log::info("gate", "{}", s); });
   wire::SubmitAck ack;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (;;) {

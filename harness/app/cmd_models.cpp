@@ -12,9 +12,69 @@
 #include "hil/dual_engine/model.h"
 #include "hil/dual_engine/runtime.h"
 #include "hil/dual_engine/sample_models.h"
+#include "hil/evals/clip_file.h"
+#include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
+#include "hil/evals/suite.h"
+
+#include <google/protobuf/util/json_util.h>
 
 namespace hil::app {
+
+namespace {
+
+// The decoded heads of a frame as JSON (protobuf's mapping: lowerCamelCase keys).
+std::string outputs_json(const outputs::FrameOutputs& frame) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  if (!google::protobuf::util::MessageToJsonString(frame, &out, options).ok()) return "null";
+  return out;
+}
+
+struct CheckArgs {
+  std::string file, interface_file, suite, board = "emulated-hw3";
+  std::vector<std::string> clips;
+};
+
+// hil models check: the revision's interface against its graph (and, with
+// --suite and --clip, the suite's metrics and the clips' cameras and truth),
+// the same checks a submission makes, before any board is used.
+int check_model(const CheckArgs& a) {
+  auto prepared = dual_engine::prepare_revision(
+      a.file, a.interface_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(a.interface_file));
+  auto model = dual_engine::Model::load(prepared.bytes, a.file);
+  fmt::print("{}: interface from {}, fits the graph\n", a.file, prepared.interface_source);
+  fmt::print("revision as uploaded: sha256 {} ({} bytes)\n", evals::sha256_hex(prepared.bytes), prepared.bytes.size());
+  for (const auto& in : prepared.iface.inputs()) {
+    const auto& t = model.tensor(in.input());
+    fmt::print("  input  {:<20} [{}] <- camera(s) {}{}, {} {}\n", in.input(), fmt::join(t.shape, "x"),
+               fmt::join(in.cameras(), ", "), in.history() > 1 ? fmt::format(" x {} frames", in.history()) : "",
+               model::ColorOrder_Name(in.preprocess().color()), model::Layout_Name(in.preprocess().layout()));
+  }
+  for (const auto& out : prepared.iface.outputs()) {
+    const auto& t = model.tensor(out.output());
+    fmt::print("  output {:<20} [{}] -> head '{}' ({})\n", out.output(), fmt::join(t.shape, "x"), out.head(),
+               evals::head_kind_name(evals::head_kind(out)));
+  }
+  for (const auto& o : prepared.iface.ignored_outputs()) fmt::print("  output {:<20} ignored\n", o);
+  if (!evals::has_control_head(prepared.iface)) {
+    fmt::print("  no control head: the network commands nothing, so no command gaps are counted\n");
+  }
+  if (!a.suite.empty()) {
+    auto suite = evals::load_suite(a.suite);
+    std::vector<std::pair<std::string, clip::ClipHeader>> headers;
+    for (const auto& c : a.clips) headers.emplace_back(c, evals::ClipReader(c).header());
+    evals::check_suite_fit(suite, prepared.iface, a.file, headers);
+    fmt::print("suite {}: its {} metric(s) read heads the model has{}\n", suite.name(), suite.metrics_size(),
+               headers.empty() ? "" : fmt::format("; the {} clip(s) carry the cameras and ground truth they need", headers.size()));
+  }
+  dual_engine::compile(model, dual_engine::load_board_type(a.board));
+  fmt::print("compiles for board type {}\n", a.board);
+  return 0;
+}
+
+}  // namespace
 
 void add_models_commands(CLI::App& app) {
   auto* models = app.add_subcommand("models", "train, check and inspect network revisions");
@@ -61,6 +121,17 @@ void add_models_commands(CLI::App& app) {
     auto plan = dual_engine::compile(model, dual_engine::load_board_type(in->board));
     fmt::print("{}", dual_engine::describe_plan(model, plan));
   });
+
+  auto ck = std::make_shared<CheckArgs>();
+  auto* check = models->add_subcommand(
+      "check", "check a revision's model interface against its graph (and a suite's metrics and clips against both)");
+  check->add_option("file", ck->file, "ONNX file")->required();
+  check->add_option("--interface", ck->interface_file, "interface file (default: FILE.interface.textproto beside it, "
+                                                       "else the one the ONNX metadata carries)");
+  check->add_option("--suite", ck->suite, "also check this suite's metrics against the heads");
+  check->add_option("--clip", ck->clips, "and these clips' cameras and ground truth (repeatable)");
+  check->add_option("--board", ck->board, "board type to compile for")->capture_default_str();
+  check->callback([ck] { exit_code() = check_model(*ck); });
 
   struct Conformance {
     std::vector<std::string> dirs;
@@ -135,21 +206,9 @@ void add_models_commands(CLI::App& app) {
   });
 }
 
-namespace {
-// JSON has no NaN: a frame without a command has null outputs.
-std::string json_numbers(const std::array<float, evals::kNetworkOutputCount>& values) {
-  std::string out;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ", ";
-    out += std::isfinite(values[i]) ? fmt::format("{}", values[i]) : "null";
-  }
-  return out;
-}
-}  // namespace
-
 void add_eval_command(CLI::App& app) {
   struct Eval {
-    std::string revision, clip, board = "emulated-hw3", mode = "split", json;
+    std::string revision, clip, board = "emulated-hw3", mode = "split", json, suite;
     int commander = 0;
     double fps = 0;
     std::vector<std::string> faults;
@@ -168,10 +227,17 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--fault", e->faults, "ENGINE:KIND@FRAME, e.g. commander:crash@12, extender:slow:4@30 (repeatable)");
   cmd->add_option("--swap-at", e->swaps, "swap roles at these frames");
   cmd->add_option("--rejoin-after", e->rejoin_after, "frames before a failed engine rejoins (0: never)");
+  cmd->add_option("--suite", e->suite, "score with this suite's metrics (default: system metrics only)");
   cmd->callback([e] {
     dual_engine::use_single_thread_kernels();
-    auto model = dual_engine::Model::load_file(e->revision);
+    auto prepared = dual_engine::prepare_revision(e->revision);
+    auto model = dual_engine::Model::load(prepared.bytes, e->revision);
     dual_engine::CompiledRevision rev(model, dual_engine::load_board_type(e->board));
+    std::vector<suite::MetricSpec> metrics;
+    if (!e->suite.empty()) {
+      auto s = evals::load_suite(e->suite);
+      metrics.assign(s.metrics().begin(), s.metrics().end());
+    }
     evals::ClipReader clip(e->clip);
     suite::Scenario sc;
     sc.set_name("cli");
@@ -181,7 +247,7 @@ void add_eval_command(CLI::App& app) {
     for (const auto& f : e->faults) *sc.add_faults() = dual_engine::parse_fault(f);
     for (auto k : e->swaps) sc.add_swap_at(k);
     sc.set_rejoin_after(e->rejoin_after);
-    auto run = dual_engine::play_eval(rev, clip, sc);
+    auto run = dual_engine::play_eval(rev, clip, sc, metrics);
     fmt::print("eval {} on {} ({} frames, mode {}, board {})\n", model.name(), clip.name(), run.frames.size(), run.mode,
                e->board);
     for (const auto& [name, value] : run.scorer.summary()) fmt::print("  {:<24} {:>12.5g}\n", name, value);
@@ -200,11 +266,10 @@ void add_eval_command(CLI::App& app) {
         const auto& f = run.frames[i];
         out << fmt::format(
             "  {{\"frame\": {}, \"commander\": {}, \"has_command\": {}, \"host_ms\": {:.4f}, \"device_ms\": {:.4f}, "
-            "\"deadline_missed\": {}, \"mode\": \"{}\", \"failover\": {}, \"mismatch\": {}, \"outputs\": [{}]}}{}\n",
+            "\"deadline_missed\": {}, \"mode\": \"{}\", \"failover\": {}, \"mismatch\": {}, \"outputs\": {}}}{}\n",
             i, f.commander, f.has_command, f.host_ms, f.device_ms, f.deadline_missed,
             f.mode == 0 ? "split" : f.mode == 1 ? "single" : "redundant", f.failover, f.mismatch,
-            json_numbers(f.outputs),
-            i + 1 < run.frames.size() ? "," : "");
+            outputs_json(f.outputs), i + 1 < run.frames.size() ? "," : "");
       }
       out << "]}\n";
     }

@@ -195,6 +195,7 @@ void add_server_commands(CLI::App& app) {
   submit->add_option("--label", sb->req.label);
   submit->callback([sb] {
     harness::Client client(sb->at.client_options());
+    sb->req.prepare_revision = prepare_for_upload;
     auto run = harness::prepare_run(client, sb->req);
     auto ack = client.submit(run);
     fmt::print("{}\n", ack.run_id());

@@ -133,6 +133,7 @@ void add_sweep_command(CLI::App& app) {
       req.night = night;
       req.label = fmt::format("nightly {} {}", night, rev.stem().string());
       req.clip_cache = o->clip_cache.empty() ? std::filesystem::path(o->db + ".clips") : std::filesystem::path(o->clip_cache);
+      req.prepare_revision = prepare_for_upload;
       auto msg = harness::prepare_run(client, req);
       for (int attempt = 0;; ++attempt) {
         try {

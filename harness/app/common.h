@@ -8,9 +8,18 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "hil/dual_engine/model.h"
 #include "hil/harness/client.h"
+#include "hil/harness/submission.h"
 
 namespace hil::app {
+
+// A revision as `hil` uploads it: the interface file beside it (or its
+// metadata's), checked against the graph and embedded.
+inline harness::UploadableRevision prepare_for_upload(const std::filesystem::path& onnx) {
+  auto r = dual_engine::prepare_revision(onnx);
+  return {std::move(r.bytes), std::move(r.iface)};
+}
 
 inline std::string resolve_secret(const std::string& flag) {
   if (!flag.empty()) return flag;

@@ -125,13 +125,33 @@ std::vector<std::string> Client::missing_blobs(const std::vector<std::string>& s
 std::string Client::upload_file(const std::filesystem::path& path) {
   std::string sha = evals::sha256_file(path);
   if (missing_blobs({sha}).empty()) return sha;
-  uint64_t total = std::filesystem::file_size(path);
   std::ifstream in(path, std::ios::binary);
+  upload(sha, std::filesystem::file_size(path), path.string(), [&](char* buf, size_t n) {
+    in.read(buf, static_cast<std::streamsize>(n));
+    return static_cast<size_t>(in.gcount());
+  });
+  return sha;
+}
+
+std::string Client::upload_bytes(const std::string& bytes, const std::string& what) {
+  std::string sha = evals::sha256_hex(bytes);
+  if (missing_blobs({sha}).empty()) return sha;
+  size_t at = 0;
+  upload(sha, bytes.size(), what, [&](char* buf, size_t n) {
+    n = std::min(n, bytes.size() - at);
+    std::copy_n(bytes.data() + at, n, buf);
+    at += n;
+    return n;
+  });
+  return sha;
+}
+
+void Client::upload(const std::string& sha, uint64_t total, const std::string& what,
+                    const std::function<size_t(char*, size_t)>& read_some) {
   uint64_t offset = 0;
   std::string chunk(kBlobChunkBytes, '\0');
   for (;;) {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    auto n = static_cast<uint64_t>(in.gcount());
+    auto n = static_cast<uint64_t>(read_some(chunk.data(), chunk.size()));
     wire::Envelope e;
     auto* u = e.mutable_upload_blob();
     u->set_sha256(sha);
@@ -139,13 +159,12 @@ std::string Client::upload_file(const std::filesystem::path& path) {
     u->set_total_size(total);
     u->set_data(chunk.substr(0, n));
     offset += n;
-    u->set_last(offset >= total);
+    u->set_last(offset >= total || n == 0);
     write(e);
-    if (offset >= total) break;
+    if (offset >= total || n == 0) break;
   }
   auto ack = read();
-  if (!ack.upload_ack().complete()) throw WireError(wire::INTERNAL, fmt::format("upload of {} not completed", path.string()));
-  return sha;
+  if (!ack.upload_ack().complete()) throw WireError(wire::INTERNAL, fmt::format("upload of {} not completed", what));
 }
 
 wire::SubmitAck Client::submit(const wire::SubmitRun& run) {

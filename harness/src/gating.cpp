@@ -14,18 +14,6 @@ namespace hil::harness {
 
 namespace {
 
-// The output series that explains a metric, for "where do A and B diverge".
-std::string series_for(const std::string& metric) {
-  if (metric.rfind("lane_heading", 0) == 0) return "out.lane_heading";
-  if (metric.rfind("lane", 0) == 0) return "out.lane_offset";
-  if (metric.rfind("steering", 0) == 0) return "out.steering";
-  if (metric.rfind("accel", 0) == 0) return "out.acceleration";
-  if (metric.rfind("lead_distance", 0) == 0) return "out.lead_distance";
-  if (metric.rfind("lead", 0) == 0) return "out.lead_score";
-  if (metric.rfind("device", 0) == 0 || metric.rfind("deadline", 0) == 0) return "device_ms";
-  return "out.lane_offset";
-}
-
 std::map<std::string, std::vector<float>> load_series(db::Store& store, int64_t eval_id) {
   std::map<std::string, std::vector<float>> out;
   for (const auto& s : store.frame_series(eval_id)) {
@@ -109,6 +97,7 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   if (suite.bootstrap_seed()) options.seed = suite.bootstrap_seed();
   for (const auto& e : evals_of_run) options.missing_evals += e.state != "succeeded";
   auto report = evals::run_gate(suite, paired, options);
+  const auto defs = evals::suite_metrics(suite);
 
   // Explain: per blocking metric, the clips that moved it most (worst first),
   // each with the frame where the two revisions' outputs diverge most.
@@ -122,7 +111,7 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   std::vector<db::GateClipRow> explanations;
   for (const auto& m : report.metrics) {
     if (!m.blocking) continue;
-    const auto* def = evals::find_metric(m.metric);
+    const auto* def = evals::find_metric(defs, m.metric);
     double sign = def && def->direction == suite::HIGHER_IS_BETTER ? -1.0 : 1.0;
     std::vector<std::pair<double, const evals::PairedClip*>> ranked;
     for (const auto& p : paired) {
@@ -131,7 +120,9 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
       ranked.emplace_back(sign * (c->second - b->second), &p);
     }
     std::sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-    const std::string series = series_for(m.metric);
+    // The series that explains the metric frame by frame (its per-frame
+    // value, the head output it scores, or device time).
+    const std::string series = def && !def->series.empty() ? def->series : "device_ms";
     for (size_t k = 0; k < ranked.size() && k < 5; ++k) {
       const auto& p = *ranked[k].second;
       const auto& pe = pair_evals[p.clip];
@@ -164,24 +155,31 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
     }
   }
 
-  // Per-frame flips of lead detection (right in one revision, wrong in the
-  // other), the paired test that frames allow within the clips.
-  int64_t to_worse = 0, to_better = 0;
-  bool have_flips = false;
-  for (const auto& [key, pe] : pair_evals) {
-    if (!pe.eval_baseline || !pe.eval_candidate) continue;
-    const auto& sa = series_of(pe.eval_baseline);
-    const auto& sb = series_of(pe.eval_candidate);
-    auto sa_score = sa.find("out.lead_score"), sb_score = sb.find("out.lead_score"), truth = sa.find("truth.lead_distance");
-    if (sa_score == sa.end() || sb_score == sb.end() || truth == sa.end()) continue;
-    have_flips = true;
-    size_t n = std::min({sa_score->second.size(), sb_score->second.size(), truth->second.size()});
-    for (size_t f = 0; f < n; ++f) {
-      bool present = std::isfinite(truth->second[f]);
-      bool right_a = (sa_score->second[f] > 0.5f) == present;
-      bool right_b = (sb_score->second[f] > 0.5f) == present;
-      to_worse += right_a && !right_b;
-      to_better += !right_a && right_b;
+  // Per-frame flips of metrics scored right or wrong frame by frame (lead
+  // detection): right in one revision, wrong in the other, the paired test
+  // that frames allow within the clips.
+  struct Flips {
+    int64_t to_worse = 0, to_better = 0;
+  };
+  std::map<std::string, Flips> flips;
+  for (const auto& def : defs) {
+    if (!def.frame_binary) continue;
+    bool gated = std::any_of(suite.gates().begin(), suite.gates().end(),
+                             [&](const suite::GatingRule& g) { return g.metric() == def.name; });
+    if (!gated) continue;
+    auto& f = flips[def.name];
+    for (const auto& [key, pe] : pair_evals) {
+      if (!pe.eval_baseline || !pe.eval_candidate) continue;
+      const auto& sa = series_of(pe.eval_baseline);
+      const auto& sb = series_of(pe.eval_candidate);
+      auto a = sa.find(def.series), b = sb.find(def.series);
+      if (a == sa.end() || b == sb.end()) continue;
+      for (size_t k = 0; k < std::min(a->second.size(), b->second.size()); ++k) {
+        if (!std::isfinite(a->second[k]) || !std::isfinite(b->second[k])) continue;
+        const bool right_a = a->second[k] == 0, right_b = b->second[k] == 0;
+        f.to_worse += right_a && !right_b;
+        f.to_better += !right_a && right_b;
+      }
     }
   }
 
@@ -189,10 +187,10 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   for (const auto& m : report.metrics) {
     db::GateRow row{m.metric, m.slice, m.blocking, evals::verdict_name(m.verdict), m.clips, m.baseline, m.candidate,
                     m.degradation, m.lo, m.hi, m.margin, m.reason};
-    if (have_flips && m.slice == "all" && m.metric.rfind("lead_", 0) == 0 && m.metric != "lead_distance_mae") {
-      row.flips_to_worse = to_worse;
-      row.flips_to_better = to_better;
-      row.flips_p = mcnemar_p(to_worse, to_better);
+    if (auto f = flips.find(m.metric); f != flips.end() && m.slice == "all") {
+      row.flips_to_worse = f->second.to_worse;
+      row.flips_to_better = f->second.to_better;
+      row.flips_p = mcnemar_p(f->second.to_worse, f->second.to_better);
     }
     out.push_back(std::move(row));
   }

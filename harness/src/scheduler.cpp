@@ -10,8 +10,10 @@
 #include <fmt/format.h>
 
 #include "hil/db/writer.h"
+#include "hil/evals/clip_file.h"
 #include "hil/evals/log.h"
 #include "hil/evals/metrics.h"
+#include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
 #include "hil/evals/suite.h"
 #include "hil/harness/asio.h"
@@ -95,6 +97,7 @@ struct BoardState {
 struct Reference {
   std::string revision_sha, clip_sha, board, board_type;
   suite::Scenario scenario;
+  std::vector<suite::MetricSpec> metric_specs;  // the suite's, so the check scores alike
   std::map<std::string, double> metrics;
 };
 
@@ -169,6 +172,7 @@ struct Scheduler::Impl {
   uint64_t next_lease = 1;
   std::deque<Reference> references;
   std::map<uint64_t, HealthCheck> health_checks;  // by lease id
+  std::map<std::string, clip::ClipHeader> clip_headers;  // by clip SHA-256, for submission checks
 
   // Leases and outcomes are written in batches: everything one turn of the
   // I/O loop produced becomes one writer job (group commit does the rest).
@@ -303,6 +307,49 @@ struct Scheduler::Impl {
     return "";
   }
 
+  static std::vector<db::MetricDefRow> metric_def_rows(const std::vector<evals::MetricDef>& defs) {
+    std::vector<db::MetricDefRow> rows;
+    for (const auto& m : defs) {
+      rows.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower", m.description});
+    }
+    return rows;
+  }
+
+  // Checks the suite against the revisions' interfaces and the clips'
+  // headers, from the uploaded blobs, before anything is stored or leased:
+  // a head the model lacks, a camera or ground truth a clip lacks is the
+  // submitter's error, never the boards'. Returns "" or what is wrong.
+  std::string fit_error(const suite::Suite& suite, const wire::SubmitRun& sub) {
+    try {
+      std::vector<std::pair<std::string, clip::ClipHeader>> headers;
+      for (const auto& c : sub.clips()) {
+        auto it = clip_headers.find(c.sha256());
+        if (it == clip_headers.end()) {
+          evals::ClipReader reader(blobs->path(c.sha256()));
+          it = clip_headers.emplace(c.sha256(), reader.header()).first;
+          if (clip_headers.size() > 100000) clip_headers.clear();  // a bound, not a cache policy
+        }
+        headers.emplace_back(c.name().empty() ? c.sha256() : c.name(), it->second);
+      }
+      std::vector<const wire::RevisionRef*> revisions{&sub.candidate()};
+      if (!sub.baseline().sha256().empty()) revisions.push_back(&sub.baseline());
+      for (const auto* r : revisions) {
+        const std::string name = r->name().empty() ? r->sha256().substr(0, 12) : r->name();
+        auto text = evals::onnx_interface_text(evals::read_file(blobs->path(r->sha256())));
+        if (!text) {
+          return fmt::format("revision {} carries no model interface: give one beside the ONNX file as "
+                             "NAME.interface.textproto (docs/models.md)",
+                             name);
+        }
+        auto iface = evals::parse_interface(*text, fmt::format("interface of revision {}", name));
+        evals::check_suite_fit(suite, iface, name, headers);
+      }
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  }
+
   static std::map<std::string, std::pair<uint32_t, double>> clip_lengths_of(
       const wire::SubmitRun& sub) {
     std::map<std::string, std::pair<uint32_t, double>> out;
@@ -355,14 +402,7 @@ struct Scheduler::Impl {
     blobs = std::make_unique<BlobStore>(opt.blob_dir.empty()
                                             ? std::filesystem::path(opt.db_path.string() + ".blobs")
                                             : opt.blob_dir);
-    writer->run_sync([](db::Store& s) {
-      std::vector<db::MetricDefRow> defs;
-      for (const auto& m : evals::metric_registry()) {
-        defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower",
-                        m.description});
-      }
-      s.sync_metric_defs(defs);
-    });
+    writer->run_sync([](db::Store& s) { s.sync_metric_defs(metric_def_rows(evals::system_metrics())); });
     recover();
     tls = make_server_tls(opt.tls, opt.host);
     tcp::endpoint ep(asio::ip::make_address(opt.host), opt.port);
@@ -822,6 +862,7 @@ struct Scheduler::Impl {
     l->set_revision_sha(ref->revision_sha);
     l->set_clip_sha(ref->clip_sha);
     *l->mutable_scenario() = ref->scenario;
+    for (const auto& m : ref->metric_specs) *l->add_metrics() = m;
     l->set_board_type(board.type);
     l->set_timeout_seconds(opt.lease_timeout_seconds);
     l->set_health_check(true);
@@ -829,6 +870,13 @@ struct Scheduler::Impl {
     log::info("scheduler", "board={} health check: re-running a result of board {}", board.name,
               ref->board);
     return true;
+  }
+
+  // Decoded outputs travel back when the suite keeps them or a plugin needs them.
+  static bool keeps_outputs(const suite::Suite& suite) {
+    if (!suite.drop_frame_outputs()) return true;
+    return std::any_of(suite.metrics().begin(), suite.metrics().end(),
+                       [](const suite::MetricSpec& m) { return m.has_plugin(); });
   }
 
   static bool deterministic_metric(const std::string& name) { return name.rfind("host_", 0) != 0; }
@@ -915,6 +963,8 @@ struct Scheduler::Impl {
     l->set_revision_sha(e.revision_sha);
     l->set_clip_sha(e.clip_sha);
     *l->mutable_scenario() = run.scenarios[e.scenario];
+    *l->mutable_metrics() = run.suite.metrics();
+    l->set_keep_outputs(keeps_outputs(run.suite));
     l->set_board_type(board.type);
     const double lease_seconds = std::chrono::duration<double>(e.deadline - Clock::now()).count();
     l->set_timeout_seconds(lease_seconds);
@@ -1049,14 +1099,15 @@ struct Scheduler::Impl {
       auto sc = run.scenarios.find(e.scenario);
       if (board.health != "quarantined" && sc != run.scenarios.end() &&
           sc->second.mode() != "noop") {
-        Reference ref{e.revision_sha, e.clip_sha, board.name, board.type, sc->second, {}};
+        Reference ref{e.revision_sha, e.clip_sha, board.name, board.type, sc->second,
+                      {run.suite.metrics().begin(), run.suite.metrics().end()}, {}};
         for (const auto& [name, value] : metrics) ref.metrics[name] = value;
         references.push_back(std::move(ref));
         if (references.size() > kMaxReferences) references.pop_front();
       }
     }
     finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics),
-                std::move(series));
+                std::move(series), r.outputs_codec(), r.outputs());
     ack.mutable_result_ack()->set_recorded(true);
     s->conn->reply(env.id(), std::move(ack));
     // No dispatch here: the board asks for more with a WorkRequest.
@@ -1064,7 +1115,8 @@ struct Scheduler::Impl {
 
   void finish_eval(EvalState& e, bool ok, const std::string& failure, double host_seconds,
                    std::vector<std::pair<std::string, double>> metrics,
-                   std::vector<db::SeriesBlob> series) {
+                   std::vector<db::SeriesBlob> series, const std::string& outputs_codec = {},
+                   const std::string& outputs = {}) {
     e.state = EvalState::State::kDone;
     auto& run = runs[e.run_id];
     (ok ? run.succeeded : run.failed)++;
@@ -1077,6 +1129,10 @@ struct Scheduler::Impl {
     o.host_seconds = host_seconds;
     o.metrics = std::move(metrics);
     o.series = std::move(series);
+    if (!run.suite.drop_frame_outputs()) {
+      o.outputs_codec = outputs_codec;
+      o.outputs = outputs;
+    }
     pending_outcomes.push_back(std::move(o));
     schedule_flush();
     notify(run, false);
@@ -1217,6 +1273,7 @@ struct Scheduler::Impl {
                     fmt::format("no capacity for board type {}: no such board is connected",
                                 suite.board_type()));
     }
+    if (auto err = fit_error(suite, sub); !err.empty()) return refuse(wire::INVALID_ARGUMENT, err);
     auto sub_copy = std::make_shared<wire::SubmitRun>(sub);
     auto result = std::make_shared<std::pair<int64_t, std::vector<db::EvalRow>>>();
     std::string suite_text = sub.suite_text();
@@ -1235,6 +1292,7 @@ struct Scheduler::Impl {
           if (!sub_copy->baseline().sha256().empty()) base = rev_id(sub_copy->baseline());
           int64_t suite_id = st.upsert_suite(suite.name(), sub_copy->suite_text(),
                                              evals::sha256_hex(sub_copy->suite_text()));
+          st.sync_metric_defs(metric_def_rows(evals::suite_metrics(suite)));
           std::vector<db::NewEval> new_evals;
           for (const auto& c : sub_copy->clips()) {
             int64_t clip_id = st.upsert_clip(

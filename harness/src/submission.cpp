@@ -1,5 +1,6 @@
 #include "hil/harness/submission.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -9,11 +10,25 @@
 
 #include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
+#include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
 #include "hil/evals/suite.h"
 #include "hil/harness/progress.h"
 
 namespace hil::harness {
+
+UploadableRevision read_revision(const std::filesystem::path& file) {
+  UploadableRevision r;
+  r.bytes = evals::read_file(file);
+  auto text = evals::onnx_interface_text(r.bytes);
+  if (!text) {
+    throw evals::InterfaceError(fmt::format("{}: the revision carries no model interface; put one beside it as "
+                                            "{}.interface.textproto (docs/models.md)",
+                                            file.string(), file.stem().string()));
+  }
+  r.iface = evals::parse_interface(*text, file.string() + " (embedded interface)");
+  return r;
+}
 
 wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
                             const std::function<void(const std::string&)>& status) {
@@ -33,20 +48,45 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
   run.set_priority(req.priority);
   run.set_night(req.night);
 
-  auto revision = [&](const std::filesystem::path& file, const std::string& name,
-                      wire::RevisionRef* ref) {
-    note(fmt::format("uploading revision {}", file.string()));
-    ref->set_sha256(client.upload_file(file));
-    ref->set_name(name.empty() ? file.stem().string() : name);
-    ref->set_git_sha(req.git_sha);
-    ref->set_pr(req.pr);
-    ref->set_author(req.author);
-    ref->set_bytes(std::filesystem::file_size(file));
+  const auto prepare = req.prepare_revision ? req.prepare_revision : read_revision;
+  struct Revision {
+    std::filesystem::path file;
+    std::string name;
+    UploadableRevision prepared;
+    wire::RevisionRef* ref;
   };
-  revision(req.candidate, req.candidate_name, run.mutable_candidate());
-  if (!req.baseline.empty()) revision(req.baseline, req.baseline_name, run.mutable_baseline());
+  std::vector<Revision> revisions;
+  revisions.push_back({req.candidate, req.candidate_name.empty() ? req.candidate.stem().string() : req.candidate_name,
+                       prepare(req.candidate), run.mutable_candidate()});
+  if (!req.baseline.empty()) {
+    revisions.push_back({req.baseline, req.baseline_name.empty() ? req.baseline.stem().string() : req.baseline_name,
+                         prepare(req.baseline), run.mutable_baseline()});
+  }
 
   std::vector<std::filesystem::path> clip_files;
+  const auto suite_dir = std::filesystem::exists(suite_path) ? suite_path.parent_path() : std::filesystem::path();
+  for (const auto& p : suite.clips().paths()) {
+    std::filesystem::path path = p;
+    if (path.is_relative()) path = suite_dir / path;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+        if (e.path().extension() == ".clip") found.push_back(e.path());
+      }
+      if (found.empty()) {
+        throw std::runtime_error(fmt::format("suite {}: clips.paths '{}': {} holds no .clip file", suite.name(), p,
+                                             path.string()));
+      }
+      std::sort(found.begin(), found.end());
+      clip_files.insert(clip_files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(path, ec)) {
+      clip_files.push_back(path);
+    } else {
+      throw std::runtime_error(fmt::format("suite {}: clips.paths '{}': no such file or folder ({})", suite.name(), p,
+                                           path.string()));
+    }
+  }
   for (const auto& sha : suite.clips().sha256()) {
     auto p = req.clip_cache / (sha + ".clip");
     if (!std::filesystem::exists(p)) {
@@ -61,6 +101,11 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
       evals::ClipSpec spec;
       spec.seed = g.seed() + i;
       spec.frames = g.frames() ? g.frames() : 48;
+      if (!g.rig().empty()) spec.rig = g.rig();
+      if (g.width()) spec.width = g.width();
+      if (g.height()) spec.height = g.height();
+      spec.encoding = g.encoding();
+      if (g.quality()) spec.quality = g.quality();
       if (g.conditions_size()) {
         spec.condition =
             g.conditions(static_cast<int>(i % static_cast<uint32_t>(g.conditions_size())));
@@ -98,9 +143,29 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
   if (error) std::rethrow_exception(error);
   for (const auto& sha : shas) clip_files.push_back(req.clip_cache / (sha + ".clip"));
   bar.finish();
-  note(fmt::format("uploading {} clips", clip_files.size()));
+
+  // Refuse a mismatch before anything is uploaded.
+  std::vector<std::pair<std::string, clip::ClipHeader>> headers;
+  std::vector<evals::ClipReader> readers;
   for (const auto& file : clip_files) {
-    evals::ClipReader reader(file);
+    readers.emplace_back(file);
+    headers.emplace_back(file.filename().string(), readers.back().header());
+  }
+  for (const auto& r : revisions) evals::check_suite_fit(suite, r.prepared.iface, r.name, headers);
+
+  for (auto& r : revisions) {
+    note(fmt::format("uploading revision {}", r.file.string()));
+    r.ref->set_sha256(client.upload_bytes(r.prepared.bytes, r.file.string()));
+    r.ref->set_name(r.name);
+    r.ref->set_git_sha(req.git_sha);
+    r.ref->set_pr(req.pr);
+    r.ref->set_author(req.author);
+    r.ref->set_bytes(r.prepared.bytes.size());
+  }
+  note(fmt::format("uploading {} clips", clip_files.size()));
+  for (size_t i = 0; i < clip_files.size(); ++i) {
+    const auto& file = clip_files[i];
+    const auto& reader = readers[i];
     auto* c = run.add_clips();
     c->set_sha256(client.upload_file(file));
     c->set_name(reader.header().name());

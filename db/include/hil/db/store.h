@@ -87,6 +87,8 @@ struct EvalOutcome {
   double host_seconds = 0;
   std::vector<std::pair<std::string, double>> metrics;
   std::vector<SeriesBlob> series;
+  std::string outputs_codec;  // decoded outputs of every frame; empty: none kept
+  std::string outputs;
 };
 
 // One metric value of one eval of a run, joined with what the gate needs.
@@ -251,6 +253,8 @@ class Store {
                                       std::optional<int64_t> suite_id,
                                       const std::vector<std::string>& metrics = {});
   std::vector<SeriesBlob> frame_series(int64_t eval_id);
+  // The eval's decoded outputs (codec in `codec`, frames 0), if kept.
+  std::optional<SeriesBlob> frame_outputs(int64_t eval_id);
   std::vector<BoardStats> board_stats();
   // Mean of a metric per night of nightly runs (newest `nights`), per revision name.
   std::vector<TrendPoint> metric_trend(const std::string& metric, int nights = 30);

@@ -6,9 +6,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "evals/proto/model.pb.h"
 
 namespace hil::dual_engine {
 
@@ -55,6 +58,8 @@ class Model {
   const TensorInfo& tensor(const std::string& name) const;
   bool is_initializer(const std::string& name) const;
   uint64_t parameter_count() const;
+  // The model interface text carried in metadata_props ("hil.interface"), if any.
+  std::optional<std::string> interface_text() const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
@@ -63,5 +68,34 @@ class Model {
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Checks an interface against the graph: every graph input bound exactly
+// once, float32, with the shape its cameras, history, stacking, colour and
+// layout give; every graph output bound to a head or listed as ignored; every
+// binding names a real input or output; each head's output holds what its
+// decoder reads. Throws evals::InterfaceError naming the input, output or head.
+void check_interface(const Model& model, const model::ModelInterface& iface);
+
+// The interface a revision carries (embedded), parsed and checked against its
+// graph; throws evals::InterfaceError when it has none or it does not fit.
+model::ModelInterface revision_interface(const Model& model);
+
+// NAME.interface.textproto beside NAME.onnx.
+std::filesystem::path interface_path_for(const std::filesystem::path& onnx);
+
+// The ONNX bytes with `interface_text` in metadata_props (replacing any).
+std::string embed_interface(const std::string& onnx_bytes, const std::string& interface_text);
+
+// A revision as it is uploaded: its interface from the file beside it (which
+// wins, and is then embedded) or from its metadata, checked against the graph.
+struct PreparedRevision {
+  std::string bytes;               // what is uploaded and named by its SHA-256
+  model::ModelInterface iface;
+  std::string interface_source;    // the file it came from, or "metadata"
+};
+// Throws ModelError (bad ONNX) or evals::InterfaceError (no interface, or one
+// that does not fit), naming the file.
+PreparedRevision prepare_revision(const std::filesystem::path& onnx,
+                                  const std::optional<std::filesystem::path>& interface_file = std::nullopt);
 
 }  // namespace hil::dual_engine

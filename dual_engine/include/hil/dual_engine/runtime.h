@@ -26,14 +26,17 @@
 namespace hil::dual_engine {
 
 // A revision compiled for a board type, with every plan loaded on both
-// engines through the board's backend (roles are interchangeable). Built once
-// per (revision, board type) and reused across evals; not for concurrent use.
+// engines through the board's backend (roles are interchangeable), and its
+// model interface checked against its graph. Built once per (revision,
+// board type) and reused across evals; not for concurrent use.
 class CompiledRevision {
  public:
-  // `backend` defaults to the emulated engines.
+  // `backend` defaults to the emulated engines. Throws evals::InterfaceError
+  // when the revision carries no interface or one that does not fit.
   CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend = nullptr);
   const CompiledModel& plan() const { return plan_; }
   const board::BoardType& board() const { return board_; }
+  const model::ModelInterface& iface() const { return iface_; }
 
   struct EnginePrograms {
     std::unique_ptr<EngineProgram> first, second, standby;
@@ -42,6 +45,7 @@ class CompiledRevision {
 
  private:
   board::BoardType board_;
+  model::ModelInterface iface_;
   CompiledModel plan_;
   EnginePrograms engines_[2];
 };
@@ -75,6 +79,8 @@ struct EvalRun {
   double split_period_ms = 0;        // steady-state emulated time per frame, split
   std::vector<FailoverEvent> failovers;
   std::vector<std::string> events;   // everything that happened, in order, for people
+  double decode_seconds = 0;         // host time decoding camera images
+  double preprocess_seconds = 0;     // host time turning them into input tensors
 };
 
 // Called after each frame; return false to abort (e.g. the lease was lost).
@@ -85,10 +91,14 @@ struct RuntimeOptions {
   double host_watchdog_ms = 250;
 };
 
-// Plays every readable frame of the clip. Throws ModelError or ClipError on
-// bad input (the eval fails with that message), std::invalid_argument on a
-// bad scenario.
+// Plays every readable frame of the clip and scores it with the suite's
+// declared metrics (plugins excepted) besides the system metrics. Throws
+// ModelError, evals::InterfaceError or ClipError on bad input (the eval
+// fails with that message: a clip without the ground truth a metric needs,
+// a camera the interface reads and the clip lacks), std::invalid_argument on
+// a bad scenario.
 EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, const suite::Scenario& scenario,
-                  const FrameProgress& progress = {}, const RuntimeOptions& options = {});
+                  const std::vector<suite::MetricSpec>& metrics, const FrameProgress& progress = {},
+                  const RuntimeOptions& options = {});
 
 }  // namespace hil::dual_engine

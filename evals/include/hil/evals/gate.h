@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "evals/proto/suite.pb.h"
+#include "hil/evals/metrics.h"
 
 namespace hil::evals {
 
@@ -67,7 +68,8 @@ struct GateOptions {
   double slice_fdr = 0.05;     // Benjamini-Hochberg false discovery rate over advisory slices
 };
 
-MetricVerdict gate_metric(const suite::GatingRule& rule, const std::vector<PairedClip>& clips,
+// Gates one metric (its definition gives direction and ratio counts).
+MetricVerdict gate_metric(const suite::GatingRule& rule, const MetricDef& def, const std::vector<PairedClip>& clips,
                           const GateOptions& options, const std::string& slice = "all");
 
 GateReport run_gate(const suite::Suite& suite, const std::vector<PairedClip>& clips, const GateOptions& options);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace hil::evals {
 
@@ -15,5 +16,13 @@ struct SplitMix {
     return z ^ (z >> 31);
   }
 };
+
+// FNV-1a, 64 bits: a string's seed, the same with every standard library
+// (std::hash is not).
+inline uint64_t fnv1a64(std::string_view text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
 
 }  // namespace hil::evals

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "evals/proto/clip.pb.h"
+#include "evals/proto/model.pb.h"
 #include "evals/proto/suite.pb.h"
 
 namespace hil::evals {
@@ -18,6 +20,15 @@ class SuiteError : public std::runtime_error {
 
 // Parses and validates suite text; `name` is used in error messages.
 suite::Suite parse_suite(const std::string& text, const std::string& name);
+
+// Checks a suite against a revision's interface and the headers of the
+// clips it will play, before any board is used: every metric's head exists
+// with the right kind and field; every camera the interface reads, and every
+// ground truth the metrics need, is in every clip; command gaps are gated
+// only for a network with a control head. Throws SuiteError naming the
+// metric, head, camera, truth or clip at fault.
+void check_suite_fit(const suite::Suite& suite, const model::ModelInterface& iface, const std::string& revision,
+                     const std::vector<std::pair<std::string, clip::ClipHeader>>& clips);
 
 // Loads a suite by path, or by name from the shipped suites directory
 // (HIL_SUITES_DIR, overridable with the HIL_SUITES environment variable).

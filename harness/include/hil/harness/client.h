@@ -40,6 +40,9 @@ class Client {
 
   // Uploads a file as a blob named by its SHA-256 (skipped if the scheduler has it).
   std::string upload_file(const std::filesystem::path& path);
+  // Uploads bytes held in memory (a revision with its interface embedded);
+  // `what` names them in errors. Returns their SHA-256.
+  std::string upload_bytes(const std::string& bytes, const std::string& what);
   std::vector<std::string> missing_blobs(const std::vector<std::string>& sha256s);
 
   wire::SubmitAck submit(const wire::SubmitRun& run);
@@ -51,6 +54,9 @@ class Client {
   void drain(const std::string& board, bool undrain = false);
 
  private:
+  void upload(const std::string& sha, uint64_t total, const std::string& what,
+              const std::function<size_t(char*, size_t)>& read_some);
+
   void write(wire::Envelope& envelope);
   wire::Envelope read();
 

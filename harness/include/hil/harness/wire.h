@@ -16,8 +16,10 @@
 
 namespace hil::harness {
 
-inline constexpr uint32_t kProtocolVersion = 1;
-inline constexpr uint32_t kMinProtocolVersion = 1;  // oldest agent this scheduler serves
+// 2: leases carry the suite's declared metrics, results the decoded outputs.
+// A version 1 agent would score with the old fixed metrics: refused.
+inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kMinProtocolVersion = 2;  // oldest agent this scheduler serves
 inline constexpr uint32_t kDefaultMaxFrameBytes = 16u << 20;
 inline constexpr uint32_t kBlobChunkBytes = 1u << 20;
 inline constexpr const char* kSoftwareVersion = "hil 0.1.0";
