@@ -132,6 +132,7 @@ void add_models_commands(CLI::App& app) {
   check->add_option("--clip", ck->clips, "and these clips' cameras and ground truth (repeatable)");
   check->add_option("--board", ck->board, "board type to compile for")->capture_default_str();
   check->callback([ck] { exit_code() = check_model(*ck); });
+  add_dataset_command(models);
 
   struct Conformance {
     std::vector<std::string> dirs;

@@ -13,6 +13,7 @@ inline constexpr int kExitError = 3;
 
 void add_clips_commands(CLI::App& app);
 void add_models_commands(CLI::App& app);
+void add_dataset_command(CLI::App* models);  // hil models dataset
 void add_eval_command(CLI::App& app);
 void add_server_commands(CLI::App& app);
 void add_gate_commands(CLI::App& app);
