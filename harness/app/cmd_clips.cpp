@@ -1,8 +1,9 @@
-// hil clips generate | info | render
+// hil clips generate | import | info | render
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -11,6 +12,7 @@
 #include "commands.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
+#include "hil/evals/clip_import.h"
 #include "hil/harness/progress.h"
 
 namespace hil::app {
@@ -33,6 +35,68 @@ const char* visibility_name(int v) {
 const char* class_name(int c) {
   static constexpr const char* kNames[] = {"unknown", "car", "truck", "pedestrian", "cyclist", "cone"};
   return c >= 0 && c <= 5 ? kNames[c] : "?";
+}
+
+std::string encoding_name(const clip::Camera& c) {
+  switch (c.encoding()) {
+    case clip::ENCODING_JPEG: return fmt::format("jpeg q{}", c.quality());
+    case clip::ENCODING_PNG: return "png";
+    default: return "raw";
+  }
+}
+
+struct ImportArgs {
+  std::vector<std::string> cameras;  // NAME=PATH
+  std::string labels, format, kitti_calib, kitti_camera, encoding = "jpeg", name, out;
+  uint32_t quality = 90;
+  double fps = 0;
+  std::vector<std::string> tags;
+};
+
+// hil clips import: prints the clip's path, SHA-256, frames, cameras and
+// truth; bad input is reported (file and line or frame) with exit code 3.
+int import_clip(const ImportArgs& a) {
+  evals::ImportOptions o;
+  for (const auto& spec : a.cameras) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      fmt::print(stderr, "hil: error: --camera '{}': expected NAME=PATH\n", spec);
+      return kExitError;
+    }
+    o.cameras.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
+  }
+  o.labels = a.labels;
+  // Without --format: KITTI when a calib file is given, else JSON lines.
+  const std::string format = !a.format.empty() ? a.format : a.kitti_calib.empty() ? "jsonl" : "kitti";
+  o.format = format == "kitti" ? evals::LabelFormat::kKittiTracking : evals::LabelFormat::kJsonl;
+  o.kitti_calib = a.kitti_calib;
+  o.kitti_camera = a.kitti_camera;
+  o.encoding = a.encoding == "png" ? clip::ENCODING_PNG : clip::ENCODING_JPEG;
+  o.quality = a.quality;
+  o.fps = a.fps;
+  o.name = a.name;
+  o.tags = a.tags;
+  o.note = [](const std::string& s) { fmt::print(stderr, "note: {}\n", s); };
+  std::string sha;
+  try {
+    sha = evals::import_clip(o, a.out);
+  } catch (const evals::ImportError& e) {
+    fmt::print(stderr, "hil: error: {}\n", e.what());
+    return kExitError;
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "hil: error: {}\n", e.what());
+    return kExitError;
+  }
+  const auto path = std::filesystem::path(a.out) / (sha + ".clip");
+  evals::ClipReader r(path);
+  const auto& h = r.header();
+  fmt::print("clip      {}\nsha256    {}\nname      {}\nframes    {} at {} fps\n", path.string(), sha, h.name(),
+             r.frame_count(), h.fps());
+  for (const auto& c : h.cameras()) {
+    fmt::print("camera    {} {}x{} {}\n", c.name(), c.width(), c.height(), encoding_name(c));
+  }
+  fmt::print("truth     {}\n", h.truth_size() ? fmt::format("{}", fmt::join(h.truth(), ", ")) : "(none)");
+  return kExitPass;
 }
 
 }  // namespace
@@ -84,6 +148,29 @@ void add_clips_commands(CLI::App& app) {
                secs, g->count * g->frames / std::max(secs, 1e-9));
   });
 
+  auto im = std::make_shared<ImportArgs>();
+  auto* imp = clips->add_subcommand("import", "make a clip from a recorded drive: a video or image folder per camera, "
+                                              "plus JSON-lines or KITTI tracking labels");
+  imp->add_option("--camera", im->cameras,
+                  "NAME=PATH: a camera's video (MP4, MKV, MJPEG AVI, ...) or folder of .png/.jpg frames; repeatable")
+      ->required();
+  imp->add_option("--labels", im->labels, "labels file (evals/proto/labels.proto JSON lines, or KITTI label_02/NNNN.txt)")
+      ->required();
+  imp->add_option("--format", im->format, "jsonl or kitti (default: kitti with --kitti-calib, else jsonl)")
+      ->check(CLI::IsMember({"jsonl", "kitti"}));
+  imp->add_option("--kitti-calib", im->kitti_calib, "KITTI calib file (calib/NNNN.txt)");
+  imp->add_option("--kitti-camera", im->kitti_camera, "camera the KITTI boxes and P2 belong to (default: the first)");
+  imp->add_option("--encoding", im->encoding, "frame storage: jpeg or png")
+      ->check(CLI::IsMember({"jpeg", "png"}))
+      ->capture_default_str();
+  imp->add_option("--quality", im->quality, "JPEG quality")->check(CLI::Range(1, 100))->capture_default_str();
+  imp->add_option("--fps", im->fps, "frame rate (default: the labels' clip line, else the video's, else 10)")
+      ->check(CLI::NonNegativeNumber);
+  imp->add_option("--name", im->name, "clip name (default: the labels' clip line, else the labels file's stem)");
+  imp->add_option("--tag", im->tags, "a tag for the clip; repeatable");
+  imp->add_option("--out", im->out, "output directory (the clip is <out>/<sha256>.clip)")->required();
+  imp->callback([im] { exit_code() = import_clip(*im); });
+
   auto info_file = std::make_shared<std::string>();
   auto* info = clips->add_subcommand("info", "print a clip's header and label statistics");
   info->add_option("file", *info_file)->required();
@@ -93,9 +180,19 @@ void add_clips_commands(CLI::App& app) {
     fmt::print("clip      {}\nname      {}\ntags      {}\nfps       {}\nframes    {} (header says {})\n", *info_file,
                h.name(), fmt::join(h.tags(), ", "), h.fps(), r.frame_count(), h.frame_count());
     for (const auto& c : h.cameras()) {
-      fmt::print("camera    {} {}x{}x{} fx={} fy={} cx={} cy={} k1={} at z={} m\n", c.name(), c.width(), c.height(),
-                 c.channels(), c.intrinsics().fx(), c.intrinsics().fy(), c.intrinsics().cx(), c.intrinsics().cy(),
-                 c.intrinsics().k1(), c.extrinsics().z());
+      const auto& ex = c.extrinsics();
+      fmt::print("camera    {} {}x{}x{} {} fx={} fy={} cx={} cy={} k1={} at x={:.3f} y={:.3f} z={:.3f} m "
+                 "yaw={:.4f} pitch={:.4f} roll={:.4f}\n",
+                 c.name(), c.width(), c.height(), c.channels(), encoding_name(c), c.intrinsics().fx(),
+                 c.intrinsics().fy(), c.intrinsics().cx(), c.intrinsics().cy(), c.intrinsics().k1(), ex.x(), ex.y(),
+                 ex.z(), ex.yaw(), ex.pitch(), ex.roll());
+    }
+    const auto truth = evals::clip_truth(h);
+    fmt::print("truth     {}\n", truth.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(truth, ", ")));
+    if (h.has_source()) {
+      const auto& s = h.source();
+      fmt::print("imported  {} labels at {} (hil {}) from {}\n", s.labels_format(), s.imported_at(), s.hil_version(),
+                 fmt::join(s.files(), " "));
     }
     if (h.has_generator()) {
       const auto& gp = h.generator();
