@@ -108,6 +108,8 @@ void add_clips_commands(CLI::App& app) {
   struct Generate {
     uint32_t count = 8, frames = 48, width = 128, height = 64;
     std::string conditions = "clear,rain,snow,fog,night,spray", out = "clips", road, traffic;
+    std::string rig = "front", encoding = "raw";
+    uint32_t quality = 90;
     uint64_t seed = 1;
     double fps = 36;
   };
@@ -122,6 +124,11 @@ void add_clips_commands(CLI::App& app) {
   gen->add_option("--width", g->width)->capture_default_str();
   gen->add_option("--height", g->height)->capture_default_str();
   gen->add_option("--fps", g->fps)->capture_default_str();
+  gen->add_option("--rig", g->rig, "cameras: front, or tri (front, left, right)")->capture_default_str();
+  gen->add_option("--encoding", g->encoding, "frame storage: raw, jpeg or png")
+      ->check(CLI::IsMember({"raw", "jpeg", "png"}))
+      ->capture_default_str();
+  gen->add_option("--quality", g->quality, "JPEG quality (1..100)")->capture_default_str();
   gen->add_option("--out", g->out, "output directory")->capture_default_str();
   gen->callback([g] {
     auto conditions = split_list(g->conditions);
@@ -138,6 +145,11 @@ void add_clips_commands(CLI::App& app) {
       spec.width = g->width;
       spec.height = g->height;
       spec.fps = g->fps;
+      spec.rig = g->rig;
+      spec.encoding = g->encoding == "jpeg"  ? clip::ENCODING_JPEG
+                      : g->encoding == "png" ? clip::ENCODING_PNG
+                                             : clip::ENCODING_RAW;
+      spec.quality = g->quality;
       auto sha = evals::generate_clip_file(spec, g->out);
       bar.update(i + 1);
       if (!bar.interactive()) fmt::print("{}/{}.clip\n", g->out, sha);

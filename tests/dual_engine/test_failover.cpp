@@ -26,7 +26,7 @@ EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::st
   for (const auto& f : faults) *sc.add_faults() = parse_fault(f);
   RuntimeOptions o;
   o.host_watchdog_ms = 60;  // hangs are found by this timeout on the host
-  return play_eval(rev, clip, sc, {}, o);
+  return play_eval(rev, clip, sc, {}, {}, o);
 }
 
 struct Fixture {
@@ -184,7 +184,7 @@ TEST_CASE("an engine whose backend throws is failed over like a crash", "[failov
   suite::Scenario sc;
   sc.set_name("faulty-backend");
   sc.set_mode("single");
-  auto run = play_eval(rev, fx.clip, sc);
+  auto run = play_eval(rev, fx.clip, sc, {});
   REQUIRE(run.failovers.size() == 1);
   CHECK(run.failovers[0].failed_engine == 0);
   CHECK(run.failovers[0].kind == "crash");

@@ -14,7 +14,7 @@ EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::st
   sc.set_name(mode);
   sc.set_mode(mode);
   sc.set_commander(static_cast<uint32_t>(commander));
-  return play_eval(rev, clip, sc);
+  return play_eval(rev, clip, sc, {});
 }
 }  // namespace
 

@@ -66,8 +66,9 @@ evals::GateReport compare(const std::string& candidate, uint64_t candidate_seed,
     p.clip = f.stem().string();
     p.cluster = p.clip;
     p.tags.assign(reader.header().tags().begin(), reader.header().tags().end());
-    p.candidate = dual_engine::play_eval(*revision(candidate, candidate_seed).compiled, reader, split).scorer.summary();
-    p.baseline = dual_engine::play_eval(*revision(baseline, 1).compiled, reader, split).scorer.summary();
+    const std::vector<suite::MetricSpec> metrics(suite.metrics().begin(), suite.metrics().end());
+    p.candidate = dual_engine::play_eval(*revision(candidate, candidate_seed).compiled, reader, split, metrics).scorer.summary();
+    p.baseline = dual_engine::play_eval(*revision(baseline, 1).compiled, reader, split, metrics).scorer.summary();
     pairs.push_back(std::move(p));
   }
   evals::GateOptions options;

@@ -1,8 +1,19 @@
 // Test helpers: real temporary directories and small real models.
 #pragma once
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <filesystem>
 #include <string>
+
+#include "evals/proto/outputs.pb.h"
+
+namespace hil::outputs {
+// Decoded outputs compare field by field (protobuf messages have no ==).
+inline bool operator==(const FrameOutputs& a, const FrameOutputs& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+}  // namespace hil::outputs
 
 namespace hil::test {
 

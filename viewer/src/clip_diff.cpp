@@ -15,10 +15,8 @@
 namespace hil::viewer {
 namespace {
 
-// Shown when no suite gates anything (results of ad-hoc evals).
-constexpr const char* kDefaultMetrics[] = {"lane_offset_mae", "lane_heading_mae",
-                                           "steering_mae",    "accel_mae",
-                                           "lead_recall",     "device_latency_p99_ms"};
+// Shown after the suites' declared metrics when no suite gates anything.
+constexpr const char* kDefaultSystemMetrics[] = {"device_latency_p99_ms", "command_gaps"};
 
 DiffMetric describe(const std::string& name, const std::vector<hil::db::MetricDefRow>& defs) {
   DiffMetric metric;
@@ -29,7 +27,7 @@ DiffMetric describe(const std::string& name, const std::vector<hil::db::MetricDe
     metric.unit = def->unit;
     metric.direction =
         def->direction == "higher" ? Direction::kHigherIsBetter : Direction::kLowerIsBetter;
-  } else if (const auto* known = hil::evals::find_metric(name)) {
+  } else if (const auto* known = hil::evals::find_metric(hil::evals::system_metrics(), name)) {
     metric.unit = known->unit;
     metric.direction = known->direction == hil::suite::HIGHER_IS_BETTER ? Direction::kHigherIsBetter
                                                                         : Direction::kLowerIsBetter;
@@ -74,12 +72,18 @@ std::vector<std::string> split_tags(const std::string& comma_separated) {
 
 std::vector<DiffMetric> gating_metrics(const std::vector<std::string>& suite_texts,
                                        const std::vector<hil::db::MetricDefRow>& defs) {
-  std::vector<DiffMetric> blocking, advisory;
-  std::set<std::string> seen;
+  std::vector<DiffMetric> blocking, advisory, declared;
+  std::set<std::string> seen, seen_declared;
   for (const auto& text : suite_texts) {
     hil::suite::Suite suite;
     // Leniently: the scheduler validated the suite when it was submitted.
     if (!google::protobuf::TextFormat::ParseFromString(text, &suite)) continue;
+    for (const auto& m : suite.metrics()) {
+      for (const auto& def : hil::evals::metric_defs(m)) {
+        if (def.auxiliary || def.plugin || !seen_declared.insert(def.name).second) continue;
+        declared.push_back(describe(def.name, defs));
+      }
+    }
     for (const auto& gate : suite.gates()) {
       if (gate.metric().empty() || !seen.insert(gate.metric()).second) continue;
       DiffMetric metric = describe(gate.metric(), defs);
@@ -91,12 +95,12 @@ std::vector<DiffMetric> gating_metrics(const std::vector<std::string>& suite_tex
   }
   blocking.insert(blocking.end(), advisory.begin(), advisory.end());
   if (!blocking.empty()) return blocking;
-  for (const char* name : kDefaultMetrics) {
+  for (const char* name : kDefaultSystemMetrics) {
     const bool defined = defs.empty() || std::any_of(defs.begin(), defs.end(),
                                                      [&](const auto& d) { return d.name == name; });
-    if (defined) blocking.push_back(describe(name, defs));
+    if (defined) declared.push_back(describe(name, defs));
   }
-  return blocking;
+  return declared;
 }
 
 DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows,
