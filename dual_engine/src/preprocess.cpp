@@ -106,9 +106,14 @@ InputBuilder::InputBuilder(const model::ModelInterface& iface, const std::vector
     }
     if (!graph) throw evals::InterfaceError(fmt::format("input '{}' is not a graph input", binding.input()));
     for (const auto& cam : binding.cameras()) {
-      if (!evals::find_camera(clip.header(), cam)) {
+      const auto* c = evals::find_camera(clip.header(), cam);
+      if (!c) {
         throw evals::InterfaceError(fmt::format("input '{}' reads camera '{}', which clip {} does not have",
                                                 binding.input(), cam, clip.name()));
+      }
+      if (c->channels() != 3) {
+        throw evals::ClipError(clip.name(), -1, 8,
+                               fmt::format("camera '{}' has {} channels; hil reads RGB cameras (3)", cam, c->channels()));
       }
     }
     Bound b;

@@ -286,6 +286,7 @@ void write_suite(const fs::path& path) {
     << "clips { generated { count: " << kClips
     << " frames: 6 seed: 71000 conditions: [\"clear\", \"rain\", \"night\", \"snow\"] } }\n";
   for (const auto& sc : all) s << sc << "\n";
+  s << test::kSampleMetrics;
   for (const char* gate : {"metric: \"lane_offset_mae\" max_abs_degradation: 0.02",
                            "metric: \"steering_mae\" max_abs_degradation: 0.001",
                            "metric: \"accel_mae\" max_abs_degradation: 0.35",

@@ -116,6 +116,7 @@ inline std::filesystem::path write_suite(const TempDir& dir, uint32_t clips) {
       << "clips { generated { count: " << clips
       << " frames: 6 seed: 500 conditions: [\"clear\", \"snow\"] } }\n"
       << "scenarios { name: \"split\" mode: \"split\" }\n"
+      << test::kSampleMetrics
       << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
          "true }\n";
   return path;

@@ -116,6 +116,7 @@ TEST_CASE(
         << "clips { generated { count: 2 frames: 60 seed: 81 conditions: [\"clear\"] } }\n"
         << "scenarios { name: \"split\" mode: \"split\" }\nscenarios { name: \"noop\" mode: "
            "\"noop\" }\n"
+        << test::kSampleMetrics
         << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
            "true }\n";
   }

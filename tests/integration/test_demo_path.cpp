@@ -32,6 +32,7 @@ TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate
     suite << "name: \"it\"\nboard_type: \"emulated-hw3\"\n"
           << "clips { generated { count: 6 frames: 8 seed: 700 conditions: [\"clear\", \"night\", \"fog\"] } }\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
+          << test::kSampleMetrics
           << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.02 min_clips: 3 blocking: true }\n"
           << "gates { metric: \"steering_mae\" max_abs_degradation: 0.002 min_clips: 3 blocking: true }\n";
   }

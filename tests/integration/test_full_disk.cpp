@@ -87,6 +87,7 @@ TEST_CASE(
           << "clips { generated { count: 40 frames: 24 seed: 31 conditions: [\"clear\", \"fog\"] } "
              "}\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
+          << test::kSampleMetrics
           << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
              "true }\n";
   }

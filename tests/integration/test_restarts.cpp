@@ -55,6 +55,7 @@ struct Lab {
             << "clips { generated { count: " << clips
             << " frames: 12 seed: 900 conditions: [\"clear\", \"rain\"] } }\n"
             << "scenarios { name: \"split\" mode: \"split\" }\n"
+            << test::kSampleMetrics
             << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 "
                "blocking: true }\n";
     }
