@@ -106,6 +106,11 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
   return s;
 }
 
+bool plays_frames(const suite::Suite& s) {
+  return std::any_of(s.scenarios().begin(), s.scenarios().end(),
+                     [](const suite::Scenario& sc) { return sc.mode() != "noop"; });
+}
+
 void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface, const std::string& revision,
                      const std::vector<std::pair<std::string, clip::ClipHeader>>& clips) {
   for (const auto& m : s.metrics()) {

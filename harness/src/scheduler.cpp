@@ -327,6 +327,7 @@ struct Scheduler::Impl {
   // a head the model lacks, a camera or ground truth a clip lacks is the
   // submitter's error, never the boards'. Returns "" or what is wrong.
   std::string fit_error(const suite::Suite& suite, const wire::SubmitRun& sub) {
+    if (!evals::plays_frames(suite)) return "";  // noop: nothing is loaded or scored
     try {
       std::vector<std::pair<std::string, clip::ClipHeader>> headers;
       for (const auto& c : sub.clips()) {
