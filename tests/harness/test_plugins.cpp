@@ -11,7 +11,9 @@
 #include "farm.h"
 #include "hil/db/database.h"
 #include "hil/db/store.h"
+#include "hil/dual_engine/model.h"
 #include "hil/evals/metrics.h"
+#include "hil/evals/model_interface.h"
 
 using namespace hil;
 using namespace hil::test;
@@ -123,4 +125,34 @@ TEST_CASE("a plugin that fails on an eval fails that eval with its message, not 
   auto boards = d.prepare("SELECT COUNT(*) FROM boards WHERE health = 'quarantined'");
   boards.step();
   CHECK(boards.int64(0) == 0);
+}
+
+TEST_CASE("the scheduler itself refuses a revision without an interface, or one lacking a head the suite reads",
+          "[scheduler][interface]") {
+  Farm farm(1);
+  farm.wait_for_boards(1);
+  harness::Client c(farm.client());
+  // A well-formed run, then its candidate swapped for blobs the client-side
+  // checks would have refused: the scheduler must not rely on the client.
+  auto run = harness::prepare_run(c, paired_request(farm.dir, 2));
+  const std::string junk = "not an ONNX model at all";
+  run.mutable_candidate()->set_sha256(c.upload_bytes(junk, "junk"));
+  run.mutable_candidate()->set_name("junk");
+  CHECK_THROWS_WITH(c.submit(run), Catch::Contains("revision junk carries no model interface"));
+  // A real network whose interface calls its lead head "lead2": the suite's lead_recall reads "lead".
+  auto bytes = evals::read_file(write_revision(farm.dir, "renamed", 3));
+  auto text = *evals::onnx_interface_text(bytes);
+  auto pos = text.find("head: \"lead\"");
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, 12, "head: \"lead2\"");
+  const auto renamed = dual_engine::embed_interface(bytes, text);
+  run.mutable_candidate()->set_sha256(c.upload_bytes(renamed, "renamed"));
+  run.mutable_candidate()->set_name("renamed");
+  CHECK_THROWS_WITH(c.submit(run), Catch::Contains("revision renamed") &&
+                                       Catch::Contains("metric 'lead_recall' reads head 'lead', which the model does "
+                                                       "not have (its heads: control, lead2, ego)"));
+  db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
+  auto st = d.prepare("SELECT COUNT(*) FROM runs");
+  st.step();
+  CHECK(st.int64(0) == 0);  // nothing stored for either
 }
