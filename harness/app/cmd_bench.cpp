@@ -220,7 +220,7 @@ void add_bench_commands(CLI::App& app) {
 
   struct Engine {
     std::vector<std::string> revisions;
-    std::string board = "emulated-hw3";
+    std::string board = "slowed-hw3";
     uint32_t frames = 200;
     int repeats = 7;
   };
@@ -526,7 +526,7 @@ void add_bench_commands(CLI::App& app) {
     auto suite_path = dir / "bench-noop.textproto";
     {
       std::ofstream suite(suite_path);
-      suite << "name: \"bench-noop\"\nboard_type: \"emulated-hw3\"\n"
+      suite << "name: \"bench-noop\"\nboard_type: \"slowed-hw3\"\n"
             << "clips { generated { count: " << dp->clips
             << " frames: 1 seed: 77 conditions: [\"clear\"] } }\n";
       for (uint32_t s = 0; s < dp->scenarios; ++s)

@@ -285,7 +285,7 @@ void write_suite(const fs::path& path) {
   s << "name: \"chaos\"\n"
     << "description: \"chaos suite: " << kClips << " short clips x " << kScenarios
     << " scenarios x 2 revisions\"\n"
-    << "board_type: \"emulated-hw3\"\n"
+    << "board_type: \"slowed-hw3\"\n"
     << "clips { generated { count: " << kClips
     << " frames: 6 seed: 71000 conditions: [\"clear\", \"rain\", \"night\", \"snow\"] } }\n";
   for (const auto& sc : all) s << sc << "\n";

@@ -17,7 +17,7 @@ TEST_CASE("a database made by every earlier schema version opens and migrates fo
       CHECK(old_db.schema_version() == db::kSchemaVersion);
       CHECK(old_db.check().empty());
       db::Store s(old_db);
-      s.upsert_board("b", "emulated-hw3", "idle", "x");
+      s.upsert_board("b", "slowed-hw3", "idle", "x");
       auto stats = s.board_stats();
       REQUIRE(stats.size() == 1);
       CHECK(stats[0].consecutive_failures == 0);
@@ -34,7 +34,7 @@ TEST_CASE("rows written at version 1 are kept by the migrations to the current v
     INSERT INTO suites(id, name, text, sha256) VALUES (1, 's', 'name: "s"', 'bbbb');
     INSERT INTO runs(id, label, candidate_id, suite_id, priority, state, submitted_at, verdict)
       VALUES (7, 'old run', 1, 1, 'gate', 'done', 0, 'pass');
-    INSERT INTO boards(name, type, state) VALUES ('rack-000', 'emulated-hw3', 'idle');
+    INSERT INTO boards(name, type, state) VALUES ('rack-000', 'slowed-hw3', 'idle');
   )sql");
   {
     db::Database v1(path, db::OpenMode::kReadWrite);

@@ -31,7 +31,7 @@ EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::st
 TEST_CASE("without faults, split, single and redundant modes give bit-identical outputs", "[runtime]") {
   use_single_thread_kernels();
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipReader clip(test::sample_clip(901, "fog", 10));
   auto split = play(rev, clip, "split");
   auto single = play(rev, clip, "single");
@@ -49,7 +49,7 @@ TEST_CASE("without faults, split, single and redundant modes give bit-identical 
 
 TEST_CASE("emulated device time is deterministic and split is faster per frame than single", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipReader clip(test::sample_clip(902, "clear", 6));
   auto a = play(rev, clip, "split");
   auto b = play(rev, clip, "split");
@@ -63,7 +63,7 @@ TEST_CASE("emulated device time is deterministic and split is faster per frame t
 
 TEST_CASE("a camera at another size is resized to the network's input, as its interface says", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
   spec.seed = 5;
   spec.frames = 3;
@@ -84,7 +84,7 @@ TEST_CASE("a camera at another size is resized to the network's input, as its in
 
 TEST_CASE("a clip without a camera the interface reads fails clearly, naming both", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
   spec.seed = 5;
   spec.frames = 2;
@@ -98,7 +98,7 @@ TEST_CASE("a clip without a camera the interface reads fails clearly, naming bot
 
 TEST_CASE("a clip whose frames lack the camera's image or labels fails clearly, never reads out of bounds", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
   spec.seed = 6;
   spec.frames = 2;

@@ -112,7 +112,7 @@ struct Farm {
 inline std::filesystem::path write_suite(const TempDir& dir, uint32_t clips) {
   auto path = dir / "small.textproto";
   std::ofstream out(path);
-  out << "name: \"small\"\nboard_type: \"emulated-hw3\"\n"
+  out << "name: \"small\"\nboard_type: \"slowed-hw3\"\n"
       << "clips { generated { count: " << clips
       << " frames: 6 seed: 500 conditions: [\"clear\", \"snow\"] } }\n"
       << "scenarios { name: \"split\" mode: \"split\" }\n"

@@ -26,7 +26,7 @@ const std::string kFailing = std::string(HIL_PLUGIN_DIR) + "/libhil_test_failing
 std::filesystem::path plugin_suite(const TempDir& dir, const std::string& plugin_block) {
   auto path = dir / "plugin.textproto";
   std::ofstream out(path);
-  out << "name: \"plugin\"\nboard_type: \"emulated-hw3\"\n"
+  out << "name: \"plugin\"\nboard_type: \"slowed-hw3\"\n"
       << "clips { generated { count: 3 frames: 8 seed: 900 conditions: [\"clear\", \"snow\"] } }\n"
       << "scenarios { name: \"split\" mode: \"split\" }\n"
       << kSampleMetrics << "metrics { name: \"jerk\" plugin { " << plugin_block << " } }\n"

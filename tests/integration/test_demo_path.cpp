@@ -29,7 +29,7 @@ TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate
   evals::write_file_atomic(base, test::tiny_revision("base", 1));
   {
     std::ofstream suite(dir / "it.textproto");
-    suite << "name: \"it\"\nboard_type: \"emulated-hw3\"\n"
+    suite << "name: \"it\"\nboard_type: \"slowed-hw3\"\n"
           << "clips { generated { count: 6 frames: 8 seed: 700 conditions: [\"clear\", \"night\", \"fog\"] } }\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
           << test::kSampleMetrics

@@ -83,7 +83,7 @@ TEST_CASE(
 
   {
     std::ofstream suite(dir / "disk.textproto");
-    suite << "name: \"disk\"\nboard_type: \"emulated-hw3\"\n"
+    suite << "name: \"disk\"\nboard_type: \"slowed-hw3\"\n"
           << "clips { generated { count: 40 frames: 24 seed: 31 conditions: [\"clear\", \"fog\"] } "
              "}\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"

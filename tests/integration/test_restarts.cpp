@@ -51,7 +51,7 @@ struct Lab {
   int64_t submit(int clips) {
     {
       std::ofstream suite(dir / "restart.textproto");
-      suite << "name: \"restart\"\nboard_type: \"emulated-hw3\"\n"
+      suite << "name: \"restart\"\nboard_type: \"slowed-hw3\"\n"
             << "clips { generated { count: " << clips
             << " frames: 12 seed: 900 conditions: [\"clear\", \"rain\"] } }\n"
             << "scenarios { name: \"split\" mode: \"split\" }\n"

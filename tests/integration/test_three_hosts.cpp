@@ -84,7 +84,7 @@ TEST_CASE("a scheduler and two agent hosts in separate network namespaces run a 
                    "netns", "--tls", tls, "--emulate", "2", "--name", "hostB", "--threads", "1", "--cache", (dir / "cb").string()});
   {
     std::ofstream suite(dir / "netns.textproto");
-    suite << "name: \"netns\"\nboard_type: \"emulated-hw3\"\n"
+    suite << "name: \"netns\"\nboard_type: \"slowed-hw3\"\n"
           << "clips { generated { count: 8 frames: 8 seed: 4242 conditions: [\"clear\"] } }\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
           << test::kSampleMetrics

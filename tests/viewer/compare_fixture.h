@@ -40,7 +40,7 @@ inline constexpr int kFailoverFrame = 12;
 
 inline const char* kSuiteText = R"pb(
   name: "viewer-test"
-  board_type: "emulated-hw3"
+  board_type: "slowed-hw3"
   clips { generated { count: 4 frames: 24 seed: 101 } }
   scenarios { name: "split" mode: "split" }
   gates {
