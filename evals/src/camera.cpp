@@ -29,6 +29,9 @@ bool project_point(const clip::Camera& camera, double x, double y, double z, dou
   const auto& in = camera.intrinsics();
   double xn = -cy / cx, yn = -cz / cx;
   double r2 = xn * xn + yn * yn;
+  // Radial distortion folds back where r (1 + k1 r^2 + k2 r^4) stops growing:
+  // a point that far off the axis would land on the wrong side of the image.
+  if (1 + 3 * in.k1() * r2 + 5 * in.k2() * r2 * r2 <= 0.05) return false;
   double f = 1 + in.k1() * r2 + in.k2() * r2 * r2;
   *u = in.cx() + in.fx() * xn * f;
   *v = in.cy() + in.fy() * yn * f;

@@ -282,7 +282,7 @@ void add_clips_commands(CLI::App& app) {
   });
 
   struct Render {
-    std::string file, out = "frame.png";
+    std::string file, out = "frame.png", camera;
     uint32_t frame = 0, scale = 4;
     bool labels = false;
   };
@@ -292,13 +292,37 @@ void add_clips_commands(CLI::App& app) {
   render->add_option("--frame", rd->frame)->capture_default_str();
   render->add_option("--out", rd->out)->capture_default_str();
   render->add_option("--scale", rd->scale, "integer upscale for viewing")->capture_default_str();
-  render->add_flag("--labels", rd->labels, "draw lanes and cuboids");
+  render->add_flag("--labels", rd->labels, "draw lanes, cuboids and boxes");
+  render->add_option("--camera", rd->camera, "a camera's name, or 'all' side by side (default: the first)");
   render->callback([rd] {
     evals::ClipReader r(rd->file);
     auto f = r.frame(rd->frame);
-    auto img = evals::upscale(evals::frame_image(r.header(), f), std::max<uint32_t>(rd->scale, 1));
-    if (rd->labels) evals::draw_labels(img, r.header(), f, std::max<uint32_t>(rd->scale, 1));
-    evals::write_png(rd->out, img);
+    const uint32_t scale = std::max<uint32_t>(rd->scale, 1);
+    std::vector<uint32_t> cameras;
+    for (int c = 0; c < r.header().cameras_size(); ++c) {
+      if (rd->camera == "all" || r.header().cameras(c).name() == rd->camera || (rd->camera.empty() && c == 0)) {
+        cameras.push_back(static_cast<uint32_t>(c));
+      }
+    }
+    if (cameras.empty()) throw std::invalid_argument(fmt::format("{}: no camera '{}'", rd->file, rd->camera));
+    std::vector<evals::Image> views;
+    for (uint32_t c : cameras) {
+      auto img = evals::upscale(evals::frame_image(r.header(), f, c), scale);
+      if (rd->labels) evals::draw_labels(img, r.header(), f, scale, c);
+      views.push_back(std::move(img));
+    }
+    // Side by side, 4 px apart, top-aligned.
+    uint32_t width = 0, height = 0;
+    for (const auto& v : views) width += v.width + 4, height = std::max(height, v.height);
+    evals::Image out(width - 4, height, 3);
+    uint32_t x0 = 0;
+    for (const auto& v : views) {
+      for (uint32_t y = 0; y < v.height; ++y) {
+        std::copy(v.at(0, y), v.at(0, y) + v.width * 3, out.at(x0, y));
+      }
+      x0 += v.width + 4;
+    }
+    evals::write_png(rd->out, out);
     fmt::print("{}\n", rd->out);
   });
 }

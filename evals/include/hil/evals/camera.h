@@ -21,7 +21,8 @@ using Matrix3 = std::array<std::array<double, 3>, 3>;
 Matrix3 camera_to_ego_rotation(const clip::CameraExtrinsics& extrinsics);
 
 // Projects an ego-frame point to pixel coordinates of the camera; returns
-// false when it is less than 0.3 m in front of the camera.
+// false when it is less than 0.3 m in front of the camera, or so far off
+// its axis that the lens model folds back.
 bool project_point(const clip::Camera& camera, double x, double y, double z, double* u, double* v);
 
 }  // namespace hil::evals
