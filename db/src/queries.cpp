@@ -80,6 +80,15 @@ std::vector<SeriesBlob> Store::frame_series(int64_t eval_id) {
   return out;
 }
 
+std::vector<std::string> Store::suite_texts_of_night(const std::string& night) {
+  auto& st = db_.cached(
+      "SELECT DISTINCT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.night = ?1 ORDER BY s.id");
+  st.bind_all(night);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
 std::optional<SeriesBlob> Store::frame_outputs(int64_t eval_id) {
   auto& st = db_.cached("SELECT codec, data FROM frame_outputs WHERE eval_id = ?1");
   st.bind_all(eval_id);

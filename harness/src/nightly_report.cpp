@@ -1,5 +1,7 @@
 #include "hil/harness/nightly_report.h"
 
+#include <google/protobuf/text_format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -11,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "evals/proto/suite.pb.h"
+#include "hil/evals/metrics.h"
 #include "hil/evals/splitmix.h"
 
 namespace hil::harness {
@@ -249,6 +253,9 @@ ChangePoint find_change_point(const std::vector<double>& values, uint64_t seed, 
   return cp;
 }
 
+std::string render_resolved(db::Store& store, const NightlyReportOptions& o, const std::vector<std::string>& nights,
+                            std::string out, bool html);
+
 std::string render_nightly_report(db::Store& store, const NightlyReportOptions& o) {
   auto& d = store.database();
   // The nights, oldest first, up to the chosen one.
@@ -288,6 +295,50 @@ std::string render_nightly_report(db::Store& store, const NightlyReportOptions& 
               : fmt::format("{} night(s) of history, {} to {}.\n\n", nights.size(), nights.front(),
                             night);
 
+  std::vector<std::string> shown = o.metrics, sliced = o.slice_metrics;
+  if (shown.empty() || sliced.empty()) {
+    // From what the night's suites declare and gate: no per-metric code.
+    std::vector<std::string> declared, gated;
+    auto add = [](std::vector<std::string>& v, const std::string& name) {
+      if (std::find(v.begin(), v.end(), name) == v.end()) v.push_back(name);
+    };
+    for (const auto& text : store.suite_texts_of_night(night)) {
+      suite::Suite suite;
+      if (!google::protobuf::TextFormat::ParseFromString(text, &suite)) continue;
+      for (const auto& m : suite.metrics()) {
+        for (const auto& def : evals::metric_defs(m)) {
+          if (!def.auxiliary) add(declared, def.name);
+        }
+      }
+      for (const auto& g : suite.gates()) {
+        if (g.blocking() && !evals::is_system_metric(g.metric())) add(gated, g.metric());
+      }
+    }
+    if (shown.empty()) {
+      shown = declared;
+      add(shown, "device_latency_p99_ms");
+      add(shown, "command_gaps");
+    }
+    if (sliced.empty()) {
+      sliced = gated.empty() ? std::vector<std::string>(declared.begin(), declared.begin() + std::min<size_t>(3, declared.size()))
+                             : std::vector<std::string>(gated.begin(), gated.begin() + std::min<size_t>(4, gated.size()));
+    }
+  }
+  NightlyReportOptions resolved = o;
+  resolved.metrics = shown;
+  resolved.slice_metrics = sliced;
+  return render_resolved(store, resolved, nights, std::move(out), html);
+}
+
+std::string render_resolved(db::Store& store, const NightlyReportOptions& o, const std::vector<std::string>& nights,
+                            std::string out, bool html) {
+  auto heading = [&](const std::string& text, int level) {
+    out += html ? fmt::format("<h{0}>{1}</h{0}>\n", level, html_escape(text))
+                : fmt::format("{} {}\n\n", std::string(static_cast<size_t>(level), '#'), text);
+  };
+  auto& d = store.database();
+  (void)d;
+  const std::string night = nights.back();
   std::vector<std::string> wanted = o.metrics;
   wanted.insert(wanted.end(), o.slice_metrics.begin(), o.slice_metrics.end());
   const NightSums sums = read_night_sums(store, nights.front(), night, wanted);

@@ -27,7 +27,12 @@ TEST_CASE("the nightly report shows tonight's values, the change and the night i
   db::Database d(dir / "n.db");
   db::Store s(d);
   s.sync_metric_defs({{"lane_offset_mae", "m", "lower", ""}, {"steering_mae", "rad", "lower", ""}});
-  auto suite = s.upsert_suite("nightly", "x", std::string(64, 's'));
+  // The report takes its metrics and slices from what the night's suite
+  // declares and gates: no metric name is known to the report itself.
+  auto suite = s.upsert_suite("nightly",
+                              std::string("name: \"nightly\" board_type: \"b\"\n") + test::kSampleMetrics +
+                                  "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.02 blocking: true }\n",
+                              std::string(64, 's'));
   std::vector<int64_t> clips;
   for (int c = 0; c < 6; ++c) {
     clips.push_back(s.upsert_clip({0,
@@ -56,7 +61,6 @@ TEST_CASE("the nightly report shows tonight's values, the change and the night i
   }
   s.upsert_board("rack-000", "slowed-hw3", "idle", "x");
   harness::NightlyReportOptions o;
-  o.metrics = {"lane_offset_mae", "steering_mae"};
   auto md = harness::render_nightly_report(s, o);
   INFO(md);
   CHECK(md.find("2026-11-08") != std::string::npos);

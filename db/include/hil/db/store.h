@@ -260,6 +260,8 @@ class Store {
   std::vector<TrendPoint> metric_trend(const std::string& metric, int nights = 30);
   std::vector<TableSize> table_sizes();
   void set_run_night(int64_t run_id, const std::string& night);
+  // The distinct suite texts of a night's runs (what they declared and gated).
+  std::vector<std::string> suite_texts_of_night(const std::string& night);
   // The progress of the night's runs at `now` (unix seconds; 0: the current
   // time), with the rate over the last `window_seconds`. One pass over the
   // night's evals through evals_by_run.

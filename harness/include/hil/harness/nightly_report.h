@@ -16,11 +16,13 @@ namespace hil::harness {
 struct NightlyReportOptions {
   std::string night;  // default: the latest night in the database
   int nights = 14;    // history shown and searched for change points
-  std::vector<std::string> metrics{"lane_offset_mae", "lane_heading_mae", "steering_mae",
-                                   "accel_mae",       "lead_recall",      "device_latency_p99_ms",
-                                   "command_gaps"};
-  // Metrics of the slices (by condition, object class, traffic pattern).
-  std::vector<std::string> slice_metrics{"lane_offset_mae", "steering_mae", "lead_recall"};
+  // Metrics shown; empty: what the night's suites declare (counts behind
+  // ratios left out), then device_latency_p99_ms and command_gaps.
+  std::vector<std::string> metrics;
+  // Metrics of the slices (by condition, object class, traffic pattern);
+  // empty: the night's suites' blocking gates (at most four), else the first
+  // three declared.
+  std::vector<std::string> slice_metrics;
   bool html = false;
   std::string viewer_db = "hil.db";
   uint64_t seed = 7;  // permutation test
