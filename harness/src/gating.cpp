@@ -98,6 +98,20 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   for (const auto& e : evals_of_run) options.missing_evals += e.state != "succeeded";
   auto report = evals::run_gate(suite, paired, options);
   const auto defs = evals::suite_metrics(suite);
+  // A network without a control head commands nothing: its evals report no
+  // command gaps, and the verdict says so rather than counting zero.
+  for (const auto& [id, who] : {std::pair<int64_t, const char*>{cand_id, "candidate"}, {base_id, "baseline"}}) {
+    const bool played = std::any_of(rows.begin(), rows.end(), [&](const db::RunMetricRow& r) {
+      return r.revision_id == id && r.metric == "frames" && r.value > 0;
+    });
+    const bool commands = std::any_of(rows.begin(), rows.end(), [&](const db::RunMetricRow& r) {
+      return r.revision_id == id && r.metric == "command_gaps";
+    });
+    if (played && !commands) {
+      report.summary += fmt::format("; the {} has no control head: it commands nothing, so no command gaps are counted",
+                                    who);
+    }
+  }
 
   // Explain: per blocking metric, the clips that moved it most (worst first),
   // each with the frame where the two revisions' outputs diverge most.
