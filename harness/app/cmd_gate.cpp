@@ -12,6 +12,7 @@
 #include "hil/evals/sha256.h"
 #include "hil/harness/client.h"
 #include "hil/harness/gating.h"
+#include "hil/evals/metrics.h"
 #include "hil/evals/suite.h"
 #include "hil/harness/progress.h"
 #include "hil/harness/submission.h"
@@ -90,6 +91,9 @@ int gate(const GateArgs& args) {
   view.evals_total = last.total();
   view.evals_succeeded = last.succeeded();
   view.evals_failed = last.failed();
+  for (const auto& def : evals::suite_metrics(evals::load_suite(args.req.suite))) {
+    view.definitions[def.name] = def.unit.empty() ? def.description : fmt::format("{} [{}]", def.description, def.unit);
+  }
   view.viewer_db = !args.viewer_db.empty() ? args.viewer_db
                    : args.local_boards > 0 ? (args.local_dir / "hil.db").string()
                                            : "hil.db";

@@ -288,11 +288,15 @@ std::string render_verdict_table(const VerdictView& v) {
                        mark, r.clips, r.baseline, r.candidate, r.degradation, too_few ? "-" : interval(r), r.margin);
   }
   for (const auto& r : v.rows) {
-    if (r.slice == "all" && r.flips_to_worse >= 0) {
-      out += fmt::format("\nlead detection, frame by frame: {}\n", flips(r));
-      break;
-    }
+    if (r.slice == "all" && r.flips_to_worse >= 0) out += fmt::format("\n{}, frame by frame: {}\n", r.metric, flips(r));
   }
+  std::string defined;
+  for (const auto& r : v.rows) {
+    auto d = v.definitions.find(r.metric);
+    if (r.slice != "all" || d == v.definitions.end()) continue;
+    defined += fmt::format("  {:<24} {}\n", r.metric, d->second);
+  }
+  if (!defined.empty()) out += "\nwhat the metrics measure:\n" + defined;
   std::string current;
   for (const auto& c : v.worst_clips) {
     bool regressed = false;
@@ -378,11 +382,15 @@ std::string render_markdown(const VerdictView& v) {
     out += regressed_slices;
   }
   for (const auto& r : v.rows) {
-    if (r.slice == "all" && r.flips_to_worse >= 0) {
-      out += fmt::format("\nLead detection, frame by frame: {}.\n", flips(r));
-      break;
-    }
+    if (r.slice == "all" && r.flips_to_worse >= 0) out += fmt::format("\n`{}`, frame by frame: {}.\n", r.metric, flips(r));
   }
+  std::string defined;
+  for (const auto& r : v.rows) {
+    auto d = v.definitions.find(r.metric);
+    if (r.slice != "all" || d == v.definitions.end()) continue;
+    defined += fmt::format("- `{}`: {}\n", r.metric, d->second);
+  }
+  if (!defined.empty()) out += "\n<details><summary>What the metrics measure</summary>\n\n" + defined + "\n</details>\n";
   std::string worst;
   for (const auto& c : v.worst_clips) {
     bool regressed = false;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct VerdictView {
   std::vector<db::GateRow> rows;
   std::vector<db::GateClipRow> worst_clips;
   std::string viewer_db = "hil.db";  // the database path for viewer commands
+  // What each gated metric measures (unit, matching rule, interpolation...),
+  // from the suite's declarations; printed under the table.
+  std::map<std::string, std::string> definitions;
 };
 
 // A fixed-width table for terminals (fmt), with the worst clips.
