@@ -32,20 +32,49 @@ std::vector<int64_t> binding_shape(const model::InputBinding& b, uint32_t width,
   return nchw ? std::vector<int64_t>{1, c * n, h, w} : std::vector<int64_t>{1, h, w, c * n};
 }
 
+uint32_t decode_reduction(const clip::Camera& camera, const model::InputBinding& b, uint32_t width,
+                          uint32_t height) {
+  if (camera.encoding() != clip::ENCODING_JPEG) return 1;
+  const auto& p = b.preprocess();
+  const uint32_t x = p.has_crop() ? p.crop().x() : 0, y = p.has_crop() ? p.crop().y() : 0;
+  const uint32_t w = p.has_crop() ? p.crop().width() : camera.width();
+  const uint32_t h = p.has_crop() ? p.crop().height() : camera.height();
+  for (uint32_t f : {8u, 4u, 2u}) {
+    const bool on_grid = x % f == 0 && y % f == 0 && w % f == 0 && h % f == 0;
+    if (on_grid && w / f >= width && h / f >= height) return f;
+  }
+  return 1;
+}
+
+std::vector<float> camera_input(const evals::ClipReader& clip, const clip::Frame& frame, const std::string& camera,
+                                const model::InputBinding& binding, uint32_t width, uint32_t height,
+                                double* decode_seconds, double* preprocess_seconds) {
+  const auto* cam = evals::find_camera(clip.header(), camera);
+  const uint32_t reduce = cam ? decode_reduction(*cam, binding, width, height) : 1;
+  auto t0 = Clock::now();
+  evals::Image image = clip.image(frame, camera, reduce);
+  auto t1 = Clock::now();
+  const uint32_t reduced = cam && image.width < cam->width() ? reduce : 1;
+  auto data = preprocess_image(image, binding, width, height, reduced);
+  if (decode_seconds) *decode_seconds += std::chrono::duration<double>(t1 - t0).count();
+  if (preprocess_seconds) *preprocess_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
+  return data;
+}
+
 std::vector<float> preprocess_image(const evals::Image& image, const model::InputBinding& b, uint32_t width,
-                                    uint32_t height) {
+                                    uint32_t height, uint32_t reduced) {
   const auto& p = b.preprocess();
   cv::Mat src(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
               const_cast<uint8_t*>(image.pixels.data()));
   if (p.has_crop()) {
     const auto& c = p.crop();
-    if (c.x() + c.width() > image.width || c.y() + c.height() > image.height) {
+    const uint32_t x = c.x() / reduced, y = c.y() / reduced, w = c.width() / reduced, h = c.height() / reduced;
+    if (x + w > image.width || y + h > image.height) {
       throw evals::InterfaceError(fmt::format("input '{}': crop {}x{} at ({}, {}) does not fit the {}x{} image",
-                                              b.input(), c.width(), c.height(), c.x(), c.y(), image.width,
-                                              image.height));
+                                              b.input(), c.width(), c.height(), c.x(), c.y(), image.width * reduced,
+                                              image.height * reduced));
     }
-    src = src(cv::Rect(static_cast<int>(c.x()), static_cast<int>(c.y()), static_cast<int>(c.width()),
-                       static_cast<int>(c.height())));
+    src = src(cv::Rect(static_cast<int>(x), static_cast<int>(y), static_cast<int>(w), static_cast<int>(h)));
   }
   cv::Mat sized;
   const int w = static_cast<int>(width), h = static_cast<int>(height);
@@ -106,9 +135,14 @@ InputBuilder::InputBuilder(const model::ModelInterface& iface, const std::vector
     }
     if (!graph) throw evals::InterfaceError(fmt::format("input '{}' is not a graph input", binding.input()));
     for (const auto& cam : binding.cameras()) {
-      if (!evals::find_camera(clip.header(), cam)) {
+      const auto* c = evals::find_camera(clip.header(), cam);
+      if (!c) {
         throw evals::InterfaceError(fmt::format("input '{}' reads camera '{}', which clip {} does not have",
                                                 binding.input(), cam, clip.name()));
+      }
+      if (c->channels() != 3) {
+        throw evals::ClipError(clip.name(), -1, 8,
+                               fmt::format("camera '{}' has {} channels; hil reads RGB cameras (3)", cam, c->channels()));
       }
     }
     Bound b;
@@ -128,12 +162,8 @@ const std::vector<float>& InputBuilder::plane(const Bound& b, const std::string&
   auto key = std::make_tuple(b.binding.input(), camera, frame);
   auto it = planes_.find(key);
   if (it != planes_.end()) return it->second;
-  auto t0 = Clock::now();
-  evals::Image image = clip_.image(frame_at(frame), camera);
-  auto t1 = Clock::now();
-  auto data = preprocess_image(image, b.binding, b.width, b.height);
-  decode_seconds_ += std::chrono::duration<double>(t1 - t0).count();
-  preprocess_seconds_ += std::chrono::duration<double>(Clock::now() - t1).count();
+  auto data = camera_input(clip_, frame_at(frame), camera, b.binding, b.width, b.height, &decode_seconds_,
+                           &preprocess_seconds_);
   return planes_.emplace(key, std::move(data)).first->second;
 }
 

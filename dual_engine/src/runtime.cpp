@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -345,6 +346,10 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       }
     }
   }
+  std::set<std::string> needed_truth;
+  for (const auto& m : metrics) {
+    for (const auto& t : evals::required_truth(m, iface)) needed_truth.insert(t);
+  }
   InputBuilder builder(iface, plan.graph_inputs, clip);
   const evals::HeadDecoders heads(iface, header);
   const bool has_control = evals::has_control_head(iface);
@@ -373,7 +378,23 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     if (it == frames.end()) it = frames.emplace(t, clip.frame(t)).first;
     return it->second;
   };
-  auto inputs_of = [&](uint32_t t) { return builder.build(t, frame_at); };
+  auto inputs_of = [&](uint32_t t) {
+    // A frame of a clip that lists some truth but carries none would be scored
+    // against zeros: refuse it.
+    const auto& f = frame_at(t);
+    for (const auto& token : needed_truth) {
+      const bool present = token == evals::truth::kControl    ? f.has_control()
+                           : token == evals::truth::kOdometry ? f.has_odometry()
+                           : token == evals::truth::kEgo      ? f.has_labels() && f.labels().has_ego()
+                                                              : f.has_labels();
+      if (!present) {
+        throw evals::ClipError(clip.name(), t, 0,
+                               fmt::format("frame has no ground truth '{}' to score against, though the clip lists it",
+                                           token));
+      }
+    }
+    return builder.build(t, frame_at);
+  };
   auto slow = [&](int e, uint32_t t) {
     double s = 1;
     for (const auto& f : faults) {

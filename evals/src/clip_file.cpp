@@ -330,7 +330,7 @@ clip::Frame ClipReader::frame(uint32_t k) const {
   return f;
 }
 
-Image ClipReader::image(const clip::Frame& frame, const std::string& camera) const {
+Image ClipReader::image(const clip::Frame& frame, const std::string& camera, uint32_t reduce) const {
   const auto* cam = find_camera(impl_->header, camera);
   if (!cam) {
     throw ClipError(name(), frame.index(), 0, fmt::format("the clip has no camera '{}'", camera));
@@ -350,14 +350,15 @@ Image ClipReader::image(const clip::Frame& frame, const std::string& camera) con
     std::copy(found->pixels().begin(), found->pixels().end(), out.pixels.begin());
     return out;
   }
+  if (found->encoding() != clip::ENCODING_JPEG) reduce = 1;
   Image out;
   try {
-    out = decode_image(found->pixels(), cam->channels() == 1 ? 1 : 3);
+    out = decode_image(found->pixels(), cam->channels() == 1 ? 1 : 3, reduce);
   } catch (const std::exception& e) {
     throw ClipError(name(), frame.index(), 0,
                     fmt::format("camera '{}' {} image: {}", camera, clip::ImageEncoding_Name(found->encoding()), e.what()));
   }
-  if (out.width != cam->width() || out.height != cam->height()) {
+  if (out.width != (cam->width() + reduce - 1) / reduce || out.height != (cam->height() + reduce - 1) / reduce) {
     throw ClipError(name(), frame.index(), 0,
                     fmt::format("camera '{}' image decodes to {}x{}, the header says {}x{}", camera, out.width,
                                 out.height, cam->width(), cam->height()));

@@ -661,9 +661,12 @@ struct KittiCalib {
   Mat3 a{};      // R_rect * Tr_velo_cam's rotation: velodyne -> rectified
   Vec3 b{};      // R_rect * Tr_velo_cam's translation
   Mat3 a_inv{};  // rectified -> velodyne
+  double lidar_height = 0;  // the velodyne's height above the ground (the ego origin)
 
   Vec3 to_ego(const Vec3& rect) const {
-    return mul(a_inv, Vec3{rect[0] - b[0], rect[1] - b[1], rect[2] - b[2]});
+    Vec3 v = mul(a_inv, Vec3{rect[0] - b[0], rect[1] - b[1], rect[2] - b[2]});
+    v[2] += lidar_height;
+    return v;
   }
 };
 
@@ -790,10 +793,11 @@ std::optional<clip::ObjectClass> kitti_class(const std::string& type, bool* dont
 }
 
 ParsedLabels parse_kitti(const fs::path& file, const fs::path& calib_file, uint32_t frame_count,
-                         const std::string& camera) {
+                         const std::string& camera, double lidar_height) {
   if (calib_file.empty())
     throw ImportError(file, "KITTI labels need their calib file (--kitti-calib)");
-  const KittiCalib calib = read_kitti_calib(calib_file);
+  KittiCalib calib = read_kitti_calib(calib_file);
+  calib.lidar_height = lidar_height;
   ParsedLabels p;
   p.format = "kitti-tracking";
   p.frames.resize(frame_count);
@@ -1058,7 +1062,7 @@ std::string import_clip(const ImportOptions& options, const fs::path& out_dir) {
   if (options.format == LabelFormat::kJsonl) {
     labels = parse_jsonl(options.labels, frame_count, names);
   } else {
-    labels = parse_kitti(options.labels, options.kitti_calib, frame_count, kitti_cam);
+    labels = parse_kitti(options.labels, options.kitti_calib, frame_count, kitti_cam, options.kitti_lidar_height);
   }
 
   double fps = options.fps > 0 ? options.fps : labels.fps;

@@ -101,12 +101,20 @@ std::string encode_jpeg(const Image& image, int quality) {
   return std::string(buf.begin(), buf.end());
 }
 
-Image decode_image(const std::string& bytes, uint32_t channels) {
+Image decode_image(const std::string& bytes, uint32_t channels, uint32_t reduce) {
   if (channels != 1 && channels != 3) throw std::invalid_argument(fmt::format("decode_image: {} channels", channels));
+  int flags = channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
+  switch (reduce) {
+    case 1: break;
+    case 2: flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_2 : cv::IMREAD_REDUCED_COLOR_2; break;
+    case 4: flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_4 : cv::IMREAD_REDUCED_COLOR_4; break;
+    case 8: flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_8 : cv::IMREAD_REDUCED_COLOR_8; break;
+    default: throw std::invalid_argument(fmt::format("decode_image: reduce {} is not 1, 2, 4 or 8", reduce));
+  }
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   cv::Mat m;
   try {
-    m = cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    m = cv::imdecode(raw, flags);
   } catch (const cv::Exception& e) {
     throw std::runtime_error(fmt::format("image does not decode: {}", e.what()));
   }

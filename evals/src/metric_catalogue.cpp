@@ -167,7 +167,10 @@ std::vector<MetricDef> metric_defs(const suite::MetricSpec& spec) {
                        : ratio_defs(d, "tp", "fn", "frames with a lead, detected", "frames with a lead, missed");
     }
     case suite::MetricSpec::kPlugin: {
-      auto d = base_def(spec, "", LOWER_IS_BETTER, fmt::format("plugin {}", spec.plugin().library()));
+      const auto& p = spec.plugin();
+      auto d = base_def(spec, p.unit(), p.direction() == HIGHER_IS_BETTER ? HIGHER_IS_BETTER : LOWER_IS_BETTER,
+                        fmt::format("metric plugin {}{}", p.library(),
+                                    p.params().empty() ? "" : fmt::format(" ({})", p.params())));
       d.plugin = true;
       d.series.clear();
       return {d};
@@ -224,6 +227,9 @@ std::string metric_spec_error(const suite::MetricSpec& spec) {
       return "";
     case suite::MetricSpec::kPlugin:
       if (spec.plugin().library().empty()) return "plugin: set library";
+      if (spec.plugin().direction() == suite::DIRECTION_UNKNOWN) {
+        return "plugin: set direction (LOWER_IS_BETTER or HIGHER_IS_BETTER), so the gate knows without loading it";
+      }
       return "";
     default: return fmt::format("metric '{}' has no kind (regression, detection, lane, lead or plugin)", spec.name());
   }

@@ -26,7 +26,7 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     throw SuiteError(fmt::format("{}:{}: field '{}': {}", name, line, field, what));
   };
   if (s.name().empty()) fail(1, "name", "required");
-  if (s.board_type().empty()) fail(1, "board_type", "required (e.g. \"emulated-hw3\")");
+  if (s.board_type().empty()) fail(1, "board_type", "required (e.g. \"slowed-hw3\")");
   for (int i = 0; i < s.clips().sha256_size(); ++i) {
     if (!is_sha256_hex(s.clips().sha256(i))) {
       const auto* sub = tree.GetTreeForNested(s.GetDescriptor()->FindFieldByName("clips"), -1);
@@ -104,6 +104,11 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     if (g.max_abs_degradation() < 0 || g.max_rel_degradation() < 0) fail(line, "gates.max_*_degradation", "must not be negative");
   }
   return s;
+}
+
+bool plays_frames(const suite::Suite& s) {
+  return std::any_of(s.scenarios().begin(), s.scenarios().end(),
+                     [](const suite::Scenario& sc) { return sc.mode() != "noop"; });
 }
 
 void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface, const std::string& revision,

@@ -216,40 +216,11 @@ void add_bench_commands(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "benchmarks that print figures (medians of repeats)");
   bench->require_subcommand(1);
 
-  auto clips_frames = std::make_shared<uint32_t>(120);
-  auto clips_repeats = std::make_shared<int>(5);
-  auto* clips =
-      bench->add_subcommand("clips", "procedural clip generation: frames per second on one core");
-  clips->add_option("--frames", *clips_frames)->capture_default_str();
-  clips->add_option("--repeats", *clips_repeats)->capture_default_str();
-  clips->callback([clips_frames, clips_repeats] {
-    fmt::print("{:<8} {:>14} {:>12}\n", "condition", "frames/s", "ms/frame");
-    std::vector<double> all;
-    for (const auto& cond : evals::known_conditions()) {
-      std::vector<double> rates;
-      for (int r = 0; r < *clips_repeats; ++r) {
-        evals::ClipSpec spec;
-        spec.seed = 77 + static_cast<uint64_t>(r);
-        spec.frames = *clips_frames;
-        spec.condition = cond;
-        auto t0 = Clock::now();
-        auto bytes = evals::generate_clip_bytes(spec);
-        rates.push_back(*clips_frames / seconds_since(t0));
-      }
-      double m = median(rates);
-      all.push_back(m);
-      fmt::print("{:<8} {:>14.0f} {:>12.3f}\n", cond, m, 1000.0 / m);
-    }
-    double m = median(all);
-    fmt::print(
-        "median over conditions: {:.0f} frames/s/core at 128x64; a 1,000-clip x 300-frame nightly "
-        "set: {:.1f} min on one core\n",
-        m, 1000.0 * 300 / m / 60);
-  });
+  add_bench_clips_command(bench);
 
   struct Engine {
     std::vector<std::string> revisions;
-    std::string board = "emulated-hw3";
+    std::string board = "slowed-hw3";
     uint32_t frames = 200;
     int repeats = 7;
   };
@@ -555,7 +526,7 @@ void add_bench_commands(CLI::App& app) {
     auto suite_path = dir / "bench-noop.textproto";
     {
       std::ofstream suite(suite_path);
-      suite << "name: \"bench-noop\"\nboard_type: \"emulated-hw3\"\n"
+      suite << "name: \"bench-noop\"\nboard_type: \"slowed-hw3\"\n"
             << "clips { generated { count: " << dp->clips
             << " frames: 1 seed: 77 conditions: [\"clear\"] } }\n";
       for (uint32_t s = 0; s < dp->scenarios; ++s)

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
+#include "hil/evals/clip_export.h"
 #include "hil/evals/clip_import.h"
 #include "hil/harness/progress.h"
 
@@ -50,8 +51,39 @@ struct ImportArgs {
   std::string labels, format, kitti_calib, kitti_camera, encoding = "jpeg", name, out;
   uint32_t quality = 90;
   double fps = 0;
+  double kitti_lidar_height = 1.73;
   std::vector<std::string> tags;
 };
+
+struct ExportArgs {
+  std::string clip, out, frames = "avi", labels = "jsonl", kitti_camera;
+  double kitti_lidar_height = 1.73;
+};
+
+// hil clips export: the clip as a recorded drive (videos or image folders,
+// labels as JSON lines or KITTI), and the import command that reads it back.
+int export_clip(const ExportArgs& a) {
+  evals::ExportOptions o;
+  o.frames = a.frames == "mp4"   ? evals::ExportOptions::Frames::kMp4
+             : a.frames == "png" ? evals::ExportOptions::Frames::kPng
+                                 : evals::ExportOptions::Frames::kMjpegAvi;
+  o.format = a.labels == "kitti" ? evals::LabelFormat::kKittiTracking : evals::LabelFormat::kJsonl;
+  o.kitti_camera = a.kitti_camera;
+  o.kitti_lidar_height = a.kitti_lidar_height;
+  evals::ClipReader reader(a.clip);
+  auto drive = evals::export_drive(reader, a.out, o);
+  std::string cmd = "hil clips import";
+  for (const auto& c : drive.cameras) cmd += fmt::format(" --camera {}={}", c.name, c.path.string());
+  cmd += fmt::format(" --labels {}", drive.labels.string());
+  if (!drive.calib.empty()) {
+    cmd += fmt::format(" --kitti-calib {} --kitti-camera {}", drive.calib.string(),
+                       a.kitti_camera.empty() ? reader.header().cameras(0).name() : a.kitti_camera);
+  }
+  cmd += fmt::format(" --fps {} --out CLIPS", drive.fps);
+  fmt::print("{} frames of {} camera(s) in {}\nto import it again:\n  {}\n", reader.frame_count(), drive.cameras.size(),
+             a.out, cmd);
+  return 0;
+}
 
 // hil clips import: prints the clip's path, SHA-256, frames, cameras and
 // truth; bad input is reported (file and line or frame) with exit code 3.
@@ -71,6 +103,7 @@ int import_clip(const ImportArgs& a) {
   o.format = format == "kitti" ? evals::LabelFormat::kKittiTracking : evals::LabelFormat::kJsonl;
   o.kitti_calib = a.kitti_calib;
   o.kitti_camera = a.kitti_camera;
+  o.kitti_lidar_height = a.kitti_lidar_height;
   o.encoding = a.encoding == "png" ? clip::ENCODING_PNG : clip::ENCODING_JPEG;
   o.quality = a.quality;
   o.fps = a.fps;
@@ -172,6 +205,9 @@ void add_clips_commands(CLI::App& app) {
       ->check(CLI::IsMember({"jsonl", "kitti"}));
   imp->add_option("--kitti-calib", im->kitti_calib, "KITTI calib file (calib/NNNN.txt)");
   imp->add_option("--kitti-camera", im->kitti_camera, "camera the KITTI boxes and P2 belong to (default: the first)");
+  imp->add_option("--kitti-lidar-height", im->kitti_lidar_height,
+                  "KITTI: the velodyne's height above the ground, added to every height (KITTI's car: 1.73 m)")
+      ->capture_default_str();
   imp->add_option("--encoding", im->encoding, "frame storage: jpeg or png")
       ->check(CLI::IsMember({"jpeg", "png"}))
       ->capture_default_str();
@@ -182,6 +218,20 @@ void add_clips_commands(CLI::App& app) {
   imp->add_option("--tag", im->tags, "a tag for the clip; repeatable");
   imp->add_option("--out", im->out, "output directory (the clip is <out>/<sha256>.clip)")->required();
   imp->callback([im] { exit_code() = import_clip(*im); });
+
+  auto ex = std::make_shared<ExportArgs>();
+  auto* exp = clips->add_subcommand("export", "write a clip out as a recorded drive (a video per camera, labels as "
+                                              "JSON lines or KITTI tracking): what `hil clips import` reads");
+  exp->add_option("clip", ex->clip, "clip file")->required();
+  exp->add_option("--out", ex->out, "output folder")->required();
+  exp->add_option("--frames", ex->frames, "avi (Motion JPEG), mp4 (mp4v) or png (a folder per camera)")
+      ->check(CLI::IsMember({"avi", "mp4", "png"}))
+      ->capture_default_str();
+  exp->add_option("--labels", ex->labels, "jsonl or kitti")->check(CLI::IsMember({"jsonl", "kitti"}))->capture_default_str();
+  exp->add_option("--kitti-camera", ex->kitti_camera, "KITTI: the camera whose boxes are written (default: the first)");
+  exp->add_option("--kitti-lidar-height", ex->kitti_lidar_height, "KITTI: the velodyne's height above the ground")
+      ->capture_default_str();
+  exp->callback([ex] { exit_code() = export_clip(*ex); });
 
   auto info_file = std::make_shared<std::string>();
   auto* info = clips->add_subcommand("info", "print a clip's header and label statistics");

@@ -118,7 +118,7 @@ int make_dataset(const DatasetArgs& a) {
             raw.mutable_preprocess()->clear_std();
             raw.mutable_preprocess()->set_layout(model::NHWC);
             raw.mutable_preprocess()->set_color(model::RGB);
-            auto v = dual_engine::preprocess_image(reader.image(frame, cam), raw, a.width, a.height);
+            auto v = dual_engine::camera_input(reader, frame, cam, raw, a.width, a.height);
             for (float f : v) s.pixels.push_back(static_cast<uint8_t>(std::lround(std::clamp(f, 0.0f, 255.0f))));
           }
           s.control[0] = static_cast<float>(frame.control().steering());

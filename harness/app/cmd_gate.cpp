@@ -12,6 +12,7 @@
 #include "hil/evals/sha256.h"
 #include "hil/harness/client.h"
 #include "hil/harness/gating.h"
+#include "hil/evals/suite.h"
 #include "hil/harness/progress.h"
 #include "hil/harness/submission.h"
 #include "local_rack.h"
@@ -45,6 +46,7 @@ int gate(const GateArgs& args) {
     lo.work_dir = args.local_dir;
     lo.boards = args.local_boards;
     lo.plaintext = args.at.tls.plaintext;
+    lo.board_type = evals::load_suite(args.req.suite).board_type();  // boards of the type the suite runs on
     rack = std::make_unique<LocalRack>(lo);
     co = rack->client("hil-gate");
     fmt::print(stderr, "local scheduler on 127.0.0.1:{} ({}) with {} emulated boards, database {}\n", rack->port(),
@@ -144,34 +146,33 @@ void add_gate_commands(CLI::App& app) {
   });
 
   auto d = std::make_shared<GateArgs>();
-  d->req.suite = "demo";
+  d->req.suite = "tri-demo";
   d->local_boards = 4;
   d->local_dir = "hil-demo";
-  auto* demo = app.add_subcommand("demo", "train two sample revisions and gate one against the other on a local emulated rack");
+  auto* demo = app.add_subcommand(
+      "demo", "gate the multi-camera sample's 'better' revision against 'base' on a local emulated rack");
   demo->add_option("--dir", d->local_dir, "working folder")->capture_default_str();
   demo->add_option("--boards", d->local_boards, "emulated boards")->capture_default_str();
   demo->add_option("--suite", d->req.suite)->capture_default_str();
-  demo->add_option("--candidate", d->req.candidate_name, "candidate recipe")->default_val("better");
+  demo->add_option("--candidate", d->req.candidate_name,
+                   "candidate: a committed sample revision (dual_engine/samples/tri-cam/NAME.onnx) or an ONNX path")
+      ->default_val("better-s1");
+  demo->add_option("--baseline", d->req.baseline_name, "baseline, as --candidate")->default_val("base-s1");
   demo->add_option("--junit", d->junit, "write JUnit XML");
   demo->add_option("--markdown", d->markdown, "write a Markdown summary");
   demo->add_option("--json", d->json, "write the verdict as JSON");
-  demo->add_option("--baseline", d->req.baseline_name, "baseline recipe")->default_val("base");
   demo->add_flag("--plaintext", d->at.tls.plaintext, "no TLS between the embedded scheduler and boards");
   demo->callback([d] {
-    auto revs = d->local_dir / "revisions";
-    std::filesystem::create_directories(revs);
-    for (const auto& recipe : {d->req.baseline_name, d->req.candidate_name}) {
-      auto path = revs / (recipe + ".onnx");
-      if (std::filesystem::exists(path)) continue;
-      fmt::print(stderr, "training sample revision '{}' ...\n", recipe);
-      dual_engine::TrainingReport rep;
-      auto bytes = dual_engine::train_revision(dual_engine::recipe_by_name(recipe), d->local_dir / "train-clips", &rep);
-      evals::write_file_atomic(path, bytes);
-      fmt::print(stderr, "  {} frames, training lane MAE {:.3f} m, {:.1f} s\n", rep.frames, rep.train_lane_offset_mae, rep.seconds);
-    }
+    // The committed revisions: trained by dual_engine/samples/tri-cam/train.py
+    // (PyTorch), so the demo needs no training and no PyTorch.
+    auto resolve = [](const std::string& name) {
+      std::filesystem::path p = name;
+      if (p.extension() == ".onnx" || std::filesystem::exists(p)) return p;
+      return std::filesystem::path(HIL_SOURCE_DIR) / "dual_engine/samples/tri-cam" / (name + ".onnx");
+    };
     GateArgs args = *d;
-    args.req.candidate = revs / (d->req.candidate_name + ".onnx");
-    args.req.baseline = revs / (d->req.baseline_name + ".onnx");
+    args.req.candidate = resolve(d->req.candidate_name);
+    args.req.baseline = resolve(d->req.baseline_name);
     args.req.clip_cache = d->local_dir / "clips";
     args.req.label = fmt::format("demo: {} vs {}", d->req.candidate_name, d->req.baseline_name);
     exit_code() = gate(args);

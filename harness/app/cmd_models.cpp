@@ -33,7 +33,7 @@ std::string outputs_json(const outputs::FrameOutputs& frame) {
 }
 
 struct CheckArgs {
-  std::string file, interface_file, suite, board = "emulated-hw3";
+  std::string file, interface_file, suite, board = "slowed-hw3";
   std::vector<std::string> clips;
 };
 
@@ -110,7 +110,7 @@ void add_models_commands(CLI::App& app) {
   });
 
   struct Inspect {
-    std::string file, board = "emulated-hw3";
+    std::string file, board = "slowed-hw3";
   };
   auto in = std::make_shared<Inspect>();
   auto* inspect = models->add_subcommand("inspect", "check a revision and print its dual-engine plan");
@@ -136,7 +136,7 @@ void add_models_commands(CLI::App& app) {
 
   struct Conformance {
     std::vector<std::string> dirs;
-    std::string board = "emulated-hw3";
+    std::string board = "slowed-hw3";
     bool verbose = false;
   };
   auto conf = std::make_shared<Conformance>();
@@ -209,7 +209,7 @@ void add_models_commands(CLI::App& app) {
 
 void add_eval_command(CLI::App& app) {
   struct Eval {
-    std::string revision, clip, board = "emulated-hw3", mode = "split", json, suite;
+    std::string revision, clip, board = "slowed-hw3", mode = "split", json, suite;
     int commander = 0;
     double fps = 0;
     std::vector<std::string> faults;

@@ -115,7 +115,7 @@ void add_server_commands(CLI::App& app) {
 
   struct Agent {
     SchedulerAddress at;
-    std::string name = "rack", board_type = "emulated-hw3", cache = "hil-agent-cache";
+    std::string name = "rack", board_type = "slowed-hw3", cache = "hil-agent-cache";
     uint32_t emulate = 1, threads = 0, slots = 1, faulty = 0;
     std::string profile;
     uint64_t seed = 1;

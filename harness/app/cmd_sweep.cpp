@@ -97,6 +97,7 @@ void add_sweep_command(CLI::App& app) {
       lo.db_path = db_path;  // the scheduler continues any unfinished run of an earlier sweep
       lo.work_dir = work;
       lo.board_prefix = "night";
+      lo.board_type = suite.board_type();
       lo.boards = o->boards ? o->boards : noop ? 64 : 4;
       lo.slots_per_board = o->slots ? o->slots : noop ? 8 : 1;
       lo.host_threads = noop ? 1 : 0;
@@ -133,7 +134,8 @@ void add_sweep_command(CLI::App& app) {
       req.night = night;
       req.label = fmt::format("nightly {} {}", night, rev.stem().string());
       req.clip_cache = o->clip_cache.empty() ? std::filesystem::path(o->db + ".clips") : std::filesystem::path(o->clip_cache);
-      req.prepare_revision = prepare_for_upload;
+      // A noop suite plays no frame: its revisions are named blobs no board loads.
+      if (!noop) req.prepare_revision = prepare_for_upload;
       auto msg = harness::prepare_run(client, req);
       for (int attempt = 0;; ++attempt) {
         try {

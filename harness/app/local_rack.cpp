@@ -56,6 +56,7 @@ LocalRack::LocalRack(const LocalRackOptions& options) : options_(options) {
   ro.cache_dir = options_.work_dir / "agent-cache";
   ro.reconnect_max_seconds = 1;
   ro.noop_hold_ms = options_.noop_hold_ms;
+  if (!options_.board_type.empty()) ro.board_type = options_.board_type;
   if (options_.boards == 0) return;
   rack_ = std::make_unique<device_agents::Rack>(ro);
   rack_->start();

@@ -25,6 +25,7 @@ struct LocalRackOptions {
   bool plaintext = false;
   bool many_connections = false;  // thousands of boards: no per-host or pending-message caps
   uint32_t noop_hold_ms = 0;      // see device_agents::RackOptions
+  std::string board_type;         // the suite's; empty: the rack's default
 };
 
 class LocalRack {

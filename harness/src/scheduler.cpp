@@ -14,6 +14,7 @@
 #include "hil/evals/log.h"
 #include "hil/evals/metrics.h"
 #include "hil/evals/model_interface.h"
+#include "hil/evals/plugin_metrics.h"
 #include "hil/evals/sha256.h"
 #include "hil/evals/suite.h"
 #include "hil/harness/asio.h"
@@ -49,7 +50,9 @@ struct EvalState {
   int64_t id = 0;
   int64_t run_id = 0;
   std::string revision_sha, clip_sha, scenario;
-  enum class State { kQueued, kLeased, kDone } state = State::kQueued;
+  // kScoring: its result is in, and the scheduler's metric plugins are
+  // scoring it off the I/O thread; recorded when they are done.
+  enum class State { kQueued, kLeased, kScoring, kDone } state = State::kQueued;
   int attempts = 0;
   std::string board;
   uint64_t lease_id = 0;
@@ -172,7 +175,11 @@ struct Scheduler::Impl {
   uint64_t next_lease = 1;
   std::deque<Reference> references;
   std::map<uint64_t, HealthCheck> health_checks;  // by lease id
+  // Metric plugins' thread, made when a run first needs it; destroyed (and
+  // joined) before the members its work refers to.
+  std::unique_ptr<asio::thread_pool> plugin_pool;
   std::map<std::string, clip::ClipHeader> clip_headers;  // by clip SHA-256, for submission checks
+  std::map<std::string, model::ModelInterface> interfaces;  // by revision SHA-256
 
   // Leases and outcomes are written in batches: everything one turn of the
   // I/O loop produced becomes one writer job (group commit does the rest).
@@ -320,6 +327,7 @@ struct Scheduler::Impl {
   // a head the model lacks, a camera or ground truth a clip lacks is the
   // submitter's error, never the boards'. Returns "" or what is wrong.
   std::string fit_error(const suite::Suite& suite, const wire::SubmitRun& sub) {
+    if (!evals::plays_frames(suite)) return "";  // noop: nothing is loaded or scored
     try {
       std::vector<std::pair<std::string, clip::ClipHeader>> headers;
       for (const auto& c : sub.clips()) {
@@ -335,19 +343,86 @@ struct Scheduler::Impl {
       if (!sub.baseline().sha256().empty()) revisions.push_back(&sub.baseline());
       for (const auto* r : revisions) {
         const std::string name = r->name().empty() ? r->sha256().substr(0, 12) : r->name();
-        auto text = evals::onnx_interface_text(evals::read_file(blobs->path(r->sha256())));
-        if (!text) {
-          return fmt::format("revision {} carries no model interface: give one beside the ONNX file as "
-                             "NAME.interface.textproto (docs/models.md)",
-                             name);
-        }
-        auto iface = evals::parse_interface(*text, fmt::format("interface of revision {}", name));
-        evals::check_suite_fit(suite, iface, name, headers);
+        evals::check_suite_fit(suite, interface_of(r->sha256(), name), name, headers);
+      }
+      // A plugin metric's library must load and match its declaration now,
+      // not fail every eval later.
+      for (const auto& m : suite.metrics()) {
+        if (m.has_plugin()) evals::MetricPlugin::load(m.plugin().library())->check(m);
       }
     } catch (const std::exception& e) {
       return e.what();
     }
     return "";
+  }
+
+  // A revision's model interface, from its blob (cached by SHA-256).
+  const model::ModelInterface& interface_of(const std::string& sha, const std::string& name) {
+    auto it = interfaces.find(sha);
+    if (it != interfaces.end()) return it->second;
+    auto text = evals::onnx_interface_text(evals::read_file(blobs->path(sha)));
+    if (!text) {
+      throw evals::InterfaceError(fmt::format("revision {} carries no model interface: give one beside the ONNX file "
+                                              "as NAME.interface.textproto (docs/models.md)",
+                                              name));
+    }
+    if (interfaces.size() > 4096) interfaces.clear();  // a bound, not a cache policy
+    return interfaces.emplace(sha, evals::parse_interface(*text, fmt::format("interface of revision {}", name)))
+        .first->second;
+  }
+
+  // Scores a succeeded eval with the suite's metric plugins on the plugin
+  // thread (they read the whole clip and run a team's code: never on the
+  // I/O thread), then records it with the plugins' values. A plugin that
+  // fails fails the eval with its message: the suite's fault, not the board's.
+  struct PluginJob {
+    int64_t eval_id = 0;
+    suite::Suite suite;
+    model::ModelInterface iface;
+    std::string clip_path, outputs_codec, outputs, failure;
+    double host_seconds = 0;
+    std::vector<std::pair<std::string, double>> metrics;
+    std::vector<db::SeriesBlob> series;
+  };
+  void score_with_plugins(EvalState& e, std::shared_ptr<PluginJob> job) {
+    e.state = EvalState::State::kScoring;
+    job->eval_id = e.id;
+    job->suite = runs[e.run_id].suite;
+    job->clip_path = blobs->path(e.clip_sha).string();
+    try {
+      job->iface = interface_of(e.revision_sha, e.revision_sha.substr(0, 12));
+    } catch (const std::exception& ex) {
+      job->failure = ex.what();
+    }
+    if (!plugin_pool) plugin_pool = std::make_unique<asio::thread_pool>(1);
+    asio::post(*plugin_pool, [this, job] {
+      if (job->failure.empty()) {
+        try {
+          if (job->outputs_codec.empty()) {
+            throw std::runtime_error("the board sent no decoded outputs, which the plugin metrics need");
+          }
+          evals::ClipReader clip(job->clip_path);
+          std::vector<clip::Frame> truth;
+          for (uint32_t k = 0; k < clip.frame_count(); ++k) {
+            truth.push_back(clip.frame(k));
+            truth.back().clear_images();
+          }
+          const auto outputs = evals::decode_outputs(job->outputs, job->outputs_codec);
+          for (const auto& [name, value] : evals::score_plugin_metrics(job->suite, truth, outputs, job->iface)) {
+            job->metrics.emplace_back(name, value);
+          }
+        } catch (const std::exception& ex) {
+          job->failure = ex.what();
+        }
+      }
+      asio::post(io, [this, job] {
+        auto it = evals.find(job->eval_id);
+        if (it == evals.end() || it->second.state != EvalState::State::kScoring) return;
+        if (!job->failure.empty()) log::warn("scheduler", "eval={} plugin metrics: {}", job->eval_id, job->failure);
+        finish_eval(it->second, job->failure.empty(), job->failure, job->host_seconds, std::move(job->metrics),
+                    std::move(job->series), job->outputs_codec, job->outputs);
+      });
+    });
   }
 
   static std::map<std::string, std::pair<uint32_t, double>> clip_lengths_of(
@@ -1106,8 +1181,18 @@ struct Scheduler::Impl {
         if (references.size() > kMaxReferences) references.pop_front();
       }
     }
-    finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics),
-                std::move(series), r.outputs_codec(), r.outputs());
+    if (r.succeeded() && evals::has_plugin_metrics(runs[e.run_id].suite)) {
+      auto job = std::make_shared<PluginJob>();
+      job->host_seconds = r.host_seconds();
+      job->metrics = std::move(metrics);
+      job->series = std::move(series);
+      job->outputs_codec = r.outputs_codec();
+      job->outputs = r.outputs();
+      score_with_plugins(e, std::move(job));
+    } else {
+      finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics), std::move(series),
+                  r.outputs_codec(), r.outputs());
+    }
     ack.mutable_result_ack()->set_recorded(true);
     s->conn->reply(env.id(), std::move(ack));
     // No dispatch here: the board asks for more with a WorkRequest.

@@ -48,7 +48,12 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
   run.set_priority(req.priority);
   run.set_night(req.night);
 
-  const auto prepare = req.prepare_revision ? req.prepare_revision : read_revision;
+  // A suite that plays no frame (noop) needs no interface: its revisions are
+  // named blobs no board loads.
+  const bool plays = evals::plays_frames(suite);
+  const auto as_is = [](const std::filesystem::path& f) { return UploadableRevision{evals::read_file(f), {}}; };
+  const std::function<UploadableRevision(const std::filesystem::path&)> prepare =
+      !plays ? as_is : req.prepare_revision ? req.prepare_revision : read_revision;
   struct Revision {
     std::filesystem::path file;
     std::string name;
@@ -151,7 +156,9 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
     readers.emplace_back(file);
     headers.emplace_back(file.filename().string(), readers.back().header());
   }
-  for (const auto& r : revisions) evals::check_suite_fit(suite, r.prepared.iface, r.name, headers);
+  if (plays) {
+    for (const auto& r : revisions) evals::check_suite_fit(suite, r.prepared.iface, r.name, headers);
+  }
 
   for (auto& r : revisions) {
     note(fmt::format("uploading revision {}", r.file.string()));

@@ -60,8 +60,11 @@ constexpr const char* kSlowProfile = "slow:16";
 // and a failed eval would change the verdict for a reason this suite does not
 // test, so the limit is raised for both runs.
 constexpr int kMaxAttempts = 50;
-// The whole test case, both runs included; ctest's timeout is above it.
-constexpr auto kTestBudget = 240s;
+// A slow or loaded machine makes this test slower, not red: it fails when no
+// eval is recorded for kStallLimit (lost progress), or on a wrong result;
+// kHardCap only bounds a test that somehow crawls (ctest's timeout is above it).
+constexpr auto kStallLimit = 90s;
+constexpr auto kHardCap = 1200s;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -282,10 +285,11 @@ void write_suite(const fs::path& path) {
   s << "name: \"chaos\"\n"
     << "description: \"chaos suite: " << kClips << " short clips x " << kScenarios
     << " scenarios x 2 revisions\"\n"
-    << "board_type: \"emulated-hw3\"\n"
+    << "board_type: \"slowed-hw3\"\n"
     << "clips { generated { count: " << kClips
     << " frames: 6 seed: 71000 conditions: [\"clear\", \"rain\", \"night\", \"snow\"] } }\n";
   for (const auto& sc : all) s << sc << "\n";
+  s << test::kSampleMetrics;
   for (const char* gate : {"metric: \"lane_offset_mae\" max_abs_degradation: 0.02",
                            "metric: \"steering_mae\" max_abs_degradation: 0.001",
                            "metric: \"accel_mae\" max_abs_degradation: 0.35",
@@ -481,7 +485,7 @@ TEST_CASE(
     "cut) every eval is recorded exactly once",
     "[chaos]") {
   const auto test_start = Clock::now();
-  const auto test_deadline = test_start + kTestBudget;
+  const auto test_deadline = test_start + kHardCap;
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("HIL_CHAOS_SEED")) seed = std::stoull(s);
   // Printed at once, so that even a crash leaves the seed to replay.
@@ -526,9 +530,13 @@ TEST_CASE(
   calm_rack.start(calm_serve.port);
   const int64_t calm_run = submit(calm_serve.port, dir, calm_serve.logs, test_deadline);
   REQUIRE(calm_run > 0);
+  int64_t calm_done = 0;
+  auto calm_progress = Clock::now();
   while (!run_done(calm_serve.db)) {
-    if (Clock::now() > test_deadline)
-      FAIL("the undisturbed run did not finish: " << eval_states(calm_serve.db));
+    const int64_t now_done = count(calm_serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
+    if (now_done > calm_done) calm_done = now_done, calm_progress = Clock::now();
+    if (Clock::now() - calm_progress > kStallLimit || Clock::now() > test_deadline)
+      FAIL("the undisturbed run made no progress for " << kStallLimit.count() << " s: " << eval_states(calm_serve.db));
     std::this_thread::sleep_for(100ms);
   }
   calm_serve.stop();
@@ -577,11 +585,12 @@ TEST_CASE(
   auto next_fault = t0 + 1s;
   auto next_poll = t0;
   int64_t done = 0;
+  auto last_progress = t0;
   bool finished = false;
   while (!finished) {
     const auto now = Clock::now();
-    if (now > test_deadline) {
-      FAIL("the chaos run did not finish in time ("
+    if (now - last_progress > kStallLimit || now > test_deadline) {
+      FAIL("the chaos run made no progress for " << kStallLimit.count() << " s ("
            << eval_states(serve.db) << "); scheduler log tail:\n"
            << tail(logs / fmt::format("serve-{}.err", serve.starts - 1), 30));
     }
@@ -613,8 +622,9 @@ TEST_CASE(
     }
     if (now >= next_poll) {
       next_poll = now + 250ms;
-      done = std::max<int64_t>(
-          done, count(serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'"));
+      const int64_t now_done = count(serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
+      if (now_done > done) last_progress = now;
+      done = std::max<int64_t>(done, now_done);
       if (run_done(serve.db)) {
         finished = true;
         note(fmt::format("run finished ({} evals succeeded)", done));

@@ -68,7 +68,7 @@ TEST_CASE("per-frame series, board statistics and table sizes read back", "[db][
   auto series = f.s.frame_series(evals[0].id);
   REQUIRE(series.size() == 1);
   CHECK(series[0].data == "blob" + std::to_string(evals[0].id));
-  f.s.upsert_board("rack-000", "emulated-hw3", "idle", "x");
+  f.s.upsert_board("rack-000", "slowed-hw3", "idle", "x");
   auto boards = f.s.board_stats();
   REQUIRE(boards.size() == 1);
   auto sizes = f.s.table_sizes();
@@ -179,8 +179,8 @@ TEST_CASE("night progress counts a night's evals, busy boards and the rate of th
   };
   check(s.night_progress("2026-11-08", 2000));
   // board_stats' mean is over succeeded evals only (the failed one took 9 s).
-  s.upsert_board("rack-2", "emulated-hw3", "idle", "x");
-  s.upsert_board("rack-idle", "emulated-hw3", "idle", "x");
+  s.upsert_board("rack-2", "slowed-hw3", "idle", "x");
+  s.upsert_board("rack-idle", "slowed-hw3", "idle", "x");
   auto boards = s.board_stats();
   REQUIRE(boards.size() == 2);
   CHECK(boards[0].name == "rack-2");

@@ -20,7 +20,7 @@ TEST_CASE("the writer batches jobs into few transactions", "[db][writer]") {
   for (int i = 0; i < 1000; ++i) {
     w.submit(
         [i](db::Store& s) {
-          s.upsert_board("board-" + std::to_string(i), "emulated-hw3", "idle", "t");
+          s.upsert_board("board-" + std::to_string(i), "slowed-hw3", "idle", "t");
         },
         [&](bool ok, const std::string&) { done += ok; });
   }

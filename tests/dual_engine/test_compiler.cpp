@@ -34,7 +34,7 @@ std::vector<float> run_split(const CompiledModel& plan, const TensorMap& in) {
 
 TEST_CASE("the compiler cuts any DAG validly, skip connections included", "[compiler]") {
   auto model = Model::load(test::residual_model(), "residual");
-  auto board = load_board_type("emulated-hw3");
+  auto board = load_board_type("slowed-hw3");
   auto plan = compile(model, board);
   REQUIRE(plan.cut > 0);
   REQUIRE(plan.cut < model.nodes().size());
@@ -66,7 +66,7 @@ TEST_CASE("the compiler cuts any DAG validly, skip connections included", "[comp
 TEST_CASE("partitioned execution gives the outputs of whole-graph execution", "[compiler]") {
   SECTION("residual model") {
     auto model = Model::load(test::residual_model(), "residual");
-    auto plan = compile(model, load_board_type("emulated-hw3"));
+    auto plan = compile(model, load_board_type("slowed-hw3"));
     auto in = input_for(model);
     auto whole = run_whole_model(model.bytes(), in, {"y"}).at("y").data;
     auto split = run_split(plan, in);
@@ -75,7 +75,7 @@ TEST_CASE("partitioned execution gives the outputs of whole-graph execution", "[
   }
   SECTION("sample perception revision, bit for bit") {
     auto model = Model::load(test::tiny_revision(), "tiny");
-    auto plan = compile(model, load_board_type("emulated-hw3"));
+    auto plan = compile(model, load_board_type("slowed-hw3"));
     auto in = input_for(model);
     auto whole = run_whole_model(model.bytes(), in, {"outputs"}).at("outputs").data;
     auto split = run_split(plan, in);
@@ -85,7 +85,7 @@ TEST_CASE("partitioned execution gives the outputs of whole-graph execution", "[
 
 TEST_CASE("the cost model charges spills when nothing fits in SRAM", "[compiler]") {
   auto model = Model::load(test::residual_model(), "residual");
-  auto board = load_board_type("emulated-hw3");
+  auto board = load_board_type("slowed-hw3");
   auto roomy = compile(model, board);
   for (auto& e : *board.mutable_engines()) e.set_sram_bytes(1024);
   auto tight = compile(model, board);
@@ -94,5 +94,5 @@ TEST_CASE("the cost model charges spills when nothing fits in SRAM", "[compiler]
 }
 
 TEST_CASE("an unknown board type is refused with the known ones", "[compiler]") {
-  CHECK_THROWS_WITH(load_board_type("emulated-hw99"), Catch::Contains("emulated-hw99") && Catch::Contains("emulated-hw3"));
+  CHECK_THROWS_WITH(load_board_type("emulated-hw99"), Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
 }

@@ -78,10 +78,10 @@ std::filesystem::path relu_case(const test::TempDir& tmp, const std::string& nam
 TEST_CASE("ONNX backend-test conformance counts do not regress", "[conformance]") {
   if (!have_test_data()) FAIL(kMissingData);
   use_single_thread_kernels();
-  const auto board = load_board_type("emulated-hw3");
+  const auto board = load_board_type("slowed-hw3");
 
   // Measured with Debian 12's libonnx-testdata 1.12.0-2 and OpenCV DNN
-  // 4.6.0+dfsg-12 on board emulated-hw3, D=/usr/share/libonnx-testdata/data:
+  // 4.6.0+dfsg-12 on board slowed-hw3, D=/usr/share/libonnx-testdata/data:
   //   hil models conformance $D/pytorch-converted $D/pytorch-operator $D/node
   // pass, split pass and OpenCV-alone pass are floors, mismatch a ceiling (a
   // refusal turning into a wrong answer is a regression too); raise the
@@ -128,7 +128,7 @@ TEST_CASE("ONNX backend-test conformance counts do not regress", "[conformance]"
 TEST_CASE("conformance found compiler bugs that stay fixed", "[conformance]") {
   if (!have_test_data()) FAIL(kMissingData);
   use_single_thread_kernels();
-  const auto board = load_board_type("emulated-hw3");
+  const auto board = load_board_type("slowed-hw3");
   // Each case failed before its fix in compiler.cpp; OpenCV alone passes them all.
   const std::map<std::string, std::string> cases{
       // IR version 3: partitions must list the initializers they use as inputs.
@@ -150,7 +150,7 @@ TEST_CASE("conformance found compiler bugs that stay fixed", "[conformance]") {
 
 TEST_CASE("the conformance runner sorts every case and never throws on one", "[conformance]") {
   use_single_thread_kernels();
-  const auto board = load_board_type("emulated-hw3");
+  const auto board = load_board_type("slowed-hw3");
   test::TempDir tmp;
 
   SECTION("a right answer passes, with its compile time") {

@@ -31,7 +31,7 @@ EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::st
 
 struct Fixture {
   Model model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev{model, load_board_type("emulated-hw3")};
+  CompiledRevision rev{model, load_board_type("slowed-hw3")};
   evals::ClipReader clip{test::sample_clip(950, "clear", kFrames)};
 };
 
@@ -57,7 +57,7 @@ TEST_CASE("every fault on either engine is detected within a frame and leaves no
           REQUIRE(run.frames.size() == kFrames);
           uint32_t gaps = 0;
           for (const auto& f : run.frames) gaps += !f.has_command;
-          CHECK(gaps == 0);  // zero for every kind with emulated-hw3 and the sample network
+          CHECK(gaps == 0);  // zero for every kind with slowed-hw3 and the sample network
           // After any failover the outputs are those of single-engine execution.
           for (size_t k = 0; k < run.frames.size(); ++k) CHECK(run.frames[k].outputs == reference.frames[k].outputs);
 
@@ -180,7 +180,7 @@ class FaultyBackend : public EngineBackend {
 TEST_CASE("an engine whose backend throws is failed over like a crash", "[failover][backend]") {
   auto& fx = fixture();
   FaultyBackend backend;
-  CompiledRevision rev(fx.model, load_board_type("emulated-hw3"), &backend);
+  CompiledRevision rev(fx.model, load_board_type("slowed-hw3"), &backend);
   suite::Scenario sc;
   sc.set_name("faulty-backend");
   sc.set_mode("single");

@@ -4,24 +4,34 @@
 #include "hil/dual_engine/runtime.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
+#include "hil/evals/suite.h"
+
+#include <cmath>
 
 using namespace hil;
 using namespace hil::dual_engine;
 
 namespace {
+// The demo suite's metrics: the sample networks' lane, control and lead heads.
+const std::vector<suite::MetricSpec>& demo_metrics() {
+  static const auto suite = evals::load_suite("demo");
+  static const std::vector<suite::MetricSpec> metrics(suite.metrics().begin(), suite.metrics().end());
+  return metrics;
+}
+
 EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::string& mode, int commander = 0) {
   suite::Scenario sc;
   sc.set_name(mode);
   sc.set_mode(mode);
   sc.set_commander(static_cast<uint32_t>(commander));
-  return play_eval(rev, clip, sc, {});
+  return play_eval(rev, clip, sc, demo_metrics());
 }
 }  // namespace
 
 TEST_CASE("without faults, split, single and redundant modes give bit-identical outputs", "[runtime]") {
   use_single_thread_kernels();
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipReader clip(test::sample_clip(901, "fog", 10));
   auto split = play(rev, clip, "split");
   auto single = play(rev, clip, "single");
@@ -39,7 +49,7 @@ TEST_CASE("without faults, split, single and redundant modes give bit-identical 
 
 TEST_CASE("emulated device time is deterministic and split is faster per frame than single", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipReader clip(test::sample_clip(902, "clear", 6));
   auto a = play(rev, clip, "split");
   auto b = play(rev, clip, "split");
@@ -51,21 +61,44 @@ TEST_CASE("emulated device time is deterministic and split is faster per frame t
   CHECK(summary["lane_offset_mae"] < 2.0);
 }
 
-TEST_CASE("a clip whose camera does not match the revision's input fails clearly", "[runtime]") {
+TEST_CASE("a camera at another size is resized to the network's input, as its interface says", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
+  evals::ClipSpec spec;
+  spec.seed = 5;
+  spec.frames = 3;
+  spec.width = 256;  // twice the network's 128x64
+  spec.height = 128;
+  evals::ClipReader large(evals::generate_clip_bytes(spec), "large.clip");
+  auto run = play(rev, large, "split");
+  REQUIRE(run.frames.size() == 3);
+  // The same scene at the network's size gives outputs close to, not equal to, the resized one.
+  spec.width = 128;
+  spec.height = 64;
+  evals::ClipReader native(evals::generate_clip_bytes(spec), "native.clip");
+  auto same_size = play(rev, native, "split");
+  const auto& a = run.frames[0].outputs.heads(2), &b = same_size.frames[0].outputs.heads(2);
+  REQUIRE(a.head() == "ego");
+  CHECK(std::abs(a.values(0) - b.values(0)) < 0.5);  // lane offset, metres
+}
+
+TEST_CASE("a clip without a camera the interface reads fails clearly, naming both", "[runtime]") {
+  auto model = Model::load(test::tiny_revision(), "tiny");
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
   spec.seed = 5;
   spec.frames = 2;
-  spec.width = 64;
-  spec.height = 32;
-  evals::ClipReader clip(evals::generate_clip_bytes(spec), "small.clip");
-  CHECK_THROWS_WITH(play(rev, clip, "split"), Catch::Contains("1x3x32x64"));
+  evals::ClipReader good(evals::generate_clip_bytes(spec), "renamed.clip");
+  auto header = good.header();
+  header.mutable_cameras(0)->set_name("rear");
+  evals::ClipReader renamed(evals::encode_clip(header, {}), "renamed.clip");
+  CHECK_THROWS_WITH(play(rev, renamed, "split"),
+                    Catch::Contains("input 'image' reads camera 'front', which clip renamed.clip does not have"));
 }
 
 TEST_CASE("a clip whose frames lack the camera's image or labels fails clearly, never reads out of bounds", "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
-  CompiledRevision rev(model, load_board_type("emulated-hw3"));
+  CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
   spec.seed = 6;
   spec.frames = 2;
@@ -78,7 +111,7 @@ TEST_CASE("a clip whose frames lack the camera's image or labels fails clearly, 
   unlabelled[1].clear_labels();
   evals::ClipReader no_truth(evals::encode_clip(good.header(), unlabelled), "unlabelled.clip");
   CHECK_THROWS_WITH(play(rev, no_truth, "split"), Catch::Contains("unlabelled.clip") && Catch::Contains("frame 1") &&
-                                                      Catch::Contains("no ground truth"));
+                                                      Catch::Contains("no ground truth 'ego'"));
   auto header = good.header();
   header.mutable_cameras(0)->set_channels(1);
   evals::ClipReader gray(evals::encode_clip(header, {}), "gray.clip");

@@ -455,10 +455,11 @@ TEST_CASE("KITTI tracking import: classes, DontCare, and cuboids in the ego fram
   CHECK(cam.intrinsics().cy() == 32);
   // Camera 2's centre: (-0.06, 0, 0) in camera coordinates, minus the
   // translation (0, -0.08, -0.27) = (-0.06, 0.08, 0.27), axes swapped back:
-  // x = 0.27, y = 0.06 (left), z = -0.08. It looks straight ahead.
+  // x = 0.27, y = 0.06 (left), z = -0.08 below the velodyne, which is 1.73 m
+  // above the ground: 1.65 m up, as on KITTI's car. It looks straight ahead.
   CHECK(cam.extrinsics().x() == Approx(0.27));
   CHECK(cam.extrinsics().y() == Approx(0.06));
-  CHECK(cam.extrinsics().z() == Approx(-0.08));
+  CHECK(cam.extrinsics().z() == Approx(1.65));
   CHECK(cam.extrinsics().yaw() == Approx(0).margin(1e-12));
   CHECK(cam.extrinsics().pitch() == Approx(0).margin(1e-12));
   CHECK(cam.extrinsics().roll() == Approx(0).margin(1e-12));
@@ -476,11 +477,11 @@ TEST_CASE("KITTI tracking import: classes, DontCare, and cuboids in the ego fram
   CHECK(car.boxes(0).truncation() == Approx(0.3));  // truncated 1
   // Bottom centre (2.5, 1.5, 20) in camera coordinates: minus the translation
   // (2.5, 1.58, 20.27); in the ego frame x = 20.27, y = -2.5 (right), z = -1.58
-  // (below the velodyne), centre 0.75 m higher. Driving away from the camera
-  // (ry = -pi/2): the ego's heading, yaw 0.
+  // below the velodyne, so 0.15 m above the ground; centre 0.75 m higher.
+  // Driving away from the camera (ry = -pi/2): the ego's heading, yaw 0.
   CHECK(car.cuboid().x() == Approx(20.27));
   CHECK(car.cuboid().y() == Approx(-2.5));
-  CHECK(car.cuboid().z() == Approx(-0.83));
+  CHECK(car.cuboid().z() == Approx(0.90));
   CHECK(car.cuboid().length() == 4.0);
   CHECK(car.cuboid().width() == 1.8);
   CHECK(car.cuboid().height() == 1.5);
@@ -521,7 +522,7 @@ TEST_CASE("KITTI tracking import: classes, DontCare, and cuboids in the ego fram
   CHECK(van.boxes(0).truncation() == 0.25);             // a fraction is kept
   CHECK(van.cuboid().x() == Approx(12.27));
   CHECK(van.cuboid().y() == Approx(3.0));
-  CHECK(van.cuboid().z() == Approx(-1.68 + 1.0));
+  CHECK(van.cuboid().z() == Approx(-1.68 + 1.0 + 1.73));  // 1.73: the velodyne above the ground
   // ry = 0: heading along the camera's x (right): yaw -pi/2 in the ego frame.
   CHECK(van.cuboid().yaw() == Approx(-kPi / 2));
   const auto& person = f2.labels().objects(1);
@@ -600,6 +601,7 @@ TEST_CASE("KITTI calib: a rotated, offset camera's pose is recovered and project
   o.labels = dir / "labels.txt";
   o.format = evals::LabelFormat::kKittiTracking;
   o.kitti_calib = dir / "calib.txt";
+  o.kitti_lidar_height = 0;  // the chosen pose is relative to the velodyne itself
   evals::ClipReader r(dir / "out" / (evals::import_clip(o, dir / "out") + ".clip"));
   const auto& cam = r.header().cameras(0);
   // R_rect and Tr_velo_cam together give the chosen pose back.

@@ -14,7 +14,7 @@ TEST_CASE("every shipped suite loads", "[suite]") {
 }
 
 TEST_CASE("an invalid suite is refused with the file, line and field", "[suite]") {
-  const std::string head = "name: \"x\"\nboard_type: \"emulated-hw3\"\nclips { generated { count: 2 } }\n";
+  const std::string head = "name: \"x\"\nboard_type: \"slowed-hw3\"\nclips { generated { count: 2 } }\n";
   SECTION("syntax error") {
     CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" \n gates {", "bad.textproto"),
                       Catch::Contains("bad.textproto:"));

@@ -1,7 +1,7 @@
 // Fuzz target: the ONNX loader and the partitioning compiler
 // (dual_engine/src/model.cpp, dual_engine/src/compiler.cpp), as `hil models
 // inspect` and the agents use them: Model::load, then compile for the
-// emulated-hw3 board. ModelError is the expected way to refuse a model; any
+// slowed-hw3 board. ModelError is the expected way to refuse a model; any
 // other exception, or a sanitizer report, is a bug.
 //
 // Inputs above 64 KiB are skipped: the ONNX checker and shape inference run
@@ -23,7 +23,7 @@ constexpr size_t kMaxInputBytes = 64 * 1024;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > kMaxInputBytes) return 0;
-  static const auto board = dual_engine::load_board_type("emulated-hw3");
+  static const auto board = dual_engine::load_board_type("slowed-hw3");
   std::string bytes(reinterpret_cast<const char*>(data), size);
   try {
     auto model = dual_engine::Model::load(std::move(bytes), "fuzz.onnx");

@@ -388,7 +388,7 @@ class Script {
     if (h->role() == wire::AGENT && h->boards_size() == 0) {
       auto* b = h->add_boards();
       b->set_name(fmt::format("fuzz-board-{}", c.tag & kSlotMask));
-      b->set_type("emulated-hw3");
+      b->set_type("slowed-hw3");
       b->set_engines(2);
       b->set_slots(1);
     }

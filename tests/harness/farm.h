@@ -112,10 +112,11 @@ struct Farm {
 inline std::filesystem::path write_suite(const TempDir& dir, uint32_t clips) {
   auto path = dir / "small.textproto";
   std::ofstream out(path);
-  out << "name: \"small\"\nboard_type: \"emulated-hw3\"\n"
+  out << "name: \"small\"\nboard_type: \"slowed-hw3\"\n"
       << "clips { generated { count: " << clips
       << " frames: 6 seed: 500 conditions: [\"clear\", \"snow\"] } }\n"
       << "scenarios { name: \"split\" mode: \"split\" }\n"
+      << test::kSampleMetrics
       << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
          "true }\n";
   return path;

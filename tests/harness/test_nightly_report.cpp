@@ -54,7 +54,7 @@ TEST_CASE("the nightly report shows tonight's values, the change and the night i
       s.record_outcome(o);
     }
   }
-  s.upsert_board("rack-000", "emulated-hw3", "idle", "x");
+  s.upsert_board("rack-000", "slowed-hw3", "idle", "x");
   harness::NightlyReportOptions o;
   o.metrics = {"lane_offset_mae", "steering_mae"};
   auto md = harness::render_nightly_report(s, o);

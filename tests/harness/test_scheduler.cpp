@@ -71,7 +71,7 @@ TEST_CASE("a run with no board of its type is refused at once", "[scheduler]") {
     FAIL("must refuse");
   } catch (const harness::WireError& e) {
     CHECK(e.code() == wire::NO_CAPACITY);
-    CHECK(std::string(e.what()).find("emulated-hw3") != std::string::npos);
+    CHECK(std::string(e.what()).find("slowed-hw3") != std::string::npos);
   }
 }
 
@@ -112,10 +112,11 @@ TEST_CASE(
   auto suite = farm.dir / "lengths.textproto";
   {
     std::ofstream out(suite);
-    out << "name: \"lengths\"\nboard_type: \"emulated-hw3\"\n"
+    out << "name: \"lengths\"\nboard_type: \"slowed-hw3\"\n"
         << "clips { generated { count: 2 frames: 60 seed: 81 conditions: [\"clear\"] } }\n"
         << "scenarios { name: \"split\" mode: \"split\" }\nscenarios { name: \"noop\" mode: "
            "\"noop\" }\n"
+        << test::kSampleMetrics
         << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
            "true }\n";
   }

@@ -29,9 +29,10 @@ TEST_CASE("a code change is gated end to end: serve, an emulated rack of 4, gate
   evals::write_file_atomic(base, test::tiny_revision("base", 1));
   {
     std::ofstream suite(dir / "it.textproto");
-    suite << "name: \"it\"\nboard_type: \"emulated-hw3\"\n"
+    suite << "name: \"it\"\nboard_type: \"slowed-hw3\"\n"
           << "clips { generated { count: 6 frames: 8 seed: 700 conditions: [\"clear\", \"night\", \"fog\"] } }\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
+          << test::kSampleMetrics
           << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.02 min_clips: 3 blocking: true }\n"
           << "gates { metric: \"steering_mae\" max_abs_degradation: 0.002 min_clips: 3 blocking: true }\n";
   }

@@ -83,10 +83,11 @@ TEST_CASE(
 
   {
     std::ofstream suite(dir / "disk.textproto");
-    suite << "name: \"disk\"\nboard_type: \"emulated-hw3\"\n"
+    suite << "name: \"disk\"\nboard_type: \"slowed-hw3\"\n"
           << "clips { generated { count: 40 frames: 24 seed: 31 conditions: [\"clear\", \"fog\"] } "
              "}\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
+          << test::kSampleMetrics
           << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: "
              "true }\n";
   }

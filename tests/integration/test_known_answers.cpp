@@ -32,7 +32,7 @@ Revision& revision(const std::string& recipe_name, uint64_t seed) {
     auto bytes = dual_engine::train_revision(recipe, train_dir / "clips");
     auto model = dual_engine::Model::load(bytes, recipe_name);
     slot = std::make_unique<Revision>(Revision{std::move(model), nullptr});
-    slot->compiled = std::make_unique<dual_engine::CompiledRevision>(slot->model, dual_engine::load_board_type("emulated-hw3"));
+    slot->compiled = std::make_unique<dual_engine::CompiledRevision>(slot->model, dual_engine::load_board_type("slowed-hw3"));
   }
   return *slot;
 }

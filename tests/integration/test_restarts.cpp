@@ -51,10 +51,11 @@ struct Lab {
   int64_t submit(int clips) {
     {
       std::ofstream suite(dir / "restart.textproto");
-      suite << "name: \"restart\"\nboard_type: \"emulated-hw3\"\n"
+      suite << "name: \"restart\"\nboard_type: \"slowed-hw3\"\n"
             << "clips { generated { count: " << clips
             << " frames: 12 seed: 900 conditions: [\"clear\", \"rain\"] } }\n"
             << "scenarios { name: \"split\" mode: \"split\" }\n"
+            << test::kSampleMetrics
             << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 "
                "blocking: true }\n";
     }

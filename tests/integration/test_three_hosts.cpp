@@ -84,9 +84,10 @@ TEST_CASE("a scheduler and two agent hosts in separate network namespaces run a 
                    "netns", "--tls", tls, "--emulate", "2", "--name", "hostB", "--threads", "1", "--cache", (dir / "cb").string()});
   {
     std::ofstream suite(dir / "netns.textproto");
-    suite << "name: \"netns\"\nboard_type: \"emulated-hw3\"\n"
+    suite << "name: \"netns\"\nboard_type: \"slowed-hw3\"\n"
           << "clips { generated { count: 8 frames: 8 seed: 4242 conditions: [\"clear\"] } }\n"
           << "scenarios { name: \"split\" mode: \"split\" }\n"
+          << test::kSampleMetrics
           << "gates { metric: \"lane_offset_mae\" max_abs_degradation: 0.05 min_clips: 2 blocking: true }\n";
   }
   evals::write_file_atomic(dir / "a.onnx", test::tiny_revision("base", 1));

@@ -17,6 +17,21 @@ inline bool operator==(const FrameOutputs& a, const FrameOutputs& b) {
 
 namespace hil::test {
 
+// Metric declarations for the sample networks' heads ('ego' lane offset and
+// heading, 'control', 'lead'), as the shipped suites declare them; test
+// suites that gate these names include it.
+inline constexpr const char* kSampleMetrics =
+    "metrics { name: \"lane_offset_mae\" regression { head: \"ego\" field: \"lane_offset\" truth: "
+    "\"ego.lane_offset\" } }\n"
+    "metrics { name: \"lane_heading_mae\" regression { head: \"ego\" field: \"lane_heading\" truth: "
+    "\"ego.lane_heading\" } }\n"
+    "metrics { name: \"steering_mae\" regression { head: \"control\" field: \"steering\" truth: "
+    "\"control.steering\" } }\n"
+    "metrics { name: \"accel_mae\" regression { head: \"control\" field: \"acceleration\" truth: "
+    "\"control.acceleration\" } }\n"
+    "metrics { name: \"lead_recall\" lead { head: \"lead\" output: LEAD_RECALL } }\n"
+    "metrics { name: \"lead_precision\" lead { head: \"lead\" output: LEAD_PRECISION } }\n";
+
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
  public:

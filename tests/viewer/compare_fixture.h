@@ -141,14 +141,14 @@ inline const char* kDeclaredMetrics = R"pb(
   }
   metrics {
     name: "comfort_index"
-    plugin { library: "libcomfort.so" }
+    plugin { library: "libcomfort.so" direction: LOWER_IS_BETTER unit: "m/s^3" }
   }
 )pb";
 
 inline const std::string kSuiteText =
     std::string(R"pb(
       name: "viewer-test"
-      board_type: "emulated-hw3"
+      board_type: "slowed-hw3"
       clips { generated { count: 4 frames: 24 seed: 101 rig: "tri" encoding: ENCODING_JPEG } }
       scenarios { name: "split" mode: "split" }
     )pb") +
@@ -175,7 +175,7 @@ inline const std::string kSuiteText =
 inline const std::string kDeclaredOnlySuiteText =
     std::string(R"pb(
       name: "viewer-test-declared"
-      board_type: "emulated-hw3"
+      board_type: "slowed-hw3"
       clips { generated { count: 4 frames: 24 seed: 101 rig: "tri" encoding: ENCODING_JPEG } }
       scenarios { name: "split" mode: "split" }
     )pb") +

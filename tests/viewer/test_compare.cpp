@@ -239,6 +239,7 @@ TEST_CASE(
   CHECK(table.metrics[2].series == "frame.lead_catch");
   CHECK(table.metrics[3].series == "device_ms");
   CHECK(table.metrics[6].series.empty());         // a plugin's value has none
+  CHECK(table.metrics[6].unit == "m/s^3");        // as the suite declares it
   CHECK(table.metrics[0].scale == Approx(0.02));  // the gate's margin
   CHECK(table.metrics[0].scale_is_margin);
 

@@ -109,8 +109,10 @@ class ClipReader {
   const std::string& name() const;
   // Camera `camera`'s image in frame `frame` (read with frame()), decoded to
   // RGB8; throws ClipError naming the clip, frame and camera when the frame
-  // has no such image, or it does not decode to the camera's size.
-  Image image(const clip::Frame& frame, const std::string& camera) const;
+  // has no such image, or it does not decode to the camera's size. `reduce`
+  // (2, 4, 8) decodes a JPEG frame at that fraction of its size (other
+  // encodings come whole: check the result's size).
+  Image image(const clip::Frame& frame, const std::string& camera, uint32_t reduce = 1) const;
 
  private:
   struct Impl;

@@ -41,6 +41,11 @@ struct ImportOptions {
   // KITTI only: the camera the 2D boxes and P2 belong to (the left colour
   // camera, image_02); empty: the first camera.
   std::string kitti_camera;
+  // KITTI only: how high the velodyne (KITTI's reference frame) sits above
+  // the ground; hil's ego origin is on the ground, so heights are raised by it.
+  // 1.73 m on KITTI's car (Geiger et al., "Vision meets Robotics", 2013); 0
+  // for data whose velodyne frame is already on the ground.
+  double kitti_lidar_height = 1.73;
   // Frames per second; 0: the JSONL clip line's, else the first video's, else 10.
   double fps = 0;
   clip::ImageEncoding encoding = clip::ENCODING_JPEG;  // JPEG or PNG

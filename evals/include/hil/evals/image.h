@@ -27,7 +27,10 @@ std::string encode_png(const Image& image);
 std::string encode_jpeg(const Image& image, int quality);
 // Decodes PNG or JPEG bytes into RGB (channels 3) or gray (channels 1); throws
 // std::runtime_error when the bytes are not an image either codec reads.
-Image decode_image(const std::string& bytes, uint32_t channels = 3);
+// `reduce` 2, 4 or 8 decodes a JPEG at that fraction of its size in the DCT
+// domain (libjpeg's scaled decoding: several times faster than decoding the
+// whole image and shrinking it); the result is ceil(width / reduce) wide.
+Image decode_image(const std::string& bytes, uint32_t channels = 3, uint32_t reduce = 1);
 // Reads an image file (PNG, JPEG, ...) as RGB; throws naming the file.
 Image read_image(const std::filesystem::path& path);
 void write_png(const std::filesystem::path& path, const Image& image);

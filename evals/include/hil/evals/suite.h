@@ -21,6 +21,10 @@ class SuiteError : public std::runtime_error {
 // Parses and validates suite text; `name` is used in error messages.
 suite::Suite parse_suite(const std::string& text, const std::string& name);
 
+// Whether any scenario plays frames (not every one "noop"): only then do
+// revisions need a model interface and clips the truth metrics read.
+bool plays_frames(const suite::Suite& suite);
+
 // Checks a suite against a revision's interface and the headers of the
 // clips it will play, before any board is used: every metric's head exists
 // with the right kind and field; every camera the interface reads, and every
