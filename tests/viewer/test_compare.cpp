@@ -944,6 +944,12 @@ TEST_CASE(
   c->set_length(4.5);
   c->set_width(1.8);
   c->set_height(1.5);
+  auto* unsure = head->add_objects();  // below the default operating point (0.5)
+  unsure->set_cls(hil::clip::CLASS_CYCLIST);
+  unsure->set_score(0.3f);
+  unsure->set_camera("right");
+  unsure->set_x1(10);
+  unsure->set_y1(10);
   RevisionFrame now;
   now.status = RevisionFrame::Status::kOutputs;
   now.outputs = &outputs;
@@ -956,8 +962,13 @@ TEST_CASE(
   CHECK(closed_detections(a_left) == 1);
   const auto a_front = hil::viewer::outputs_overlay(header, front, now, frame, Side::kA, {});
   CHECK(closed_detections(a_front) == 0);
-  CHECK(closed_detections(hil::viewer::outputs_overlay(header, right, now, frame, Side::kA, {})) ==
-        0);
+  const auto a_right = hil::viewer::outputs_overlay(header, right, now, frame, Side::kA, {});
+  REQUIRE(closed_detections(a_right) == 1);
+  const auto box_on_right = std::find_if(a_right.begin(), a_right.end(), [](const auto& s) {
+    return s.kind == OverlayKind::kDetection && s.closed;
+  });
+  CHECK(box_on_right->faint);  // drawn thin and translucent
+  CHECK(box_on_right->label == "cyclist 0.30");
   // The cuboid's 12 edges in the front camera, its corners where the camera puts them.
   REQUIRE(count_kind(a_front, OverlayKind::kDetection) == 12);
   double u = 0, v = 0;
@@ -967,6 +978,7 @@ TEST_CASE(
   CHECK(a_front[0].side == Side::kA);
   CHECK_FALSE(a_front[0].truth);
   CHECK(a_front[0].label == "truck 0.60");
+  CHECK_FALSE(a_front[0].faint);
 
   SECTION("steering needles lean the way the wheels turn, none on a gap") {
     RevisionFrame steer;

@@ -187,13 +187,15 @@ void add_detections(const hil::clip::Camera& camera, const hil::outputs::HeadOut
   for (const auto& d : head.objects()) {
     const QString label =
         QStringLiteral("%1 %2").arg(class_name(d.cls())).arg(d.score(), 0, 'f', 2);
+    const bool faint = d.score() < kConfidentScore;
     if (!d.camera().empty()) {
       if (d.camera() != camera.name()) continue;  // a 2D box belongs to one camera
       out->push_back({OverlayKind::kDetection, false, side,
-                      rectangle(d.x0(), d.y0(), d.x1(), d.y1()), true, label});
+                      rectangle(d.x0(), d.y0(), d.x1(), d.y1()), true, label, faint});
     } else if (d.has_cuboid()) {
       for (auto& edge : cuboid_edges(camera, d.cuboid())) {
-        out->push_back({OverlayKind::kDetection, false, side, std::move(edge), false, label});
+        out->push_back(
+            {OverlayKind::kDetection, false, side, std::move(edge), false, label, faint});
       }
     }
   }

@@ -37,6 +37,8 @@ inline constexpr double kSteeringGain = 8.0;
 // Predicted lane polylines are drawn through points this far apart (metres
 // along x), so that lens distortion bends them as it bends the truth.
 inline constexpr double kLaneStep = 1.0;
+// The catalogue's default operating point (DetectionMetric.score_threshold).
+inline constexpr double kConfidentScore = 0.5;
 
 enum class OverlayKind {
   kTruthLane,
@@ -59,6 +61,10 @@ struct OverlayShape {
   QPolygonF points;  // pixel coordinates of the camera image
   bool closed = false;
   QString label;  // "car 23.1 m", "car 0.87", "lead 24.0 m", ...
+  // A detection scoring below kConfidentScore: drawn thin and translucent,
+  // so the few a metric's operating point keeps stand out from the many a
+  // head emits for AP.
+  bool faint = false;
 };
 
 // Which overlays to draw; each toggleable in the frame view. A category

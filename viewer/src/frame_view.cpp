@@ -41,8 +41,11 @@ QPen pen_for(const OverlayShape& shape) {
       return QPen(ignore_region_colour(), 1.2, Qt::DotLine);
     case OverlayKind::kPredictedLane:
       return QPen(side_colour(shape.side), 2.4);
-    case OverlayKind::kDetection:
-      return QPen(side_colour(shape.side), 2.0);
+    case OverlayKind::kDetection: {
+      QColor colour = side_colour(shape.side);
+      if (shape.faint) colour.setAlphaF(0.35);
+      return QPen(colour, shape.faint ? 1.0 : 2.0);
+    }
     case OverlayKind::kLeadMarker:
       return QPen(side_colour(shape.side), 2.4);
     case OverlayKind::kSteering:
