@@ -55,6 +55,18 @@ std::string detection_scope(const suite::DetectionMetric& d) {
   return s;
 }
 
+// What compute_metric() writes per frame ("frame.NAME") when it is not in
+// the metric's unit (MetricDef::series_unit).
+std::string per_frame_unit(const suite::MetricSpec& spec) {
+  switch (spec.kind_case()) {
+    case suite::MetricSpec::kDetection:
+    case suite::MetricSpec::kLead: return "errors";
+    case suite::MetricSpec::kLane:
+      return spec.lane().output() == suite::LATERAL_ERROR ? "" : "errors";
+    default: return "";
+  }
+}
+
 MetricDef base_def(const suite::MetricSpec& spec, std::string unit, suite::Direction direction, std::string what) {
   MetricDef d;
   d.name = spec.name();
@@ -62,6 +74,7 @@ MetricDef base_def(const suite::MetricSpec& spec, std::string unit, suite::Direc
   d.direction = direction;
   d.description = spec.description().empty() ? std::move(what) : spec.description();
   d.series = "frame." + spec.name();
+  d.series_unit = per_frame_unit(spec);
   return d;
 }
 

@@ -1,7 +1,8 @@
 // The compare view (revision A against revision B) against real results
-// databases: clips generated into the blob folder, evals scored by
-// evals::EvalScorer, series encoded as the boards encode them (see
-// compare_fixture.h). Run under the offscreen platform.
+// databases: three-camera JPEG clips generated into the blob folder, evals
+// of a multi-head network scored by evals::EvalScorer under a suite with
+// metrics of its own, series and decoded outputs stored as the boards send
+// them (see compare_fixture.h). Run under the offscreen platform.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -36,6 +37,7 @@
 #include "csv_export.h"
 #include "decimation.h"
 #include "delta_histogram_chart.h"
+#include "eval_outputs.h"
 #include "frame_overlay.h"
 #include "frame_view.h"
 #include "histogram_bins.h"
@@ -55,27 +57,32 @@
 namespace {
 
 using compare_test::CompareDatabase;
+using compare_test::line_y_at;
 using compare_test::TestClip;
+using hil::evals::HeadKind;
 using hil::viewer::ClipDiff;
 using hil::viewer::ClipTableModel;
 using hil::viewer::ClipVerdict;
 using hil::viewer::ComparePane;
 using hil::viewer::Comparison;
 using hil::viewer::FrameMode;
+using hil::viewer::FrameView;
 using hil::viewer::MainWindow;
 using hil::viewer::MarkerKind;
 using hil::viewer::OverlayKind;
+using hil::viewer::OverlayShape;
+using hil::viewer::RevisionFrame;
 using hil::viewer::Side;
 using viewer_test::cell;
 using viewer_test::CheckedModel;
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
-Comparison run_comparison(const CompareDatabase& db) {
+Comparison run_comparison(const CompareDatabase& db, int64_t run = 0) {
   Comparison c;
   c.revision_a = db.base;
   c.revision_b = db.snowblind;
-  c.run_id = db.run;
+  c.run_id = run != 0 ? run : db.run;
   return c;
 }
 
@@ -88,13 +95,32 @@ QString screenshot_path(const CompareDatabase& db, const QString& name) {
   return QDir(dir).filePath(name);
 }
 
-// The y of a ground-truth lane line at x (linear between its points).
-double line_y_at(const hil::clip::LaneLine& line, double x) {
-  for (int i = 1; i < line.points_size(); ++i) {
-    const auto &a = line.points(i - 1), &b = line.points(i);
-    if (a.x() <= x && x <= b.x()) return a.y() + (b.y() - a.y()) * (x - a.x()) / (b.x() - a.x());
+int camera_index(const hil::clip::ClipHeader& header, const std::string& name) {
+  for (int c = 0; c < header.cameras_size(); ++c) {
+    if (header.cameras(c).name() == name) return c;
   }
-  return NAN;
+  FAIL("no camera " << name);
+  return -1;
+}
+
+template <typename Pred>
+int count_shapes(const std::vector<OverlayShape>& shapes, Pred pred) {
+  return static_cast<int>(std::count_if(shapes.begin(), shapes.end(), pred));
+}
+
+int count_kind(const std::vector<OverlayShape>& shapes, OverlayKind kind) {
+  return count_shapes(shapes, [&](const OverlayShape& s) { return s.kind == kind; });
+}
+
+// Pixels of exactly `colour` inside `rect` of `image`.
+int count_pixels_in(const QImage& image, const QRectF& rect, const QColor& colour) {
+  int count = 0;
+  const QRect r = rect.toAlignedRect().intersected(image.rect());
+  for (int y = r.top(); y <= r.bottom(); ++y) {
+    for (int x = r.left(); x <= r.right(); ++x)
+      count += image.pixelColor(x, y).rgb() == colour.rgb();
+  }
+  return count;
 }
 
 // The pane of a window showing `db`'s run, at a fixed size, shown (keys and
@@ -115,19 +141,19 @@ struct ShownWindow {
 
 // ------------------------------------------------------------------ queries and diff table
 
-TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every gating metric") {
+TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every metric asked for") {
   CompareDatabase db;
   hil::viewer::ResultsSource source(db.path());
 
   const auto rows = db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, db.run,
-                                                     {"lane_offset_mae", "lead_recall"});
+                                                     {"drift", "lead_catch"});
   REQUIRE(rows.size() == 8);  // 4 clips x 2 metrics
   for (const auto& row : rows) {
     const auto clip = std::find_if(db.clips.begin(), db.clips.end(),
                                    [&](const TestClip& c) { return c.sha256 == row.clip_sha; });
     REQUIRE(clip != db.clips.end());
-    const auto a = CompareDatabase::expected_metrics(*clip, false);
-    const auto b = CompareDatabase::expected_metrics(*clip, true);
+    const auto a = db.expected_metrics(*clip, false);
+    const auto b = db.expected_metrics(*clip, true);
     CHECK(row.a == Approx(a.at(row.metric)));
     CHECK(row.b == Approx(b.at(row.metric)));
     CHECK(row.delta == Approx(row.b - row.a));
@@ -137,7 +163,7 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
   SECTION("a later run of the same pair replaces the earlier evals in the unscoped diff") {
     const int64_t again = db.add_run("again", {db.clips[1]});
     const auto all = db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt,
-                                                      std::nullopt, {"lane_offset_mae"});
+                                                      std::nullopt, {"drift"});
     REQUIRE(all.size() == 4);
     const auto evals = db.store().evals_of_run(again);
     for (const auto& row : all) {
@@ -145,10 +171,9 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
       CHECK((row.eval_a == evals[0].id || row.eval_a == evals[1].id));
     }
     // Within the first run, its own evals.
-    CHECK(
-        db.store()
-            .diff_revisions_scoped(db.base, db.snowblind, std::nullopt, db.run, {"lane_offset_mae"})
-            .size() == 4);
+    CHECK(db.store()
+              .diff_revisions_scoped(db.base, db.snowblind, std::nullopt, db.run, {"drift"})
+              .size() == 4);
     CHECK(db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, again, {}).size() >
           0);
   }
@@ -182,19 +207,39 @@ TEST_CASE("The scoped diff pairs each clip's evals of A and B and reads every ga
 }
 
 TEST_CASE(
-    "The diff table uses the suite's gates, scores clips in margins and puts the worst first") {
+    "The diff table lists the suite's gated metrics, then its declared ones, and scores clips in "
+    "the gates' margins, worst first") {
   CompareDatabase db;
   hil::viewer::ResultsSource source(db.path());
   const hil::viewer::DiffTable table = source.diff_table(run_comparison(db));
 
-  // Blocking gates first in suite order, then the advisory one.
-  REQUIRE(table.metrics.size() == 4);
-  CHECK(table.metrics[0].name == "lane_offset_mae");
-  CHECK(table.metrics[1].name == "steering_mae");
-  CHECK(table.metrics[2].name == "lead_recall");
-  CHECK(table.metrics[3].name == "device_latency_p99_ms");
+  // Blocking gates in suite order, the advisory one, then the metrics the
+  // suite only declares (the plugin's included), under the suite's names.
+  const std::vector<std::string> names = {
+      "drift",          "wobble",         "lead_catch",   "device_latency_p99_ms",
+      "front_boxes_ap", "kerb_error_20m", "comfort_index"};
+  REQUIRE(table.metrics.size() == names.size());
+  for (size_t i = 0; i < names.size(); ++i) CHECK(table.metrics[i].name == names[i]);
+  CHECK(table.metrics[0].gated);
+  CHECK(table.metrics[0].blocking);
+  CHECK(table.metrics[3].gated);
   CHECK_FALSE(table.metrics[3].blocking);
+  for (size_t i = 4; i < names.size(); ++i) CHECK_FALSE(table.metrics[i].gated);
+  // Units and directions from the database's definitions (the catalogue's).
+  CHECK(table.metrics[0].unit == "m");
+  CHECK(table.metrics[1].unit == "rad");
+  CHECK(table.metrics[2].unit == "ratio");
   CHECK(table.metrics[2].direction == hil::viewer::Direction::kHigherIsBetter);
+  CHECK(table.metrics[4].unit == "AP");
+  CHECK(table.metrics[4].direction == hil::viewer::Direction::kHigherIsBetter);
+  CHECK(table.metrics[5].unit == "m");
+  // The series that explains each metric frame by frame.
+  CHECK(table.metrics[0].series == "out.ego.lane_offset");
+  CHECK(table.metrics[1].series == "out.control.steering");
+  CHECK(table.metrics[2].series == "frame.lead_catch");
+  CHECK(table.metrics[3].series == "device_ms");
+  CHECK(table.metrics[6].series.empty());         // a plugin's value has none
+  CHECK(table.metrics[6].unit == "m/s^3");        // as the suite declares it
   CHECK(table.metrics[0].scale == Approx(0.02));  // the gate's margin
   CHECK(table.metrics[0].scale_is_margin);
 
@@ -202,10 +247,13 @@ TEST_CASE(
   const ClipDiff& worst = table.clips[0];
   CHECK(worst.clip_sha == db.snow_clip().sha256);
   CHECK(worst.verdict == ClipVerdict::kRegressed);
-  // Lead recall fell from 1 to 0 (33 margins of 0.03); steering is off by
-  // 0.04 rad on every commanded frame (20 margins of 0.002).
-  CHECK(table.metrics[static_cast<size_t>(worst.worst_metric)].name == "lead_recall");
+  // Lead recall fell from 1 to 0 (33 margins of 0.03); the lane offset is
+  // off by 0.6 m (30 margins of 0.02), steering by 0.04 rad (20 of 0.002).
+  CHECK(table.metrics[static_cast<size_t>(worst.worst_metric)].name == "lead_catch");
   CHECK(worst.worst == Approx(1 / 0.03));
+  // The plugin's value, as the scheduler recorded it.
+  CHECK(worst.metrics[6].present);
+  CHECK(worst.metrics[6].b == Approx(compare_test::kComfortBSnow));
   for (size_t i = 1; i < table.clips.size(); ++i) {
     CHECK(table.clips[i].worst <= table.clips[i - 1].worst);
     CHECK(table.clips[i].verdict != ClipVerdict::kRegressed);
@@ -213,21 +261,58 @@ TEST_CASE(
   CHECK(std::find(table.tags.begin(), table.tags.end(), "snow") != table.tags.end());
   CHECK(std::find(table.tags.begin(), table.tags.end(), "road:straight") != table.tags.end());
 
-  SECTION("without gates, a default set of metrics measured in RMS deltas") {
-    const auto metrics = hil::viewer::gating_metrics({"name: \"no gates\""}, {});
-    REQUIRE_FALSE(metrics.empty());
-    CHECK(metrics[0].name == "lane_offset_mae");
+  SECTION("without gates, the declared metrics and a default set, measured in RMS deltas") {
+    const auto metrics = hil::viewer::gating_metrics({compare_test::kDeclaredOnlySuiteText}, {});
+    const std::vector<std::string> expected = {"drift",
+                                               "wobble",
+                                               "lead_catch",
+                                               "front_boxes_ap",
+                                               "kerb_error_20m",
+                                               "comfort_index",
+                                               "device_latency_p99_ms",
+                                               "command_gaps"};
+    REQUIRE(metrics.size() == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) CHECK(metrics[i].name == expected[i]);
+    CHECK(metrics[0].unit == "m");  // the suite's own definition, with no database's
     auto rows = db.store().diff_revisions_scoped(db.base, db.snowblind, std::nullopt, db.run, {});
     const auto plain = hil::viewer::build_diff_table(rows, metrics);
     CHECK_FALSE(plain.metrics[0].scale_is_margin);
     CHECK(plain.metrics[0].scale > 0);
     CHECK(plain.clips[0].clip_sha == db.snow_clip().sha256);
+    CHECK(hil::viewer::gating_metrics({"name: \"nothing declared\""}, {}).size() == 2);
+  }
+}
+
+TEST_CASE("With gates, a metric only declared is shown but does not decide a clip's verdict") {
+  hil::viewer::DiffMetric gated{"gated_thing", "m"};
+  gated.max_abs_degradation = 0.1;
+  hil::viewer::DiffMetric declared{"declared_thing", "m"};
+  declared.gated = declared.blocking = false;
+  std::vector<hil::db::DiffRow> rows;
+  for (int i = 0; i < 3; ++i) {
+    const std::string sha = std::string(63, 'a') + std::to_string(i);
+    // B is as good on the gated metric everywhere, far worse on the other one on clip 0.
+    rows.push_back({sha, "clip-" + std::to_string(i), "", "split", "gated_thing", 1, 1, 0, 1, 2});
+    const double b = i == 0 ? 9.0 : 1.0;
+    rows.push_back(
+        {sha, "clip-" + std::to_string(i), "", "split", "declared_thing", 1, b, b - 1, 1, 2});
+  }
+  const auto table = hil::viewer::build_diff_table(rows, {gated, declared});
+  REQUIRE(table.clips.size() == 3);
+  for (const auto& clip : table.clips) CHECK(clip.verdict == ClipVerdict::kUnchanged);
+  CHECK(table.clips[0].metrics[1].delta == Approx(8.0));  // still in the table
+
+  SECTION("without any gate, every metric decides") {
+    gated.gated = gated.blocking = false;
+    const auto judged = hil::viewer::build_diff_table(rows, {gated, declared});
+    CHECK(judged.clips[0].verdict == ClipVerdict::kRegressed);
+    CHECK(judged.clips[0].clip_name == "clip-0");
   }
 }
 
 // ------------------------------------------------------------------ clip table model
 
-TEST_CASE("The clip table shows A, B and the delta of each gating metric, coloured by direction") {
+TEST_CASE("The clip table shows A, B and the delta of each metric, coloured by direction") {
   CompareDatabase db;
   hil::viewer::ResultsSource source(db.path());
   ClipTableModel model;
@@ -235,23 +320,33 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
   model.show(&source, run_comparison(db));
 
   REQUIRE(model.rowCount() == 4);
-  REQUIRE(model.columnCount() == 3 + 3 * 4 + 2);
+  REQUIRE(model.columnCount() == 3 + 3 * 7 + 2);
   CHECK(model.headerData(ClipTableModel::metric_column(0, ClipTableModel::kA), Qt::Horizontal)
-            .toString() == "lane_offset_mae A");
+            .toString() == "drift A");
   CHECK(model.headerData(ClipTableModel::metric_column(0, ClipTableModel::kDelta), Qt::Horizontal)
-            .toString() == "lane_offset_mae Δ");
+            .toString() == "drift Δ");
+  CHECK(model.headerData(ClipTableModel::metric_column(6, ClipTableModel::kB), Qt::Horizontal)
+            .toString() == "comfort_index B");
   CHECK(model.headerData(model.tags_column(), Qt::Horizontal).toString() == "Tags");
+  // A declared metric says it is not gated, and what it measures.
+  const QString tip = model
+                          .headerData(ClipTableModel::metric_column(4, ClipTableModel::kA),
+                                      Qt::Horizontal, Qt::ToolTipRole)
+                          .toString();
+  CHECK(tip.startsWith("front_boxes_ap (AP), higher is better; declared, not gated"));
+  CHECK(tip.contains("average precision of head 'objects_front'"));
 
-  const auto a = CompareDatabase::expected_metrics(db.snow_clip(), false);
-  const auto b = CompareDatabase::expected_metrics(db.snow_clip(), true);
+  const auto a = db.expected_metrics(db.snow_clip(), false);
+  const auto b = db.expected_metrics(db.snow_clip(), true);
   CHECK(cell(model, 0, ClipTableModel::kClip) == q(db.snow_clip().header.name()));
   CHECK(cell(model, 0, ClipTableModel::kVerdict) == "regressed");
-  CHECK(cell(model, 0, ClipTableModel::kWorst) == "lead_recall 33.33×");
+  CHECK(cell(model, 0, ClipTableModel::kWorst) == "lead_catch 33.33×");
   CHECK(cell(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kA)) ==
-        QString::number(a.at("lane_offset_mae"), 'g', 4));
+        QString::number(a.at("drift"), 'g', 4));
   CHECK(cell(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kB)) ==
-        QString::number(b.at("lane_offset_mae"), 'g', 4));
+        QString::number(b.at("drift"), 'g', 4));
   CHECK(cell(model, 0, ClipTableModel::metric_column(0, ClipTableModel::kDelta)).startsWith("+"));
+  CHECK(cell(model, 0, ClipTableModel::metric_column(6, ClipTableModel::kB)) == "1.4");
   CHECK(model.data(model.index(0, 0), ClipTableModel::kClipShaRole).toString() ==
         q(db.snow_clip().sha256));
   CHECK(cell(model, 0, model.tags_column()).contains("snow"));
@@ -263,7 +358,7 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
         model, 0, ClipTableModel::metric_column(0, ClipTableModel::kDelta), Qt::BackgroundRole);
     CHECK(worse.red() > 200);
     CHECK(worse.green() < 100);
-    // lead_recall is higher-better and dropped to 0 on the snow clip: red too.
+    // lead_catch is higher-better and dropped to 0 on the snow clip: red too.
     const QColor recall = viewer_test::cell_color(
         model, 0, ClipTableModel::metric_column(2, ClipTableModel::kDelta), Qt::BackgroundRole);
     CHECK(recall.red() > recall.green());
@@ -320,6 +415,7 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
     spec.seed = 150;
     spec.frames = compare_test::kFrames;
     spec.condition = "snow";
+    spec.rig = "tri";
     const TestClip extra = db.add_clip(spec);
     Comparison all = run_comparison(db);
     all.run_id.reset();
@@ -329,6 +425,27 @@ TEST_CASE("The clip table shows A, B and the delta of each gating metric, colour
     CHECK(model.refresh());
     CHECK(model.rowCount() == 5);
   }
+}
+
+TEST_CASE("A suite that only declares metrics has them listed under its own names") {
+  CompareDatabase db(/*with_run=*/true, compare_test::kDeclaredOnlySuiteText);
+  ShownWindow shown(db);
+  const ClipTableModel& model = shown.pane().clip_model();
+  REQUIRE(model.rowCount() == 4);
+  QStringList headers;
+  for (int c = 0; c < model.columnCount(); ++c) {
+    headers << model.headerData(c, Qt::Horizontal).toString();
+  }
+  for (const char* name : {"drift A", "wobble B", "lead_catch Δ", "front_boxes_ap A",
+                           "kerb_error_20m A", "comfort_index A", "command_gaps A"}) {
+    INFO(name << " among " << headers.join(", ").toStdString());
+    CHECK(headers.contains(QString::fromUtf8(name)));
+  }
+  // The histogram offers the same metrics.
+  auto* metric = shown.pane().findChild<QComboBox*>("histogram_metric");
+  REQUIRE(metric != nullptr);
+  CHECK(metric->itemText(0) == "drift");
+  CHECK(metric->findText("kerb_error_20m") >= 0);
 }
 
 TEST_CASE("The clip table hands rows to views in pages and passes Qt's model tester") {
@@ -379,10 +496,13 @@ TEST_CASE("Ten thousand clips read and show in well under a second") {
       outcome.eval_id = e.id;
       outcome.succeeded = true;
       const double v = (e.id % 97) / 1000.0;
-      outcome.metrics = {{"lane_offset_mae", v},
-                         {"steering_mae", v / 10},
-                         {"lead_recall", 1 - v},
-                         {"device_latency_p99_ms", 10 + v}};
+      outcome.metrics = {{"drift", v},
+                         {"wobble", v / 10},
+                         {"lead_catch", 1 - v},
+                         {"device_latency_p99_ms", 10 + v},
+                         {"front_boxes_ap", 1 - v},
+                         {"kerb_error_20m", v},
+                         {"comfort_index", v}};
       db.store().record_outcome(outcome);
     }
     transaction.commit();
@@ -407,7 +527,7 @@ TEST_CASE("Ten thousand clips read and show in well under a second") {
 
 // ------------------------------------------------------------------ pure helpers
 
-TEST_CASE("Timeline markers are deadline misses, command gaps and failovers") {
+TEST_CASE("Timeline markers are deadline misses, gaps without outputs and failovers") {
   CompareDatabase db;
   hil::viewer::ResultsSource source(db.path());
   const auto table = source.diff_table(run_comparison(db));
@@ -426,6 +546,123 @@ TEST_CASE("Timeline markers are deadline misses, command gaps and failovers") {
   CHECK(hil::viewer::timeline_markers(a, Side::kA, fps).empty());
   // A frame period longer than 40 ms: no miss.
   CHECK(hil::viewer::timeline_markers(b, Side::kB, 20).size() == 3);
+}
+
+TEST_CASE(
+    "Series are listed, paired with their truth and given units from the metrics and head kinds, "
+    "whatever their names") {
+  CompareDatabase db;
+  hil::viewer::ResultsSource source(db.path());
+  const auto table = source.diff_table(run_comparison(db));
+  const auto a = source.eval_results(table.clips[0].eval_a);
+  const auto b = source.eval_results(table.clips[0].eval_b);
+
+  // Heads told apart by what the results show, no name known in advance.
+  CHECK(a.outputs.stored());
+  CHECK(a.kinds.at("control") == HeadKind::kControl);
+  CHECK(a.kinds.at("lead") == HeadKind::kLead);
+  CHECK(a.kinds.at("ego") == HeadKind::kTensor);
+  CHECK(a.kinds.at("lanes") == HeadKind::kLanes);
+  CHECK(a.kinds.at("objects_front") == HeadKind::kObjects);
+  CHECK(a.kinds.at("objects_3d") == HeadKind::kObjects);
+
+  // The series explaining the table's metrics first (in table order), then
+  // the other outputs, the other per-frame metrics, the rest; no truth.
+  const std::vector<std::string> expected = {"out.ego.lane_offset",
+                                             "out.control.steering",
+                                             "frame.lead_catch",
+                                             "device_ms",
+                                             "frame.front_boxes_ap",
+                                             "frame.kerb_error_20m",
+                                             "out.control.acceleration",
+                                             "out.ego.lane_heading",
+                                             "out.lead.distance",
+                                             "out.lead.score",
+                                             "frame.drift",
+                                             "frame.wobble",
+                                             "commander",
+                                             "host_ms"};
+  const auto names = hil::viewer::chartable_series(a.series, b.series, table.metrics);
+  CHECK(names == expected);
+  // Until picked: the worst metric's series (lead_catch on the snow clip), then the table's.
+  CHECK(
+      hil::viewer::default_chart_series(names, table.metrics, 2, 3) ==
+      std::vector<std::string>{"frame.lead_catch", "out.ego.lane_offset", "out.control.steering"});
+  CHECK(hil::viewer::truth_series_of("out.ego.lane_offset") == "truth.ego.lane_offset");
+  CHECK(a.series.has("truth.ego.lane_offset"));
+  CHECK(hil::viewer::truth_series_of("frame.drift").empty());
+
+  hil::viewer::HeadKinds kinds = a.kinds;
+  auto unit = [&](const char* name) {
+    return hil::viewer::series_unit(name, table.metrics, kinds);
+  };
+  CHECK(unit("out.ego.lane_offset") == "m");  // the regression metric's truth unit
+  CHECK(unit("truth.ego.lane_offset") == "m");
+  CHECK(unit("out.ego.lane_heading").empty());  // a tensor field no metric reads
+  CHECK(unit("out.control.steering") == "rad");
+  CHECK(unit("out.control.acceleration") == "m/s^2");
+  CHECK(unit("out.lead.score") == "score");
+  CHECK(unit("out.lead.distance") == "m");
+  // A ratio's per-frame series counts the frame's errors; a mean error's is the error.
+  CHECK(unit("frame.lead_catch") == "errors");
+  CHECK(unit("frame.front_boxes_ap") == "errors");
+  CHECK(unit("frame.kerb_error_20m") == "m");
+  CHECK(unit("device_ms") == "ms");
+  CHECK(unit("commander") == "engine");
+
+  SECTION("a tensor whose fields are named like a control head's stays a tensor") {
+    hil::outputs::EvalOutputs outputs;
+    auto* frame = outputs.add_frames();
+    frame->set_has_outputs(true);
+    auto* head = frame->add_heads();
+    head->set_head("twin");
+    head->add_values(0.1f);
+    head->add_values(0.2f);
+    std::vector<hil::db::SeriesBlob> blobs;
+    for (const char* name : {"out.twin.steering", "out.twin.acceleration", "out.wheel.steering"}) {
+      blobs.push_back({name, hil::evals::kSeriesCodec, 1, hil::evals::encode_series({0.1f})});
+    }
+    const hil::viewer::EvalSeries series(1, blobs);
+    const auto guessed = hil::viewer::head_kinds(series, hil::viewer::EvalOutputs(outputs));
+    CHECK(guessed.at("twin") == HeadKind::kTensor);
+    CHECK(guessed.at("wheel") == HeadKind::kControl);
+    CHECK(hil::viewer::head_kinds(series, hil::viewer::EvalOutputs()).at("twin") ==
+          HeadKind::kControl);
+  }
+}
+
+TEST_CASE("A revision's frame reads its outputs, its gaps and, without outputs, its series") {
+  CompareDatabase db;
+  hil::viewer::ResultsSource source(db.path());
+  const auto table = source.diff_table(run_comparison(db));
+  const auto b = source.eval_results(table.clips[0].eval_b);
+  const auto& truth = db.snow_clip().frames;
+
+  const RevisionFrame now = hil::viewer::revision_frame(b, 8);
+  REQUIRE(now.status == RevisionFrame::Status::kOutputs);
+  REQUIRE(now.outputs != nullptr);
+  REQUIRE(now.steering.size() == 1);
+  CHECK(now.steering[0].head == "control");
+  CHECK(now.steering[0].value == Approx(truth[8].control().steering() - 0.04).margin(1e-6));
+  CHECK(now.steering[0].truth == Approx(truth[8].control().steering()).margin(1e-6));
+  REQUIRE(now.leads.size() == 1);
+  CHECK_FALSE(now.leads[0].present);  // snowblind sees no lead on snow
+  CHECK(hil::viewer::revision_frame(b, 5).status == RevisionFrame::Status::kGap);
+  CHECK(hil::viewer::revision_frame(b, 24).status == RevisionFrame::Status::kPastEnd);
+
+  SECTION("without stored outputs, gaps come from the commander and scalar heads from the series") {
+    hil::viewer::EvalResults plain;
+    plain.series = b.series;
+    plain.kinds = hil::viewer::head_kinds(plain.series, plain.outputs);
+    CHECK(hil::viewer::revision_frame(plain, 5).status == RevisionFrame::Status::kGap);
+    const RevisionFrame read = hil::viewer::revision_frame(plain, 8);
+    CHECK(read.status == RevisionFrame::Status::kOutputs);
+    CHECK(read.outputs == nullptr);
+    REQUIRE(read.steering.size() == 1);
+    CHECK(read.steering[0].value == Approx(now.steering[0].value));
+    REQUIRE(read.leads.size() == 1);
+    CHECK_FALSE(read.leads[0].present);  // score 0.1
+  }
 }
 
 TEST_CASE("Decimation keeps every spike, about four points per column, and gaps as gaps") {
@@ -484,7 +721,8 @@ TEST_CASE(
   CHECK(higher[0].side == hil::viewer::BinSide::kWorse);
 }
 
-TEST_CASE("A view is a command line: revisions by name or hash prefix, clip, frame and mode") {
+TEST_CASE(
+    "A view is a command line: revisions by name or hash prefix, clip, frame, mode and camera") {
   CompareDatabase db;
   hil::viewer::ResultsSource source(db.path());
   const auto revisions = source.revisions();
@@ -512,6 +750,14 @@ TEST_CASE("A view is a command line: revisions by name or hash prefix, clip, fra
   CHECK(parsed.options.view.frame == 7);
   CHECK(parsed.options.view.mode == FrameMode::kOverlay);
   CHECK(parsed.options.size == QSize(1600, 1000));
+  CHECK(parsed.options.view.camera.isEmpty());
+  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--camera", "left"})
+            .options.view.camera == "left");
+  CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--camera", " "})
+            .error.contains("--camera"));
+  CHECK(hil::viewer::view_command_line("hil.db", q(std::string(64, 'a')), q(std::string(64, 'b')),
+                                       std::nullopt, "c0ffee", 7, FrameMode::kSideBySide, "left")
+            .endsWith("--frame 7 --camera left"));
   CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--mode", "sideways"})
             .error.contains("--mode"));
   CHECK(hil::viewer::parse_command_line({"hil-viewer", "x.db", "--frame", "-1"})
@@ -524,65 +770,80 @@ TEST_CASE("A view is a command line: revisions by name or hash prefix, clip, fra
 
 // ------------------------------------------------------------------ frame overlays
 
-TEST_CASE(
-    "Overlays project the predicted lane onto the ground-truth lane when the prediction is right") {
+TEST_CASE("A lanes head's polylines land on the ground-truth lines they predict, on every camera") {
   CompareDatabase db(/*with_run=*/false);
   const TestClip& clip = db.snow_clip();  // a straight road
   REQUIRE(clip.road == "straight");
-  const auto& camera = clip.header.cameras(0);
-  for (int k : {0, 10, 20}) {
-    const hil::clip::Frame& frame = clip.frames[static_cast<size_t>(k)];
-    const auto& ego = frame.labels().ego();
-    hil::viewer::Prediction truth;
-    truth.valid = true;
-    truth.lane_offset = static_cast<float>(ego.lane_offset());
-    truth.lane_heading = static_cast<float>(ego.lane_heading());
-    const auto shapes = hil::viewer::prediction_overlay(camera, truth, Side::kA, {});
-    std::vector<QPolygonF> boundaries;
+  REQUIRE(clip.header.cameras_size() == 3);
+  const hil::clip::Frame& frame = clip.frames[10];
+  REQUIRE(frame.labels().lanes_size() == 4);  // three lanes
+  // A head that predicts every truth line exactly at its stations.
+  hil::outputs::FrameOutputs outputs;
+  outputs.set_has_outputs(true);
+  auto* head = outputs.add_heads();
+  head->set_head("lanes");
+  for (const auto& line : frame.labels().lanes()) {
+    auto* lane = head->add_lanes();
+    for (float x : compare_test::kStations) {
+      lane->add_x(x);
+      lane->add_y(static_cast<float>(line_y_at(line, x)));
+    }
+  }
+  RevisionFrame now;
+  now.status = RevisionFrame::Status::kOutputs;
+  now.outputs = &outputs;
+
+  int in_view = 0;
+  for (int c = 0; c < 3; ++c) {
+    const auto& camera = clip.header.cameras(c);
+    const auto shapes = hil::viewer::outputs_overlay(clip.header, c, now, frame, Side::kA, {});
+    // Lines are cut to the image (grown by its size each side): a side
+    // camera may draw a line in pieces, or not at all.
+    QPolygonF drawn;
     for (const auto& s : shapes) {
-      if (s.kind == OverlayKind::kPredictedLane) boundaries.push_back(s.points);
+      if (s.kind == OverlayKind::kPredictedLane) drawn << s.points;
     }
-    REQUIRE(boundaries.size() == 2);
-    // The ground-truth ego lane lines are the ones 1.8 m either side of the
-    // lane centre; at 10 m ahead the predicted ones must land on them.
-    for (double side : {1.8, -1.8}) {
-      const double centre_y = -ego.lane_offset() - std::tan(ego.lane_heading()) * 10;
-      const hil::clip::LaneLine* best = nullptr;
-      for (const auto& line : frame.labels().lanes()) {
-        if (best == nullptr || std::abs(line_y_at(line, 10) - (centre_y + side)) <
-                                   std::abs(line_y_at(*best, 10) - (centre_y + side))) {
-          best = &line;
-        }
+    if (camera.name() == "front") CHECK(count_kind(shapes, OverlayKind::kPredictedLane) == 4);
+    const QRectF bounds(-1.0 * camera.width(), -1.0 * camera.height(), 3.0 * camera.width(),
+                        3.0 * camera.height());
+    CHECK(std::all_of(drawn.begin(), drawn.end(), [&](const QPointF& p) {
+      return p.x() >= bounds.left() - 1e-9 && p.x() <= bounds.right() + 1e-9 &&
+             p.y() >= bounds.top() - 1e-9 && p.y() <= bounds.bottom() + 1e-9;
+    }));
+    for (int i = 0; i < 4; ++i) {
+      for (double x : {10.0, 20.0}) {
+        double u = 0, v = 0;
+        const double y = line_y_at(frame.labels().lanes(i), x);
+        if (!hil::evals::project_point(camera, x, y, 0, &u, &v)) continue;
+        if (u < 0 || u >= camera.width() || v < 0 || v >= camera.height()) continue;
+        double nearest = 1e9;
+        for (const QPointF& p : drawn)
+          nearest = std::min(nearest, std::hypot(p.x() - u, p.y() - v));
+        CHECK(nearest < 0.01);  // the station is a vertex of the drawn line
+        ++in_view;
       }
-      REQUIRE(best != nullptr);
-      double u_truth = 0, v_truth = 0;
-      REQUIRE(hil::evals::project_point(camera, 10, line_y_at(*best, 10), 0, &u_truth, &v_truth));
-      const QPolygonF predicted = hil::viewer::project_ground_line(
-          camera, -truth.lane_offset + side, -std::tan(truth.lane_heading), 10, 10, 1);
-      REQUIRE(predicted.size() >= 1);
-      CHECK(std::abs(predicted[0].x() - u_truth) < 1.0);  // pixels of a 128-pixel frame
-      CHECK(std::abs(predicted[0].y() - v_truth) < 1.0);
     }
   }
+  CHECK(in_view >= 8);  // the front camera sees every line at 10 and 20 m, the others some
 
-  SECTION("a lane predicted 0.6 m too far left lands visibly right of the truth") {
-    const auto& ego = clip.frames[0].labels().ego();
-    hil::viewer::Prediction off;
-    off.valid = true;
-    off.lane_offset = static_cast<float>(ego.lane_offset() + 0.6);
-    off.lane_heading = static_cast<float>(ego.lane_heading());
-    const QPolygonF right = hil::viewer::project_ground_line(camera, -off.lane_offset, 0, 8, 8, 1);
-    const QPolygonF truth =
-        hil::viewer::project_ground_line(camera, -ego.lane_offset(), 0, 8, 8, 1);
-    CHECK(right[0].x() - truth[0].x() > 5);  // y smaller (to the right) is u larger
+  SECTION("a line predicted 0.6 m to the right lands visibly right of the truth") {
+    const auto& front = clip.header.cameras(camera_index(clip.header, "front"));
+    const auto& line = frame.labels().lanes(1);
+    const QPolygonF off = hil::viewer::project_ground_polyline(
+        front, {10.0, 11.0}, {line_y_at(line, 10) - 0.6, line_y_at(line, 11) - 0.6});
+    double u = 0, v = 0;
+    REQUIRE(hil::evals::project_point(front, 10, line_y_at(line, 10), 0, &u, &v));
+    REQUIRE(off.size() >= 1);
+    CHECK(off[0].x() - u > 4);  // y smaller (to the right) is u larger; pixels of a 128-pixel image
   }
 
-  SECTION("the lead marker stands at the predicted distance, only when the score says present") {
-    hil::viewer::Prediction lead;
-    lead.valid = true;
-    lead.lead_score = 0.9f;
-    lead.lead_distance = 20;
-    const auto shapes = hil::viewer::prediction_overlay(camera, lead, Side::kB, {});
+  SECTION("a lead head's marker stands at its distance in the true ego lane, only when present") {
+    const auto& front = clip.header.cameras(camera_index(clip.header, "front"));
+    RevisionFrame lead;
+    lead.status = RevisionFrame::Status::kOutputs;
+    lead.leads.push_back({"lead", true, 0.9f, 20.0f});
+    const auto shapes = hil::viewer::outputs_overlay(
+        clip.header, camera_index(clip.header, "front"), lead, frame, Side::kB, {});
     const auto marker = std::find_if(shapes.begin(), shapes.end(), [](const auto& s) {
       return s.kind == OverlayKind::kLeadMarker;
     });
@@ -590,35 +851,153 @@ TEST_CASE(
     CHECK(marker->side == Side::kB);
     CHECK(marker->closed);
     CHECK(marker->label == "lead 20.0 m");
+    // The ego lane: the truth lines nearest left and right of the ego at 20 m.
+    double left = 1e9, right = -1e9;
+    for (const auto& line : frame.labels().lanes()) {
+      const double y = line_y_at(line, 20);
+      if (y >= 0) left = std::min(left, y);
+      if (y < 0) right = std::max(right, y);
+    }
     double u = 0, v = 0;
-    hil::evals::project_point(camera, 20, 0.9, 0, &u, &v);
+    REQUIRE(hil::evals::project_point(front, 20, (left + right) / 2 + 0.9, 0, &u, &v));
     CHECK(marker->points[0].x() == Approx(u));
     CHECK(marker->points[0].y() == Approx(v));
-    lead.lead_score = 0.2f;
-    const auto none = hil::viewer::prediction_overlay(camera, lead, Side::kB, {});
-    CHECK(std::none_of(none.begin(), none.end(),
-                       [](const auto& s) { return s.kind == OverlayKind::kLeadMarker; }));
+    lead.leads[0].present = false;
+    const auto none = hil::viewer::outputs_overlay(clip.header, 0, lead, frame, Side::kB, {});
+    CHECK(count_kind(none, OverlayKind::kLeadMarker) == 0);
   }
 
-  SECTION("a frame without a command draws no prediction; toggles remove their shapes") {
-    hil::viewer::Prediction gap;
-    CHECK(hil::viewer::prediction_overlay(camera, gap, Side::kA, {}).empty());
-    hil::viewer::OverlayOptions none;
-    none.truth_lanes = none.objects = none.predicted_lanes = none.lead = none.steering = false;
-    CHECK(hil::viewer::truth_overlay(clip.header, clip.frames[0], none).empty());
-    const auto all = hil::viewer::truth_overlay(clip.header, clip.frames[0], {});
-    CHECK(std::count_if(all.begin(), all.end(), [](const auto& s) {
-            return s.kind == OverlayKind::kTruthLane;
-          }) == clip.frames[0].labels().lanes_size());
-    CHECK(std::any_of(all.begin(), all.end(),
-                      [](const auto& s) { return s.kind == OverlayKind::kObject; }));
+  SECTION("a gap draws nothing; the truth and each category can be switched off") {
+    RevisionFrame gap;
+    gap.status = RevisionFrame::Status::kGap;
+    gap.outputs = &outputs;
+    CHECK(hil::viewer::outputs_overlay(clip.header, 0, gap, frame, Side::kA, {}).empty());
+    hil::viewer::OverlayOptions lanes_off;
+    lanes_off.lanes = false;
+    CHECK(hil::viewer::outputs_overlay(clip.header, 0, now, frame, Side::kA, lanes_off).empty());
+    const auto all = hil::viewer::truth_overlay(clip.header, frame, 0, {});
+    CHECK(count_kind(all, OverlayKind::kTruthLane) == 4);
+    CHECK(count_kind(all, OverlayKind::kRoadEdge) == 2);
+    CHECK(count_kind(all, OverlayKind::kObject) > 0);
+    hil::viewer::OverlayOptions no_truth;
+    no_truth.truth = false;
+    CHECK(hil::viewer::truth_overlay(clip.header, frame, 0, no_truth).empty());
+    CHECK(count_kind(hil::viewer::truth_overlay(clip.header, frame, 0, lanes_off),
+                     OverlayKind::kTruthLane) == 0);
+  }
+}
+
+TEST_CASE(
+    "2D boxes are drawn on the camera they belong to, cuboids on every camera, the truth's 2D "
+    "boxes where an object has no cuboid") {
+  CompareDatabase db(/*with_run=*/false);
+  const hil::clip::ClipHeader& header = db.snow_clip().header;
+  const int front = camera_index(header, "front"), left = camera_index(header, "left"),
+            right = camera_index(header, "right");
+  hil::clip::Frame frame;
+  // Labelled in 2D only, seen by the left camera; an ignored region on the right one.
+  auto* walker = frame.mutable_labels()->add_objects();
+  walker->set_cls(hil::clip::CLASS_PEDESTRIAN);
+  walker->set_visibility(hil::clip::VISIBLE);
+  auto* box = walker->add_boxes();
+  box->set_camera("left");
+  box->set_x0(10);
+  box->set_y0(12);
+  box->set_x1(30);
+  box->set_y1(50);
+  auto* region = frame.mutable_labels()->add_ignore_regions();
+  region->set_camera("right");
+  region->set_x1(20);
+  region->set_y1(20);
+
+  const auto on_left = hil::viewer::truth_overlay(header, frame, left, {});
+  REQUIRE(count_kind(on_left, OverlayKind::kObject) == 1);
+  CHECK(on_left[0].closed);
+  CHECK(on_left[0].points ==
+        QPolygonF({QPointF(10, 12), QPointF(30, 12), QPointF(30, 50), QPointF(10, 50)}));
+  CHECK(on_left[0].label == "pedestrian");
+  CHECK(hil::viewer::truth_overlay(header, frame, front, {}).empty());
+  const auto on_right = hil::viewer::truth_overlay(header, frame, right, {});
+  REQUIRE(on_right.size() == 1);
+  CHECK(on_right[0].kind == OverlayKind::kIgnoreRegion);
+
+  // A's detections: a box on the left camera, a cuboid 20 m ahead and 3 m left.
+  hil::outputs::FrameOutputs outputs;
+  outputs.set_has_outputs(true);
+  auto* head = outputs.add_heads();
+  head->set_head("any_name");
+  auto* flat = head->add_objects();
+  flat->set_cls(hil::clip::CLASS_CAR);
+  flat->set_score(0.75f);
+  flat->set_camera("left");
+  flat->set_x0(40);
+  flat->set_y0(10);
+  flat->set_x1(60);
+  flat->set_y1(30);
+  auto* solid = head->add_objects();
+  solid->set_cls(hil::clip::CLASS_TRUCK);
+  solid->set_score(0.6f);
+  auto* c = solid->mutable_cuboid();
+  c->set_x(20);
+  c->set_y(3);
+  c->set_z(0.75);
+  c->set_length(4.5);
+  c->set_width(1.8);
+  c->set_height(1.5);
+  auto* unsure = head->add_objects();  // below the default operating point (0.5)
+  unsure->set_cls(hil::clip::CLASS_CYCLIST);
+  unsure->set_score(0.3f);
+  unsure->set_camera("right");
+  unsure->set_x1(10);
+  unsure->set_y1(10);
+  RevisionFrame now;
+  now.status = RevisionFrame::Status::kOutputs;
+  now.outputs = &outputs;
+
+  auto closed_detections = [](const std::vector<OverlayShape>& shapes) {
+    return count_shapes(
+        shapes, [](const auto& s) { return s.kind == OverlayKind::kDetection && s.closed; });
+  };
+  const auto a_left = hil::viewer::outputs_overlay(header, left, now, frame, Side::kA, {});
+  CHECK(closed_detections(a_left) == 1);
+  const auto a_front = hil::viewer::outputs_overlay(header, front, now, frame, Side::kA, {});
+  CHECK(closed_detections(a_front) == 0);
+  const auto a_right = hil::viewer::outputs_overlay(header, right, now, frame, Side::kA, {});
+  REQUIRE(closed_detections(a_right) == 1);
+  const auto box_on_right = std::find_if(a_right.begin(), a_right.end(), [](const auto& s) {
+    return s.kind == OverlayKind::kDetection && s.closed;
+  });
+  CHECK(box_on_right->faint);  // drawn thin and translucent
+  CHECK(box_on_right->label == "cyclist 0.30");
+  // The cuboid's 12 edges in the front camera, its corners where the camera puts them.
+  REQUIRE(count_kind(a_front, OverlayKind::kDetection) == 12);
+  double u = 0, v = 0;
+  REQUIRE(hil::evals::project_point(header.cameras(front), 20 - 2.25, 3 - 0.9, 0, &u, &v));
+  CHECK(a_front[0].points[0].x() == Approx(u));
+  CHECK(a_front[0].points[0].y() == Approx(v));
+  CHECK(a_front[0].side == Side::kA);
+  CHECK_FALSE(a_front[0].truth);
+  CHECK(a_front[0].label == "truck 0.60");
+  CHECK_FALSE(a_front[0].faint);
+
+  SECTION("steering needles lean the way the wheels turn, none on a gap") {
+    RevisionFrame steer;
+    steer.status = RevisionFrame::Status::kOutputs;
+    steer.steering.push_back({"control", 0.05f, NAN});
+    const auto needles = hil::viewer::steering_needles(header.cameras(front), steer, Side::kB);
+    REQUIRE(needles.size() == 1);
+    CHECK(needles[0].kind == OverlayKind::kSteering);
+    CHECK(needles[0].points[1].x() < needles[0].points[0].x());  // left
+    steer.status = RevisionFrame::Status::kGap;
+    CHECK(hil::viewer::steering_needles(header.cameras(front), steer, Side::kB).empty());
   }
 }
 
 // ------------------------------------------------------------------ the pane
 
 TEST_CASE(
-    "Opening a database shows the newest run's pair with its worst clip, frame and overlays") {
+    "Opening a database shows the newest run's pair with its worst clip, every camera and both "
+    "revisions' outputs") {
   CompareDatabase db;
   ShownWindow shown(db);
   ComparePane& pane = shown.pane();
@@ -636,47 +1015,70 @@ TEST_CASE(
   CHECK(pane.clip_frames()->frame_count() == compare_test::kFrames);
   CHECK(pane.playback().fps() == Approx(db.snow_clip().header.fps()));
 
-  hil::viewer::FrameView& view = pane.frame_view();
-  SECTION("side by side: A's panel draws A's prediction, B's panel B's, both the ground truth") {
+  FrameView& view = pane.frame_view();
+  CHECK(view.camera() == hil::viewer::kAllCameras);
+  auto shapes_of = [](const FrameView::Panel& panel) {
+    std::vector<OverlayShape> all;
+    for (const auto& cell : panel.cells)
+      all.insert(all.end(), cell.shapes.begin(), cell.shapes.end());
+    return all;
+  };
+  SECTION("side by side: every camera in each panel, A's outputs in A's, B's in B's") {
     const auto panels = view.panels();
     REQUIRE(panels.size() == 2);
     CHECK(panels[0].title.startsWith("A: base"));
     CHECK(panels[1].title.startsWith("B: snowblind"));
-    CHECK(panels[0].has_image);
-    CHECK(panels[0].target.width() > 200);
-    CHECK(panels[0].target.width() / panels[0].target.height() == Approx(2.0));  // 128 x 64 frames
     for (int i = 0; i < 2; ++i) {
+      const auto& panel = panels[static_cast<size_t>(i)];
       const Side side = i == 0 ? Side::kA : Side::kB;
-      for (const auto& shape : panels[static_cast<size_t>(i)].shapes) {
+      // Left to right as the cameras look.
+      REQUIRE(panel.cells.size() == 3);
+      CHECK(panel.cells[0].name == "left");
+      CHECK(panel.cells[1].name == "front");
+      CHECK(panel.cells[2].name == "right");
+      for (const auto& cell : panel.cells) {
+        CHECK(cell.has_image);
+        CHECK(cell.target.width() / cell.target.height() == Approx(2.0));  // 128 x 64 images
+        CHECK(QRectF(QPointF(0, 0), QSizeF(view.size())).contains(cell.target));
+      }
+      CHECK(panel.cells[0].target.right() <= panel.cells[1].target.left());
+      for (const auto& shape : shapes_of(panel)) {
         if (!shape.truth) CHECK(shape.side == side);
       }
-      CHECK(std::any_of(panels[static_cast<size_t>(i)].shapes.begin(),
-                        panels[static_cast<size_t>(i)].shapes.end(),
-                        [](const auto& s) { return s.kind == OverlayKind::kTruthLane; }));
-      CHECK(std::count_if(panels[static_cast<size_t>(i)].shapes.begin(),
-                          panels[static_cast<size_t>(i)].shapes.end(), [](const auto& s) {
-                            return s.kind == OverlayKind::kPredictedLane;
-                          }) == 2);
+      const auto& front = *panel.cell(camera_index(db.snow_clip().header, "front"));
+      CHECK(count_kind(front.shapes, OverlayKind::kTruthLane) == 4);
+      CHECK(count_kind(front.shapes, OverlayKind::kPredictedLane) == 4);
+      // Steering belongs to no camera: its needles go on the forward one.
+      CHECK(count_kind(front.shapes, OverlayKind::kTruthSteering) == 1);
+      CHECK(count_kind(front.shapes, OverlayKind::kSteering) == 1);
+      CHECK(count_kind(panel.cells[0].shapes, OverlayKind::kSteering) == 0);
     }
-    CHECK(panels[1].captions[0].startsWith("B offset"));
-    // B believes the ego 0.6 m further left: near the car its lane is drawn
-    // right of A's (far ahead B's heading error turns it back left).
-    auto left_boundary = [](const hil::viewer::FrameView::Panel& p) {
-      for (const auto& s : p.shapes) {
+    // A detects the lead vehicle ahead; snowblind detects nothing on snow.
+    CHECK(count_kind(panels[0].cell(0)->shapes, OverlayKind::kDetection) > 0);
+    CHECK(count_kind(shapes_of(panels[1]), OverlayKind::kDetection) == 0);
+    // The outputs compared with the truth first, each with it.
+    CHECK(panels[1].captions[0].startsWith("B control.steering "));
+    CHECK(panels[1].captions[0].contains(" · ego.lane_offset "));
+    CHECK(panels[1].captions[0].count("(gt ") == 2);
+    CHECK(panels[1].captions[1].contains("lanes 4 lines"));
+    // B's lanes are 0.6 m to the right: near the car, right of A's.
+    auto first_lane_point = [](const FrameView::Panel& p) {
+      for (const auto& s : p.cell(0)->shapes) {
         if (s.kind == OverlayKind::kPredictedLane) return s.points.first();
       }
       return QPointF();
     };
-    CHECK(left_boundary(panels[1]).x() - left_boundary(panels[0]).x() > 2);
+    CHECK(first_lane_point(panels[1]).x() - first_lane_point(panels[0]).x() > 2);
   }
   SECTION("overlay: one panel with both; flicker: one revision, F flips it") {
     QTest::keyClick(&shown.window, Qt::Key_2);
     CHECK(view.mode() == FrameMode::kOverlay);
     auto panels = view.panels();
     REQUIRE(panels.size() == 1);
+    CHECK(panels[0].cells.size() == 3);
     CHECK(panels[0].captions.size() == 4);
     bool a = false, b = false;
-    for (const auto& s : panels[0].shapes) {
+    for (const auto& s : shapes_of(panels[0])) {
       a = a || (!s.truth && s.side == Side::kA);
       b = b || (!s.truth && s.side == Side::kB);
     }
@@ -690,13 +1092,12 @@ TEST_CASE(
     QTest::keyClick(&shown.window, Qt::Key_1);
     CHECK(view.panels().size() == 2);
   }
-  SECTION("a command gap shows as a gap: no prediction, and says so") {
+  SECTION("a frame without outputs shows as a gap: nothing of B drawn, and says so") {
     pane.set_frame(5);
     const auto panels = view.panels();
-    CHECK(panels[1].captions[0].contains("no command on frame 5"));
-    CHECK(std::none_of(panels[1].shapes.begin(), panels[1].shapes.end(), [](const auto& s) {
-      return !s.truth && s.kind == OverlayKind::kPredictedLane;
-    }));
+    CHECK(panels[1].captions[0].contains("no outputs on frame 5"));
+    for (const auto& shape : shapes_of(panels[1])) CHECK(shape.truth);
+    CHECK(count_kind(shapes_of(panels[1]), OverlayKind::kTruthLane) > 0);
   }
   SECTION("the timeline marks B's miss, gaps and failover; clicking it moves every pane") {
     hil::viewer::TimelineView& timeline = pane.timeline();
@@ -708,6 +1109,203 @@ TEST_CASE(
     CHECK(timeline.frame() == compare_test::kFailoverFrame);
     for (int i = 0; i < ComparePane::kCharts; ++i)
       CHECK(pane.chart(i).cursor() == compare_test::kFailoverFrame);
+  }
+}
+
+TEST_CASE(
+    "A three-camera clip shows three camera panes, and a 2D detection only in the pane of its "
+    "camera") {
+  CompareDatabase db;
+  // A answers with one box on the left camera and nothing else; B with nothing.
+  constexpr double kX0 = 24, kY0 = 14, kX1 = 72, kY1 = 44;
+  compare_test::RunOptions options;
+  options.predictor = [&](const hil::clip::Frame&, bool is_snowblind, bool, int k) {
+    hil::evals::FrameRecord r;
+    r.outputs.set_frame(static_cast<uint32_t>(k));
+    r.outputs.set_has_outputs(true);
+    if (!is_snowblind) {
+      auto* head = r.outputs.add_heads();
+      head->set_head("objects_left");
+      auto* d = head->add_objects();
+      d->set_cls(hil::clip::CLASS_CAR);
+      d->set_score(0.9f);
+      d->set_camera("left");
+      d->set_x0(kX0);
+      d->set_y0(kY0);
+      d->set_x1(kX1);
+      d->set_y1(kY1);
+    }
+    return r;
+  };
+  const TestClip& clip = db.clips[1];
+  const int64_t run = db.add_run("one box on the left", {clip}, options);
+  hil::viewer::ViewRequest request;
+  request.run_id = run;
+  request.mode = FrameMode::kFlicker;  // A alone
+  ShownWindow shown(db, request);
+  ComparePane& pane = shown.pane();
+  REQUIRE(pane.selected_clip() != nullptr);
+  REQUIRE(pane.selected_clip()->clip_sha == clip.sha256);
+  for (int c = 0; c < 3; ++c) CHECK(clip.header.cameras(c).encoding() == hil::clip::ENCODING_JPEG);
+  pane.set_frame(4);
+
+  FrameView& view = pane.frame_view();
+  const auto panels = view.panels();
+  REQUIRE(panels.size() == 1);
+  REQUIRE(panels[0].cells.size() == 3);
+  for (const auto& cell : panels[0].cells) CHECK(cell.has_image);  // JPEG frames decoded
+  const auto* left = panels[0].cell(camera_index(clip.header, "left"));
+  const auto* front = panels[0].cell(camera_index(clip.header, "front"));
+  const auto* right = panels[0].cell(camera_index(clip.header, "right"));
+  REQUIRE((left && front && right));
+
+  const QImage grab = view.grab().toImage();
+  const QColor blue = hil::viewer::side_colour(Side::kA);
+  CHECK(count_pixels_in(grab, left->target, blue) > 40);
+  CHECK(count_pixels_in(grab, front->target, blue) == 0);
+  CHECK(count_pixels_in(grab, right->target, blue) == 0);
+  // The box's top edge is where the detection put it.
+  const QPointF top = left->target.topLeft() + QPointF((kX0 + kX1) / 2, kY0) * left->scale;
+  int on_edge = 0;
+  for (int dx = -2; dx <= 2; ++dx) {
+    for (int dy = -2; dy <= 2; ++dy) {
+      on_edge += grab.pixelColor(top.toPoint() + QPoint(dx, dy)).rgb() == blue.rgb();
+    }
+  }
+  CHECK(on_edge > 0);
+
+  SECTION("B, which detected nothing, draws no blue or orange in any pane") {
+    QTest::keyClick(&shown.window, Qt::Key_F);
+    const QImage b = view.grab().toImage();
+    const auto panels_b = view.panels();
+    for (const auto& cell : panels_b[0].cells) {
+      CHECK(count_pixels_in(b, cell.target, blue) == 0);
+      CHECK(count_pixels_in(b, cell.target, hil::viewer::side_colour(Side::kB)) == 0);
+    }
+  }
+}
+
+TEST_CASE("An eval stored without outputs still shows the truth and says no outputs are stored") {
+  CompareDatabase db;
+  compare_test::RunOptions options;
+  options.store_outputs = false;  // as a suite with drop_frame_outputs
+  const int64_t run = db.add_run("outputs dropped", db.clips, options);
+  hil::viewer::ViewRequest request;
+  request.run_id = run;
+  request.frame = 8;
+  ShownWindow shown(db, request);
+  ComparePane& pane = shown.pane();
+  CHECK(shown.problems.isEmpty());
+  REQUIRE(pane.results(Side::kA) != nullptr);
+  CHECK_FALSE(pane.results(Side::kA)->outputs.stored());
+  CHECK(pane.results(Side::kA)->outputs_error.empty());
+
+  const auto panels = pane.frame_view().panels();
+  REQUIRE(panels.size() == 2);
+  for (const auto& panel : panels) {
+    REQUIRE(panel.cells.size() == 3);
+    const auto& front = *panel.cell(camera_index(db.snow_clip().header, "front"));
+    CHECK(front.has_image);
+    CHECK(count_kind(front.shapes, OverlayKind::kTruthLane) == 4);
+    CHECK(count_kind(front.shapes, OverlayKind::kObject) > 0);
+    for (const auto& cell : panel.cells) {
+      CHECK(count_kind(cell.shapes, OverlayKind::kPredictedLane) == 0);
+      CHECK(count_kind(cell.shapes, OverlayKind::kDetection) == 0);
+    }
+    // Steering comes from the series: still drawn.
+    CHECK(count_kind(front.shapes, OverlayKind::kSteering) == 1);
+    CHECK(panel.captions.join(" ").contains("no outputs stored"));
+  }
+  CHECK(pane.chart(1).shown().name == "out.ego.lane_offset");
+  const QImage image = pane.frame_view().render(QSize(900, 400));
+  CHECK(viewer_test::count_pixels(image, hil::viewer::truth_lane_colour()) > 10);
+}
+
+TEST_CASE(
+    "A single-camera clip (PNG frames) looks as before: one image per revision, no camera to "
+    "pick") {
+  CompareDatabase db(/*with_run=*/false);
+  hil::evals::ClipSpec spec;
+  spec.seed = 170;
+  spec.frames = compare_test::kFrames;
+  spec.condition = "clear";
+  spec.road = "straight";
+  spec.traffic = "lead-brake";
+  spec.lanes = 3;
+  spec.encoding = hil::clip::ENCODING_PNG;
+  const TestClip single = db.add_clip(spec);  // rig "front"
+  REQUIRE(single.header.cameras_size() == 1);
+  db.add_run("front camera only", {single});
+  ShownWindow shown(db);
+  ComparePane& pane = shown.pane();
+  REQUIRE(pane.selected_clip() != nullptr);
+  CHECK(pane.selected_clip()->clip_sha == single.sha256);
+  const auto panels = pane.frame_view().panels();
+  REQUIRE(panels.size() == 2);
+  for (const auto& panel : panels) {
+    REQUIRE(panel.cells.size() == 1);
+    CHECK(panel.cells[0].name == "front");
+    CHECK(panel.cells[0].has_image);
+    CHECK(panel.cells[0].target.width() > 200);
+    CHECK(panel.cells[0].target.width() / panel.cells[0].target.height() == Approx(2.0));
+    CHECK(count_kind(panel.cells[0].shapes, OverlayKind::kPredictedLane) == 4);
+  }
+  // Side by side as before: A left of B.
+  CHECK(panels[0].cells[0].target.right() < panels[1].cells[0].target.left());
+  auto* picker = pane.findChild<QComboBox*>("camera_picker");
+  REQUIRE(picker != nullptr);
+  CHECK_FALSE(picker->isEnabled());
+  QTest::keyClick(&shown.window, Qt::Key_C);
+  CHECK(pane.camera() == hil::viewer::kAllCameras);
+}
+
+TEST_CASE("C cycles the cameras, 0 shows them all, and the camera is part of the view") {
+  CompareDatabase db;
+  ShownWindow shown(db);
+  ComparePane& pane = shown.pane();
+  FrameView& view = pane.frame_view();
+  QWidget* w = &shown.window;
+  auto shown_names = [&] {
+    QStringList names;
+    const auto panels = view.panels();
+    for (const auto& cell : panels[0].cells) names << cell.name;
+    return names;
+  };
+  CHECK(shown_names() == QStringList{"left", "front", "right"});
+  QTest::keyClick(w, Qt::Key_C);
+  CHECK(shown_names() == QStringList{"front"});
+  QTest::keyClick(w, Qt::Key_C);
+  CHECK(shown_names() == QStringList{"left"});
+  QTest::keyClick(w, Qt::Key_C);
+  CHECK(shown_names() == QStringList{"right"});
+  QTest::keyClick(w, Qt::Key_C);
+  CHECK(view.camera() == hil::viewer::kAllCameras);
+  QTest::keyClick(w, Qt::Key_C, Qt::ShiftModifier);
+  CHECK(shown_names() == QStringList{"right"});
+  auto* picker = pane.findChild<QComboBox*>("camera_picker");
+  REQUIRE(picker != nullptr);
+  CHECK(picker->currentText() == "right");
+  QTest::keyClick(w, Qt::Key_0);
+  CHECK(shown_names().size() == 3);
+  CHECK(picker->currentText() == "all cameras");
+  picker->setCurrentIndex(picker->findText("left"));
+  CHECK(shown_names() == QStringList{"left"});
+  // One camera alone gets the whole panel.
+  const double alone = view.panels()[0].cells[0].target.width();
+  CHECK(pane.command_line().endsWith("--camera left"));
+
+  SECTION("the command line reopens that camera; an unknown one is reported") {
+    const auto parsed =
+        hil::viewer::parse_command_line(QProcess::splitCommand(pane.command_line()));
+    REQUIRE(parsed.error.isEmpty());
+    ShownWindow again(db, parsed.options.view);
+    CHECK(again.problems.isEmpty());
+    CHECK(again.pane().camera() == camera_index(db.snow_clip().header, "left"));
+    CHECK(again.pane().frame_view().panels()[0].cells[0].target.width() == Approx(alone));
+    hil::viewer::ViewRequest rear;
+    rear.camera = "rear";
+    ShownWindow missing(db, rear);
+    CHECK(missing.problems.join(" ").contains("no camera 'rear'"));
   }
 }
 
@@ -728,7 +1326,7 @@ TEST_CASE("Scrubbing draws each frame, with its overlays, faster than the clip's
     }
     const double per_frame = static_cast<double>(timer.elapsed()) / compare_test::kFrames;
     WARN(hil::viewer::frame_mode_name(mode)
-         << ": " << per_frame << " ms per frame (period " << period_ms << " ms)");
+         << ": " << per_frame << " ms per frame, three cameras (period " << period_ms << " ms)");
     CHECK(per_frame < period_ms);
   }
 }
@@ -740,20 +1338,36 @@ TEST_CASE(
   ComparePane& pane = shown.pane();
   hil::viewer::ResultsSource source(db.path());
   const auto table = source.diff_table(run_comparison(db));
-  const auto a = source.eval_series(table.clips[0].eval_a);
-  const auto b = source.eval_series(table.clips[0].eval_b);
+  // What the boards scored (the snow clip is the table's first).
+  REQUIRE(table.clips[0].clip_sha == db.snow_clip().sha256);
+  const auto a = db.expected_series(db.snow_clip(), false);
+  const auto b = db.expected_series(db.snow_clip(), true);
+  const auto a_metrics = db.expected_metrics(db.snow_clip(), false);
+  const auto b_metrics = db.expected_metrics(db.snow_clip(), true);
 
-  hil::viewer::SeriesChart& lane = pane.chart(0);
-  REQUIRE(lane.shown().name == "out.lane_offset");
-  CHECK(lane.shown().a == a.series("out.lane_offset"));
-  CHECK(lane.shown().truth == a.series("truth.lane_offset"));
+  // Until picked: what explains the worst metric (lead_catch), then the gates' series.
+  CHECK(pane.chart(0).shown().name == "frame.lead_catch");
+  CHECK(pane.chart(0).shown().unit == "errors");
+  CHECK(pane.chart(2).shown().name == "out.control.steering");
+  CHECK(pane.chart(2).shown().unit == "rad");
+  hil::viewer::SeriesChart& lane = pane.chart(1);
+  REQUIRE(lane.shown().name == "out.ego.lane_offset");
+  CHECK(lane.shown().a == a.at("out.ego.lane_offset"));
+  CHECK(lane.shown().truth == a.at("truth.ego.lane_offset"));
   CHECK(lane.shown().unit == "m");
+  CHECK(pane.chart(0).shown().truth.empty());
+  // The menu: whatever the evals have, the truth drawn beside its output, not listed.
+  auto* menu = pane.findChild<QComboBox*>("chart_series_0");
+  REQUIRE(menu != nullptr);
+  CHECK(menu->findText("out.lead.distance") >= 0);
+  CHECK(menu->findText("frame.kerb_error_20m") >= 0);
+  for (int i = 0; i < menu->count(); ++i) CHECK_FALSE(menu->itemText(i).startsWith("truth."));
   // B's line: the gap frames split it into two drawn segments, every point exact.
   const auto drawn = lane.drawn(Side::kB);
   REQUIRE(drawn.size() == 2);
   CHECK(drawn[0].back().x() == 4);
   CHECK(drawn[1].front().x() == 7);
-  CHECK(drawn[1].front().y() == Approx(b.at("out.lane_offset", 7)));
+  CHECK(drawn[1].front().y() == Approx(b.at("out.ego.lane_offset")[7]));
   // The Qt Charts series hold the same points.
   auto* qt = dynamic_cast<hil::viewer::QtChartsSeriesChart*>(&lane);
   REQUIRE(qt != nullptr);
@@ -766,26 +1380,30 @@ TEST_CASE(
   }
   CHECK(b_lines == 2);
 
-  SECTION("the readout shows exact values at the cursor") {
+  SECTION("the readout shows exact values at the cursor, the truth and the unit") {
     pane.set_frame(8);
-    const QString readout = pane.chart_readout(0).text();
+    const QString readout = pane.chart_readout(1).text();
     CHECK(readout.contains("frame 8"));
-    CHECK(readout.contains(QString::number(b.at("out.lane_offset", 8), 'g', 4)));
-    CHECK(readout.contains("truth"));
+    CHECK(readout.contains(QString::number(b.at("out.ego.lane_offset")[8], 'g', 4)));
+    CHECK(readout.contains("truth " + QString::number(a.at("truth.ego.lane_offset")[8], 'g', 4)));
+    CHECK(readout.endsWith("(m)"));
   }
   SECTION("zooming one chart zooms them all; a new series picked keeps the others") {
     qt->zoom_at(12, 0.5);
     const auto range = lane.frame_range();
     CHECK(range.second - range.first == Approx(11.5));
-    for (int i = 1; i < ComparePane::kCharts; ++i) {
+    for (int i = 0; i < ComparePane::kCharts; ++i) {
       CHECK(pane.chart(i).frame_range().first == Approx(range.first));
       CHECK(pane.chart(i).frame_range().second == Approx(range.second));
     }
-    pane.set_chart_series(2, "err.steering");
-    CHECK(pane.chart(2).shown().name == "err.steering");
-    CHECK(pane.chart(2).shown().b[0] ==
-          Approx(std::abs(b.at("out.steering", 0) - b.at("truth.steering", 0))));
-    CHECK(pane.chart_series(0) == "out.lane_offset");
+    pane.set_chart_series(2, "frame.wobble");
+    CHECK(pane.chart(2).shown().name == "frame.wobble");
+    CHECK(pane.chart(2).shown().unit == "rad");
+    CHECK(pane.chart(2).shown().b[0] == Approx(b.at("frame.wobble")[0]));
+    CHECK(pane.chart_series(1) == "out.ego.lane_offset");
+    // The pick stays when another clip is shown.
+    QTest::keyClick(&shown.window, Qt::Key_BracketRight);
+    CHECK(pane.chart(2).shown().name == "frame.wobble");
   }
   SECTION("D hides and shows the delta shading") {
     CHECK(lane.delta_shading());
@@ -800,9 +1418,11 @@ TEST_CASE(
     for (const auto& bin : bins) total += bin.count;
     CHECK(total == 4);
     REQUIRE(pane.histogram().marked_delta().has_value());
-    CHECK(*pane.histogram().marked_delta() == Approx(table.clips[0].metrics[0].delta));
+    CHECK(*pane.histogram().marked_delta() ==
+          Approx(b_metrics.at("drift") - a_metrics.at("drift")));
     pane.set_histogram_metric(2);
-    CHECK(*pane.histogram().marked_delta() == Approx(table.clips[0].metrics[2].delta));
+    CHECK(*pane.histogram().marked_delta() ==
+          Approx(b_metrics.at("lead_catch") - a_metrics.at("lead_catch")));
   }
 }
 
@@ -897,9 +1517,10 @@ TEST_CASE(
   REQUIRE(lines.size() == 5);
   CHECK(lines[0].startsWith(
       "clip,sha256,scenario,verdict,worst_metric,worst_margins,tags,eval_a,eval_b,"
-      "lane_offset_mae_a,lane_offset_mae_b,lane_offset_mae_delta"));
+      "drift_a,drift_b,drift_delta,wobble_a"));
+  CHECK(lines[0].endsWith("comfort_index_a,comfort_index_b,comfort_index_delta"));
   CHECK(lines[1].contains(q(db.snow_clip().sha256)));
-  CHECK(lines[1].contains(",regressed,"));
+  CHECK(lines[1].contains(",regressed,lead_catch,"));
 
   const QString series_csv = db.file_in_dir("series.csv");
   REQUIRE_FALSE(pane.export_series_csv(series_csv).has_value());
@@ -907,7 +1528,8 @@ TEST_CASE(
   REQUIRE(series.open(QIODevice::ReadOnly));
   const QStringList rows = QString::fromUtf8(series.readAll()).trimmed().split('\n');
   CHECK(rows.size() == static_cast<int>(compare_test::kFrames) + 1);
-  CHECK(rows[0].contains("out.lane_offset A,out.lane_offset B"));
+  CHECK(rows[0].contains("out.ego.lane_offset A,out.ego.lane_offset B"));
+  CHECK(rows[0].contains("truth.ego.lane_offset A,truth.ego.lane_offset B"));
   CHECK(rows[6].startsWith("5,"));
 
   pane.set_mode(FrameMode::kOverlay);
@@ -946,6 +1568,7 @@ TEST_CASE("The next start restores the layout and the last selection of the same
     window.compare().set_frame(9);
     window.compare().set_mode(FrameMode::kFlicker);
     window.compare().set_chart_series(1, "device_ms");
+    window.compare().set_camera(camera_index(db.clips[2].header, "right"));
     window.close();
   }
   MainWindow window;
@@ -955,6 +1578,7 @@ TEST_CASE("The next start restores the layout and the last selection of the same
   CHECK(window.compare().frame() == 9);
   CHECK(window.compare().frame_view().mode() == FrameMode::kFlicker);
   CHECK(window.compare().chart_series(1) == "device_ms");
+  CHECK(window.compare().camera() == camera_index(db.clips[2].header, "right"));
   CHECK(window.current_tab() == MainWindow::kCompareTab);
 
   SECTION("another database starts at its own first screen") {
@@ -980,6 +1604,7 @@ TEST_CASE("New results appear while the scheduler writes, keeping the clip and f
   spec.seed = 160;
   spec.frames = compare_test::kFrames;
   spec.condition = "fog";
+  spec.rig = "tri";
   const TestClip extra = db.add_clip(spec);
   db.add_run("while watching", {extra});
   // The window's own timer refreshes every 2 s; allow for a slow machine.
@@ -996,7 +1621,7 @@ TEST_CASE("A clip whose blob is missing still shows its table row, series and a 
   REQUIRE(pane.selected_clip() != nullptr);
   CHECK(pane.clip_frames() == nullptr);
   CHECK(pane.frame_view().panels().empty());
-  CHECK(pane.chart(0).shown().name == "out.lane_offset");
+  CHECK(pane.chart(0).shown().name == "frame.lead_catch");
   CHECK(pane.playback().frame_count() ==
         static_cast<int>(compare_test::kFrames));  // from the series
   const QImage image = pane.frame_view().render(QSize(600, 300));
@@ -1024,14 +1649,15 @@ TEST_CASE(
     CHECK(viewer_test::count_pixels(
               image, hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail)) > 500);
   }
-  SECTION("a larger size") {
-    viewer.setArguments({db.qpath(), "--size", "1600x1000", "--screenshot", png});
+  SECTION("a larger size, one camera") {
+    viewer.setArguments(
+        {db.qpath(), "--size", "1600x1000", "--camera", "front", "--screenshot", png});
     viewer.start();
     REQUIRE(viewer.waitForFinished(60000));
     CHECK(viewer.exitCode() == hil::viewer::kExitOk);
     CHECK(QImage(png).size() == QSize(1600, 1000));
   }
-  SECTION("an unknown revision or clip") {
+  SECTION("an unknown revision, clip or camera") {
     viewer.setArguments({db.qpath(), "--a", "nosuch", "--b", "snowblind", "--screenshot", png});
     viewer.start();
     REQUIRE(viewer.waitForFinished(60000));
@@ -1042,11 +1668,16 @@ TEST_CASE(
     REQUIRE(viewer.waitForFinished(60000));
     CHECK(viewer.exitCode() == hil::viewer::kExitNoSuchView);
     CHECK(viewer.readAllStandardError().contains("no clip 0123456789ab"));
+    viewer.setArguments({db.qpath(), "--camera", "rear", "--screenshot", png});
+    viewer.start();
+    REQUIRE(viewer.waitForFinished(60000));
+    CHECK(viewer.exitCode() == hil::viewer::kExitNoSuchView);
+    CHECK(viewer.readAllStandardError().contains("no camera 'rear'"));
   }
 }
 
 TEST_CASE(
-    "The window's screenshot of the compare view shows the regression in the table, frame and "
+    "The window's screenshot of the compare view shows the regression in the table, cameras and "
     "charts") {
   CompareDatabase db;
   hil::viewer::ViewRequest view;
@@ -1057,7 +1688,7 @@ TEST_CASE(
       hil::viewer::save_screenshot(shown.window, hil::viewer::kScreenshotSize, png).has_value());
   const QImage image(png);
   REQUIRE(image.size() == QSize(1200, 800));
-  // The regressed verdict cell, the Worst cell and B's lane and lines.
+  // The regressed verdict cell, the Worst cell and B's lanes and lines.
   CHECK(viewer_test::count_pixels(
             image, hil::viewer::verdict_background(hil::viewer::VerdictKind::kFail)) > 500);
   CHECK(viewer_test::count_pixels(image, hil::viewer::side_colour(Side::kA)) > 200);

@@ -18,19 +18,29 @@ namespace {
 // Shown after the suites' declared metrics when no suite gates anything.
 constexpr const char* kDefaultSystemMetrics[] = {"device_latency_p99_ms", "command_gaps"};
 
-DiffMetric describe(const std::string& name, const std::vector<hil::db::MetricDefRow>& defs) {
+// `def`: the suite's own definition of the metric, when it declares it.
+DiffMetric describe(const std::string& name, const hil::evals::MetricDef* def,
+                    const std::vector<hil::db::MetricDefRow>& defs) {
   DiffMetric metric;
   metric.name = name;
-  auto def = std::find_if(defs.begin(), defs.end(),
-                          [&](const hil::db::MetricDefRow& d) { return d.name == name; });
-  if (def != defs.end()) {
+  if (def == nullptr) def = hil::evals::find_metric(hil::evals::system_metrics(), name);
+  if (def != nullptr) {
     metric.unit = def->unit;
+    metric.direction = def->direction == hil::suite::HIGHER_IS_BETTER ? Direction::kHigherIsBetter
+                                                                      : Direction::kLowerIsBetter;
+    metric.description = def->description;
+    metric.series = def->series;
+    metric.series_unit = def->series_unit;
+  }
+  // The database's definition wins: the scheduler wrote it when the run was
+  // submitted (a plugin's unit included).
+  auto row = std::find_if(defs.begin(), defs.end(),
+                          [&](const hil::db::MetricDefRow& d) { return d.name == name; });
+  if (row != defs.end()) {
+    if (!row->unit.empty()) metric.unit = row->unit;
     metric.direction =
-        def->direction == "higher" ? Direction::kHigherIsBetter : Direction::kLowerIsBetter;
-  } else if (const auto* known = hil::evals::find_metric(hil::evals::system_metrics(), name)) {
-    metric.unit = known->unit;
-    metric.direction = known->direction == hil::suite::HIGHER_IS_BETTER ? Direction::kHigherIsBetter
-                                                                        : Direction::kLowerIsBetter;
+        row->direction == "higher" ? Direction::kHigherIsBetter : Direction::kLowerIsBetter;
+    if (!row->description.empty()) metric.description = row->description;
   }
   return metric;
 }
@@ -72,35 +82,51 @@ std::vector<std::string> split_tags(const std::string& comma_separated) {
 
 std::vector<DiffMetric> gating_metrics(const std::vector<std::string>& suite_texts,
                                        const std::vector<hil::db::MetricDefRow>& defs) {
-  std::vector<DiffMetric> blocking, advisory, declared;
-  std::set<std::string> seen, seen_declared;
+  // Every suite's declared definitions first: a gate may name any of them.
+  std::vector<hil::evals::MetricDef> declared_defs;
+  std::vector<hil::suite::Suite> suites;
   for (const auto& text : suite_texts) {
     hil::suite::Suite suite;
     // Leniently: the scheduler validated the suite when it was submitted.
     if (!google::protobuf::TextFormat::ParseFromString(text, &suite)) continue;
     for (const auto& m : suite.metrics()) {
-      for (const auto& def : hil::evals::metric_defs(m)) {
-        if (def.auxiliary || def.plugin || !seen_declared.insert(def.name).second) continue;
-        declared.push_back(describe(def.name, defs));
-      }
+      for (auto& def : hil::evals::metric_defs(m)) declared_defs.push_back(std::move(def));
     }
+    suites.push_back(std::move(suite));
+  }
+  std::vector<DiffMetric> blocking, advisory, declared;
+  std::set<std::string> seen;
+  for (const auto& suite : suites) {
     for (const auto& gate : suite.gates()) {
       if (gate.metric().empty() || !seen.insert(gate.metric()).second) continue;
-      DiffMetric metric = describe(gate.metric(), defs);
+      DiffMetric metric =
+          describe(gate.metric(), hil::evals::find_metric(declared_defs, gate.metric()), defs);
       metric.blocking = gate.blocking();
       metric.max_abs_degradation = gate.max_abs_degradation();
       metric.max_rel_degradation = gate.max_rel_degradation();
       (gate.blocking() ? blocking : advisory).push_back(std::move(metric));
     }
   }
+  for (const auto& def : declared_defs) {
+    if (def.auxiliary || !seen.insert(def.name).second) continue;
+    DiffMetric metric = describe(def.name, &def, defs);
+    metric.gated = metric.blocking = false;
+    declared.push_back(std::move(metric));
+  }
+  const bool any_gate = !blocking.empty() || !advisory.empty();
   blocking.insert(blocking.end(), advisory.begin(), advisory.end());
-  if (!blocking.empty()) return blocking;
+  blocking.insert(blocking.end(), declared.begin(), declared.end());
+  if (any_gate) return blocking;
+  // Nothing gated: show how fast and how often the network commanded too.
   for (const char* name : kDefaultSystemMetrics) {
     const bool defined = defs.empty() || std::any_of(defs.begin(), defs.end(),
                                                      [&](const auto& d) { return d.name == name; });
-    if (defined) declared.push_back(describe(name, defs));
+    if (!defined || !seen.insert(name).second) continue;
+    DiffMetric metric = describe(name, nullptr, defs);
+    metric.gated = metric.blocking = false;
+    blocking.push_back(std::move(metric));
   }
-  return declared;
+  return blocking;
 }
 
 DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows,
@@ -152,10 +178,13 @@ DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows,
     metric.scale = margin > 0 ? margin : (rms > 0 ? rms : 1.0);
   }
 
+  // With gates, the verdict is theirs; a metric only declared is shown.
+  const bool any_gated = std::any_of(table.metrics.begin(), table.metrics.end(),
+                                     [](const DiffMetric& m) { return m.gated; });
   for (auto& clip : table.clips) {
     bool any_better = false;
     for (size_t m = 0; m < table.metrics.size(); ++m) {
-      if (!clip.metrics[m].present) continue;
+      if (!clip.metrics[m].present || (any_gated && !table.metrics[m].gated)) continue;
       const double score =
           badness(table.metrics[m], clip.metrics[m].delta) / table.metrics[m].scale;
       if (clip.worst_metric < 0 || score > clip.worst) {

@@ -1,7 +1,9 @@
 // What the clip table shows: the diff of revision A with revision B, one row
-// per (clip, scenario), with A's value, B's value and the delta of each gating
-// metric, each clip scored by its worst regression. Plain data, no Qt: built
-// from hil::db::DiffRow and the suite's gates, tested without a widget.
+// per (clip, scenario), with A's value, B's value and the delta of each
+// metric the suite gates or declares, each clip scored by its worst
+// regression. Plain data, no Qt: built from hil::db::DiffRow, the database's
+// metric definitions and the suite text, tested without a widget. No metric
+// is known by name: a suite's metrics are its own.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,17 @@ struct DiffMetric {
   std::string name;
   std::string unit;
   Direction direction = Direction::kLowerIsBetter;
+  std::string description;
+  // The per-frame series that explains the metric ("frame.NAME",
+  // "out.HEAD.FIELD", "device_ms"; evals::MetricDef::series), "" if none.
+  std::string series;
+  // The unit of the metric's per-frame values ("frame.NAME") when it is not
+  // the metric's ("errors": a ratio metric's counts the frame's errors).
+  std::string series_unit;
+  // Gated by a suite. When any metric of the table is, only the gated ones
+  // decide a clip's verdict (one only declared is shown, not judged); when
+  // none is, every metric does, in RMS deltas.
+  bool gated = true;
   bool blocking = true;
   // The gate's rule: max(abs, rel * |mean of A|) is one margin. Both 0 when
   // no suite gates the metric.
@@ -48,8 +61,8 @@ struct ClipDiff {
   std::vector<std::string> tags;
   int64_t eval_a = 0, eval_b = 0;
   std::vector<MetricDiff> metrics;  // parallel to DiffTable::metrics
-  // The largest badness / scale over the metrics (positive: B worse than A),
-  // and which metric it came from (-1 when none is present).
+  // The largest badness / scale over the judged metrics (positive: B worse
+  // than A), and which metric it came from (-1 when none is present).
   double worst = 0;
   int worst_metric = -1;
   ClipVerdict verdict = ClipVerdict::kUnchanged;
@@ -65,15 +78,19 @@ struct DiffTable {
 double badness(const DiffMetric& metric, double delta);
 
 // The metrics to compare: the gates of the given suite texts (blocking
-// first, in suite order; a metric gated twice keeps its first rule), with
-// units and directions from `defs`. With no gate at all, a default set of the
-// registry's driving and latency metrics. Unparsable suite text is skipped.
+// first, in suite order; a metric gated twice keeps its first rule), then
+// every other metric the suites declare (plugins' included; a ratio's
+// auxiliary counts left out), with units and directions from `defs` (the
+// database's definitions), else from the suite's own definitions. With no
+// gate at all, the declared metrics and a default set of system metrics.
+// Unparsable suite text is skipped.
 std::vector<DiffMetric> gating_metrics(const std::vector<std::string>& suite_texts,
                                        const std::vector<hil::db::MetricDefRow>& defs);
 
 // Pivots the diff rows (any order, any metric) into one row per (clip,
-// scenario) over `metrics`, computes scales, scores and verdicts, and orders
-// the clips worst first (ties by clip name).
+// scenario) over `metrics`, computes scales, scores and verdicts (over the
+// gated metrics when any is gated, else over all), and orders the clips
+// worst first (ties by clip name).
 DiffTable build_diff_table(const std::vector<hil::db::DiffRow>& rows,
                            std::vector<DiffMetric> metrics);
 

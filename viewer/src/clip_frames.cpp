@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "hil/evals/clip_generator.h"
+
 namespace hil::viewer {
 namespace {
 
@@ -50,20 +52,35 @@ const DecodedFrame* ClipFrames::frame(int64_t k) {
   try {
     hil::clip::Frame frame = reader_.frame(static_cast<uint32_t>(k));
     const auto& header = reader_.header();
-    if (header.cameras_size() == 0 || frame.images_size() == 0) {
-      throw std::runtime_error(fmt::format("frame {}: no camera image", k));
+    for (int c = 0; c < header.cameras_size(); ++c) {
+      QImage image;
+      QString error;
+      try {
+        const hil::evals::Image decoded_image =
+            hil::evals::frame_image(header, frame, static_cast<uint32_t>(c));
+        const auto width = static_cast<int>(decoded_image.width);
+        const auto height = static_cast<int>(decoded_image.height);
+        const uint32_t channels = decoded_image.channels;
+        const QImage::Format format = channels == 1   ? QImage::Format_Grayscale8
+                                      : channels == 3 ? QImage::Format_RGB888
+                                      : channels == 4 ? QImage::Format_RGBA8888
+                                                      : QImage::Format_Invalid;
+        if (format == QImage::Format_Invalid) {
+          throw std::runtime_error(fmt::format("frame {}: camera '{}' has {} channels", k,
+                                               header.cameras(c).name(), channels));
+        }
+        // Converted once here: QPainter draws RGB32 without converting each
+        // time (and the conversion is a deep copy, so the QImage does not
+        // point into the decoded buffer).
+        image = QImage(decoded_image.pixels.data(), width, height,
+                       width * static_cast<int>(channels), format)
+                    .convertToFormat(QImage::Format_RGB32);
+      } catch (const std::exception& e) {
+        error = QString::fromStdString(e.what());
+      }
+      decoded.images.push_back(std::move(image));
+      decoded.errors.push_back(std::move(error));
     }
-    const auto& camera = header.cameras(0);
-    const std::string& pixels = frame.images(0).pixels();
-    const auto width = static_cast<int>(camera.width()), height = static_cast<int>(camera.height());
-    if (camera.channels() != 3 || pixels.size() != static_cast<size_t>(width) * height * 3) {
-      throw std::runtime_error(fmt::format("frame {}: image has {} bytes, expected {}x{}x3", k,
-                                           pixels.size(), width, height));
-    }
-    // A deep copy: the QImage must not point into the protobuf's buffer.
-    decoded.image = QImage(reinterpret_cast<const uchar*>(pixels.data()), width, height, width * 3,
-                           QImage::Format_RGB888)
-                        .copy();
     frame.clear_images();
     decoded.labels = std::move(frame);
   } catch (const std::exception& e) {

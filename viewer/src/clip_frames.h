@@ -1,7 +1,8 @@
 // The frames of one clip, read from the scheduler's blob folder beside the
 // database (`<db>.blobs/<sha256>`; a `<sha256>.clip` file there is found
-// too), decoded to QImages on demand and kept in a small cache so that
-// scrubbing back and forth decodes each frame once.
+// too), every camera's image decoded (raw, JPEG or PNG, evals::frame_image)
+// to a QImage on demand and kept in a small cache so that scrubbing back and
+// forth decodes each frame once.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <QImage>
 #include <QString>
@@ -21,7 +23,10 @@
 namespace hil::viewer {
 
 struct DecodedFrame {
-  QImage image;             // camera 0, RGB888
+  // One per camera of the header, in its order; a null image where that
+  // camera's image is missing or does not decode (why: in `errors`).
+  std::vector<QImage> images;  // RGB32
+  std::vector<QString> errors;
   hil::clip::Frame labels;  // the frame without its pixels (ground truth, control)
 };
 
@@ -43,7 +48,8 @@ class ClipFrames {
   const std::filesystem::path& file() const { return file_; }
 
   // Frame k, from the cache or decoded now; nullptr (and error() set) when k
-  // is past the readable frames or damaged.
+  // is past the readable frames or its record is damaged. A camera image
+  // that does not decode leaves the frame readable (DecodedFrame::errors).
   const DecodedFrame* frame(int64_t k);
   const QString& error() const { return error_; }
 

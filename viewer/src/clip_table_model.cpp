@@ -328,13 +328,19 @@ QVariant ClipTableModel::headerData(int section, Qt::Orientation orientation, in
   if (role == Qt::ToolTipRole) {
     if (metric < 0 || static_cast<size_t>(metric) >= table_.metrics.size()) return QVariant();
     const DiffMetric& m = table_.metrics[static_cast<size_t>(metric)];
-    return QStringLiteral("%1 (%2), %3 is better; %4 gate%5")
-        .arg(text(m.name), text(m.unit),
-             m.direction == Direction::kLowerIsBetter ? QStringLiteral("lower")
-                                                      : QStringLiteral("higher"),
-             m.blocking ? QStringLiteral("blocking") : QStringLiteral("advisory"),
-             m.scale_is_margin ? QStringLiteral(", margin %1").arg(format_value(m.scale))
-                               : QString());
+    const QString gate = !m.gated     ? QStringLiteral("declared, not gated")
+                         : m.blocking ? QStringLiteral("blocking gate")
+                                      : QStringLiteral("advisory gate");
+    QString tip =
+        QStringLiteral("%1 (%2), %3 is better; %4%5")
+            .arg(text(m.name), text(m.unit),
+                 m.direction == Direction::kLowerIsBetter ? QStringLiteral("lower")
+                                                          : QStringLiteral("higher"),
+                 gate,
+                 m.scale_is_margin ? QStringLiteral(", margin %1").arg(format_value(m.scale))
+                                   : QString());
+    if (!m.description.empty()) tip += QStringLiteral("\n") + text(m.description);
+    return tip;
   }
   if (role != Qt::DisplayRole) return QVariant();
   switch (section) {

@@ -13,7 +13,7 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
       "2 s while a scheduler writes to it). Clip frames are read from <DB>.blobs/.\n\n"
       "Exit codes: 0 ok, 1 screenshot not written, 2 bad command line,\n"
       "3 database cannot be opened as hil results, 4 --run not in the database,\n"
-      "5 --a, --b or --clip not in the database."));
+      "5 --a, --b or --clip not in the database, or --camera not in the clip."));
   const QCommandLineOption help_option = parser.addHelpOption();
   const QCommandLineOption version_option = parser.addVersionOption();
   parser.addPositionalArgument(QStringLiteral("DB"),
@@ -42,6 +42,10 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
   const QCommandLineOption mode_option(
       QStringLiteral("mode"), QStringLiteral("Frame view: side (A | B), overlay or flicker."),
       QStringLiteral("MODE"));
+  const QCommandLineOption camera_option(
+      QStringLiteral("camera"),
+      QStringLiteral("Show this camera of the clip (its name), or all of them (default)."),
+      QStringLiteral("NAME"));
   const QCommandLineOption tab_option(QStringLiteral("tab"),
                                       QStringLiteral("Show the compare or the runs tab."),
                                       QStringLiteral("TAB"));
@@ -54,6 +58,7 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
   parser.addOption(clip_option);
   parser.addOption(frame_option);
   parser.addOption(mode_option);
+  parser.addOption(camera_option);
   parser.addOption(tab_option);
   parser.addOption(screenshot_option);
   parser.addOption(size_option);
@@ -109,6 +114,13 @@ ParsedCommandLine parse_command_line(const QStringList& arguments) {
     if (!result.options.view.mode) {
       result.error = QStringLiteral("--mode expects side, overlay or flicker, got '%1'")
                          .arg(parser.value(mode_option));
+      return result;
+    }
+  }
+  if (parser.isSet(camera_option)) {
+    result.options.view.camera = parser.value(camera_option).trimmed();
+    if (result.options.view.camera.isEmpty()) {
+      result.error = QStringLiteral("--camera expects a camera's name or 'all'");
       return result;
     }
   }

@@ -1,6 +1,6 @@
 // hil-viewer's command line:
 //   hil-viewer [DB] [--a REV --b REV] [--run ID] [--clip HASH] [--frame K]
-//              [--mode side|overlay|flicker] [--tab compare|runs]
+//              [--mode side|overlay|flicker] [--camera NAME|all] [--tab compare|runs]
 //              [--screenshot out.png [--size WxH]]
 #pragma once
 
@@ -22,7 +22,7 @@ enum ExitCode : int {
   kExitUsage = 2,
   kExitCannotOpenDatabase = 3,
   kExitNoSuchRun = 4,
-  kExitNoSuchView = 5,  // --a, --b or --clip not in the database
+  kExitNoSuchView = 5,  // --a, --b, --clip or --camera not in the database or clip
 };
 
 struct ViewerOptions {
@@ -31,7 +31,7 @@ struct ViewerOptions {
   QString screenshot;             // non-empty: render the window to this PNG and exit
   QSize size;                     // --size; invalid: the default
   QString tab;                    // "compare", "runs" or empty (compare, or the last one)
-  ViewRequest view;               // --a, --b, --run, --clip, --frame, --mode
+  ViewRequest view;               // --a, --b, --run, --clip, --frame, --mode, --camera
 };
 
 struct ParsedCommandLine {

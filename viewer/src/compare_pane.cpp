@@ -97,6 +97,8 @@ const char* kKeyHelp =
     "[ / ]\tprevious / next clip in the table\n"
     "1 / 2 / 3\tA | B side by side / overlay / flicker\n"
     "F\tflip A and B in flicker mode\n"
+    "C / Shift+C\tnext / previous camera (all of them, then each)\n"
+    "0\tevery camera of the clip\n"
     "D\tshow / hide the delta shading in the charts\n"
     "Ctrl+Shift+C\tcopy a command line that reopens this view\n"
     "?\tthis list\n\n"
@@ -109,9 +111,6 @@ ComparePane::ComparePane(QWidget* parent)
     : QWidget(parent),
       clip_model_(new ClipTableModel(this)),
       playback_(new PlaybackController(this)) {
-  for (int i = 0; i < kCharts; ++i)
-    wanted_series_[static_cast<size_t>(i)] =
-        QLatin1String(kDefaultChartSeries[static_cast<size_t>(i)]);
   build();
   build_shortcuts();
   connect(clip_model_, &ClipTableModel::table_replaced, this, &ComparePane::table_replaced);
@@ -324,12 +323,14 @@ QWidget* ComparePane::build_frame_pane() {
   connect(mode_buttons_, &QButtonGroup::idClicked, this,
           [this](int id) { set_mode(static_cast<FrameMode>(id)); });
   tools->addSpacing(12);
-  const char* overlay_names[] = {"Lanes", "Objects", "Predicted", "Lead", "Steering"};
-  const char* overlay_tips[] = {"Ground-truth lane lines (green) and road edges (yellow)",
-                                "Ground-truth object cuboids (red; fully occluded: dashed)",
-                                "A's and B's predicted lane: boundaries solid, centre dotted",
-                                "A's and B's lead vehicle at the predicted distance",
-                                "Steering needles: A, B and the ground truth (white)"};
+  const char* overlay_names[] = {"Truth", "Lanes", "Objects", "Lead", "Steering"};
+  const char* overlay_tips[] = {
+      "The ground truth: lane lines, objects and steering (off: A's and B's outputs only)",
+      "Lane lines: the truth (green; road edges yellow) and A's and B's lanes heads",
+      "Objects: labelled cuboids and boxes (red; fully occluded dashed, ignored regions dotted) "
+      "and A's and B's detections (2D boxes on their camera, 3D cuboids on every camera)",
+      "A's and B's lead vehicle at the distance their lead head says, in the true ego lane",
+      "Steering needles of A's and B's control heads and the ground truth (white)"};
   for (size_t i = 0; i < overlay_buttons_.size(); ++i) {
     overlay_buttons_[i] =
         tool_button(QLatin1String(overlay_names[i]), QLatin1String(overlay_tips[i]), pane);
@@ -338,6 +339,16 @@ QWidget* ComparePane::build_frame_pane() {
     connect(overlay_buttons_[i], &QToolButton::toggled, this, [this] { options_changed(); });
     tools->addWidget(overlay_buttons_[i]);
   }
+  tools->addSpacing(12);
+  camera_combo_ = new QComboBox(pane);
+  camera_combo_->setObjectName(QStringLiteral("camera_picker"));
+  camera_combo_->setToolTip(
+      QStringLiteral("Every camera of the clip in a grid (0), or one of them (C cycles)"));
+  camera_combo_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  connect(camera_combo_, &QComboBox::currentIndexChanged, this, [this] {
+    if (!updating_) set_camera(camera_combo_->currentData().toInt());
+  });
+  tools->addWidget(camera_combo_);
   tools->addStretch(1);
   layout->addLayout(tools);
 
@@ -346,6 +357,11 @@ QWidget* ComparePane::build_frame_pane() {
   layout->addWidget(frame_view_, 1);
   connect(frame_view_, &FrameView::mode_changed, this, [this](FrameMode mode) {
     if (auto* button = mode_buttons_->button(static_cast<int>(mode))) button->setChecked(true);
+  });
+  connect(frame_view_, &FrameView::camera_changed, this, [this](int camera) {
+    updating_ = true;
+    select_data(camera_combo_, camera);
+    updating_ = false;
   });
 
   auto* transport = new QHBoxLayout;
@@ -438,6 +454,9 @@ void ComparePane::build_shortcuts() {
   add(QKeySequence(Qt::Key_2), [this] { set_mode(FrameMode::kOverlay); });
   add(QKeySequence(Qt::Key_3), [this] { set_mode(FrameMode::kFlicker); });
   add(QKeySequence(Qt::Key_F), [this] { frame_view_->flip_flicker_side(); });
+  add(QKeySequence(Qt::Key_C), [this] { frame_view_->cycle_camera(1); });
+  add(QKeySequence(Qt::SHIFT | Qt::Key_C), [this] { frame_view_->cycle_camera(-1); });
+  add(QKeySequence(Qt::Key_0), [this] { set_camera(kAllCameras); });
   add(QKeySequence(Qt::Key_D), [this] {
     for (SeriesChart* chart : charts_) chart->set_delta_shading(!chart->delta_shading());
   });
@@ -564,6 +583,9 @@ QStringList ComparePane::apply(const ViewRequest& request) {
       request.clip.isEmpty() ? std::nullopt : std::optional<QString>(request.clip),
       request.scenario.isEmpty() ? std::nullopt : std::optional<QString>(request.scenario),
       request.frame);
+  if (!request.camera.isEmpty() && !set_camera_by_name(request.camera)) {
+    problems << QStringLiteral("no camera '%1' in the clip shown").arg(request.camera);
+  }
   if (!request.clip.isEmpty()) {
     const ClipDiff* shown = selected_clip();
     if (shown == nullptr || !text(shown->clip_sha).startsWith(request.clip.toLower())) {
@@ -839,9 +861,10 @@ void ComparePane::clear_clip(const QString& message) {
   playback_->pause();
   clip_.reset();
   frame_view_->set_clip(nullptr);
-  frame_view_->set_series(nullptr, nullptr);
+  frame_view_->set_results(nullptr, nullptr);
   clip_frames_.reset();
-  has_series_[0] = has_series_[1] = false;
+  has_results_[0] = has_results_[1] = false;
+  fill_camera_picker();
   frame_view_->set_message(message);
   timeline_->set_clip(0, 30);
   playback_->set_clip(0, 30);
@@ -850,8 +873,13 @@ void ComparePane::clear_clip(const QString& message) {
 }
 
 const EvalSeries* ComparePane::series(Side side) const {
+  const EvalResults* r = results(side);
+  return r != nullptr ? &r->series : nullptr;
+}
+
+const EvalResults* ComparePane::results(Side side) const {
   const int i = static_cast<int>(side);
-  return has_series_[i] ? &series_[i] : nullptr;
+  return has_results_[i] ? &results_[i] : nullptr;
 }
 
 QString ComparePane::revision_sha(int64_t id) const {
@@ -883,12 +911,17 @@ void ComparePane::load_clip(const ClipDiff& clip, std::optional<int> frame) {
   const int64_t evals[2] = {clip.eval_a, clip.eval_b};
   QStringList errors;
   for (int i = 0; i < 2; ++i) {
+    // Series and outputs are read once per eval and kept while the clip is
+    // shown (a refresh with the same evals keeps them, clip_row_changed()).
     try {
-      series_[i] = source_->eval_series(evals[i]);
-      has_series_[i] = true;
+      results_[i] = source_->eval_results(evals[i]);
+      has_results_[i] = true;
+      if (!results_[i].outputs_error.empty()) {
+        errors << QString::fromStdString(results_[i].outputs_error);
+      }
     } catch (const std::exception& e) {
-      series_[i] = EvalSeries();
-      has_series_[i] = false;
+      results_[i] = EvalResults();
+      has_results_[i] = false;
       errors << QString::fromUtf8(e.what());
     }
   }
@@ -905,16 +938,17 @@ void ComparePane::load_clip(const ClipDiff& clip, std::optional<int> frame) {
   if (clip_frames_) {
     frames = static_cast<int>(clip_frames_->frame_count());
   } else {
-    frames = static_cast<int>(
-        std::max({row ? row->frames : 0u, series_[0].frames(), series_[1].frames()}));
+    frames = static_cast<int>(std::max(
+        {row ? row->frames : 0u, results_[0].series.frames(), results_[1].series.frames()}));
   }
   const auto comparison = clip_model_->comparison();
   if (comparison) {
     frame_view_->set_revision_names(revision_name(comparison->revision_a),
                                     revision_name(comparison->revision_b));
   }
-  frame_view_->set_series(series(Side::kA), series(Side::kB));
+  frame_view_->set_results(results(Side::kA), results(Side::kB));
   frame_view_->set_clip(clip_frames_.get());
+  fill_camera_picker();
   if (!clip_frames_) {
     frame_view_->set_message(
         QStringLiteral("No frames to show for %1:\n%2").arg(text(clip.clip_name), frames_error));
@@ -957,12 +991,56 @@ void ComparePane::set_mode(FrameMode mode) { frame_view_->set_mode(mode); }
 
 void ComparePane::options_changed() {
   OverlayOptions options;
-  options.truth_lanes = overlay_buttons_[0]->isChecked();
-  options.objects = overlay_buttons_[1]->isChecked();
-  options.predicted_lanes = overlay_buttons_[2]->isChecked();
+  options.truth = overlay_buttons_[0]->isChecked();
+  options.lanes = overlay_buttons_[1]->isChecked();
+  options.objects = overlay_buttons_[2]->isChecked();
   options.lead = overlay_buttons_[3]->isChecked();
   options.steering = overlay_buttons_[4]->isChecked();
   frame_view_->set_options(options);
+}
+
+// ------------------------------------------------------------------ cameras
+
+void ComparePane::fill_camera_picker() {
+  updating_ = true;
+  camera_combo_->clear();
+  camera_combo_->addItem(QStringLiteral("all cameras"), kAllCameras);
+  if (clip_frames_) {
+    const auto& header = clip_frames_->header();
+    for (int c = 0; c < header.cameras_size(); ++c) {
+      camera_combo_->addItem(text(header.cameras(c).name()), c);
+    }
+  }
+  // One camera needs no picker.
+  camera_combo_->setEnabled(camera_combo_->count() > 2);
+  select_data(camera_combo_, frame_view_->camera());
+  updating_ = false;
+}
+
+void ComparePane::set_camera(int camera) { frame_view_->set_camera(camera); }
+
+int ComparePane::camera() const { return frame_view_->camera(); }
+
+bool ComparePane::set_camera_by_name(const QString& name) {
+  if (name.compare(QLatin1String("all"), Qt::CaseInsensitive) == 0) {
+    set_camera(kAllCameras);
+    return true;
+  }
+  if (!clip_frames_) return false;
+  const auto& header = clip_frames_->header();
+  for (int c = 0; c < header.cameras_size(); ++c) {
+    if (text(header.cameras(c).name()) == name) {
+      set_camera(c);
+      return true;
+    }
+  }
+  return false;
+}
+
+QString ComparePane::camera_name() const {
+  const int c = camera();
+  if (c < 0 || !clip_frames_ || c >= clip_frames_->header().cameras_size()) return QString();
+  return text(clip_frames_->header().cameras(c).name());
 }
 
 // ------------------------------------------------------------------ charts
@@ -980,9 +1058,16 @@ QString ComparePane::chart_series(int chart) const {
 
 void ComparePane::update_charts() {
   const EvalSeries empty;
-  const EvalSeries& a = has_series_[0] ? series_[0] : empty;
-  const EvalSeries& b = has_series_[1] ? series_[1] : empty;
-  const std::vector<std::string> names = chartable_series(a, b);
+  const EvalSeries& a = series(Side::kA) ? *series(Side::kA) : empty;
+  const EvalSeries& b = series(Side::kB) ? *series(Side::kB) : empty;
+  const std::vector<DiffMetric>& metrics = clip_model_->table().metrics;
+  const std::vector<std::string> names = chartable_series(a, b, metrics);
+  const std::vector<std::string> defaults =
+      default_chart_series(names, metrics, clip_ ? clip_->worst_metric : -1, kCharts);
+  HeadKinds kinds;
+  for (Side side : {Side::kA, Side::kB}) {
+    if (const EvalResults* r = results(side)) kinds.insert(r->kinds.begin(), r->kinds.end());
+  }
   const auto comparison = clip_model_->comparison();
   if (comparison) {
     chart_legend_->setText(
@@ -1008,13 +1093,16 @@ void ComparePane::update_charts() {
                                 : QStringLiteral("Select a clip"));
       continue;
     }
-    int index = combo->findText(wanted);
+    int index = wanted.isEmpty() ? -1 : combo->findText(wanted);
+    if (index < 0 && static_cast<size_t>(i) < defaults.size()) {
+      index = combo->findText(text(defaults[static_cast<size_t>(i)]));
+    }
     if (index < 0) index = std::min(i, combo->count() - 1);
     combo->setCurrentIndex(index);
     const std::string name = combo->currentText().toStdString();
     ChartData data;
     data.name = combo->currentText();
-    data.unit = text(series_unit(name));
+    data.unit = text(series_unit(name, metrics, kinds));
     if (comparison) {
       data.a_name = revision_name(comparison->revision_a);
       data.b_name = revision_name(comparison->revision_b);
@@ -1022,7 +1110,7 @@ void ComparePane::update_charts() {
     data.a = a.series(name);
     data.b = b.series(name);
     const std::string truth = truth_series_of(name);
-    if (!truth.empty()) data.truth = a.has(truth) ? a.series(truth) : b.series(truth);
+    if (a.has(truth) || b.has(truth)) data.truth = a.has(truth) ? a.series(truth) : b.series(truth);
     chart->show_series(data);
     chart->set_cursor(playback_->frame());
   }
@@ -1056,10 +1144,14 @@ void ComparePane::update_readouts() {
                                             shown(b - a));
     }
     const std::string truth = truth_series_of(name);
-    if (!truth.empty()) {
-      const EvalSeries* s = series(Side::kA) ? series(Side::kA) : series(Side::kB);
-      if (s != nullptr) line += QStringLiteral(" · truth %1").arg(shown(s->at(truth, frame)));
+    for (Side side : {Side::kA, Side::kB}) {
+      const EvalSeries* s = series(side);
+      if (s == nullptr || !s->has(truth)) continue;
+      line += QStringLiteral(" · truth %1").arg(shown(s->at(truth, frame)));
+      break;
     }
+    const QString unit = charts_[static_cast<size_t>(i)]->shown().unit;
+    if (!unit.isEmpty()) line += QStringLiteral(" (%1)").arg(unit.toHtmlEscaped());
     readout->setText(line);
   }
 }
@@ -1094,7 +1186,7 @@ QString ComparePane::command_line() const {
   return view_command_line(QString::fromStdString(source_->path().string()),
                            revision_sha(c->revision_a), revision_sha(c->revision_b), c->run_id,
                            clip_ ? text(clip_->clip_sha) : QString(), playback_->frame(),
-                           frame_view_->mode());
+                           frame_view_->mode(), camera_name());
 }
 
 void ComparePane::copy_command_line() {
@@ -1125,8 +1217,8 @@ std::optional<QString> ComparePane::export_table_csv(const QString& path) {
 std::optional<QString> ComparePane::export_series_csv(const QString& path) {
   if (!clip_) return QStringLiteral("no clip selected: nothing to export");
   const EvalSeries empty;
-  const EvalSeries& a = has_series_[0] ? series_[0] : empty;
-  const EvalSeries& b = has_series_[1] ? series_[1] : empty;
+  const EvalSeries& a = series(Side::kA) ? *series(Side::kA) : empty;
+  const EvalSeries& b = series(Side::kB) ? *series(Side::kB) : empty;
   std::vector<std::string> names;
   for (const auto* s : {&a, &b}) {
     for (const auto& n : s->names()) {
@@ -1153,6 +1245,7 @@ void ComparePane::save_settings(QSettings& settings) const {
   settings.setValue(QStringLiteral("scenario"), clip_ ? text(clip_->scenario) : QString());
   settings.setValue(QStringLiteral("frame"), playback_->frame());
   settings.setValue(QStringLiteral("mode"), QLatin1String(frame_mode_name(frame_view_->mode())));
+  settings.setValue(QStringLiteral("camera"), camera_name());
   QStringList charts;
   for (const QString& s : wanted_series_) charts << s;
   settings.setValue(QStringLiteral("charts"), charts);
@@ -1200,6 +1293,7 @@ ViewRequest ComparePane::saved_request(QSettings& settings) {
   if (settings.contains(QStringLiteral("frame")))
     request.frame = settings.value(QStringLiteral("frame")).toInt();
   request.mode = frame_mode_from_name(settings.value(QStringLiteral("mode")).toString());
+  request.camera = settings.value(QStringLiteral("camera")).toString();
   return request;
 }
 

@@ -1,9 +1,11 @@
 // The compare view: revision A against revision B. On top the pair and the
 // scope (a run, a suite, or all their results); on the left the clip table
 // (worst regressions first) and the histogram of per-clip deltas; on the
-// right the selected clip's frame with overlays, the timeline with its
-// markers, and per-frame charts of A and B, all following one playback
-// controller. Keyboard first (? lists the keys); every view is reproducible
+// right the selected clip's cameras with overlays (the truth and both
+// revisions' decoded outputs), the timeline with its markers, and per-frame
+// charts of A and B, all following one playback controller. Metrics, series
+// and heads are whatever the suite and the results name: nothing here knows
+// one by name. Keyboard first (? lists the keys); every view is reproducible
 // as a command line.
 #pragma once
 
@@ -44,10 +46,9 @@ class ComparePane : public QWidget {
   Q_OBJECT
 
  public:
+  // Until the user picks one, each chart shows a series that explains the
+  // table's metrics, the selected clip's worst first (default_chart_series).
   static constexpr int kCharts = 3;
-  // What the charts show until the user picks otherwise.
-  static constexpr std::array<const char*, kCharts> kDefaultChartSeries = {
-      "out.lane_offset", "out.steering", "out.lead_score"};
 
   explicit ComparePane(QWidget* parent = nullptr);
   ~ComparePane() override;
@@ -74,6 +75,11 @@ class ComparePane : public QWidget {
   void set_frame(int frame);
   int frame() const;
   void set_mode(FrameMode mode);
+  // The camera shown: kAllCameras or an index into the clip's cameras.
+  void set_camera(int camera);
+  int camera() const;
+  // By name, or "all"; false when the clip has no such camera.
+  bool set_camera_by_name(const QString& name);
   void set_chart_series(int chart, const QString& name);
   QString chart_series(int chart) const;
   void set_histogram_metric(int metric);
@@ -103,6 +109,7 @@ class ComparePane : public QWidget {
   DeltaHistogramChart& histogram() { return *histogram_; }
   PlaybackController& playback() { return *playback_; }
   const EvalSeries* series(Side side) const;
+  const EvalResults* results(Side side) const;
   ClipFrames* clip_frames() const { return clip_frames_.get(); }
   QLabel& summary() { return *summary_; }
   QLabel& chart_readout(int i) { return *chart_readouts_.at(static_cast<size_t>(i)); }
@@ -140,6 +147,9 @@ class ComparePane : public QWidget {
   void update_summary();
   void select_row(int row);
   void options_changed();
+  void fill_camera_picker();
+  // The shown camera's name, or "" for all of them.
+  QString camera_name() const;
   void step_clip(int rows);
   QString revision_sha(int64_t id) const;
   QString revision_name(int64_t id) const;
@@ -161,7 +171,8 @@ class ComparePane : public QWidget {
   DeltaHistogramChart* histogram_ = nullptr;
   FrameView* frame_view_ = nullptr;
   QButtonGroup* mode_buttons_ = nullptr;
-  std::array<QToolButton*, 5> overlay_buttons_{};
+  std::array<QToolButton*, 5> overlay_buttons_{};  // truth, lanes, objects, lead, steering
+  QComboBox* camera_combo_ = nullptr;
   QToolButton* play_button_ = nullptr;
   QLabel* frame_label_ = nullptr;
   TimelineView* timeline_ = nullptr;
@@ -177,9 +188,9 @@ class ComparePane : public QWidget {
   // The loaded clip.
   std::unique_ptr<ClipDiff> clip_;
   std::unique_ptr<ClipFrames> clip_frames_;
-  EvalSeries series_[2];
-  bool has_series_[2] = {false, false};
-  std::array<QString, kCharts> wanted_series_;  // the user's pick per chart
+  EvalResults results_[2];
+  bool has_results_[2] = {false, false};
+  std::array<QString, kCharts> wanted_series_;  // the user's pick per chart; empty: the default
   // What load_comparison() should select once the table is read.
   std::optional<QString> pending_clip_, pending_scenario_;
   std::optional<int> pending_frame_;

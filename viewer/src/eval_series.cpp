@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -14,30 +15,15 @@ namespace {
 
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 
-// Derived error series: name -> (output, truth).
-struct Derived {
-  const char* name;
-  const char* output;
-  const char* truth;
-};
-constexpr Derived kDerived[] = {
-    {"err.lane_offset", "out.lane_offset", "truth.lane_offset"},
-    {"err.steering", "out.steering", "truth.steering"},
-    {"err.lead_distance", "out.lead_distance", "truth.lead_distance"},
-};
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-const Derived* find_derived(const std::string& name) {
-  for (const auto& d : kDerived) {
-    if (name == d.name) return &d;
-  }
-  return nullptr;
+// Menu groups after the metrics' own series: head outputs, per-frame
+// metrics, then times and the commander.
+int group_of(const std::string& name) {
+  if (starts_with(name, "out.")) return 0;
+  if (starts_with(name, "frame.")) return 1;
+  return 2;
 }
-
-// Charts list these first: what a reviewer looks at before anything else.
-constexpr const char* kPreferredOrder[] = {
-    "out.lane_offset",   "out.lane_heading", "out.steering",    "out.acceleration",
-    "out.lead_distance", "out.lead_score",   "err.lane_offset", "err.steering",
-    "err.lead_distance", "device_ms",        "host_ms",         "commander"};
 
 }  // namespace
 
@@ -54,88 +40,114 @@ EvalSeries::EvalSeries(int64_t eval_id, const std::vector<hil::db::SeriesBlob>& 
   }
 }
 
-bool EvalSeries::has(const std::string& name) const {
-  if (values_.count(name) != 0) return true;
-  const Derived* d = find_derived(name);
-  return d != nullptr && values_.count(d->output) != 0 && values_.count(d->truth) != 0;
-}
-
 std::vector<float> EvalSeries::series(const std::string& name) const {
   if (auto it = values_.find(name); it != values_.end()) return it->second;
-  const Derived* d = find_derived(name);
-  if (d == nullptr || !has(name)) return {};
-  const auto& out = values_.at(d->output);
-  const auto& truth = values_.at(d->truth);
-  std::vector<float> err(std::min(out.size(), truth.size()));
-  for (size_t i = 0; i < err.size(); ++i) err[i] = std::abs(out[i] - truth[i]);  // NaN stays NaN
-  return err;
+  return {};
 }
 
 float EvalSeries::at(const std::string& name, int64_t frame) const {
   if (frame < 0) return kMissing;
-  if (auto it = values_.find(name); it != values_.end()) {
-    return static_cast<size_t>(frame) < it->second.size() ? it->second[static_cast<size_t>(frame)]
-                                                          : kMissing;
-  }
-  if (const Derived* d = find_derived(name))
-    return std::abs(at(d->output, frame) - at(d->truth, frame));
-  return kMissing;
+  auto it = values_.find(name);
+  if (it == values_.end() || static_cast<size_t>(frame) >= it->second.size()) return kMissing;
+  return it->second[static_cast<size_t>(frame)];
 }
 
 std::vector<std::string> EvalSeries::names() const {
   std::vector<std::string> out;
   for (const auto& [name, values] : values_) out.push_back(name);
-  for (const auto& d : kDerived) {
-    if (has(d.name)) out.push_back(d.name);
-  }
-  return out;
-}
-
-Prediction prediction_at(const EvalSeries& series, int64_t frame) {
-  Prediction p;
-  p.lane_offset = series.at("out.lane_offset", frame);
-  p.lane_heading = series.at("out.lane_heading", frame);
-  p.lead_score = series.at("out.lead_score", frame);
-  p.lead_distance = series.at("out.lead_distance", frame);
-  p.steering = series.at("out.steering", frame);
-  p.acceleration = series.at("out.acceleration", frame);
-  p.valid = !std::isnan(p.lane_offset) && !std::isnan(p.lane_heading) && !std::isnan(p.steering);
-  return p;
-}
-
-std::vector<std::string> chartable_series(const EvalSeries& a, const EvalSeries& b) {
-  std::vector<std::string> out;
-  auto either = [&](const std::string& name) { return a.has(name) || b.has(name); };
-  for (const char* name : kPreferredOrder) {
-    if (either(name)) out.push_back(name);
-  }
-  for (const auto* s : {&a, &b}) {
-    for (const auto& name : s->names()) {
-      if (name.rfind("truth.", 0) == 0) continue;  // drawn beside their outputs
-      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
-    }
-  }
   return out;
 }
 
 std::string truth_series_of(const std::string& name) {
-  if (name == "out.lane_offset") return "truth.lane_offset";
-  if (name == "out.steering") return "truth.steering";
-  if (name == "out.lead_distance") return "truth.lead_distance";
-  return "";
+  return starts_with(name, "out.") ? "truth." + name.substr(4) : std::string();
 }
 
-std::string series_unit(const std::string& name) {
-  auto suffix = [&](const char* s) {
-    const std::string tail(s);
-    return name.size() >= tail.size() &&
-           name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+bool split_head_series(const std::string& name, std::string* head, std::string* field) {
+  size_t start = 0;
+  if (starts_with(name, "out.")) {
+    start = 4;
+  } else if (starts_with(name, "truth.")) {
+    start = 6;
+  } else {
+    return false;
+  }
+  const size_t dot = name.find('.', start);
+  if (dot == std::string::npos || dot == start || dot + 1 >= name.size()) return false;
+  *head = name.substr(start, dot - start);
+  *field = name.substr(dot + 1);
+  return true;
+}
+
+std::vector<std::string> chartable_series(const EvalSeries& a, const EvalSeries& b,
+                                          const std::vector<DiffMetric>& metrics) {
+  auto either = [&](const std::string& name) { return a.has(name) || b.has(name); };
+  std::vector<std::string> out;
+  std::set<std::string> listed;
+  for (const auto& metric : metrics) {
+    if (!metric.series.empty() && either(metric.series) && listed.insert(metric.series).second) {
+      out.push_back(metric.series);
+    }
+  }
+  std::vector<std::string> rest;
+  for (const auto* s : {&a, &b}) {
+    for (const auto& name : s->names()) {
+      if (starts_with(name, "truth.")) continue;  // drawn beside their outputs
+      if (listed.insert(name).second) rest.push_back(name);
+    }
+  }
+  std::stable_sort(rest.begin(), rest.end(), [](const std::string& x, const std::string& y) {
+    return std::make_pair(group_of(x), x) < std::make_pair(group_of(y), y);
+  });
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+
+std::vector<std::string> default_chart_series(const std::vector<std::string>& chartable,
+                                              const std::vector<DiffMetric>& metrics,
+                                              int worst_metric, size_t count) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& name) {
+    if (out.size() >= count || name.empty()) return;
+    if (std::find(chartable.begin(), chartable.end(), name) == chartable.end()) return;
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
   };
-  if (suffix("_ms")) return "ms";
-  if (suffix("lane_offset") || suffix("lead_distance")) return "m";
-  if (suffix("lane_heading") || suffix("steering")) return "rad";
-  if (suffix("acceleration")) return "m/s²";
-  if (suffix("lead_score")) return "score";
+  if (worst_metric >= 0 && static_cast<size_t>(worst_metric) < metrics.size()) {
+    add(metrics[static_cast<size_t>(worst_metric)].series);
+  }
+  for (const auto& metric : metrics) add(metric.series);
+  for (const auto& name : chartable) add(name);
+  return out;
+}
+
+std::string series_unit(const std::string& name, const std::vector<DiffMetric>& metrics,
+                        const HeadKinds& kinds) {
+  // A metric's own per-frame series: in the unit its definition gives.
+  if (starts_with(name, "frame.")) {
+    for (const auto& m : metrics) {
+      if ("frame." + m.name == name) return m.series_unit.empty() ? m.unit : m.series_unit;
+    }
+    return "";
+  }
+  std::string head, field;
+  if (split_head_series(name, &head, &field)) {
+    // The output a regression metric reads, and its truth, are in the
+    // metric's unit (the truth's).
+    const std::string output = "out." + head + "." + field;
+    for (const auto& m : metrics) {
+      if (m.series == output && !m.unit.empty()) return m.unit;
+    }
+    const auto kind = kinds.find(head);
+    if (kind == kinds.end()) return "";
+    switch (kind->second) {
+      case hil::evals::HeadKind::kControl:
+        return field == "steering" ? "rad" : field == "acceleration" ? "m/s^2" : "";
+      case hil::evals::HeadKind::kLead:
+        return field == "score" ? "score" : field == "distance" ? "m" : "";
+      default:
+        return "";
+    }
+  }
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, "_ms") == 0) return "ms";
   if (name == "commander") return "engine";
   return "";
 }

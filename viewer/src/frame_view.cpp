@@ -1,6 +1,8 @@
 #include "frame_view.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include <QPainter>
 #include <QPainterPath>
@@ -14,7 +16,8 @@ namespace {
 constexpr int kMargin = 6;
 constexpr int kTitleHeight = 18;
 constexpr int kCaptionHeight = 16;
-constexpr int kGap = 8;
+constexpr int kGap = 8;      // between panels
+constexpr int kCellGap = 3;  // between the cameras of a panel
 
 QString signed_value(double v, int decimals) {
   if (std::isnan(v)) return QStringLiteral("—");
@@ -34,10 +37,15 @@ QPen pen_for(const OverlayShape& shape) {
       dim.setAlphaF(0.5);
       return QPen(dim, 1.2, Qt::DashLine);
     }
+    case OverlayKind::kIgnoreRegion:
+      return QPen(ignore_region_colour(), 1.2, Qt::DotLine);
     case OverlayKind::kPredictedLane:
-      return QPen(side_colour(shape.side), 2.6);
-    case OverlayKind::kPredictedCentre:
-      return QPen(side_colour(shape.side), 1.4, Qt::DotLine);
+      return QPen(side_colour(shape.side), 2.4);
+    case OverlayKind::kDetection: {
+      QColor colour = side_colour(shape.side);
+      if (shape.faint) colour.setAlphaF(0.35);
+      return QPen(colour, shape.faint ? 1.0 : 2.0);
+    }
     case OverlayKind::kLeadMarker:
       return QPen(side_colour(shape.side), 2.4);
     case OverlayKind::kSteering:
@@ -47,6 +55,13 @@ QPen pen_for(const OverlayShape& shape) {
   }
   return QPen(Qt::black);
 }
+
+// Where a panel's cameras go: `columns` per row, each image scaled by `scale`.
+struct GridFit {
+  double scale = 0;
+  int columns = 1;
+  bool stacked = false;  // panels one above the other (else side by side)
+};
 
 }  // namespace
 
@@ -72,14 +87,22 @@ std::optional<FrameMode> frame_mode_from_name(const QString& name) {
   return std::nullopt;
 }
 
+const FrameView::CameraCell* FrameView::Panel::cell(int camera) const {
+  for (const auto& c : cells) {
+    if (c.camera == camera) return &c;
+  }
+  return nullptr;
+}
+
 FrameView::FrameView(QWidget* parent) : QWidget(parent) {
   setMinimumSize(320, 160);
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
   setToolTip(QStringLiteral(
-      "Camera frame with overlays. Green: ground-truth lane lines (yellow: road edges); red boxes: "
-      "objects (dashed: fully occluded). Blue: A's predicted lane and lead vehicle; orange: B's. "
-      "Needles at the bottom: steering (white: ground truth). Keys 1/2/3 switch side by side, "
-      "overlay and flicker (F flips A/B)."));
+      "Every camera of the clip with overlays. Green: ground-truth lane lines (yellow: road "
+      "edges); red: labelled objects (dashed: fully occluded; dotted grey: ignored regions). "
+      "Blue: A's lanes, detections and lead vehicle; orange: B's. Needles at the bottom of the "
+      "forward camera: steering (white: ground truth). Keys 1/2/3 switch side by side, overlay "
+      "and flicker (F flips A/B); C cycles the cameras, 0 shows them all."));
 }
 
 void FrameView::set_clip(ClipFrames* clip) {
@@ -87,9 +110,9 @@ void FrameView::set_clip(ClipFrames* clip) {
   update();
 }
 
-void FrameView::set_series(const EvalSeries* a, const EvalSeries* b) {
-  series_[0] = a;
-  series_[1] = b;
+void FrameView::set_results(const EvalResults* a, const EvalResults* b) {
+  results_[0] = a;
+  results_[1] = b;
   update();
 }
 
@@ -127,37 +150,99 @@ void FrameView::flip_flicker_side() {
   update();
 }
 
+void FrameView::set_camera(int camera) {
+  if (camera < 0) camera = kAllCameras;
+  if (camera == camera_) return;
+  camera_ = camera;
+  update();
+  emit camera_changed(camera_);
+}
+
+void FrameView::cycle_camera(int step) {
+  const int cameras = clip_ != nullptr ? clip_->header().cameras_size() : 0;
+  if (cameras <= 1) return;
+  // Positions: 0 is every camera, 1..n camera 0..n-1.
+  const int position = camera_ == kAllCameras || camera_ >= cameras ? 0 : camera_ + 1;
+  const int next = ((position + step) % (cameras + 1) + cameras + 1) % (cameras + 1);
+  set_camera(next == 0 ? kAllCameras : next - 1);
+}
+
+int FrameView::camera() const {
+  if (clip_ != nullptr && camera_ >= clip_->header().cameras_size()) return kAllCameras;
+  return camera_;
+}
+
+std::vector<int> FrameView::shown_cameras() const {
+  if (clip_ == nullptr) return {};
+  const auto& header = clip_->header();
+  if (camera_ >= 0 && camera_ < header.cameras_size()) return {camera_};
+  std::vector<int> all(static_cast<size_t>(header.cameras_size()));
+  std::iota(all.begin(), all.end(), 0);
+  // Left to right as they look: the most leftward yaw first (positive yaw
+  // turns left), so a rig reads as one panorama.
+  std::stable_sort(all.begin(), all.end(), [&](int x, int y) {
+    return header.cameras(x).extrinsics().yaw() > header.cameras(y).extrinsics().yaw();
+  });
+  return all;
+}
+
 QStringList FrameView::captions_for(Side side) const {
-  const EvalSeries* series = series_[static_cast<int>(side)];
-  const QString who =
-      QStringLiteral("%1 %2").arg(QLatin1String(side_name(side)), names_[static_cast<int>(side)]);
-  if (series == nullptr) return {QStringLiteral("%1: no result").arg(who)};
-  if (frame_ >= static_cast<int>(series->frames())) {
+  const EvalResults* r = results(side);
+  const QString tag = QLatin1String(side_name(side));
+  const QString who = QStringLiteral("%1 %2").arg(tag, names_[static_cast<int>(side)]);
+  if (r == nullptr) return {QStringLiteral("%1: no result").arg(who)};
+  const RevisionFrame now = revision_frame(*r, frame_);
+  if (now.status == RevisionFrame::Status::kPastEnd) {
     return {QStringLiteral("%1: no result for frame %2 (the eval has %3)")
                 .arg(who)
                 .arg(frame_)
-                .arg(series->frames())};
+                .arg(std::max(r->series.frames(), r->outputs.frames()))};
   }
-  const Prediction p = prediction_at(*series, frame_);
-  if (!p.valid)
-    return {QStringLiteral("%1: no command on frame %2 (command gap)").arg(who).arg(frame_)};
-  const float truth_offset = series->at("truth.lane_offset", frame_);
-  const float truth_steer = series->at("truth.steering", frame_);
-  const float truth_lead = series->at("truth.lead_distance", frame_);
-  QString lead =
-      p.lead_present()
-          ? QStringLiteral("lead %1 m").arg(static_cast<double>(p.lead_distance), 0, 'f', 1)
-          : QStringLiteral("no lead");
-  lead += std::isnan(truth_lead)
-              ? QStringLiteral(" (gt none)")
-              : QStringLiteral(" (gt %1)").arg(static_cast<double>(truth_lead), 0, 'f', 1);
+  if (now.status == RevisionFrame::Status::kGap) {
+    return {QStringLiteral("%1: no outputs on frame %2 (a gap)").arg(who).arg(frame_)};
+  }
   // Two short lines: a side-by-side panel is narrow. "gt": ground truth.
-  const QString tag = QLatin1String(side_name(side));
-  return {QStringLiteral("%1 offset %2 m (gt %3) · heading %4 rad")
-              .arg(tag, signed_value(p.lane_offset, 2), signed_value(truth_offset, 2),
-                   signed_value(p.lane_heading, 3)),
-          QStringLiteral("%1 %2 · steer %3 (gt %4)")
-              .arg(tag, lead, signed_value(p.steering, 3), signed_value(truth_steer, 3))};
+  // Outputs a metric compares with the truth first: what the gate judges.
+  std::vector<std::string> outputs;
+  for (const auto& name : r->series.names()) {
+    if (name.rfind("out.", 0) == 0) outputs.push_back(name);
+  }
+  std::stable_partition(outputs.begin(), outputs.end(), [&](const std::string& name) {
+    return r->series.has(truth_series_of(name));
+  });
+  QStringList scalars;
+  for (const auto& name : outputs) {
+    QString value = QStringLiteral("%1 %2").arg(QString::fromStdString(name.substr(4)),
+                                                signed_value(r->series.at(name, frame_), 3));
+    const std::string truth = truth_series_of(name);
+    if (r->series.has(truth)) {
+      value += QStringLiteral(" (gt %1)").arg(signed_value(r->series.at(truth, frame_), 3));
+    }
+    scalars << value;
+  }
+  QStringList heads;
+  if (!r->outputs.stored()) {
+    heads << (r->outputs_error.empty()
+                  ? QStringLiteral("no outputs stored (lanes and objects not shown)")
+                  : QStringLiteral("outputs unreadable: %1")
+                        .arg(QString::fromStdString(r->outputs_error)));
+  } else if (now.outputs != nullptr) {
+    for (const auto& head : now.outputs->heads()) {
+      const QString name = QString::fromStdString(head.head());
+      const auto kind = r->kinds.find(head.head());
+      if (kind == r->kinds.end()) continue;
+      if (kind->second == hil::evals::HeadKind::kLanes) {
+        heads << QStringLiteral("%1 %2 lines").arg(name).arg(head.lanes_size());
+      } else if (kind->second == hil::evals::HeadKind::kObjects) {
+        heads << QStringLiteral("%1 %2 objects").arg(name).arg(head.objects_size());
+      }
+    }
+  }
+  QStringList out;
+  if (!scalars.isEmpty()) out << tag + QStringLiteral(" ") + scalars.join(QStringLiteral(" · "));
+  if (!heads.isEmpty()) out << tag + QStringLiteral(" ") + heads.join(QStringLiteral(" · "));
+  if (out.isEmpty()) out << QStringLiteral("%1: outputs on frame %2").arg(who).arg(frame_);
+  return out;
 }
 
 std::vector<FrameView::Panel> FrameView::panels(std::optional<QSize> size) const {
@@ -178,26 +263,64 @@ std::vector<FrameView::Panel> FrameView::panels(std::optional<QSize> size) const
       sides = {{flicker_side_}};
       break;
   }
-  const DecodedFrame* decoded = clip_->frame(frame_);
   const auto& header = clip_->header();
-  const double frame_w = header.cameras_size() ? header.cameras(0).width() : 1;
-  const double frame_h = header.cameras_size() ? header.cameras(0).height() : 1;
-
+  const std::vector<int> cameras = shown_cameras();
+  double camera_w = 1, camera_h = 1;
+  for (int c : cameras) {
+    camera_w = std::max(camera_w, static_cast<double>(header.cameras(c).width()));
+    camera_h = std::max(camera_h, static_cast<double>(header.cameras(c).height()));
+  }
   const int count = static_cast<int>(sides.size());
+  const int n = std::max(1, static_cast<int>(cameras.size()));
   // Two caption lines per revision shown in a panel.
-  const int captions = 2 * (count == 1 ? static_cast<int>(sides[0].size()) : 1);
-  const double cell_w = (area.width() - 2.0 * kMargin - (count - 1) * kGap) / count;
-  const double cell_h = area.height() - 2.0 * kMargin - kTitleHeight - captions * kCaptionHeight;
-  const double scale = std::max(0.1, std::min(cell_w / frame_w, cell_h / frame_h));
-  const double w = frame_w * scale, h = frame_h * scale;
+  const int captions = 2 * static_cast<int>(sides[0].size());
+  const double chrome = kTitleHeight + captions * kCaptionHeight;
+
+  // The largest images: panels side by side or stacked, cameras in 1..n
+  // columns, whichever fits the area best.
+  GridFit best;
+  for (bool stacked : {false, true}) {
+    if (stacked && count == 1) continue;
+    const double panel_w = stacked ? area.width() - 2.0 * kMargin
+                                   : (area.width() - 2.0 * kMargin - (count - 1) * kGap) / count;
+    const double panel_h =
+        stacked ? (area.height() - 2.0 * kMargin - (count - 1) * kGap) / count - chrome
+                : area.height() - 2.0 * kMargin - chrome;
+    for (int columns = 1; columns <= n; ++columns) {
+      const int rows = (n + columns - 1) / columns;
+      const double scale = std::min((panel_w - (columns - 1) * kCellGap) / (columns * camera_w),
+                                    (panel_h - (rows - 1) * kCellGap) / (rows * camera_h));
+      if (scale > best.scale) best = {scale, columns, stacked};
+    }
+  }
+  const double scale = std::max(0.1, best.scale);
+  const int columns = best.columns;
+  const int rows = (n + columns - 1) / columns;
+  const double grid_w = columns * camera_w * scale + (columns - 1) * kCellGap;
+  const double grid_h = rows * camera_h * scale + (rows - 1) * kCellGap;
+  const double panel_w = best.stacked ? area.width() - 2.0 * kMargin
+                                      : (area.width() - 2.0 * kMargin - (count - 1) * kGap) / count;
+  const double panel_h = grid_h + chrome;
+
+  const DecodedFrame* decoded = clip_->frame(frame_);
+  const hil::clip::Frame no_truth;
+  const hil::clip::Frame& truth = decoded != nullptr ? decoded->labels : no_truth;
+  RevisionFrame now[2];
+  for (Side side : {Side::kA, Side::kB}) {
+    if (const EvalResults* r = results(side))
+      now[static_cast<int>(side)] = revision_frame(*r, frame_);
+  }
 
   for (int i = 0; i < count; ++i) {
     Panel panel;
-    const double left = kMargin + i * (cell_w + kGap) + (cell_w - w) / 2;
-    panel.target = QRectF(left, kMargin + kTitleHeight, w, h);
-    panel.scale = scale;
+    panel.sides = sides[static_cast<size_t>(i)];
+    const QPointF origin = best.stacked ? QPointF(kMargin, kMargin + i * (panel_h + kGap))
+                                        : QPointF(kMargin + i * (panel_w + kGap), kMargin);
+    panel.bounds = QRectF(origin, QSizeF(panel_w, panel_h));
+    const double grid_left = origin.x() + (panel_w - grid_w) / 2;
+    const double grid_top = origin.y() + kTitleHeight;
     QStringList names;
-    for (Side side : sides[static_cast<size_t>(i)]) {
+    for (Side side : panel.sides) {
       names << QStringLiteral("%1: %2").arg(QLatin1String(side_name(side)),
                                             names_[static_cast<int>(side)]);
     }
@@ -206,27 +329,64 @@ std::vector<FrameView::Panel> FrameView::panels(std::optional<QSize> size) const
                       .arg(frame_)
                       .arg(clip_->frame_count());
     if (mode_ == FrameMode::kFlicker) panel.title += QStringLiteral(" · F flips A/B");
-    panel.title_colour = sides[static_cast<size_t>(i)].size() == 1
-                             ? side_colour(sides[static_cast<size_t>(i)][0])
-                             : palette().color(QPalette::WindowText);
-    panel.has_image = decoded != nullptr;
-    if (decoded != nullptr) {
-      panel.shapes = truth_overlay(header, decoded->labels, options_);
-      if (options_.steering && header.cameras_size()) {
-        panel.shapes.push_back(truth_steering_needle(header.cameras(0), decoded->labels));
+    panel.title_colour = panel.sides.size() == 1 ? side_colour(panel.sides[0])
+                                                 : palette().color(QPalette::WindowText);
+    for (size_t j = 0; j < cameras.size(); ++j) {
+      const int c = cameras[j];
+      const auto& camera = header.cameras(c);
+      CameraCell cell;
+      cell.camera = c;
+      cell.name = QString::fromStdString(camera.name());
+      cell.scale = scale;
+      const int col = static_cast<int>(j) % columns, row = static_cast<int>(j) / columns;
+      const double w = camera.width() * scale, h = camera.height() * scale;
+      cell.target =
+          QRectF(grid_left + col * (camera_w * scale + kCellGap) + (camera_w * scale - w) / 2,
+                 grid_top + row * (camera_h * scale + kCellGap), w, h);
+      if (decoded == nullptr) {
+        cell.missing = clip_->error();
+      } else if (static_cast<size_t>(c) < decoded->images.size() &&
+                 !decoded->images[static_cast<size_t>(c)].isNull()) {
+        cell.has_image = true;
+      } else {
+        cell.missing = static_cast<size_t>(c) < decoded->errors.size()
+                           ? decoded->errors[static_cast<size_t>(c)]
+                           : QStringLiteral("no image");
       }
-    } else {
-      panel.missing = clip_->error();
-    }
-    for (Side side : sides[static_cast<size_t>(i)]) {
-      const EvalSeries* series = series_[static_cast<int>(side)];
-      if (series != nullptr && header.cameras_size()) {
+      cell.shapes = truth_overlay(header, truth, c, options_);
+      for (Side side : panel.sides) {
         auto shapes =
-            prediction_overlay(header.cameras(0), prediction_at(*series, frame_), side, options_);
-        panel.shapes.insert(panel.shapes.end(), shapes.begin(), shapes.end());
+            outputs_overlay(header, c, now[static_cast<int>(side)], truth, side, options_);
+        cell.shapes.insert(cell.shapes.end(), shapes.begin(), shapes.end());
       }
-      panel.captions << captions_for(side);
+      panel.cells.push_back(std::move(cell));
     }
+    // Steering belongs to no camera: its needles go on the one looking most
+    // straight ahead.
+    if (options_.steering && !panel.cells.empty()) {
+      CameraCell& forward = *std::min_element(
+          panel.cells.begin(), panel.cells.end(), [&](const CameraCell& x, const CameraCell& y) {
+            return std::abs(header.cameras(x.camera).extrinsics().yaw()) <
+                   std::abs(header.cameras(y.camera).extrinsics().yaw());
+          });
+      const auto& camera = header.cameras(forward.camera);
+      double truth_steering = truth.control().steering();
+      bool has_control = false;
+      for (Side side : panel.sides) {
+        for (const auto& s : now[static_cast<int>(side)].steering) {
+          if (!has_control && !std::isnan(s.truth)) truth_steering = s.truth;
+          has_control = true;
+        }
+      }
+      if (options_.truth && decoded != nullptr) {
+        forward.shapes.push_back(truth_steering_needle(camera, truth_steering));
+      }
+      for (Side side : panel.sides) {
+        auto needles = steering_needles(camera, now[static_cast<int>(side)], side);
+        forward.shapes.insert(forward.shapes.end(), needles.begin(), needles.end());
+      }
+    }
+    for (Side side : panel.sides) panel.captions << captions_for(side);
     out.push_back(std::move(panel));
   }
   return out;
@@ -263,25 +423,47 @@ void FrameView::draw_panel(QPainter& painter, const Panel& panel) const {
   bold.setBold(true);
   painter.setFont(bold);
   painter.setPen(panel.title_colour);
-  painter.drawText(QRectF(panel.target.left(), panel.target.top() - kTitleHeight,
-                          panel.target.width(), kTitleHeight),
-                   Qt::AlignLeft | Qt::AlignVCenter, panel.title);
+  painter.drawText(
+      QRectF(panel.bounds.left(), panel.bounds.top(), panel.bounds.width(), kTitleHeight),
+      Qt::AlignLeft | Qt::AlignVCenter, panel.title);
   painter.restore();
 
-  if (!panel.has_image) {
-    painter.fillRect(panel.target, QColor(0x42, 0x42, 0x42));
-    painter.setPen(Qt::white);
-    painter.drawText(panel.target, Qt::AlignCenter | Qt::TextWordWrap,
-                     QStringLiteral("frame %1 missing\n%2").arg(frame_).arg(panel.missing));
-  } else if (const DecodedFrame* decoded = clip_->frame(frame_)) {
-    painter.drawImage(panel.target, decoded->image);
+  double bottom = panel.bounds.top() + kTitleHeight;
+  for (const CameraCell& cell : panel.cells) {
+    draw_cell(painter, cell);
+    bottom = std::max(bottom, cell.target.bottom());
   }
 
-  // Overlays: frame coordinates -> widget coordinates; pens keep their width.
   painter.save();
-  painter.setClipRect(panel.target);
-  auto to_widget = [&](const QPointF& p) { return panel.target.topLeft() + p * panel.scale; };
-  for (const OverlayShape& shape : panel.shapes) {
+  QFont small = painter.font();
+  small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1));
+  painter.setFont(small);
+  for (const QString& caption : panel.captions) {
+    painter.setPen(palette().color(QPalette::WindowText));
+    painter.drawText(QRectF(panel.bounds.left(), bottom, panel.bounds.width(), kCaptionHeight),
+                     Qt::AlignLeft | Qt::AlignVCenter | Qt::TextSingleLine,
+                     painter.fontMetrics().elidedText(caption, Qt::ElideRight,
+                                                      static_cast<int>(panel.bounds.width())));
+    bottom += kCaptionHeight;
+  }
+  painter.restore();
+}
+
+void FrameView::draw_cell(QPainter& painter, const CameraCell& cell) const {
+  if (!cell.has_image) {
+    painter.fillRect(cell.target, QColor(0x42, 0x42, 0x42));
+    painter.setPen(Qt::white);
+    painter.drawText(cell.target, Qt::AlignCenter | Qt::TextWordWrap,
+                     QStringLiteral("frame %1 missing\n%2").arg(frame_).arg(cell.missing));
+  } else if (const DecodedFrame* decoded = clip_->frame(frame_)) {
+    painter.drawImage(cell.target, decoded->images[static_cast<size_t>(cell.camera)]);
+  }
+
+  // Overlays: image coordinates -> widget coordinates; pens keep their width.
+  painter.save();
+  painter.setClipRect(cell.target);
+  auto to_widget = [&](const QPointF& p) { return cell.target.topLeft() + p * cell.scale; };
+  for (const OverlayShape& shape : cell.shapes) {
     if (shape.points.size() < 2) continue;
     QPolygonF points;
     for (const QPointF& p : shape.points) points << to_widget(p);
@@ -298,20 +480,16 @@ void FrameView::draw_panel(QPainter& painter, const Panel& panel) const {
       painter.drawText(QPointF(box.left(), box.top() - 3), shape.label);
     }
   }
-  painter.restore();
-
-  painter.save();
-  QFont small = painter.font();
-  small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1));
-  painter.setFont(small);
-  double y = panel.target.bottom();
-  for (const QString& caption : panel.captions) {
-    painter.setPen(palette().color(QPalette::WindowText));
-    painter.drawText(QRectF(panel.target.left(), y, panel.target.width(), kCaptionHeight),
-                     Qt::AlignLeft | Qt::AlignVCenter | Qt::TextSingleLine,
-                     painter.fontMetrics().elidedText(caption, Qt::ElideRight,
-                                                      static_cast<int>(panel.target.width())));
-    y += kCaptionHeight;
+  // Which camera, when there is more than one to tell apart.
+  if (clip_ != nullptr && clip_->header().cameras_size() > 1) {
+    QFont small = painter.font();
+    small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1));
+    painter.setFont(small);
+    const QRectF label = painter.fontMetrics().boundingRect(cell.name).adjusted(-3, -1, 3, 1);
+    const QRectF where(cell.target.topLeft() + QPointF(2, 2), label.size());
+    painter.fillRect(where, QColor(0, 0, 0, 150));
+    painter.setPen(Qt::white);
+    painter.drawText(where, Qt::AlignCenter, cell.name);
   }
   painter.restore();
 }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "hil/evals/metrics.h"
+
 namespace hil::viewer {
 namespace {
 
@@ -92,6 +94,28 @@ std::optional<hil::db::ClipRow> ResultsSource::clip(const std::string& sha256_or
 
 EvalSeries ResultsSource::eval_series(int64_t eval_id) {
   return EvalSeries(eval_id, store_.frame_series(eval_id));
+}
+
+EvalOutputs ResultsSource::eval_outputs(int64_t eval_id) {
+  const auto blob = store_.frame_outputs(eval_id);
+  if (!blob) return EvalOutputs();
+  try {
+    return EvalOutputs(hil::evals::decode_outputs(blob->data, blob->codec));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("eval {}: outputs: {}", eval_id, e.what()));
+  }
+}
+
+EvalResults ResultsSource::eval_results(int64_t eval_id) {
+  EvalResults results;
+  results.series = eval_series(eval_id);
+  try {
+    results.outputs = eval_outputs(eval_id);
+  } catch (const std::runtime_error& e) {  // DbError included: the series were read
+    results.outputs_error = e.what();
+  }
+  results.kinds = head_kinds(results.series, results.outputs);
+  return results;
 }
 
 std::filesystem::path ResultsSource::blob_dir() const {

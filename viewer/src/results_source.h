@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "clip_diff.h"
+#include "eval_outputs.h"
 #include "eval_series.h"
 #include "hil/db/database.h"
 #include "hil/db/store.h"
@@ -60,6 +61,14 @@ class ResultsSource {
   // Decoded per-frame series of an eval. Throws hil::db::DbError, or
   // std::runtime_error for a blob that does not decode.
   EvalSeries eval_series(int64_t eval_id);
+  // Decoded outputs of an eval (every head on every frame); not stored()
+  // when the eval kept none. Throws hil::db::DbError, or std::runtime_error
+  // for a blob that does not decode.
+  EvalOutputs eval_outputs(int64_t eval_id);
+  // Both, read once per eval, with the head kinds. Outputs that do not
+  // decode leave the result without them and say why (outputs_error): the
+  // series and the truth still show. Throws as eval_series().
+  EvalResults eval_results(int64_t eval_id);
   // Where the scheduler keeps clip and revision blobs: `<db path>.blobs`.
   std::filesystem::path blob_dir() const;
 

@@ -17,6 +17,7 @@ inline const char* side_name(Side side) { return side == Side::kA ? "A" : "B"; }
 inline QColor truth_lane_colour() { return QColor(40, 230, 60); }  // as evals::draw_labels
 inline QColor road_edge_colour() { return QColor(230, 200, 40); }
 inline QColor object_colour() { return QColor(255, 60, 60); }
+inline QColor ignore_region_colour() { return QColor(0xbd, 0xbd, 0xbd); }
 inline QColor truth_colour() { return QColor(0x61, 0x61, 0x61); }  // truth lines in charts
 
 inline QColor marker_colour(MarkerKind kind) {

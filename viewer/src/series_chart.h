@@ -18,7 +18,7 @@
 namespace hil::viewer {
 
 struct ChartData {
-  QString name;  // "out.lane_offset"
+  QString name;  // "out.control.steering", "frame.lane_error_20m"
   QString unit;
   QString a_name, b_name;          // revision names for the legend
   std::vector<float> a, b, truth;  // per frame; NaN: missing; truth may be empty

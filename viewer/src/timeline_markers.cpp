@@ -10,7 +10,7 @@ const char* marker_kind_name(MarkerKind kind) {
     case MarkerKind::kDeadlineMiss:
       return "deadline miss";
     case MarkerKind::kCommandGap:
-      return "command gap";
+      return "no outputs";
     case MarkerKind::kFailover:
       return "failover";
   }

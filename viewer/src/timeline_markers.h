@@ -1,6 +1,6 @@
 // Events worth marking on the timeline, found in an eval's per-frame series:
-// deadline misses (device time over the frame period), command gaps (no
-// command: "commander" is -1) and failovers (the commanding engine changed).
+// deadline misses (device time over the frame period), gaps (a frame without
+// outputs: "commander" is -1) and failovers (the commanding engine changed).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 namespace hil::viewer {
 
+// kCommandGap: a frame without outputs (so without a command either).
 enum class MarkerKind { kDeadlineMiss, kCommandGap, kFailover };
 const char* marker_kind_name(MarkerKind kind);
 

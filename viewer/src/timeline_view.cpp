@@ -24,8 +24,9 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent) {
   setFixedHeight(58);
   setMouseTracking(false);
   setToolTip(QStringLiteral(
-      "Timeline: click or drag to scrub. Rows A and B mark deadline misses (amber), command gaps "
-      "(red) and failovers (purple). Space plays, ←/→ step, Shift+←/→ jump 10 frames."));
+      "Timeline: click or drag to scrub. Rows A and B mark deadline misses (amber), frames "
+      "without outputs (red) and failovers (purple). Space plays, ←/→ step, Shift+←/→ jump 10 "
+      "frames."));
 }
 
 void TimelineView::set_clip(int frame_count, double fps) {

@@ -1,6 +1,6 @@
 // The timeline under the frame view: the clip's frames left to right, a
 // cursor on the current frame, and a row of markers per revision (deadline
-// misses amber, command gaps red, failovers purple). Click or drag to scrub.
+// misses amber, frames without outputs red, failovers purple). Click or drag to scrub.
 #pragma once
 
 #include <vector>

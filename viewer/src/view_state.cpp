@@ -42,7 +42,7 @@ QString shell_quote(const QString& argument) {
 
 QString view_command_line(const QString& database, const QString& sha_a, const QString& sha_b,
                           std::optional<int64_t> run_id, const QString& clip_sha, int frame,
-                          FrameMode mode) {
+                          FrameMode mode, const QString& camera) {
   QStringList args{QStringLiteral("hil-viewer"), shell_quote(database)};
   args << QStringLiteral("--a") << shell_quote(sha_a.left(12)) << QStringLiteral("--b")
        << shell_quote(sha_b.left(12));
@@ -53,6 +53,7 @@ QString view_command_line(const QString& database, const QString& sha_a, const Q
   }
   if (mode != FrameMode::kSideBySide)
     args << QStringLiteral("--mode") << QLatin1String(frame_mode_name(mode));
+  if (!camera.isEmpty()) args << QStringLiteral("--camera") << shell_quote(camera);
   return args.join(QLatin1Char(' '));
 }
 

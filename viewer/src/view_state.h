@@ -1,6 +1,7 @@
 // A reproducible view of the compare pane: which revisions, which run or
-// suite, which clip and frame, which frame mode. It comes from the command
-// line (hil-viewer DB --a REV --b REV --clip HASH --frame K --mode overlay),
+// suite, which clip and frame, which frame mode and camera. It comes from the
+// command line (hil-viewer DB --a REV --b REV --clip HASH --frame K --mode
+// overlay --camera left),
 // from the settings of the last session, and goes back out as a command line
 // a reviewer can paste ("copy command line").
 #pragma once
@@ -26,9 +27,10 @@ struct ViewRequest {
   QString scenario;  // empty: the clip's first
   std::optional<int> frame;
   std::optional<FrameMode> mode;
+  QString camera;  // a camera's name, or "all"; empty: as it was
   bool empty() const {
     return revision_a.isEmpty() && revision_b.isEmpty() && !run_id && !suite_id && clip.isEmpty() &&
-           !frame && !mode;
+           !frame && !mode && camera.isEmpty();
   }
 };
 
@@ -37,11 +39,12 @@ struct ViewRequest {
 std::optional<int64_t> resolve_revision(
     const std::vector<hil::db::Store::RevisionSummary>& revisions, const QString& name_or_sha);
 
-// `hil-viewer DB --a SHA12 --b SHA12 [--run ID] --clip SHA --frame K --mode M`,
-// arguments quoted for a POSIX shell where needed.
+// `hil-viewer DB --a SHA12 --b SHA12 [--run ID] --clip SHA --frame K --mode M
+// [--camera NAME]`, arguments quoted for a POSIX shell where needed; `camera`
+// empty: every camera (the default, not written).
 QString view_command_line(const QString& database, const QString& sha_a, const QString& sha_b,
                           std::optional<int64_t> run_id, const QString& clip_sha, int frame,
-                          FrameMode mode);
+                          FrameMode mode, const QString& camera = {});
 
 QString shell_quote(const QString& argument);
 

@@ -38,6 +38,12 @@ struct MetricDef {
   // The per-frame series that explains the metric frame by frame ("frame.NAME",
   // "out.HEAD.FIELD", "device_ms"), for "where do A and B diverge".
   std::string series;
+  // The unit of the metric's per-frame values ("frame.NAME") where it is not
+  // the metric's own: "errors" for the detection, lane-matching and lead
+  // metrics, whose per-frame value counts the frame's errors (false and
+  // missed detections or lines, a wrong lead verdict); "" for a mean error,
+  // whose per-frame value is the frame's error.
+  std::string series_unit;
   bool auxiliary = false;    // a count behind a ratio: stored, not listed first
   bool plugin = false;       // computed by the scheduler with a plugin
   bool frame_binary = false; // the series is 1 on a wrong frame, 0 on a right one (McNemar flips)
