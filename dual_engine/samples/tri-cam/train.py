@@ -111,7 +111,7 @@ def main():
         keep = np.arange(n)
     else:
         keep = np.array([i for i in range(n) if conditions[i] not in ("night", "fog")])[:base_count]
-    epochs = a.epochs or (36 if a.recipe == "better" else 24)
+    epochs = a.epochs or 24
     gh, gw = height // 8, width // 8
     obj, cls, reg = grid_targets(boxes, n, cameras, gh, gw)
 

@@ -23,7 +23,7 @@ struct RackOptions {
   harness::TlsConfig tls;     // TLS, or plaintext on loopback when asked
   std::string name = "rack";  // board names: <name>-000, <name>-001, ...
   uint32_t boards = 1;
-  std::string board_type = "emulated-hw3";
+  std::string board_type = "slowed-hw3";
   uint32_t slots_per_board = 1;
   uint32_t host_threads = 0;  // 0: the machine's cores
   std::filesystem::path cache_dir = "hil-agent-cache";
