@@ -99,28 +99,32 @@ std::vector<float> preprocess_image(const evals::Image& image, const model::Inpu
   const bool nchw = p.layout() == model::NCHW;
   const size_t plane = static_cast<size_t>(w) * static_cast<size_t>(h);
   std::vector<float> out(plane * channels);
-  for (int y = 0; y < h; ++y) {
-    const uint8_t* row = sized.ptr<uint8_t>(y);
-    for (int x = 0; x < w; ++x) {
-      const uint8_t* px = row + 3 * x;
-      float v[3];
-      if (channels == 1) {
-        v[0] = 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
-      } else if (p.color() == model::BGR) {
-        v[0] = px[2], v[1] = px[1], v[2] = px[0];
-      } else {
-        v[0] = px[0], v[1] = px[1], v[2] = px[2];
-      }
-      const size_t at = static_cast<size_t>(y) * static_cast<size_t>(w) + static_cast<size_t>(x);
-      for (uint32_t k = 0; k < channels; ++k) {
-        const float value = (v[k] * scale - mean[k]) * inv_std[k];
-        if (nchw) {
-          out[k * plane + at] = value;
-        } else {
-          out[at * channels + k] = value;
-        }
-      }
+  // Colour conversion, then one vectorised y = x * a + b per channel
+  // (a = scale / std, b = -mean / std): the same arithmetic for every layout.
+  cv::Mat colour;
+  if (channels == 1) {
+    cv::cvtColor(sized, colour, cv::COLOR_RGB2GRAY);
+  } else if (p.color() == model::BGR) {
+    cv::cvtColor(sized, colour, cv::COLOR_RGB2BGR);
+  } else {
+    colour = sized.isContinuous() ? sized : sized.clone();
+  }
+  std::vector<cv::Mat> planes;
+  cv::split(colour, planes);
+  std::vector<cv::Mat> scaled(channels);
+  for (uint32_t k = 0; k < channels; ++k) {
+    const double a = static_cast<double>(scale * inv_std[k]), c = -static_cast<double>(mean[k] * inv_std[k]);
+    if (nchw) {
+      // Straight into the output's plane k.
+      cv::Mat dst(h, w, CV_32F, out.data() + k * plane);
+      planes[k].convertTo(dst, CV_32F, a, c);
+    } else {
+      planes[k].convertTo(scaled[k], CV_32F, a, c);
     }
+  }
+  if (!nchw) {
+    cv::Mat dst(h, w, CV_32FC(static_cast<int>(channels)), out.data());
+    cv::merge(scaled, dst);
   }
   return out;
 }

@@ -128,12 +128,14 @@ int bench_clips(const BenchClipsArgs& a) {
   suite::Scenario sc;
   sc.set_name("bench");
   sc.set_mode("split");
-  std::vector<double> input_ms, other_ms, share;
+  std::vector<double> input_ms, other_ms, share, decode_ms, prep_ms;
   for (uint32_t r = 0; r < a.repeats; ++r) {
     auto run = dual_engine::play_eval(rev, clip, sc, metrics);
     const double input = run.decode_seconds + run.preprocess_seconds;
     const double other = run.host_seconds - input;
     input_ms.push_back(input * 1000 / run.frames.size());
+    decode_ms.push_back(run.decode_seconds * 1000 / run.frames.size());
+    prep_ms.push_back(run.preprocess_seconds * 1000 / run.frames.size());
     other_ms.push_back(other * 1000 / run.frames.size());
     share.push_back(input / run.host_seconds);
   }
@@ -146,7 +148,8 @@ int bench_clips(const BenchClipsArgs& a) {
              "frame:\n",
              std::filesystem::path(a.revision).filename().string(), clip.frame_count(), a.width, a.height,
              t.shape.back(), t.shape[t.shape.size() - 2], reduce);
-  fmt::print("  decode + preprocess  {:>8.2f} ms\n", median_of(input_ms));
+  fmt::print("  decode + preprocess  {:>8.2f} ms  (decode {:.2f}, preprocess {:.2f})\n", median_of(input_ms),
+             median_of(decode_ms), median_of(prep_ms));
   fmt::print("  inference + scoring  {:>8.2f} ms\n", median_of(other_ms));
   fmt::print("  ratio                {:>8.2f}  (decode + preprocess / inference + scoring)\n",
              median_of(input_ms) / median_of(other_ms));
