@@ -23,6 +23,15 @@ double ratio(double numerator, double other) {
   return numerator + other > 0 ? numerator / (numerator + other) : 1.0;
 }
 
+// A ratio metric and the two counts the gate recomputes it from
+// (metric_defs names them NAME.<numerator> and NAME.<other>).
+void put_ratio(MetricResult& out, const std::string& name, const char* numerator_suffix, double numerator,
+               const char* other_suffix, double other) {
+  out.values[name + "." + numerator_suffix] = numerator;
+  out.values[name + "." + other_suffix] = other;
+  out.values[name] = ratio(numerator, other);
+}
+
 // ---------------------------------------------------------------- regression
 
 MetricResult regression(const suite::MetricSpec& spec, const model::OutputBinding& head,
@@ -168,16 +177,8 @@ MetricResult detection(const suite::MetricSpec& spec, const model::OutputBinding
     out.per_frame[i] = static_cast<float>(frame_errors);
   }
   switch (d.output()) {
-    case suite::PRECISION:
-      out.values[spec.name() + ".tp"] = static_cast<double>(tp);
-      out.values[spec.name() + ".fp"] = static_cast<double>(fp);
-      out.values[spec.name()] = ratio(static_cast<double>(tp), static_cast<double>(fp));
-      break;
-    case suite::RECALL:
-      out.values[spec.name() + ".tp"] = static_cast<double>(tp);
-      out.values[spec.name() + ".fn"] = static_cast<double>(fn);
-      out.values[spec.name()] = ratio(static_cast<double>(tp), static_cast<double>(fn));
-      break;
+    case suite::PRECISION: put_ratio(out, spec.name(), "tp", static_cast<double>(tp), "fp", static_cast<double>(fp)); break;
+    case suite::RECALL: put_ratio(out, spec.name(), "tp", static_cast<double>(tp), "fn", static_cast<double>(fn)); break;
     default: {
       double sum = 0;
       int defined = 0;
@@ -273,22 +274,11 @@ MetricResult lanes(const suite::MetricSpec& spec, const model::OutputBinding& he
     }
   }
   const auto& n = spec.name();
+  const auto tpd = static_cast<double>(tp), fpd = static_cast<double>(fp), fnd = static_cast<double>(fn);
   switch (l.output()) {
-    case suite::LANE_F1:
-      out.values[n + ".tp2"] = 2.0 * static_cast<double>(tp);
-      out.values[n + ".errors"] = static_cast<double>(fp + fn);
-      out.values[n] = ratio(2.0 * static_cast<double>(tp), static_cast<double>(fp + fn));
-      break;
-    case suite::LANE_PRECISION:
-      out.values[n + ".tp"] = static_cast<double>(tp);
-      out.values[n + ".fp"] = static_cast<double>(fp);
-      out.values[n] = ratio(static_cast<double>(tp), static_cast<double>(fp));
-      break;
-    case suite::LANE_RECALL:
-      out.values[n + ".tp"] = static_cast<double>(tp);
-      out.values[n + ".fn"] = static_cast<double>(fn);
-      out.values[n] = ratio(static_cast<double>(tp), static_cast<double>(fn));
-      break;
+    case suite::LANE_F1: put_ratio(out, n, "tp2", 2.0 * tpd, "errors", fpd + fnd); break;
+    case suite::LANE_PRECISION: put_ratio(out, n, "tp", tpd, "fp", fpd); break;
+    case suite::LANE_RECALL: put_ratio(out, n, "tp", tpd, "fn", fnd); break;
     default:
       if (error_n) out.values[n] = error_sum / static_cast<double>(error_n);
   }
@@ -324,18 +314,11 @@ MetricResult lead(const suite::MetricSpec& spec, const model::OutputBinding& hea
   }
   const auto& n = spec.name();
   switch (l.output()) {
-    case suite::LEAD_PRECISION:
-      out.values[n + ".tp"] = static_cast<double>(tp);
-      out.values[n + ".fp"] = static_cast<double>(fp);
-      out.values[n] = ratio(static_cast<double>(tp), static_cast<double>(fp));
-      break;
+    case suite::LEAD_PRECISION: put_ratio(out, n, "tp", static_cast<double>(tp), "fp", static_cast<double>(fp)); break;
     case suite::LEAD_DISTANCE_MAE:
       if (dist_n) out.values[n] = dist / static_cast<double>(dist_n);
       break;
-    default:
-      out.values[n + ".tp"] = static_cast<double>(tp);
-      out.values[n + ".fn"] = static_cast<double>(fn);
-      out.values[n] = ratio(static_cast<double>(tp), static_cast<double>(fn));
+    default: put_ratio(out, n, "tp", static_cast<double>(tp), "fn", static_cast<double>(fn));
   }
   return out;
 }

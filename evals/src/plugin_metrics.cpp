@@ -49,6 +49,13 @@ struct FrameView {
   hil_metric_frame frame{};
 };
 
+void set_cuboid(hil_object& out, const clip::Cuboid& c) {
+  out.has_cuboid = 1;
+  out.x = static_cast<float>(c.x()), out.y = static_cast<float>(c.y()), out.z = static_cast<float>(c.z());
+  out.length = static_cast<float>(c.length()), out.width = static_cast<float>(c.width());
+  out.height = static_cast<float>(c.height()), out.yaw = static_cast<float>(c.yaw());
+}
+
 hil_object object_of(const clip::Object& o, const clip::Box2D* box) {
   hil_object out{};
   out.head = "";
@@ -62,13 +69,7 @@ hil_object object_of(const clip::Object& o, const clip::Box2D* box) {
   } else {
     out.camera = "";
   }
-  if (o.has_cuboid()) {
-    const auto& c = o.cuboid();
-    out.has_cuboid = 1;
-    out.x = static_cast<float>(c.x()), out.y = static_cast<float>(c.y()), out.z = static_cast<float>(c.z());
-    out.length = static_cast<float>(c.length()), out.width = static_cast<float>(c.width());
-    out.height = static_cast<float>(c.height()), out.yaw = static_cast<float>(c.yaw());
-  }
+  if (o.has_cuboid()) set_cuboid(out, o.cuboid());
   return out;
 }
 
@@ -126,13 +127,7 @@ void build_view(FrameView& v, const clip::Frame& truth, const outputs::FrameOutp
           o.has_box = 1;
           o.x0 = d.x0(), o.y0 = d.y0(), o.x1 = d.x1(), o.y1 = d.y1();
         }
-        if (d.has_cuboid()) {
-          const auto& c = d.cuboid();
-          o.has_cuboid = 1;
-          o.x = static_cast<float>(c.x()), o.y = static_cast<float>(c.y()), o.z = static_cast<float>(c.z());
-          o.length = static_cast<float>(c.length()), o.width = static_cast<float>(c.width());
-          o.height = static_cast<float>(c.height()), o.yaw = static_cast<float>(c.yaw());
-        }
+        if (d.has_cuboid()) set_cuboid(o, d.cuboid());
         v.detections.push_back(o);
       }
     }

@@ -92,28 +92,10 @@ evals::GateReport compare(const std::string& candidate, uint64_t candidate_seed,
   return evals::run_gate(suite, pairs, options);
 }
 
+// The committed multi-camera revisions ("tri:" names) against tri-cam base-s1.
 evals::GateReport compare_tri(const std::string& candidate, uint64_t candidate_seed, const std::string& suite_name) {
   auto suite = evals::load_suite(suite_name);
-  auto clips = clips_of(suite.clips().generated(0));
-  suite::Scenario split;
-  split.set_name("split");
-  split.set_mode("split");
-  const std::vector<suite::MetricSpec> metrics(suite.metrics().begin(), suite.metrics().end());
-  std::vector<evals::PairedClip> pairs;
-  for (const auto& f : clips.files) {
-    evals::ClipReader reader(f);
-    evals::PairedClip p;
-    p.clip = f.stem().string();
-    p.cluster = p.clip;
-    p.tags.assign(reader.header().tags().begin(), reader.header().tags().end());
-    p.candidate = dual_engine::play_eval(*revision("tri:" + candidate, candidate_seed).compiled, reader, split, metrics)
-                      .scorer.summary();
-    p.baseline = dual_engine::play_eval(*revision("tri:base", 1).compiled, reader, split, metrics).scorer.summary();
-    pairs.push_back(std::move(p));
-  }
-  evals::GateOptions options;
-  options.seed = suite.bootstrap_seed();
-  return evals::run_gate(suite, pairs, options);
+  return compare("tri:" + candidate, candidate_seed, "tri:base", suite, clips_of(suite.clips().generated(0)));
 }
 
 std::string describe(const evals::GateReport& r) {
