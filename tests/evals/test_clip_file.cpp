@@ -99,3 +99,54 @@ TEST_CASE("a frame whose image does not match the header's camera size is refuse
   CHECK_THROWS_WITH(bad.frame(2), Catch::Contains("short-image.clip") && Catch::Contains("frame 2") &&
                                       Catch::Contains("bytes, expected"));
 }
+
+TEST_CASE("a format 1 clip (one raw camera, no truth list) reads as it is, with the truth it always had", "[clip]") {
+  // As format 1 wrote it: raw RGB8 frames, no encoding field, no truth list.
+  evals::ClipReader v2(small_clip(3), "v2");
+  auto header = v2.header();
+  header.set_format_version(1);
+  header.clear_truth();
+  header.mutable_cameras(0)->clear_encoding();
+  std::vector<clip::Frame> frames;
+  for (uint32_t k = 0; k < 3; ++k) frames.push_back(v2.frame(k));
+  evals::ClipReader v1(evals::encode_clip(header, frames), "v1.clip");
+  CHECK(evals::clip_truth(v1.header()) ==
+        std::vector<std::string>{"ego", "control", "odometry", "lanes", "objects.3d"});
+  CHECK_FALSE(evals::has_truth(v1.header(), "objects.2d"));
+  const auto img = v1.image(v1.frame(1), "front");
+  CHECK(img.width == 128);
+  CHECK(img.pixels == v2.image(v2.frame(1), "front").pixels);
+}
+
+TEST_CASE("a clip of a newer format is refused with its number", "[clip]") {
+  evals::ClipReader v2(small_clip(1), "v2");
+  auto header = v2.header();
+  header.set_format_version(3);
+  CHECK_THROWS_WITH(evals::ClipReader(evals::encode_clip(header, {v2.frame(0)}), "future.clip"),
+                    Catch::Contains("future.clip") && Catch::Contains("format version 3 is newer than this hil reads (2)"));
+}
+
+TEST_CASE("JPEG and PNG frames decode to the camera's size; a corrupt one is named", "[clip]") {
+  evals::ClipSpec spec;
+  spec.seed = 8;
+  spec.frames = 2;
+  spec.rig = "tri";
+  for (auto encoding : {clip::ENCODING_JPEG, clip::ENCODING_PNG}) {
+    spec.encoding = encoding;
+    evals::ClipReader r(evals::generate_clip_bytes(spec), "enc.clip");
+    REQUIRE(r.header().cameras_size() == 3);
+    auto f = r.frame(1);
+    for (const auto& cam : r.header().cameras()) {
+      const auto img = r.image(f, cam.name());
+      CHECK(img.width == 128);
+      CHECK(img.height == 64);
+    }
+    // Damage the left camera's bytes in the frame record (the CRC is redone by
+    // re-encoding, so only the codec can notice).
+    std::vector<clip::Frame> frames{r.frame(0), r.frame(1)};
+    frames[1].mutable_images(1)->set_pixels("not an image");
+    evals::ClipReader bad(evals::encode_clip(r.header(), frames), "bad-image.clip");
+    CHECK_THROWS_WITH(bad.image(bad.frame(1), "left"),
+                      Catch::Contains("bad-image.clip") && Catch::Contains("frame 1") && Catch::Contains("camera 'left'"));
+  }
+}
