@@ -355,6 +355,10 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
         rows = t.shape[2];
         cols = t.shape[3];
         candidates = static_cast<size_t>(rows * cols);
+        if (rows <= 0 || cols <= 0 || t.size < candidates * fields) {
+          throw InterfaceError(fmt::format("output '{}' (head '{}') holds {} values, its shape [1, {}, {}, {}] says {}",
+                                           b.output(), b.head(), t.size, fields, rows, cols, candidates * fields));
+        }
       }
       double cam_w = 1, cam_h = 1;
       if (image && d.coordinates() == model::ObjectsDecoder::NORMALIZED) {
