@@ -9,6 +9,8 @@
 #include "fixtures.h"
 #include "hil/dual_engine/model.h"
 #include "hil/dual_engine/preprocess.h"
+#include "hil/evals/clip_file.h"
+#include "hil/evals/clip_generator.h"
 #include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
 #include "onnx_builder.h"
@@ -212,4 +214,42 @@ TEST_CASE("preprocessing follows the interface: crop, colour order, layout, mean
   CHECK(out[2] == 10);
   CHECK(out[5] == 20);  // pixel (1,0): R = 30 - 10
   CHECK(dual_engine::binding_shape(b, 2, 2) == std::vector<int64_t>{1, 2, 2, 3});
+}
+
+TEST_CASE("a stack of cameras with frame history fills its input in order, oldest first", "[interface]") {
+  evals::ClipSpec spec;
+  spec.seed = 12;
+  spec.frames = 3;
+  spec.rig = "tri";
+  evals::ClipReader clip(evals::generate_clip_bytes(spec), "stack.clip");
+  auto iface = evals::parse_interface(R"pb(
+    inputs { input: "x" cameras: ["left", "right"] history: 2 stack: STACK_AXIS preprocess { scale: 1 } }
+    outputs { output: "y" head: "v" tensor { fields: "a" } })pb",
+                                      "stack");
+  // [1, cameras x frames, C, H, W] at the network's size 32 x 16.
+  std::vector<dual_engine::TensorInfo> graph{{"x", {1, 4, 3, 16, 32}, 1}};
+  dual_engine::InputBuilder builder(iface, graph, clip);
+  std::vector<clip::Frame> frames{clip.frame(0), clip.frame(1), clip.frame(2)};
+  auto frame_at = [&](uint32_t k) -> const clip::Frame& { return frames[k]; };
+  const size_t image = 3 * 16 * 32;
+  auto slot = [&](const dual_engine::Tensor& t, size_t s) {
+    return std::vector<float>(t.data.begin() + static_cast<ptrdiff_t>(s * image),
+                              t.data.begin() + static_cast<ptrdiff_t>((s + 1) * image));
+  };
+  auto expected = [&](const std::string& cam, uint32_t k) {
+    return dual_engine::preprocess_image(clip.image(frames[k], cam), iface.inputs(0), 32, 16);
+  };
+  auto t0 = builder.build(0, frame_at).at("x");
+  CHECK(t0.shape == std::vector<int64_t>{1, 4, 3, 16, 32});
+  // Frame 0: before the clip, frame 0 stands in: slots left@0, left@0, right@0, right@0.
+  CHECK(slot(t0, 0) == expected("left", 0));
+  CHECK(slot(t0, 1) == expected("left", 0));
+  CHECK(slot(t0, 3) == expected("right", 0));
+  auto t2 = builder.build(2, frame_at).at("x");
+  // Frame 2: left@1, left@2, right@1, right@2.
+  CHECK(slot(t2, 0) == expected("left", 1));
+  CHECK(slot(t2, 1) == expected("left", 2));
+  CHECK(slot(t2, 2) == expected("right", 1));
+  CHECK(slot(t2, 3) == expected("right", 2));
+  CHECK(slot(t2, 1) != slot(t2, 3));
 }
