@@ -13,6 +13,7 @@
 #include "fixtures.h"
 #include "hil/db/database.h"
 #include "hil/evals/clip_file.h"
+#include "hil/evals/image.h"
 #include "process.h"
 
 using namespace hil;
@@ -217,4 +218,23 @@ TEST_CASE("recorded drives in both label forms import and gate end to end, measu
   for (size_t i = 0; i < 4; ++i) ref_mean += ref_ap[i] / 4, kitti_mean += kitti_ap[i] / 4;
   CHECK(std::abs(ref_mean - kitti_mean) < 0.1);
   CHECK(kitti_out.find("lane_f1") == std::string::npos);  // not declared for KITTI clips
+
+  // The imported run in the viewer, every camera (the viewer's own tests
+  // check the panes pixel by pixel; here: it opens this database and draws).
+  const auto viewer = test::hil_binary().parent_path() / "hil-viewer";
+  if (!std::filesystem::exists(viewer)) {
+    WARN("hil-viewer not built (HIL_BUILD_VIEWER=OFF): the viewer step is skipped");
+    return;
+  }
+  setenv("QT_QPA_PLATFORM", "offscreen", 1);
+  const auto shot = dir / "imported.png";
+  out = run({viewer.string(), (dir / "rack-jsonl" / "hil.db").string(), "--camera", "all", "--screenshot",
+             shot.string(), "--size", "1200x800"},
+            &rc);
+  INFO(out);
+  CHECK(rc == 0);
+  REQUIRE(std::filesystem::exists(shot));
+  auto png = evals::read_image(shot);
+  CHECK(png.width == 1200);
+  CHECK(png.height == 800);
 }
