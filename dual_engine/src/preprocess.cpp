@@ -17,7 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint32_t frames_per_camera(const model::InputBinding& b) { return std::max<uint32_t>(b.history(), 1); }
+uint32_t frames_per_camera(const model::InputBinding& b) {
+  return std::max<uint32_t>(b.history(), 1);
+}
 
 }  // namespace
 
@@ -46,9 +48,10 @@ uint32_t decode_reduction(const clip::Camera& camera, const model::InputBinding&
   return 1;
 }
 
-std::vector<float> camera_input(const evals::ClipReader& clip, const clip::Frame& frame, const std::string& camera,
-                                const model::InputBinding& binding, uint32_t width, uint32_t height,
-                                double* decode_seconds, double* preprocess_seconds) {
+std::vector<float> camera_input(const evals::ClipReader& clip, const clip::Frame& frame,
+                                const std::string& camera, const model::InputBinding& binding,
+                                uint32_t width, uint32_t height, double* decode_seconds,
+                                double* preprocess_seconds) {
   const auto* cam = evals::find_camera(clip.header(), camera);
   const uint32_t reduce = cam ? decode_reduction(*cam, binding, width, height) : 1;
   auto t0 = Clock::now();
@@ -57,24 +60,27 @@ std::vector<float> camera_input(const evals::ClipReader& clip, const clip::Frame
   const uint32_t reduced = cam && image.width < cam->width() ? reduce : 1;
   auto data = preprocess_image(image, binding, width, height, reduced);
   if (decode_seconds) *decode_seconds += std::chrono::duration<double>(t1 - t0).count();
-  if (preprocess_seconds) *preprocess_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
+  if (preprocess_seconds)
+    *preprocess_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
   return data;
 }
 
-std::vector<float> preprocess_image(const evals::Image& image, const model::InputBinding& b, uint32_t width,
-                                    uint32_t height, uint32_t reduced) {
+std::vector<float> preprocess_image(const evals::Image& image, const model::InputBinding& b,
+                                    uint32_t width, uint32_t height, uint32_t reduced) {
   const auto& p = b.preprocess();
   cv::Mat src(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
               const_cast<uint8_t*>(image.pixels.data()));
   if (p.has_crop()) {
     const auto& c = p.crop();
-    const uint32_t x = c.x() / reduced, y = c.y() / reduced, w = c.width() / reduced, h = c.height() / reduced;
+    const uint32_t x = c.x() / reduced, y = c.y() / reduced, w = c.width() / reduced,
+                   h = c.height() / reduced;
     if (x + w > image.width || y + h > image.height) {
-      throw evals::InterfaceError(fmt::format("input '{}': crop {}x{} at ({}, {}) does not fit the {}x{} image",
-                                              b.input(), c.width(), c.height(), c.x(), c.y(), image.width * reduced,
-                                              image.height * reduced));
+      throw evals::InterfaceError(fmt::format(
+          "input '{}': crop {}x{} at ({}, {}) does not fit the {}x{} image", b.input(), c.width(),
+          c.height(), c.x(), c.y(), image.width * reduced, image.height * reduced));
     }
-    src = src(cv::Rect(static_cast<int>(x), static_cast<int>(y), static_cast<int>(w), static_cast<int>(h)));
+    src = src(cv::Rect(static_cast<int>(x), static_cast<int>(y), static_cast<int>(w),
+                       static_cast<int>(h)));
   }
   cv::Mat sized;
   const int w = static_cast<int>(width), h = static_cast<int>(height);
@@ -82,8 +88,10 @@ std::vector<float> preprocess_image(const evals::Image& image, const model::Inpu
     sized = src;
   } else if (p.resize() == model::CENTER_CROP) {
     // Cover the target keeping the aspect ratio, then take the centre.
-    const double scale = std::max(static_cast<double>(w) / src.cols, static_cast<double>(h) / src.rows);
-    const int cw = std::max(w, static_cast<int>(std::ceil(src.cols * scale))), ch = std::max(h, static_cast<int>(std::ceil(src.rows * scale)));
+    const double scale =
+        std::max(static_cast<double>(w) / src.cols, static_cast<double>(h) / src.rows);
+    const int cw = std::max(w, static_cast<int>(std::ceil(src.cols * scale))),
+              ch = std::max(h, static_cast<int>(std::ceil(src.rows * scale)));
     cv::Mat covered;
     cv::resize(src, covered, cv::Size(cw, ch), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     sized = covered(cv::Rect((cw - w) / 2, (ch - h) / 2, w, h));
@@ -113,7 +121,8 @@ std::vector<float> preprocess_image(const evals::Image& image, const model::Inpu
   cv::split(colour, planes);
   std::vector<cv::Mat> scaled(channels);
   for (uint32_t k = 0; k < channels; ++k) {
-    const double a = static_cast<double>(scale * inv_std[k]), c = -static_cast<double>(mean[k] * inv_std[k]);
+    const double a = static_cast<double>(scale * inv_std[k]),
+                 c = -static_cast<double>(mean[k] * inv_std[k]);
     if (nchw) {
       // Straight into the output's plane k.
       cv::Mat dst(h, w, CV_32F, out.data() + k * plane);
@@ -129,7 +138,8 @@ std::vector<float> preprocess_image(const evals::Image& image, const model::Inpu
   return out;
 }
 
-InputBuilder::InputBuilder(const model::ModelInterface& iface, const std::vector<TensorInfo>& graph_inputs,
+InputBuilder::InputBuilder(const model::ModelInterface& iface,
+                           const std::vector<TensorInfo>& graph_inputs,
                            const evals::ClipReader& clip)
     : clip_(clip) {
   for (const auto& binding : iface.inputs()) {
@@ -137,16 +147,19 @@ InputBuilder::InputBuilder(const model::ModelInterface& iface, const std::vector
     for (const auto& g : graph_inputs) {
       if (g.name == binding.input()) graph = &g;
     }
-    if (!graph) throw evals::InterfaceError(fmt::format("input '{}' is not a graph input", binding.input()));
+    if (!graph)
+      throw evals::InterfaceError(fmt::format("input '{}' is not a graph input", binding.input()));
     for (const auto& cam : binding.cameras()) {
       const auto* c = evals::find_camera(clip.header(), cam);
       if (!c) {
-        throw evals::InterfaceError(fmt::format("input '{}' reads camera '{}', which clip {} does not have",
-                                                binding.input(), cam, clip.name()));
+        throw evals::InterfaceError(
+            fmt::format("input '{}' reads camera '{}', which clip {} does not have",
+                        binding.input(), cam, clip.name()));
       }
       if (c->channels() != 3) {
         throw evals::ClipError(clip.name(), -1, 8,
-                               fmt::format("camera '{}' has {} channels; hil reads RGB cameras (3)", cam, c->channels()));
+                               fmt::format("camera '{}' has {} channels; hil reads RGB cameras (3)",
+                                           cam, c->channels()));
       }
     }
     Bound b;
@@ -161,13 +174,13 @@ InputBuilder::InputBuilder(const model::ModelInterface& iface, const std::vector
   }
 }
 
-const std::vector<float>& InputBuilder::plane(const Bound& b, const std::string& camera, uint32_t frame,
-                                              const FrameSource& frame_at) {
+const std::vector<float>& InputBuilder::plane(const Bound& b, const std::string& camera,
+                                              uint32_t frame, const FrameSource& frame_at) {
   auto key = std::make_tuple(b.binding.input(), camera, frame);
   auto it = planes_.find(key);
   if (it != planes_.end()) return it->second;
-  auto data = camera_input(clip_, frame_at(frame), camera, b.binding, b.width, b.height, &decode_seconds_,
-                           &preprocess_seconds_);
+  auto data = camera_input(clip_, frame_at(frame), camera, b.binding, b.width, b.height,
+                           &decode_seconds_, &preprocess_seconds_);
   return planes_.emplace(key, std::move(data)).first->second;
 }
 
@@ -183,7 +196,8 @@ TensorMap InputBuilder::build(uint32_t t, const FrameSource& frame_at) {
     Tensor tensor;
     tensor.shape = b.shape;
     tensor.data.resize(image_values * n);
-    const bool nhwc_channels = b.binding.preprocess().layout() == model::NHWC && b.binding.stack() == model::STACK_CHANNELS;
+    const bool nhwc_channels = b.binding.preprocess().layout() == model::NHWC &&
+                               b.binding.stack() == model::STACK_CHANNELS;
     size_t slot = 0;
     for (const auto& cam : b.binding.cameras()) {
       for (uint32_t k = 0; k < history; ++k, ++slot) {
@@ -193,10 +207,12 @@ TensorMap InputBuilder::build(uint32_t t, const FrameSource& frame_at) {
           // Channels of every image interleave per pixel: [H, W, C*n].
           const size_t pixels = size_t{b.width} * b.height;
           for (size_t px = 0; px < pixels; ++px) {
-            for (uint32_t c = 0; c < channels; ++c) tensor.data[(px * n + slot) * channels + c] = img[px * channels + c];
+            for (uint32_t c = 0; c < channels; ++c)
+              tensor.data[(px * n + slot) * channels + c] = img[px * channels + c];
           }
         } else {
-          std::copy(img.begin(), img.end(), tensor.data.begin() + static_cast<ptrdiff_t>(slot * image_values));
+          std::copy(img.begin(), img.end(),
+                    tensor.data.begin() + static_cast<ptrdiff_t>(slot * image_values));
         }
       }
     }

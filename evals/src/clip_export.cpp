@@ -22,29 +22,42 @@ namespace {
 
 const char* occlusion_name(clip::Visibility v) {
   switch (v) {
-    case clip::VISIBLE: return "visible";
-    case clip::PARTLY_OCCLUDED: return "partly";
-    case clip::FULLY_OCCLUDED: return "fully";
-    default: return "unknown";
+    case clip::VISIBLE:
+      return "visible";
+    case clip::PARTLY_OCCLUDED:
+      return "partly";
+    case clip::FULLY_OCCLUDED:
+      return "fully";
+    default:
+      return "unknown";
   }
 }
 
 const char* kitti_type(clip::ObjectClass c) {
   switch (c) {
-    case clip::CLASS_CAR: return "Car";
-    case clip::CLASS_TRUCK: return "Truck";
-    case clip::CLASS_PEDESTRIAN: return "Pedestrian";
-    case clip::CLASS_CYCLIST: return "Cyclist";
-    default: return "Misc";
+    case clip::CLASS_CAR:
+      return "Car";
+    case clip::CLASS_TRUCK:
+      return "Truck";
+    case clip::CLASS_PEDESTRIAN:
+      return "Pedestrian";
+    case clip::CLASS_CYCLIST:
+      return "Cyclist";
+    default:
+      return "Misc";
   }
 }
 
 int kitti_occlusion(clip::Visibility v) {
   switch (v) {
-    case clip::VISIBLE: return 0;
-    case clip::PARTLY_OCCLUDED: return 1;
-    case clip::FULLY_OCCLUDED: return 2;
-    default: return 3;
+    case clip::VISIBLE:
+      return 0;
+    case clip::PARTLY_OCCLUDED:
+      return 1;
+    case clip::FULLY_OCCLUDED:
+      return 2;
+    default:
+      return 3;
   }
 }
 
@@ -52,7 +65,8 @@ std::string json(const google::protobuf::Message& m, const fs::path& file) {
   std::string out;
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) throw ImportError(file, "cannot write JSON");
+  if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok())
+    throw ImportError(file, "cannot write JSON");
   return out;
 }
 
@@ -71,7 +85,10 @@ labels::Line jsonl_frame(const clip::Frame& f) {
   auto lanes = [&](const google::protobuf::RepeatedPtrField<clip::LaneLine>& in, bool edges) {
     for (const auto& l : in) {
       auto* out = line.add_lanes();
-      out->set_type(edges ? "road_edge" : l.type() == clip::LINE_DASHED ? "dashed" : l.type() == clip::LINE_SOLID ? "solid" : "");
+      out->set_type(edges                           ? "road_edge"
+                    : l.type() == clip::LINE_DASHED ? "dashed"
+                    : l.type() == clip::LINE_SOLID  ? "solid"
+                                                    : "");
       *out->mutable_points() = l.points();
     }
   };
@@ -114,13 +131,15 @@ Matrix3 ego_to_rect(const clip::Camera& cam) {
 }
 
 std::array<double, 3> apply(const Matrix3& m, const std::array<double, 3>& v) {
-  return {m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2], m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
+  return {m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2],
+          m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
           m[2][0] * v[0] + m[2][1] * v[1] + m[2][2] * v[2]};
 }
 
 }  // namespace
 
-ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir, const ExportOptions& o) {
+ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir,
+                           const ExportOptions& o) {
   const auto& header = clip.header();
   if (header.cameras_size() == 0) throw ImportError(clip.name(), "the clip has no camera");
   fs::create_directories(out_dir);
@@ -136,15 +155,19 @@ ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir, cons
       fs::create_directories(path);
     } else {
       path += o.frames == ExportOptions::Frames::kMp4 ? ".mp4" : ".avi";
-      const int fourcc = o.frames == ExportOptions::Frames::kMp4 ? cv::VideoWriter::fourcc('m', 'p', '4', 'v')
-                                                                  : cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
-      writers[static_cast<size_t>(c)].open(path.string(), cv::CAP_FFMPEG, fourcc, drive.fps,
-                                           cv::Size(static_cast<int>(cam.width()), static_cast<int>(cam.height())));
+      const int fourcc = o.frames == ExportOptions::Frames::kMp4
+                             ? cv::VideoWriter::fourcc('m', 'p', '4', 'v')
+                             : cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
+      writers[static_cast<size_t>(c)].open(
+          path.string(), cv::CAP_FFMPEG, fourcc, drive.fps,
+          cv::Size(static_cast<int>(cam.width()), static_cast<int>(cam.height())));
       if (!writers[static_cast<size_t>(c)].isOpened()) {
-        writers[static_cast<size_t>(c)].open(path.string(), fourcc, drive.fps,
-                                             cv::Size(static_cast<int>(cam.width()), static_cast<int>(cam.height())));
+        writers[static_cast<size_t>(c)].open(
+            path.string(), fourcc, drive.fps,
+            cv::Size(static_cast<int>(cam.width()), static_cast<int>(cam.height())));
       }
-      if (!writers[static_cast<size_t>(c)].isOpened()) throw ImportError(path, "OpenCV cannot write this video");
+      if (!writers[static_cast<size_t>(c)].isOpened())
+        throw ImportError(path, "OpenCV cannot write this video");
     }
     drive.cameras.push_back({cam.name(), path});
   }
@@ -157,7 +180,9 @@ ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir, cons
       if (o.frames == ExportOptions::Frames::kPng) {
         write_png(drive.cameras[static_cast<size_t>(c)].path / fmt::format("{:06}.png", k), img);
       } else {
-        cv::Mat rgb(static_cast<int>(img.height), static_cast<int>(img.width), CV_8UC3, img.pixels.data()), bgr;
+        cv::Mat rgb(static_cast<int>(img.height), static_cast<int>(img.width), CV_8UC3,
+                    img.pixels.data()),
+            bgr;
         cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
         writers[static_cast<size_t>(c)].write(bgr);
       }
@@ -189,8 +214,11 @@ ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir, cons
 
   // KITTI: the chosen camera is camera 2 with R_rect = I and no baseline; the
   // velodyne is the ego frame raised by the lidar height.
-  const clip::Camera* cam = o.kitti_camera.empty() ? &header.cameras(0) : find_camera(header, o.kitti_camera);
-  if (!cam) throw ImportError(clip.name(), fmt::format("no camera '{}' to write KITTI labels for", o.kitti_camera));
+  const clip::Camera* cam =
+      o.kitti_camera.empty() ? &header.cameras(0) : find_camera(header, o.kitti_camera);
+  if (!cam)
+    throw ImportError(clip.name(),
+                      fmt::format("no camera '{}' to write KITTI labels for", o.kitti_camera));
   const Matrix3 r = ego_to_rect(*cam);
   const auto& ex = cam->extrinsics();
   // rect = R (velo + (0, 0, h) - camera position) = R velo + t.
@@ -199,11 +227,13 @@ ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir, cons
   drive.calib = out_dir / "calib.txt";
   {
     std::ofstream calib(drive.calib);
-    const std::string p = fmt::format("{} 0 {} 0 0 {} {} 0 0 0 1 0", in.fx(), in.cx(), in.fy(), in.cy());
+    const std::string p =
+        fmt::format("{} 0 {} 0 0 {} {} 0 0 0 1 0", in.fx(), in.cx(), in.fy(), in.cy());
     for (int k = 0; k < 4; ++k) calib << fmt::format("P{}: {}\n", k, p);
     calib << "R_rect 1 0 0 0 1 0 0 0 1\n";
-    calib << fmt::format("Tr_velo_cam {} {} {} {} {} {} {} {} {} {} {} {}\n", r[0][0], r[0][1], r[0][2], t[0], r[1][0],
-                         r[1][1], r[1][2], t[1], r[2][0], r[2][1], r[2][2], t[2]);
+    calib << fmt::format("Tr_velo_cam {} {} {} {} {} {} {} {} {} {} {} {}\n", r[0][0], r[0][1],
+                         r[0][2], t[0], r[1][0], r[1][1], r[1][2], t[1], r[2][0], r[2][1], r[2][2],
+                         t[2]);
     calib << "Tr_imu_velo 1 0 0 0 0 1 0 0 0 0 1 0\n";
     if (!calib) throw ImportError(drive.calib, "write failed");
   }
@@ -224,16 +254,19 @@ ExportedDrive export_drive(const ClipReader& clip, const fs::path& out_dir, cons
       const auto heading = apply(r, {std::cos(c.yaw()), std::sin(c.yaw()), 0});
       const double ry = std::atan2(-heading[2], heading[0]);
       const double alpha = ry - std::atan2(bottom[0], bottom[2]);
-      out << fmt::format("{} {} {} {:.4f} {} {:.4f} {:.2f} {:.2f} {:.2f} {:.2f} {:.4f} {:.4f} {:.4f} {:.4f} {:.4f} "
-                         "{:.4f} {:.6f}\n",
-                         f.index(), obj.track_id(), kitti_type(obj.cls()), box->truncation(),
-                         kitti_occlusion(obj.visibility()), alpha, box->x0(), box->y0(), box->x1(), box->y1(),
-                         c.height(), c.width(), c.length(), bottom[0], bottom[1], bottom[2], ry);
+      out << fmt::format(
+          "{} {} {} {:.4f} {} {:.4f} {:.2f} {:.2f} {:.2f} {:.2f} {:.4f} {:.4f} {:.4f} {:.4f} "
+          "{:.4f} "
+          "{:.4f} {:.6f}\n",
+          f.index(), obj.track_id(), kitti_type(obj.cls()), box->truncation(),
+          kitti_occlusion(obj.visibility()), alpha, box->x0(), box->y0(), box->x1(), box->y1(),
+          c.height(), c.width(), c.length(), bottom[0], bottom[1], bottom[2], ry);
     }
     for (const auto& reg : f.labels().ignore_regions()) {
       if (reg.camera() != cam->name()) continue;
-      out << fmt::format("{} -1 DontCare -1 -1 -10 {:.2f} {:.2f} {:.2f} {:.2f} -1 -1 -1 -1000 -1000 -1000 -10\n",
-                         f.index(), reg.x0(), reg.y0(), reg.x1(), reg.y1());
+      out << fmt::format(
+          "{} -1 DontCare -1 -1 -10 {:.2f} {:.2f} {:.2f} {:.2f} -1 -1 -1 -1000 -1000 -1000 -10\n",
+          f.index(), reg.x0(), reg.y0(), reg.x1(), reg.y1());
     }
   }
   if (!out) throw ImportError(drive.labels, "write failed");

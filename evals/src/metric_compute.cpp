@@ -25,8 +25,8 @@ double ratio(double numerator, double other) {
 
 // A ratio metric and the two counts the gate recomputes it from
 // (metric_defs names them NAME.<numerator> and NAME.<other>).
-void put_ratio(MetricResult& out, const std::string& name, const char* numerator_suffix, double numerator,
-               const char* other_suffix, double other) {
+void put_ratio(MetricResult& out, const std::string& name, const char* numerator_suffix,
+               double numerator, const char* other_suffix, double other) {
   out.values[name + "." + numerator_suffix] = numerator;
   out.values[name + "." + other_suffix] = other;
   out.values[name] = ratio(numerator, other);
@@ -35,7 +35,8 @@ void put_ratio(MetricResult& out, const std::string& name, const char* numerator
 // ---------------------------------------------------------------- regression
 
 MetricResult regression(const suite::MetricSpec& spec, const model::OutputBinding& head,
-                        const std::vector<clip::Frame>& truth, const std::vector<FrameRecord>& records) {
+                        const std::vector<clip::Frame>& truth,
+                        const std::vector<FrameRecord>& records) {
   const auto& r = spec.regression();
   const int index = head_field_index(head, r.field());
   MetricResult out;
@@ -59,7 +60,9 @@ MetricResult regression(const suite::MetricSpec& spec, const model::OutputBindin
       value = std::sqrt(sq / static_cast<double>(errors.size()));
       break;
     }
-    case suite::P95: value = percentile(errors, 0.95); break;
+    case suite::P95:
+      value = percentile(errors, 0.95);
+      break;
     default: {
       double sum = 0;
       for (double e : errors) sum += e;
@@ -78,7 +81,8 @@ struct DetectionFrame {
 };
 
 MetricResult detection(const suite::MetricSpec& spec, const model::OutputBinding& head,
-                       const std::vector<clip::Frame>& truth, const std::vector<FrameRecord>& records) {
+                       const std::vector<clip::Frame>& truth,
+                       const std::vector<FrameRecord>& records) {
   const auto& d = spec.detection();
   const auto& decoder = head.objects();
   const bool image = decoder.space() == model::ObjectsDecoder::IMAGE_2D;
@@ -138,7 +142,9 @@ MetricResult detection(const suite::MetricSpec& spec, const model::OutputBinding
           ignored = true;
         }
         if (image && o.visibility() == clip::OUT_OF_VIEW) ignored = true;
-        if (banded && (!o.has_cuboid() || !band.contains(std::hypot(o.cuboid().x(), o.cuboid().y())))) ignored = true;
+        if (banded &&
+            (!o.has_cuboid() || !band.contains(std::hypot(o.cuboid().x(), o.cuboid().y()))))
+          ignored = true;
         t.ignored = ignored;
         frame.truths.push_back(t);
       }
@@ -159,14 +165,16 @@ MetricResult detection(const suite::MetricSpec& spec, const model::OutputBinding
       truths[cls] += all.truths;
       for (size_t k = 0; k < frame.detections.size(); ++k) {
         if (all.outcomes[k] == MatchOutcome::kIgnored) continue;
-        scored[cls].emplace_back(frame.detections[k].score, all.outcomes[k] == MatchOutcome::kTruePositive);
+        scored[cls].emplace_back(frame.detections[k].score,
+                                 all.outcomes[k] == MatchOutcome::kTruePositive);
       }
       // At the operating point: for precision, recall and the per-frame series.
       std::vector<DetectionBox> kept;
       for (const auto& b : frame.detections) {
         if (b.score >= score_threshold) kept.push_back(b);
       }
-      const auto at = match_frame(kept, frame.truths, d.matching(), threshold, regions, image ? DistanceBand{} : band);
+      const auto at = match_frame(kept, frame.truths, d.matching(), threshold, regions,
+                                  image ? DistanceBand{} : band);
       uint64_t frame_fp = static_cast<uint64_t>(
           std::count(at.outcomes.begin(), at.outcomes.end(), MatchOutcome::kFalsePositive));
       tp += at.matched;
@@ -177,8 +185,12 @@ MetricResult detection(const suite::MetricSpec& spec, const model::OutputBinding
     out.per_frame[i] = static_cast<float>(frame_errors);
   }
   switch (d.output()) {
-    case suite::PRECISION: put_ratio(out, spec.name(), "tp", static_cast<double>(tp), "fp", static_cast<double>(fp)); break;
-    case suite::RECALL: put_ratio(out, spec.name(), "tp", static_cast<double>(tp), "fn", static_cast<double>(fn)); break;
+    case suite::PRECISION:
+      put_ratio(out, spec.name(), "tp", static_cast<double>(tp), "fp", static_cast<double>(fp));
+      break;
+    case suite::RECALL:
+      put_ratio(out, spec.name(), "tp", static_cast<double>(tp), "fn", static_cast<double>(fn));
+      break;
     default: {
       double sum = 0;
       int defined = 0;
@@ -209,8 +221,8 @@ double line_y(const std::vector<std::pair<double, double>>& pts, double x) {
   return NAN;
 }
 
-MetricResult lanes(const suite::MetricSpec& spec, const model::OutputBinding& head, const std::vector<clip::Frame>& truth,
-                   const std::vector<FrameRecord>& records) {
+MetricResult lanes(const suite::MetricSpec& spec, const model::OutputBinding& head,
+                   const std::vector<clip::Frame>& truth, const std::vector<FrameRecord>& records) {
   const auto& l = spec.lane();
   const double tolerance = lane_tolerance(l);
   const auto stations = lane_stations(l);
@@ -230,7 +242,8 @@ MetricResult lanes(const suite::MetricSpec& spec, const model::OutputBinding& he
     if (const auto* h = head_output(records[i].outputs, head.head())) {
       for (const auto& lane : h->lanes()) {
         auto& pts = pred.emplace_back();
-        for (int k = 0; k < std::min(lane.x_size(), lane.y_size()); ++k) pts.emplace_back(lane.x(k), lane.y(k));
+        for (int k = 0; k < std::min(lane.x_size(), lane.y_size()); ++k)
+          pts.emplace_back(lane.x(k), lane.y(k));
         std::sort(pts.begin(), pts.end());
       }
     }
@@ -274,11 +287,18 @@ MetricResult lanes(const suite::MetricSpec& spec, const model::OutputBinding& he
     }
   }
   const auto& n = spec.name();
-  const auto tpd = static_cast<double>(tp), fpd = static_cast<double>(fp), fnd = static_cast<double>(fn);
+  const auto tpd = static_cast<double>(tp), fpd = static_cast<double>(fp),
+             fnd = static_cast<double>(fn);
   switch (l.output()) {
-    case suite::LANE_F1: put_ratio(out, n, "tp2", 2.0 * tpd, "errors", fpd + fnd); break;
-    case suite::LANE_PRECISION: put_ratio(out, n, "tp", tpd, "fp", fpd); break;
-    case suite::LANE_RECALL: put_ratio(out, n, "tp", tpd, "fn", fnd); break;
+    case suite::LANE_F1:
+      put_ratio(out, n, "tp2", 2.0 * tpd, "errors", fpd + fnd);
+      break;
+    case suite::LANE_PRECISION:
+      put_ratio(out, n, "tp", tpd, "fp", fpd);
+      break;
+    case suite::LANE_RECALL:
+      put_ratio(out, n, "tp", tpd, "fn", fnd);
+      break;
     default:
       if (error_n) out.values[n] = error_sum / static_cast<double>(error_n);
   }
@@ -287,8 +307,8 @@ MetricResult lanes(const suite::MetricSpec& spec, const model::OutputBinding& he
 
 // ---------------------------------------------------------------- lead
 
-MetricResult lead(const suite::MetricSpec& spec, const model::OutputBinding& head, const std::vector<clip::Frame>& truth,
-                  const std::vector<FrameRecord>& records) {
+MetricResult lead(const suite::MetricSpec& spec, const model::OutputBinding& head,
+                  const std::vector<clip::Frame>& truth, const std::vector<FrameRecord>& records) {
   const auto& l = spec.lead();
   MetricResult out;
   out.per_frame.assign(records.size(), kNaN);
@@ -314,11 +334,14 @@ MetricResult lead(const suite::MetricSpec& spec, const model::OutputBinding& hea
   }
   const auto& n = spec.name();
   switch (l.output()) {
-    case suite::LEAD_PRECISION: put_ratio(out, n, "tp", static_cast<double>(tp), "fp", static_cast<double>(fp)); break;
+    case suite::LEAD_PRECISION:
+      put_ratio(out, n, "tp", static_cast<double>(tp), "fp", static_cast<double>(fp));
+      break;
     case suite::LEAD_DISTANCE_MAE:
       if (dist_n) out.values[n] = dist / static_cast<double>(dist_n);
       break;
-    default: put_ratio(out, n, "tp", static_cast<double>(tp), "fn", static_cast<double>(fn));
+    default:
+      put_ratio(out, n, "tp", static_cast<double>(tp), "fn", static_cast<double>(fn));
   }
   return out;
 }
@@ -327,11 +350,16 @@ MetricResult lead(const suite::MetricSpec& spec, const model::OutputBinding& hea
 
 std::string metric_head(const suite::MetricSpec& spec) {
   switch (spec.kind_case()) {
-    case suite::MetricSpec::kRegression: return spec.regression().head();
-    case suite::MetricSpec::kDetection: return spec.detection().head();
-    case suite::MetricSpec::kLane: return spec.lane().head();
-    case suite::MetricSpec::kLead: return spec.lead().head();
-    default: return "";
+    case suite::MetricSpec::kRegression:
+      return spec.regression().head();
+    case suite::MetricSpec::kDetection:
+      return spec.detection().head();
+    case suite::MetricSpec::kLane:
+      return spec.lane().head();
+    case suite::MetricSpec::kLead:
+      return spec.lead().head();
+    default:
+      return "";
   }
 }
 
@@ -342,7 +370,9 @@ double detection_threshold(const suite::DetectionMetric& d) {
 double detection_score_threshold(const suite::DetectionMetric& d) {
   return d.score_threshold() > 0 ? d.score_threshold() : 0.5;
 }
-double lane_tolerance(const suite::LaneMetric& l) { return l.tolerance() > 0 ? l.tolerance() : 0.5; }
+double lane_tolerance(const suite::LaneMetric& l) {
+  return l.tolerance() > 0 ? l.tolerance() : 0.5;
+}
 std::vector<double> lane_stations(const suite::LaneMetric& l) {
   if (l.stations_size() == 0) return {10, 20, 40};
   return {l.stations().begin(), l.stations().end()};
@@ -394,13 +424,15 @@ int head_field_index(const model::OutputBinding& head, const std::string& field)
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());
 }
 
-float head_field_value(const outputs::HeadOutput& out, const model::OutputBinding& head, int index) {
+float head_field_value(const outputs::HeadOutput& out, const model::OutputBinding& head,
+                       int index) {
   if (head.has_control()) return index == 0 ? out.steering() : out.acceleration();
   if (head.has_lead()) return index == 0 ? out.lead_score() : out.lead_distance();
   return index >= 0 && index < out.values_size() ? out.values(index) : kNaN;
 }
 
-const outputs::HeadOutput* head_output(const outputs::FrameOutputs& frame, const std::string& head) {
+const outputs::HeadOutput* head_output(const outputs::FrameOutputs& frame,
+                                       const std::string& head) {
   for (const auto& h : frame.heads()) {
     if (h.head() == head) return &h;
   }
@@ -413,7 +445,8 @@ bool lead_visible(const clip::Frame& frame) {
   // The lead is the labelled vehicle whose rear is at the lead distance.
   for (const auto& o : frame.labels().objects()) {
     const auto& c = o.cuboid();
-    if (o.has_cuboid() && std::abs(c.x() - c.length() / 2 - ego.lead_distance()) < 0.25 && std::abs(c.y()) < 2.5) {
+    if (o.has_cuboid() && std::abs(c.x() - c.length() / 2 - ego.lead_distance()) < 0.25 &&
+        std::abs(c.y()) < 2.5) {
       return o.visibility() == clip::VISIBLE;
     }
   }
@@ -423,22 +456,33 @@ bool lead_visible(const clip::Frame& frame) {
 bool frame_passes(const clip::Frame& frame, suite::FrameFilter filter) {
   const bool present = frame.labels().ego().lead_present();
   switch (filter) {
-    case suite::LEAD_PRESENT: return present;
-    case suite::LEAD_ABSENT: return !present;
-    case suite::LEAD_VISIBLE: return present && lead_visible(frame);
-    case suite::LEAD_OCCLUDED: return present && !lead_visible(frame);
-    default: return true;
+    case suite::LEAD_PRESENT:
+      return present;
+    case suite::LEAD_ABSENT:
+      return !present;
+    case suite::LEAD_VISIBLE:
+      return present && lead_visible(frame);
+    case suite::LEAD_OCCLUDED:
+      return present && !lead_visible(frame);
+    default:
+      return true;
   }
 }
 
 MetricResult compute_metric(const suite::MetricSpec& spec, const model::OutputBinding& head,
-                            const std::vector<clip::Frame>& truth, const std::vector<FrameRecord>& records) {
+                            const std::vector<clip::Frame>& truth,
+                            const std::vector<FrameRecord>& records) {
   switch (spec.kind_case()) {
-    case suite::MetricSpec::kRegression: return regression(spec, head, truth, records);
-    case suite::MetricSpec::kDetection: return detection(spec, head, truth, records);
-    case suite::MetricSpec::kLane: return lanes(spec, head, truth, records);
-    case suite::MetricSpec::kLead: return lead(spec, head, truth, records);
-    default: return {};
+    case suite::MetricSpec::kRegression:
+      return regression(spec, head, truth, records);
+    case suite::MetricSpec::kDetection:
+      return detection(spec, head, truth, records);
+    case suite::MetricSpec::kLane:
+      return lanes(spec, head, truth, records);
+    case suite::MetricSpec::kLead:
+      return lead(spec, head, truth, records);
+    default:
+      return {};
   }
 }
 

@@ -46,6 +46,7 @@ struct MetricResult {
 // One declared metric over an eval; `head` is the binding it reads (checked
 // at submission). Plugin metrics are not computed here.
 MetricResult compute_metric(const suite::MetricSpec& spec, const model::OutputBinding& head,
-                            const std::vector<clip::Frame>& truth, const std::vector<FrameRecord>& records);
+                            const std::vector<clip::Frame>& truth,
+                            const std::vector<FrameRecord>& records);
 
 }  // namespace hil::evals

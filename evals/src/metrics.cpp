@@ -23,18 +23,25 @@ const std::vector<MetricDef>& system_metrics() {
         {"host_latency_p50_ms", "ms", LOWER_IS_BETTER, "median host time per frame"},
         {"host_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile host time per frame"},
         {"host_latency_max_ms", "ms", LOWER_IS_BETTER, "worst host time per frame"},
-        {"device_latency_p50_ms", "ms", LOWER_IS_BETTER, "median emulated device time per frame (deterministic)"},
-        {"device_latency_p99_ms", "ms", LOWER_IS_BETTER, "99th percentile emulated device time per frame"},
+        {"device_latency_p50_ms", "ms", LOWER_IS_BETTER,
+         "median emulated device time per frame (deterministic)"},
+        {"device_latency_p99_ms", "ms", LOWER_IS_BETTER,
+         "99th percentile emulated device time per frame"},
         {"device_latency_max_ms", "ms", LOWER_IS_BETTER, "worst emulated device time per frame"},
-        {"deadline_misses", "frames", LOWER_IS_BETTER, "frames whose emulated device time exceeded the frame period"},
+        {"deadline_misses", "frames", LOWER_IS_BETTER,
+         "frames whose emulated device time exceeded the frame period"},
         {"command_gaps", "frames", LOWER_IS_BETTER,
          "frames without a control command (networks with a control head only)"},
-        {"output_gaps", "frames", LOWER_IS_BETTER, "frames without any output (the engines failed to produce one in time)"},
+        {"output_gaps", "frames", LOWER_IS_BETTER,
+         "frames without any output (the engines failed to produce one in time)"},
         {"frames", "frames", HIGHER_IS_BETTER, "frames played"},
         {"failovers", "events", LOWER_IS_BETTER, "engine failovers"},
-        {"failover_detection_ms", "ms", LOWER_IS_BETTER, "worst emulated time from a fault to its detection"},
-        {"failover_switchover_ms", "ms", LOWER_IS_BETTER, "worst emulated time from detection to the survivor's command"},
-        {"redundant_mismatches", "frames", LOWER_IS_BETTER, "redundant-mode frames where the engines disagreed"},
+        {"failover_detection_ms", "ms", LOWER_IS_BETTER,
+         "worst emulated time from a fault to its detection"},
+        {"failover_switchover_ms", "ms", LOWER_IS_BETTER,
+         "worst emulated time from detection to the survivor's command"},
+        {"redundant_mismatches", "frames", LOWER_IS_BETTER,
+         "redundant-mode frames where the engines disagreed"},
     };
     for (auto& d : v) {
       if (d.name.rfind("host_", 0) == 0) d.series = "host_ms";
@@ -46,7 +53,9 @@ const std::vector<MetricDef>& system_metrics() {
   return k;
 }
 
-bool is_system_metric(const std::string& name) { return find_metric(system_metrics(), name) != nullptr; }
+bool is_system_metric(const std::string& name) {
+  return find_metric(system_metrics(), name) != nullptr;
+}
 
 std::vector<MetricDef> suite_metrics(const suite::Suite& suite) {
   std::vector<MetricDef> out = system_metrics();
@@ -64,7 +73,9 @@ const MetricDef* find_metric(const std::vector<MetricDef>& defs, const std::stri
 }
 
 EvalScorer::EvalScorer(std::vector<suite::MetricSpec> metrics, model::ModelInterface iface)
-    : metrics_(std::move(metrics)), iface_(std::move(iface)), counts_command_gaps_(has_control_head(iface_)) {}
+    : metrics_(std::move(metrics)),
+      iface_(std::move(iface)),
+      counts_command_gaps_(has_control_head(iface_)) {}
 
 void EvalScorer::add_failover(double detection_ms, double switchover_ms) {
   failovers_.emplace_back(detection_ms, switchover_ms);
@@ -125,7 +136,8 @@ std::map<std::string, double> EvalScorer::summary() const {
     if (spec.has_plugin()) continue;
     const auto* head = find_head(iface_, metric_head(spec));
     if (!head) continue;  // refused at submission; a board given one anyway reports nothing for it
-    for (auto& [name, value] : compute_metric(spec, *head, truth_, records_).values) m[name] = value;
+    for (auto& [name, value] : compute_metric(spec, *head, truth_, records_).values)
+      m[name] = value;
   }
   return m;
 }
@@ -159,7 +171,8 @@ std::vector<Series> EvalScorer::series() const {
     if (spec.has_plugin()) continue;
     const auto* head = find_head(iface_, metric_head(spec));
     if (!head) continue;
-    out.push_back({"frame." + spec.name(), compute_metric(spec, *head, truth_, records_).per_frame});
+    out.push_back(
+        {"frame." + spec.name(), compute_metric(spec, *head, truth_, records_).per_frame});
   }
   Series host{"host_ms", {}}, device{"device_ms", {}}, cmd{"commander", {}};
   for (const auto& r : records_) {
@@ -189,27 +202,31 @@ std::string encode_outputs(const outputs::EvalOutputs& outputs) {
   // The raw size first (u32 little-endian), so that decoding allocates once.
   const auto size = static_cast<uint32_t>(raw.size());
   for (size_t b = 0; b < sizeof size; ++b) z[b] = static_cast<char>((size >> (8 * b)) & 0xff);
-  compress2(reinterpret_cast<Bytef*>(z.data() + sizeof size), &bound, reinterpret_cast<const Bytef*>(raw.data()),
-            static_cast<uLong>(raw.size()), 6);
+  compress2(reinterpret_cast<Bytef*>(z.data() + sizeof size), &bound,
+            reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()), 6);
   z.resize(sizeof size + bound);
   return z;
 }
 
 outputs::EvalOutputs decode_outputs(const std::string& blob, const std::string& codec) {
-  if (codec != kOutputsCodec) throw std::runtime_error(fmt::format("unknown outputs codec '{}'", codec));
+  if (codec != kOutputsCodec)
+    throw std::runtime_error(fmt::format("unknown outputs codec '{}'", codec));
   uint32_t size = 0;
   if (blob.size() < sizeof size) throw std::runtime_error("outputs blob is truncated");
   for (size_t b = sizeof size; b-- > 0;) size = (size << 8) | static_cast<unsigned char>(blob[b]);
-  if (size > (256u << 20)) throw std::runtime_error(fmt::format("outputs blob claims {} bytes", size));
+  if (size > (256u << 20))
+    throw std::runtime_error(fmt::format("outputs blob claims {} bytes", size));
   std::string raw(size, '\0');
   uLongf len = size;
-  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len, reinterpret_cast<const Bytef*>(blob.data() + sizeof size),
+  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len,
+                 reinterpret_cast<const Bytef*>(blob.data() + sizeof size),
                  static_cast<uLong>(blob.size() - sizeof size)) != Z_OK ||
       len != size) {
     throw std::runtime_error("outputs blob does not decompress");
   }
   outputs::EvalOutputs out;
-  if (!out.ParseFromString(raw)) throw std::runtime_error("outputs blob does not parse as EvalOutputs");
+  if (!out.ParseFromString(raw))
+    throw std::runtime_error("outputs blob does not parse as EvalOutputs");
   return out;
 }
 
@@ -229,16 +246,20 @@ std::string encode_series(const std::vector<float>& values) {
   return z;
 }
 
-std::vector<float> decode_series(const std::string& blob, uint32_t frames, const std::string& codec) {
+std::vector<float> decode_series(const std::string& blob, uint32_t frames,
+                                 const std::string& codec) {
   const bool shuffled = codec == "zlib-shuffle-f32le";
-  if (!shuffled && codec != "zlib-f32le") throw std::runtime_error(fmt::format("unknown series codec '{}'", codec));
+  if (!shuffled && codec != "zlib-f32le")
+    throw std::runtime_error(fmt::format("unknown series codec '{}'", codec));
   const size_t n = frames;
   std::string raw(n * 4, '\0');
   uLongf len = static_cast<uLongf>(raw.size());
-  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len, reinterpret_cast<const Bytef*>(blob.data()),
+  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &len,
+                 reinterpret_cast<const Bytef*>(blob.data()),
                  static_cast<uLong>(blob.size())) != Z_OK ||
       len != raw.size()) {
-    throw std::runtime_error(fmt::format("series blob does not decode to {} float32 values ({})", frames, codec));
+    throw std::runtime_error(
+        fmt::format("series blob does not decode to {} float32 values ({})", frames, codec));
   }
   std::vector<float> out(n);
   for (size_t i = 0; i < n; ++i) {

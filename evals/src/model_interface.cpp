@@ -25,9 +25,10 @@ struct ClassName {
   const char* name;
   clip::ObjectClass cls;
 };
-constexpr ClassName kClasses[] = {{"unknown", clip::CLASS_UNKNOWN},       {"car", clip::CLASS_CAR},
-                                  {"truck", clip::CLASS_TRUCK},           {"pedestrian", clip::CLASS_PEDESTRIAN},
-                                  {"cyclist", clip::CLASS_CYCLIST},       {"cone", clip::CLASS_CONE}};
+constexpr ClassName kClasses[] = {
+    {"unknown", clip::CLASS_UNKNOWN}, {"car", clip::CLASS_CAR},
+    {"truck", clip::CLASS_TRUCK},     {"pedestrian", clip::CLASS_PEDESTRIAN},
+    {"cyclist", clip::CLASS_CYCLIST}, {"cone", clip::CLASS_CONE}};
 
 uint32_t box_fields(const model::ObjectsDecoder& d) {
   if (d.space() == model::ObjectsDecoder::IMAGE_2D) return 4;
@@ -42,26 +43,38 @@ uint32_t candidate_fields(const model::ObjectsDecoder& d) {
 
 const char* head_kind_name(HeadKind kind) {
   switch (kind) {
-    case HeadKind::kControl: return "control";
-    case HeadKind::kLanes: return "lanes";
-    case HeadKind::kObjects: return "objects";
-    case HeadKind::kLead: return "lead";
-    case HeadKind::kTensor: return "tensor";
+    case HeadKind::kControl:
+      return "control";
+    case HeadKind::kLanes:
+      return "lanes";
+    case HeadKind::kObjects:
+      return "objects";
+    case HeadKind::kLead:
+      return "lead";
+    case HeadKind::kTensor:
+      return "tensor";
   }
   return "unknown";
 }
 
 HeadKind head_kind(const model::OutputBinding& b) {
   switch (b.decoder_case()) {
-    case model::OutputBinding::kControl: return HeadKind::kControl;
-    case model::OutputBinding::kLanes: return HeadKind::kLanes;
-    case model::OutputBinding::kObjects: return HeadKind::kObjects;
-    case model::OutputBinding::kLead: return HeadKind::kLead;
-    case model::OutputBinding::kTensor: return HeadKind::kTensor;
-    default: break;
+    case model::OutputBinding::kControl:
+      return HeadKind::kControl;
+    case model::OutputBinding::kLanes:
+      return HeadKind::kLanes;
+    case model::OutputBinding::kObjects:
+      return HeadKind::kObjects;
+    case model::OutputBinding::kLead:
+      return HeadKind::kLead;
+    case model::OutputBinding::kTensor:
+      return HeadKind::kTensor;
+    default:
+      break;
   }
-  throw InterfaceError(fmt::format("head '{}' (output '{}') has no decoder: set one of control, lanes, objects, lead, tensor",
-                                   b.head(), b.output()));
+  throw InterfaceError(fmt::format(
+      "head '{}' (output '{}') has no decoder: set one of control, lanes, objects, lead, tensor",
+      b.head(), b.output()));
 }
 
 std::optional<clip::ObjectClass> parse_object_class(const std::string& name) {
@@ -85,7 +98,8 @@ uint32_t input_channels(const model::InputBinding& input) {
 model::ModelInterface parse_interface(const std::string& text, const std::string& name) {
   model::ModelInterface iface;
   TextFormat::ParseInfoTree tree;
-  if (auto err = detail::parse_text(text, name, &iface, &tree); !err.empty()) throw InterfaceError(err);
+  if (auto err = detail::parse_text(text, name, &iface, &tree); !err.empty())
+    throw InterfaceError(err);
   auto fail = [&](int line, const std::string& where, const std::string& what) {
     throw InterfaceError(fmt::format("{}:{}: {}: {}", name, std::max(line, 1), where, what));
   };
@@ -101,15 +115,19 @@ model::ModelInterface parse_interface(const std::string& text, const std::string
     for (const auto& cam : in.cameras()) {
       if (cam.empty()) fail(line, where, "a camera name is empty");
     }
-    if (in.history() > 16) fail(line, where, fmt::format("history {} is more than 16 frames", in.history()));
+    if (in.history() > 16)
+      fail(line, where, fmt::format("history {} is more than 16 frames", in.history()));
     const auto& p = in.preprocess();
     const auto channels = static_cast<int>(input_channels(in));
-    if (!std::isfinite(p.scale()) || p.scale() < 0) fail(line, where, "preprocess.scale must be a finite number >= 0");
+    if (!std::isfinite(p.scale()) || p.scale() < 0)
+      fail(line, where, "preprocess.scale must be a finite number >= 0");
     if (p.mean_size() != 0 && p.mean_size() != channels) {
-      fail(line, where, fmt::format("preprocess.mean has {} values for {} channels", p.mean_size(), channels));
+      fail(line, where,
+           fmt::format("preprocess.mean has {} values for {} channels", p.mean_size(), channels));
     }
     if (p.std_size() != 0 && p.std_size() != channels) {
-      fail(line, where, fmt::format("preprocess.std has {} values for {} channels", p.std_size(), channels));
+      fail(line, where,
+           fmt::format("preprocess.std has {} values for {} channels", p.std_size(), channels));
     }
     for (float v : p.mean()) {
       if (!std::isfinite(v)) fail(line, where, "preprocess.mean must be finite");
@@ -138,7 +156,8 @@ model::ModelInterface parse_interface(const std::string& text, const std::string
     }
     if (b.has_lead()) {
       const auto& d = b.lead();
-      if (!(d.threshold() >= 0 && d.threshold() <= 1)) fail(line, where, "lead.threshold must be in [0, 1]");
+      if (!(d.threshold() >= 0 && d.threshold() <= 1))
+        fail(line, where, "lead.threshold must be in [0, 1]");
     } else if (b.has_lanes()) {
       const auto& d = b.lanes();
       if (d.lines() == 0) fail(line, where, "lanes.lines must be at least 1");
@@ -151,13 +170,17 @@ model::ModelInterface parse_interface(const std::string& text, const std::string
         if (d.degree() > 5) fail(line, where, "lanes.degree must be at most 5");
         if (d.x_max() < d.x_min()) fail(line, where, "lanes.x_max is below x_min");
       }
-      if (!(d.score_threshold() >= 0 && d.score_threshold() <= 1)) fail(line, where, "lanes.score_threshold must be in [0, 1]");
+      if (!(d.score_threshold() >= 0 && d.score_threshold() <= 1))
+        fail(line, where, "lanes.score_threshold must be in [0, 1]");
     } else if (b.has_objects()) {
       const auto& d = b.objects();
-      if (d.classes_size() == 0) fail(line, where, "objects.classes: name the class of every index");
+      if (d.classes_size() == 0)
+        fail(line, where, "objects.classes: name the class of every index");
       for (const auto& c : d.classes()) {
         if (!parse_object_class(c)) {
-          fail(line, where, fmt::format("unknown class '{}' (car, truck, pedestrian, cyclist, cone, unknown)", c));
+          fail(line, where,
+               fmt::format("unknown class '{}' (car, truck, pedestrian, cyclist, cone, unknown)",
+                           c));
         }
       }
       if (d.space() == model::ObjectsDecoder::IMAGE_2D && d.camera().empty()) {
@@ -169,8 +192,10 @@ model::ModelInterface parse_interface(const std::string& text, const std::string
           fail(line, where, "objects: a 3D grid needs x_range and y_range as [min, max]");
         }
       }
-      if (!(d.score_threshold() >= 0 && d.score_threshold() <= 1)) fail(line, where, "objects.score_threshold must be in [0, 1]");
-      if (!(d.nms_iou() >= 0 && d.nms_iou() <= 1)) fail(line, where, "objects.nms_iou must be in [0, 1]");
+      if (!(d.score_threshold() >= 0 && d.score_threshold() <= 1))
+        fail(line, where, "objects.score_threshold must be in [0, 1]");
+      if (!(d.nms_iou() >= 0 && d.nms_iou() <= 1))
+        fail(line, where, "objects.nms_iou must be in [0, 1]");
     } else if (b.has_tensor()) {
       if (b.tensor().fields_size() == 0) fail(line, where, "tensor: name at least one field");
     }
@@ -179,7 +204,8 @@ model::ModelInterface parse_interface(const std::string& text, const std::string
     const auto& o = iface.ignored_outputs(i);
     const int line = detail::line_of(&tree, iface, "ignored_outputs", i);
     if (o.empty()) fail(line, "ignored_outputs", "an empty name");
-    if (bound.count(o)) fail(line, fmt::format("output '{}'", o), "is both bound to a head and ignored");
+    if (bound.count(o))
+      fail(line, fmt::format("output '{}'", o), "is both bound to a head and ignored");
   }
   return iface;
 }
@@ -205,7 +231,8 @@ std::optional<std::string> onnx_interface_text(const std::string& bytes) {
       std::string key, value;
       for (uint32_t t; (t = in.ReadTag()) != 0;) {
         const auto field = WireFormatLite::GetTagFieldNumber(t);
-        if ((field == 1 || field == 2) && WireFormatLite::GetTagWireType(t) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        if ((field == 1 || field == 2) &&
+            WireFormatLite::GetTagWireType(t) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
           if (!WireFormatLite::ReadString(&in, field == 1 ? &key : &value)) return std::nullopt;
         } else if (!WireFormatLite::SkipField(&in, t)) {
           return std::nullopt;
@@ -244,52 +271,64 @@ std::vector<std::string> interface_cameras(const model::ModelInterface& iface) {
 
 uint64_t decoder_fields(const model::OutputBinding& b) {
   switch (head_kind(b)) {
-    case HeadKind::kControl: return std::max(b.control().steering(), b.control().acceleration()) + uint64_t{1};
-    case HeadKind::kLead: return std::max(b.lead().score(), b.lead().distance()) + uint64_t{1};
-    case HeadKind::kTensor: return static_cast<uint64_t>(b.tensor().fields_size());
+    case HeadKind::kControl:
+      return std::max(b.control().steering(), b.control().acceleration()) + uint64_t{1};
+    case HeadKind::kLead:
+      return std::max(b.lead().score(), b.lead().distance()) + uint64_t{1};
+    case HeadKind::kTensor:
+      return static_cast<uint64_t>(b.tensor().fields_size());
     case HeadKind::kLanes: {
       const auto& d = b.lanes();
-      uint64_t per_line = d.form() == model::LanesDecoder::POLYLINE ? static_cast<uint64_t>(d.x_size()) : d.degree() + 1u;
+      uint64_t per_line = d.form() == model::LanesDecoder::POLYLINE
+                              ? static_cast<uint64_t>(d.x_size())
+                              : d.degree() + 1u;
       return d.lines() * (per_line + (d.has_score() ? 1 : 0));
     }
-    case HeadKind::kObjects: return candidate_fields(b.objects());
+    case HeadKind::kObjects:
+      return candidate_fields(b.objects());
   }
   return 0;
 }
 
 // ---------------------------------------------------------------- decoding
 
-HeadDecoders::HeadDecoders(const model::ModelInterface& iface, const clip::ClipHeader& header) : iface_(iface) {
+HeadDecoders::HeadDecoders(const model::ModelInterface& iface, const clip::ClipHeader& header)
+    : iface_(iface) {
   for (const auto& c : header.cameras()) camera_size_[c.name()] = {c.width(), c.height()};
   for (const auto& b : iface_.outputs()) {
     if (b.has_objects() && b.objects().space() == model::ObjectsDecoder::IMAGE_2D &&
         !camera_size_.count(b.objects().camera())) {
-      throw InterfaceError(fmt::format("head '{}': its boxes are in camera '{}', which the clip does not have",
-                                       b.head(), b.objects().camera()));
+      throw InterfaceError(
+          fmt::format("head '{}': its boxes are in camera '{}', which the clip does not have",
+                      b.head(), b.objects().camera()));
     }
   }
 }
 
-outputs::FrameOutputs HeadDecoders::decode(const std::map<std::string, OutputTensor>& tensors) const {
+outputs::FrameOutputs HeadDecoders::decode(
+    const std::map<std::string, OutputTensor>& tensors) const {
   outputs::FrameOutputs out;
   out.set_has_outputs(true);
   for (const auto& b : iface_.outputs()) {
     auto it = tensors.find(b.output());
     if (it == tensors.end()) {
-      throw InterfaceError(fmt::format("output '{}' (head '{}') is not among the network's outputs", b.output(), b.head()));
+      throw InterfaceError(fmt::format("output '{}' (head '{}') is not among the network's outputs",
+                                       b.output(), b.head()));
     }
     *out.add_heads() = decode_head(b, it->second);
   }
   return out;
 }
 
-outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, const OutputTensor& t) const {
+outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b,
+                                              const OutputTensor& t) const {
   outputs::HeadOutput h;
   h.set_head(b.head());
   const uint64_t need = decoder_fields(b);
   if (t.size < need) {
-    throw InterfaceError(fmt::format("output '{}' has {} values; head '{}' ({}) reads at least {}", b.output(), t.size,
-                                     b.head(), head_kind_name(head_kind(b)), need));
+    throw InterfaceError(fmt::format("output '{}' has {} values; head '{}' ({}) reads at least {}",
+                                     b.output(), t.size, b.head(), head_kind_name(head_kind(b)),
+                                     need));
   }
   const float* v = t.data;
   switch (head_kind(b)) {
@@ -312,7 +351,8 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
     case HeadKind::kLanes: {
       const auto& d = b.lanes();
       const bool polyline = d.form() == model::LanesDecoder::POLYLINE;
-      const uint32_t per_line = (polyline ? static_cast<uint32_t>(d.x_size()) : d.degree() + 1) + (d.has_score() ? 1 : 0);
+      const uint32_t per_line =
+          (polyline ? static_cast<uint32_t>(d.x_size()) : d.degree() + 1) + (d.has_score() ? 1 : 0);
       const float threshold = d.score_threshold() > 0 ? d.score_threshold() : 0.5f;
       for (uint32_t l = 0; l < d.lines(); ++l) {
         const float* line = v + size_t{l} * per_line;
@@ -349,15 +389,17 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
       size_t candidates = t.size / fields;
       if (grid) {
         if (t.shape.size() != 4 || t.shape[1] != static_cast<int64_t>(fields)) {
-          throw InterfaceError(fmt::format("output '{}' (head '{}', objects GRID) must be [1, {}, H, W]", b.output(),
-                                           b.head(), fields));
+          throw InterfaceError(
+              fmt::format("output '{}' (head '{}', objects GRID) must be [1, {}, H, W]", b.output(),
+                          b.head(), fields));
         }
         rows = t.shape[2];
         cols = t.shape[3];
         candidates = static_cast<size_t>(rows * cols);
         if (rows <= 0 || cols <= 0 || t.size < candidates * fields) {
-          throw InterfaceError(fmt::format("output '{}' (head '{}') holds {} values, its shape [1, {}, {}, {}] says {}",
-                                           b.output(), b.head(), t.size, fields, rows, cols, candidates * fields));
+          throw InterfaceError(fmt::format(
+              "output '{}' (head '{}') holds {} values, its shape [1, {}, {}, {}] says {}",
+              b.output(), b.head(), t.size, fields, rows, cols, candidates * fields));
         }
       }
       double cam_w = 1, cam_h = 1;
@@ -367,7 +409,9 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
       std::vector<outputs::Detection> dets;
       for (size_t c = 0; c < candidates; ++c) {
         // Field f of candidate c: rows of a TOP_K tensor, planes of a grid.
-        auto field = [&](uint32_t f) { return grid ? v[size_t{f} * candidates + c] : v[c * fields + f]; };
+        auto field = [&](uint32_t f) {
+          return grid ? v[size_t{f} * candidates + c] : v[c * fields + f];
+        };
         float score = field(0);
         if (d.score_is_logit()) score = sigmoid(score);
         if (!(score >= threshold)) continue;
@@ -380,7 +424,8 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
         } else {
           cls_index = static_cast<int>(std::lround(field(1)));
         }
-        if (cls_index < 0 || cls_index >= d.classes_size()) continue;  // no such class: not a detection
+        if (cls_index < 0 || cls_index >= d.classes_size())
+          continue;  // no such class: not a detection
         outputs::Detection det;
         det.set_score(score);
         det.set_cls(*parse_object_class(d.classes(cls_index)));
@@ -393,11 +438,14 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
           if (grid) {
             const double cx = (col + field(o)) / static_cast<double>(cols) * cam_w;
             const double cy = (row + field(o + 1)) / static_cast<double>(rows) * cam_h;
-            const double w = field(o + 2) * (d.coordinates() == model::ObjectsDecoder::NORMALIZED ? cam_w : 1.0);
-            const double hh = field(o + 3) * (d.coordinates() == model::ObjectsDecoder::NORMALIZED ? cam_h : 1.0);
+            const double w =
+                field(o + 2) * (d.coordinates() == model::ObjectsDecoder::NORMALIZED ? cam_w : 1.0);
+            const double hh =
+                field(o + 3) * (d.coordinates() == model::ObjectsDecoder::NORMALIZED ? cam_h : 1.0);
             x0 = cx - w / 2, y0 = cy - hh / 2, x1 = cx + w / 2, y1 = cy + hh / 2;
           } else {
-            x0 = field(o) * cam_w, y0 = field(o + 1) * cam_h, x1 = field(o + 2) * cam_w, y1 = field(o + 3) * cam_h;
+            x0 = field(o) * cam_w, y0 = field(o + 1) * cam_h, x1 = field(o + 2) * cam_w,
+            y1 = field(o + 3) * cam_h;
           }
           det.set_x0(static_cast<float>(x0));
           det.set_y0(static_cast<float>(y0));
@@ -428,16 +476,20 @@ outputs::HeadOutput HeadDecoders::decode_head(const model::OutputBinding& b, con
         dets.push_back(std::move(det));
       }
       const size_t keep = d.max_detections() ? d.max_detections() : 100;
-      for (auto& det : suppress(std::move(dets), d.nms_iou(), keep)) *h.add_objects() = std::move(det);
+      for (auto& det : suppress(std::move(dets), d.nms_iou(), keep))
+        *h.add_objects() = std::move(det);
       break;
     }
   }
   return h;
 }
 
-std::vector<outputs::Detection> suppress(std::vector<outputs::Detection> dets, double iou, size_t max_keep) {
+std::vector<outputs::Detection> suppress(std::vector<outputs::Detection> dets, double iou,
+                                         size_t max_keep) {
   std::stable_sort(dets.begin(), dets.end(),
-                   [](const outputs::Detection& a, const outputs::Detection& b) { return a.score() > b.score(); });
+                   [](const outputs::Detection& a, const outputs::Detection& b) {
+                     return a.score() > b.score();
+                   });
   std::vector<outputs::Detection> kept;
   for (auto& d : dets) {
     if (kept.size() >= max_keep) break;
@@ -445,9 +497,10 @@ std::vector<outputs::Detection> suppress(std::vector<outputs::Detection> dets, d
     if (iou > 0) {
       for (const auto& k : kept) {
         if (k.cls() != d.cls() || k.camera() != d.camera()) continue;
-        double overlap = d.has_cuboid() && k.has_cuboid()
-                             ? bev_iou(d.cuboid(), k.cuboid())
-                             : iou_2d({d.x0(), d.y0(), d.x1(), d.y1()}, {k.x0(), k.y0(), k.x1(), k.y1()});
+        double overlap =
+            d.has_cuboid() && k.has_cuboid()
+                ? bev_iou(d.cuboid(), k.cuboid())
+                : iou_2d({d.x0(), d.y0(), d.x1(), d.y1()}, {k.x0(), k.y0(), k.x1(), k.y1()});
         if (overlap > iou) {
           suppressed = true;
           break;

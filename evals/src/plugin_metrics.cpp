@@ -35,9 +35,11 @@ std::string find_library(const std::string& library) {
       tried.push_back(path.string());
     }
   }
-  throw PluginError(fmt::format("metric plugin '{}' not found: give a path, or a name in the folders of "
-                                "HIL_METRIC_PLUGINS ({})",
-                                library, tried.empty() ? std::string("unset") : fmt::format("tried {}", fmt::join(tried, ", "))));
+  throw PluginError(fmt::format(
+      "metric plugin '{}' not found: give a path, or a name in the folders of "
+      "HIL_METRIC_PLUGINS ({})",
+      library,
+      tried.empty() ? std::string("unset") : fmt::format("tried {}", fmt::join(tried, ", "))));
 }
 
 // The flat C view of one frame; owns the strings and arrays the pointers
@@ -51,7 +53,8 @@ struct FrameView {
 
 void set_cuboid(hil_object& out, const clip::Cuboid& c) {
   out.has_cuboid = 1;
-  out.x = static_cast<float>(c.x()), out.y = static_cast<float>(c.y()), out.z = static_cast<float>(c.z());
+  out.x = static_cast<float>(c.x()), out.y = static_cast<float>(c.y()),
+  out.z = static_cast<float>(c.z());
   out.length = static_cast<float>(c.length()), out.width = static_cast<float>(c.width());
   out.height = static_cast<float>(c.height()), out.yaw = static_cast<float>(c.yaw());
 }
@@ -76,8 +79,9 @@ hil_object object_of(const clip::Object& o, const clip::Box2D* box) {
 void build_view(FrameView& v, const clip::Frame& truth, const outputs::FrameOutputs* out,
                 const model::ModelInterface& iface, uint32_t index) {
   // Names first: the vectors of names must not move once pointers are taken.
-  static const char* kTruth[] = {"control.steering", "control.acceleration", "ego.lane_offset", "ego.lane_heading",
-                                 "ego.lead_distance", "ego.curvature",      "odometry.speed",  "odometry.yaw_rate"};
+  static const char* kTruth[] = {"control.steering", "control.acceleration", "ego.lane_offset",
+                                 "ego.lane_heading", "ego.lead_distance",    "ego.curvature",
+                                 "odometry.speed",   "odometry.yaw_rate"};
   v.names.clear();
   std::vector<double> truth_values, output_values;
   for (const char* t : kTruth) {
@@ -160,7 +164,8 @@ std::shared_ptr<const MetricPlugin> MetricPlugin::load(const std::string& librar
   auto entry = reinterpret_cast<Entry>(dlsym(handle, "hil_metric_plugin_v1"));
   if (!entry) {
     dlclose(handle);
-    throw PluginError(fmt::format("metric plugin {}: no symbol hil_metric_plugin_v1 (see metric_plugin.h)", path));
+    throw PluginError(fmt::format(
+        "metric plugin {}: no symbol hil_metric_plugin_v1 (see metric_plugin.h)", path));
   }
   const hil_metric_plugin* abi = entry();
   if (!abi || abi->abi_version != HIL_METRIC_PLUGIN_ABI) {
@@ -181,28 +186,33 @@ void MetricPlugin::check(const suite::MetricSpec& spec) const {
   const auto& p = spec.plugin();
   const auto declared = p.direction() == suite::HIGHER_IS_BETTER;
   if (p.direction() != suite::DIRECTION_UNKNOWN && declared != (abi_->higher_is_better != 0)) {
-    throw PluginError(fmt::format("metric '{}': the suite says {} is better, plugin {} says {}", spec.name(),
-                                  declared ? "higher" : "lower", path_, abi_->higher_is_better ? "higher" : "lower"));
+    throw PluginError(fmt::format("metric '{}': the suite says {} is better, plugin {} says {}",
+                                  spec.name(), declared ? "higher" : "lower", path_,
+                                  abi_->higher_is_better ? "higher" : "lower"));
   }
   const std::string unit = abi_->unit ? abi_->unit : "";
   if (!p.unit().empty() && p.unit() != unit) {
-    throw PluginError(fmt::format("metric '{}': the suite gives unit '{}', plugin {} '{}'", spec.name(), p.unit(), path_, unit));
+    throw PluginError(fmt::format("metric '{}': the suite gives unit '{}', plugin {} '{}'",
+                                  spec.name(), p.unit(), path_, unit));
   }
   const char* error = nullptr;
   void* state = abi_->begin(p.params().c_str(), &error);
   if (!state) {
-    throw PluginError(fmt::format("metric '{}': plugin {} refuses params '{}': {}", spec.name(), path_, p.params(),
-                                  error ? error : "no reason given"));
+    throw PluginError(fmt::format("metric '{}': plugin {} refuses params '{}': {}", spec.name(),
+                                  path_, p.params(), error ? error : "no reason given"));
   }
   abi_->end(state);
 }
 
-std::optional<double> MetricPlugin::score(const std::string& params, const std::vector<clip::Frame>& truth,
-                                          const outputs::EvalOutputs& outputs, const model::ModelInterface& iface) const {
+std::optional<double> MetricPlugin::score(const std::string& params,
+                                          const std::vector<clip::Frame>& truth,
+                                          const outputs::EvalOutputs& outputs,
+                                          const model::ModelInterface& iface) const {
   const char* error = nullptr;
   void* state = abi_->begin(params.c_str(), &error);
   if (!state) {
-    throw PluginError(fmt::format("metric plugin {}: params '{}' refused: {}", path_, params, error ? error : "no reason given"));
+    throw PluginError(fmt::format("metric plugin {}: params '{}' refused: {}", path_, params,
+                                  error ? error : "no reason given"));
   }
   struct End {
     const hil_metric_plugin* abi;
@@ -211,7 +221,9 @@ std::optional<double> MetricPlugin::score(const std::string& params, const std::
   } end{abi_, state};
   FrameView view;
   for (size_t i = 0; i < truth.size(); ++i) {
-    const outputs::FrameOutputs* out = i < static_cast<size_t>(outputs.frames_size()) ? &outputs.frames(static_cast<int>(i)) : nullptr;
+    const outputs::FrameOutputs* out = i < static_cast<size_t>(outputs.frames_size())
+                                           ? &outputs.frames(static_cast<int>(i))
+                                           : nullptr;
     build_view(view, truth[i], out, iface, static_cast<uint32_t>(i));
     abi_->add_frame(state, &view.frame);
   }
@@ -219,18 +231,22 @@ std::optional<double> MetricPlugin::score(const std::string& params, const std::
   int defined = 1;
   error = nullptr;
   if (!abi_->finish(state, &value, &defined, &error)) {
-    throw PluginError(fmt::format("metric plugin {}: {}", path_, error ? error : "failed without a reason"));
+    throw PluginError(
+        fmt::format("metric plugin {}: {}", path_, error ? error : "failed without a reason"));
   }
   if (!defined) return std::nullopt;
-  if (!std::isfinite(value)) throw PluginError(fmt::format("metric plugin {}: returned {}", path_, value));
+  if (!std::isfinite(value))
+    throw PluginError(fmt::format("metric plugin {}: returned {}", path_, value));
   return value;
 }
 
 bool has_plugin_metrics(const suite::Suite& suite) {
-  return std::any_of(suite.metrics().begin(), suite.metrics().end(), [](const suite::MetricSpec& m) { return m.has_plugin(); });
+  return std::any_of(suite.metrics().begin(), suite.metrics().end(),
+                     [](const suite::MetricSpec& m) { return m.has_plugin(); });
 }
 
-std::map<std::string, double> score_plugin_metrics(const suite::Suite& suite, const std::vector<clip::Frame>& truth,
+std::map<std::string, double> score_plugin_metrics(const suite::Suite& suite,
+                                                   const std::vector<clip::Frame>& truth,
                                                    const outputs::EvalOutputs& outputs,
                                                    const model::ModelInterface& iface) {
   std::map<std::string, double> out;

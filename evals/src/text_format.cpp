@@ -10,8 +10,8 @@ void FirstError::AddError(int line, int column, const std::string& message) {
   if (first_.empty()) first_ = fmt::format("{}:{}:{}: {}", name_, line + 1, column + 1, message);
 }
 
-std::string parse_text(const std::string& text, const std::string& name, google::protobuf::Message* msg,
-                       TextFormat::ParseInfoTree* tree) {
+std::string parse_text(const std::string& text, const std::string& name,
+                       google::protobuf::Message* msg, TextFormat::ParseInfoTree* tree) {
   TextFormat::Parser parser;
   FirstError errors(name);
   parser.RecordErrorsTo(&errors);
@@ -22,8 +22,8 @@ std::string parse_text(const std::string& text, const std::string& name, google:
              : errors.first();
 }
 
-int line_of(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg, const char* field,
-            int index) {
+int line_of(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
+            const char* field, int index) {
   if (!tree) return 0;
   const auto* fd = msg.GetDescriptor()->FindFieldByName(field);
   if (!fd) return 0;
@@ -31,8 +31,9 @@ int line_of(const TextFormat::ParseInfoTree* tree, const google::protobuf::Messa
   return loc.line + 1;
 }
 
-const TextFormat::ParseInfoTree* nested(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
-                                        const char* field, int index) {
+const TextFormat::ParseInfoTree* nested(const TextFormat::ParseInfoTree* tree,
+                                        const google::protobuf::Message& msg, const char* field,
+                                        int index) {
   if (!tree) return nullptr;
   const auto* fd = msg.GetDescriptor()->FindFieldByName(field);
   if (!fd) return nullptr;

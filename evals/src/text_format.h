@@ -24,17 +24,18 @@ class FirstError : public google::protobuf::io::ErrorCollector {
 
 // Parses `text` into `msg`, recording field locations into `tree`; returns
 // the first error ("NAME:LINE:COLUMN: message"), or "" on success.
-std::string parse_text(const std::string& text, const std::string& name, google::protobuf::Message* msg,
+std::string parse_text(const std::string& text, const std::string& name,
+                       google::protobuf::Message* msg,
                        google::protobuf::TextFormat::ParseInfoTree* tree);
 
 // The 1-based line of `field` (element `index` of a repeated field) of `msg`
 // as parsed into `tree`, or 0 when unknown.
-int line_of(const google::protobuf::TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
-            const char* field, int index = -1);
+int line_of(const google::protobuf::TextFormat::ParseInfoTree* tree,
+            const google::protobuf::Message& msg, const char* field, int index = -1);
 
 // The tree of a nested message field (element `index`), or nullptr.
-const google::protobuf::TextFormat::ParseInfoTree* nested(const google::protobuf::TextFormat::ParseInfoTree* tree,
-                                                          const google::protobuf::Message& msg, const char* field,
-                                                          int index = -1);
+const google::protobuf::TextFormat::ParseInfoTree* nested(
+    const google::protobuf::TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
+    const char* field, int index = -1);
 
 }  // namespace hil::evals::detail

@@ -31,7 +31,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 double median_of(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -51,7 +53,8 @@ struct BenchClipsArgs {
 int bench_clips(const BenchClipsArgs& a) {
   dual_engine::use_single_thread_kernels();
   if (!a.skip_generation) {
-    fmt::print("generation at 128x64, one core:\n{:<8} {:>14} {:>12}\n", "condition", "frames/s", "ms/frame");
+    fmt::print("generation at 128x64, one core:\n{:<8} {:>14} {:>12}\n", "condition", "frames/s",
+               "ms/frame");
     std::vector<double> all;
     for (const auto& cond : evals::known_conditions()) {
       std::vector<double> rates;
@@ -72,7 +75,8 @@ int bench_clips(const BenchClipsArgs& a) {
 
   // Tri-camera clips at the recorded size, rendered once, stored three ways.
   const auto dir = std::filesystem::temp_directory_path() / "hil-bench-clips";
-  fmt::print("rendering {} tri-camera frames at {}x{} (3 cameras)...\n", a.eval_frames, a.width, a.height);
+  fmt::print("rendering {} tri-camera frames at {}x{} (3 cameras)...\n", a.eval_frames, a.width,
+             a.height);
   std::string jpeg_clip;
   std::vector<double> raw_bytes, jpeg_bytes, png_bytes;
   std::vector<std::string> jpegs;
@@ -92,7 +96,8 @@ int bench_clips(const BenchClipsArgs& a) {
     for (uint32_t k = 0; k < reader.frame_count(); ++k) {
       const auto frame = reader.frame(k);
       for (const auto& img : frame.images()) {
-        (encoding == clip::ENCODING_JPEG ? jpeg_bytes : png_bytes).push_back(static_cast<double>(img.pixels().size()));
+        (encoding == clip::ENCODING_JPEG ? jpeg_bytes : png_bytes)
+            .push_back(static_cast<double>(img.pixels().size()));
         if (encoding == clip::ENCODING_JPEG) jpegs.push_back(img.pixels());
       }
     }
@@ -102,7 +107,8 @@ int bench_clips(const BenchClipsArgs& a) {
   const double jpeg = median_of(jpeg_bytes), png = median_of(png_bytes);
   fmt::print("\nstorage per camera frame at {}x{}:\n", a.width, a.height);
   fmt::print("  raw RGB8      {:>10.0f} bytes\n", raw);
-  fmt::print("  JPEG q{:<3}     {:>10.0f} bytes  {:>6.1f}x smaller than raw\n", a.quality, jpeg, raw / jpeg);
+  fmt::print("  JPEG q{:<3}     {:>10.0f} bytes  {:>6.1f}x smaller than raw\n", a.quality, jpeg,
+             raw / jpeg);
   fmt::print("  PNG lossless  {:>10.0f} bytes  {:>6.1f}x smaller than raw\n", png, raw / png);
 
   fmt::print("\ndecode on one core (JPEG q{}, {}x{}):\n", a.quality, a.width, a.height);
@@ -113,9 +119,10 @@ int bench_clips(const BenchClipsArgs& a) {
       for (const auto& j : jpegs) evals::decode_image(j, 3, reduce);
       rates.push_back(static_cast<double>(jpegs.size()) / since(t0));
     }
-    fmt::print("  {:<24} {:>8.1f} frames/s\n",
-               reduce == 1 ? std::string("whole image") : fmt::format("reduced 1/{} (DCT domain)", reduce),
-               median_of(rates));
+    fmt::print(
+        "  {:<24} {:>8.1f} frames/s\n",
+        reduce == 1 ? std::string("whole image") : fmt::format("reduced 1/{} (DCT domain)", reduce),
+        median_of(rates));
   }
 
   // The eval: decoding and preprocessing against everything else.
@@ -141,15 +148,17 @@ int bench_clips(const BenchClipsArgs& a) {
   }
   const auto& in0 = rev.iface().inputs(0);
   const auto& t = model.tensor(in0.input());
-  const uint32_t reduce =
-      dual_engine::decode_reduction(clip.header().cameras(0), in0, static_cast<uint32_t>(t.shape.back()),
-                                    static_cast<uint32_t>(t.shape[t.shape.size() - 2]));
-  fmt::print("\neval of {} on {} frames of 3 cameras at {}x{} (input {}x{} per camera, JPEG decoded at 1/{}), per "
-             "frame:\n",
-             std::filesystem::path(a.revision).filename().string(), clip.frame_count(), a.width, a.height,
-             t.shape.back(), t.shape[t.shape.size() - 2], reduce);
-  fmt::print("  decode + preprocess  {:>8.2f} ms  (decode {:.2f}, preprocess {:.2f})\n", median_of(input_ms),
-             median_of(decode_ms), median_of(prep_ms));
+  const uint32_t reduce = dual_engine::decode_reduction(
+      clip.header().cameras(0), in0, static_cast<uint32_t>(t.shape.back()),
+      static_cast<uint32_t>(t.shape[t.shape.size() - 2]));
+  fmt::print(
+      "\neval of {} on {} frames of 3 cameras at {}x{} (input {}x{} per camera, JPEG decoded at "
+      "1/{}), per "
+      "frame:\n",
+      std::filesystem::path(a.revision).filename().string(), clip.frame_count(), a.width, a.height,
+      t.shape.back(), t.shape[t.shape.size() - 2], reduce);
+  fmt::print("  decode + preprocess  {:>8.2f} ms  (decode {:.2f}, preprocess {:.2f})\n",
+             median_of(input_ms), median_of(decode_ms), median_of(prep_ms));
   fmt::print("  inference + scoring  {:>8.2f} ms\n", median_of(other_ms));
   fmt::print("  ratio                {:>8.2f}  (decode + preprocess / inference + scoring)\n",
              median_of(input_ms) / median_of(other_ms));
@@ -161,15 +170,19 @@ int bench_clips(const BenchClipsArgs& a) {
 
 void add_bench_clips_command(CLI::App* bench) {
   auto a = std::make_shared<BenchClipsArgs>();
-  auto* cmd = bench->add_subcommand(
-      "clips", "clips: generation rate; bytes per frame raw, JPEG and PNG at a recorded camera's size; decode rate; "
-               "decode + preprocess against inference for the multi-camera sample");
-  cmd->add_option("--frames", a->frames, "frames per generation measurement")->capture_default_str();
+  auto* cmd =
+      bench->add_subcommand("clips",
+                            "clips: generation rate; bytes per frame raw, JPEG and PNG at a "
+                            "recorded camera's size; decode rate; "
+                            "decode + preprocess against inference for the multi-camera sample");
+  cmd->add_option("--frames", a->frames, "frames per generation measurement")
+      ->capture_default_str();
   cmd->add_option("--repeats", a->repeats)->capture_default_str();
   cmd->add_option("--width", a->width, "camera width")->capture_default_str();
   cmd->add_option("--height", a->height, "camera height")->capture_default_str();
   cmd->add_option("--quality", a->quality, "JPEG quality")->capture_default_str();
-  cmd->add_option("--eval-frames", a->eval_frames, "frames of the tri-camera clip")->capture_default_str();
+  cmd->add_option("--eval-frames", a->eval_frames, "frames of the tri-camera clip")
+      ->capture_default_str();
   cmd->add_option("--revision", a->revision, "the multi-camera network")->capture_default_str();
   cmd->add_option("--suite", a->suite, "metrics to score with")->capture_default_str();
   cmd->add_option("--board", a->board)->capture_default_str();

@@ -44,12 +44,13 @@ struct DatasetArgs {
 };
 
 // A .npy file (format 1.0): a header naming dtype and shape, then the data.
-void write_npy(const std::filesystem::path& path, const std::string& dtype, const std::vector<size_t>& shape,
-               const void* data, size_t bytes) {
+void write_npy(const std::filesystem::path& path, const std::string& dtype,
+               const std::vector<size_t>& shape, const void* data, size_t bytes) {
   std::string dims;
   for (size_t d : shape) dims += fmt::format("{}, ", d);
   if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", dtype, dims);
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", dtype, dims);
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
@@ -66,7 +67,8 @@ void write_npy(const std::filesystem::path& path, const std::string& dtype, cons
 double line_y(const clip::LaneLine& line, double x) {
   for (int k = 1; k < line.points_size(); ++k) {
     const auto &a = line.points(k - 1), &b = line.points(k);
-    if (x >= a.x() && x <= b.x() && b.x() > a.x()) return a.y() + (x - a.x()) / (b.x() - a.x()) * (b.y() - a.y());
+    if (x >= a.x() && x <= b.x() && b.x() > a.x())
+      return a.y() + (x - a.x()) / (b.x() - a.x()) * (b.y() - a.y());
   }
   return NAN;
 }
@@ -88,7 +90,8 @@ int make_dataset(const DatasetArgs& a) {
     if (o.has_objects()) classes.assign(o.objects().classes().begin(), o.objects().classes().end());
   }
   std::filesystem::create_directories(a.out);
-  const std::filesystem::path cache = a.cache.empty() ? std::filesystem::path(a.out) / "clips" : std::filesystem::path(a.cache);
+  const std::filesystem::path cache =
+      a.cache.empty() ? std::filesystem::path(a.out) / "clips" : std::filesystem::path(a.cache);
 
   std::vector<std::vector<Sample>> per_clip(a.clips);
   std::atomic<uint32_t> next{0};
@@ -119,7 +122,8 @@ int make_dataset(const DatasetArgs& a) {
             raw.mutable_preprocess()->set_layout(model::NHWC);
             raw.mutable_preprocess()->set_color(model::RGB);
             auto v = dual_engine::camera_input(reader, frame, cam, raw, a.width, a.height);
-            for (float f : v) s.pixels.push_back(static_cast<uint8_t>(std::lround(std::clamp(f, 0.0f, 255.0f))));
+            for (float f : v)
+              s.pixels.push_back(static_cast<uint8_t>(std::lround(std::clamp(f, 0.0f, 255.0f))));
           }
           s.control[0] = static_cast<float>(frame.control().steering());
           s.control[1] = static_cast<float>(frame.control().acceleration());
@@ -143,16 +147,20 @@ int make_dataset(const DatasetArgs& a) {
             s.lanes[l][kStationCount] = slots[l] ? 1.0f : 0.0f;
           }
           for (const auto& o : frame.labels().objects()) {
-            if (o.visibility() == clip::FULLY_OCCLUDED || o.visibility() == clip::OUT_OF_VIEW) continue;
+            if (o.visibility() == clip::FULLY_OCCLUDED || o.visibility() == clip::OUT_OF_VIEW)
+              continue;
             auto it = std::find(classes.begin(), classes.end(), evals::object_class_name(o.cls()));
             if (it == classes.end()) continue;
             for (const auto& b : o.boxes()) {
               auto cam = std::find(cameras.begin(), cameras.end(), b.camera());
               if (cam == cameras.end() || b.visible_fraction() < 0.3) continue;
               const auto* c = evals::find_camera(reader.header(), b.camera());
-              s.boxes.push_back({static_cast<float>(cam - cameras.begin()), static_cast<float>(it - classes.begin()),
-                                 static_cast<float>(b.x0() / c->width()), static_cast<float>(b.y0() / c->height()),
-                                 static_cast<float>(b.x1() / c->width()), static_cast<float>(b.y1() / c->height())});
+              s.boxes.push_back({static_cast<float>(cam - cameras.begin()),
+                                 static_cast<float>(it - classes.begin()),
+                                 static_cast<float>(b.x0() / c->width()),
+                                 static_cast<float>(b.y0() / c->height()),
+                                 static_cast<float>(b.x1() / c->width()),
+                                 static_cast<float>(b.y1() / c->height())});
             }
           }
           per_clip[i].push_back(std::move(s));
@@ -165,7 +173,8 @@ int make_dataset(const DatasetArgs& a) {
     }
   };
   std::vector<std::thread> workers;
-  for (unsigned w = 1; w < std::max(1u, std::thread::hardware_concurrency()); ++w) workers.emplace_back(work);
+  for (unsigned w = 1; w < std::max(1u, std::thread::hardware_concurrency()); ++w)
+    workers.emplace_back(work);
   work();
   for (auto& t : workers) t.join();
   if (error) std::rethrow_exception(error);
@@ -188,13 +197,15 @@ int make_dataset(const DatasetArgs& a) {
     }
   }
   const std::filesystem::path out = a.out;
-  write_npy(out / "images.npy", "|u1", {n, cameras.size(), a.height, a.width, 3}, images.data(), images.size());
+  write_npy(out / "images.npy", "|u1", {n, cameras.size(), a.height, a.width, 3}, images.data(),
+            images.size());
   write_npy(out / "control.npy", "<f4", {n, 2}, control.data(), control.size() * 4);
-  write_npy(out / "lanes.npy", "<f4", {n, kLaneSlots, kStationCount + 1}, lanes.data(), lanes.size() * 4);
+  write_npy(out / "lanes.npy", "<f4", {n, kLaneSlots, kStationCount + 1}, lanes.data(),
+            lanes.size() * 4);
   write_npy(out / "boxes.npy", "<f4", {boxes.size() / 7, 7}, boxes.data(), boxes.size() * 4);
   evals::write_file_atomic(out / "conditions.txt", conditions);
-  fmt::print("{}: {} samples from {} clips, {} cameras at {}x{}, {} boxes\n", a.out, n, a.clips, cameras.size(),
-             a.width, a.height, boxes.size() / 7);
+  fmt::print("{}: {} samples from {} clips, {} cameras at {}x{}, {} boxes\n", a.out, n, a.clips,
+             cameras.size(), a.width, a.height, boxes.size() / 7);
   return 0;
 }
 
@@ -203,17 +214,23 @@ int make_dataset(const DatasetArgs& a) {
 void add_dataset_command(CLI::App* models) {
   auto a = std::make_shared<DatasetArgs>();
   auto* cmd = models->add_subcommand(
-      "dataset", "training data for the multi-camera sample network (NumPy files; ci/train/train_sample.py)");
+      "dataset",
+      "training data for the multi-camera sample network (NumPy files; ci/train/train_sample.py)");
   cmd->add_option("--out", a->out)->capture_default_str();
-  cmd->add_option("--interface", a->interface_file, "the network's interface (cameras, crop, resize)")->required();
+  cmd->add_option("--interface", a->interface_file,
+                  "the network's interface (cameras, crop, resize)")
+      ->required();
   cmd->add_option("--width", a->width, "network input width per camera")->capture_default_str();
   cmd->add_option("--height", a->height, "network input height per camera")->capture_default_str();
   cmd->add_option("--clips", a->clips)->capture_default_str();
   cmd->add_option("--frames", a->frames, "frames per clip")->capture_default_str();
   cmd->add_option("--stride", a->stride, "take every k-th frame")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "first clip seed (keep it apart from the suites')")->capture_default_str();
-  cmd->add_option("--conditions", a->conditions, "conditions, cycled over the clips")->capture_default_str();
-  cmd->add_option("--render-width", a->render_width, "camera width the clips are rendered at")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "first clip seed (keep it apart from the suites')")
+      ->capture_default_str();
+  cmd->add_option("--conditions", a->conditions, "conditions, cycled over the clips")
+      ->capture_default_str();
+  cmd->add_option("--render-width", a->render_width, "camera width the clips are rendered at")
+      ->capture_default_str();
   cmd->add_option("--render-height", a->render_height)->capture_default_str();
   cmd->add_option("--cache", a->cache, "clip cache (default: OUT/clips)");
   cmd->callback([a] { exit_code() = make_dataset(*a); });

@@ -27,7 +27,11 @@ namespace {
 std::string two_camera_model() {
   test::OnnxBuilder b;
   b.input("cams", {1, 6, 8, 16});
-  b.weights("w", {4, 6, 3, 3}).weights("g", {6, 4}).weights("gb", {6}).weights("l", {8, 4}).weights("lb", {8});
+  b.weights("w", {4, 6, 3, 3})
+      .weights("g", {6, 4})
+      .weights("gb", {6})
+      .weights("l", {8, 4})
+      .weights("lb", {8});
   auto* c = b.node("Conv", {"cams", "w"}, "conv");
   test::OnnxBuilder::ints(c, "pads", {1, 1, 1, 1});
   test::OnnxBuilder::ints(c, "kernel_shape", {3, 3});
@@ -48,81 +52,172 @@ std::string two_camera_model() {
 }
 
 constexpr const char* kGood = R"pb(
-  inputs { input: "cams" cameras: ["left", "right"] }
-  outputs { output: "head" head: "control" control { steering: 4 acceleration: 5 } }
-  outputs { output: "head" head: "lead" lead { score: 0 distance: 1 } }
-  outputs { output: "lanes" head: "lanes" lanes { lines: 2 x: [10, 20, 40] has_score: true } }
+  inputs {
+    input: "cams"
+    cameras: [ "left", "right" ]
+  }
+  outputs {
+    output: "head"
+    head: "control"
+    control { steering: 4 acceleration: 5 }
+  }
+  outputs {
+    output: "head"
+    head: "lead"
+    lead { score: 0 distance: 1 }
+  }
+  outputs {
+    output: "lanes"
+    head: "lanes"
+    lanes {
+      lines: 2
+      x: [ 10, 20, 40 ]
+      has_score: true
+    }
+  }
 )pb";
 
 void check(const std::string& interface_text) {
   auto model = Model::load(two_camera_model(), "two.onnx");
-  dual_engine::check_interface(model, evals::parse_interface(interface_text, "two.interface.textproto"));
+  dual_engine::check_interface(model,
+                               evals::parse_interface(interface_text, "two.interface.textproto"));
 }
 
 }  // namespace
 
-TEST_CASE("an interface that fits the graph is accepted", "[interface]") { CHECK_NOTHROW(check(kGood)); }
+TEST_CASE("an interface that fits the graph is accepted", "[interface]") {
+  CHECK_NOTHROW(check(kGood));
+}
 
-TEST_CASE("every mismatch between interface and graph is refused, naming what is wrong", "[interface]") {
+TEST_CASE("every mismatch between interface and graph is refused, naming what is wrong",
+          "[interface]") {
   SECTION("an input the graph does not have") {
-    CHECK_THROWS_WITH(check(R"pb(inputs { input: "image" cameras: "front" }
-                                 outputs { output: "head" head: "h" tensor { fields: "a" } }
-                                 ignored_outputs: "lanes")pb"),
-                      Catch::Contains("binds input 'image', which the graph does not have (its inputs: cams)"));
+    CHECK_THROWS_WITH(
+        check(R"pb(inputs { input: "image" cameras: "front" }
+                   outputs {
+                     output: "head"
+                     head: "h"
+                     tensor { fields: "a" }
+                   }
+                   ignored_outputs: "lanes")pb"),
+        Catch::Contains("binds input 'image', which the graph does not have (its inputs: cams)"));
   }
   SECTION("a camera stack that does not give the input's channels") {
-    CHECK_THROWS_WITH(check(R"pb(inputs { input: "cams" cameras: ["front"] }
-                                 outputs { output: "head" head: "h" tensor { fields: "a" } }
-                                 ignored_outputs: "lanes")pb"),
-                      Catch::Contains("input 'cams' has shape [1, 6, 8, 16], but 1 camera(s) x 1 frame(s)") &&
-                          Catch::Contains("give [1, 3, 8, 16]"));
+    CHECK_THROWS_WITH(
+        check(R"pb(inputs {
+                     input: "cams"
+                     cameras: [ "front" ]
+                   }
+                   outputs {
+                     output: "head"
+                     head: "h"
+                     tensor { fields: "a" }
+                   }
+                   ignored_outputs: "lanes")pb"),
+        Catch::Contains("input 'cams' has shape [1, 6, 8, 16], but 1 camera(s) x 1 frame(s)") &&
+            Catch::Contains("give [1, 3, 8, 16]"));
   }
   SECTION("a graph output neither bound nor ignored") {
-    CHECK_THROWS_WITH(check(R"pb(inputs { input: "cams" cameras: ["l", "r"] }
-                                 outputs { output: "head" head: "h" tensor { fields: "a" } })pb"),
-                      Catch::Contains("graph output 'lanes' is neither bound to a head nor listed in ignored_outputs"));
+    CHECK_THROWS_WITH(
+        check(R"pb(inputs {
+                     input: "cams"
+                     cameras: [ "l", "r" ]
+                   }
+                   outputs {
+                     output: "head"
+                     head: "h"
+                     tensor { fields: "a" }
+                   })pb"),
+        Catch::Contains(
+            "graph output 'lanes' is neither bound to a head nor listed in ignored_outputs"));
   }
   SECTION("a head reading past its output") {
-    CHECK_THROWS_WITH(check(R"pb(inputs { input: "cams" cameras: ["l", "r"] }
-                                 outputs { output: "head" head: "control" control { steering: 4 acceleration: 7 } }
+    CHECK_THROWS_WITH(check(R"pb(inputs {
+                                   input: "cams"
+                                   cameras: [ "l", "r" ]
+                                 }
+                                 outputs {
+                                   output: "head"
+                                   head: "control"
+                                   control { steering: 4 acceleration: 7 }
+                                 }
                                  ignored_outputs: "lanes")pb"),
-                      Catch::Contains("output 'head' has 6 values") && Catch::Contains("head 'control' (control) reads at least 8"));
+                      Catch::Contains("output 'head' has 6 values") &&
+                          Catch::Contains("head 'control' (control) reads at least 8"));
   }
   SECTION("lanes whose shape is not lines x (stations + score)") {
-    CHECK_THROWS_WITH(check(R"pb(inputs { input: "cams" cameras: ["l", "r"] }
-                                 outputs { output: "lanes" head: "lanes" lanes { lines: 2 x: [10, 20] has_score: true } }
+    CHECK_THROWS_WITH(check(R"pb(inputs {
+                                   input: "cams"
+                                   cameras: [ "l", "r" ]
+                                 }
+                                 outputs {
+                                   output: "lanes"
+                                   head: "lanes"
+                                   lanes {
+                                     lines: 2
+                                     x: [ 10, 20 ]
+                                     has_score: true
+                                   }
+                                 }
                                  ignored_outputs: "head")pb"),
                       Catch::Contains("head 'lanes' (lanes) reads 6"));
   }
   SECTION("objects without the [1, F, H, W] grid") {
-    CHECK_THROWS_WITH(check(R"pb(inputs { input: "cams" cameras: ["l", "r"] }
-                                 outputs { output: "lanes" head: "o" objects { form: GRID camera: "l" classes: ["car"] } }
+    CHECK_THROWS_WITH(check(R"pb(inputs {
+                                   input: "cams"
+                                   cameras: [ "l", "r" ]
+                                 }
+                                 outputs {
+                                   output: "lanes"
+                                   head: "o"
+                                   objects {
+                                     form: GRID
+                                     camera: "l"
+                                     classes: [ "car" ]
+                                   }
+                                 }
                                  ignored_outputs: "head")pb"),
-                      Catch::Contains("output 'lanes' has shape [1, 8]; head 'o' (objects GRID) needs [1, F, H, W] with F = 6"));
+                      Catch::Contains("output 'lanes' has shape [1, 8]; head 'o' (objects GRID) "
+                                      "needs [1, F, H, W] with F = 6"));
   }
   SECTION("a head named twice, a decoder missing, an unknown class") {
     CHECK_THROWS_WITH(evals::parse_interface(R"pb(inputs { input: "x" cameras: "c" }
-                                                  outputs { output: "a" head: "h" tensor { fields: "f" } }
-                                                  outputs { output: "b" head: "h" tensor { fields: "f" } })pb",
+                                                  outputs {
+                                                    output: "a"
+                                                    head: "h"
+                                                    tensor { fields: "f" }
+                                                  }
+                                                  outputs {
+                                                    output: "b"
+                                                    head: "h"
+                                                    tensor { fields: "f" }
+                                                  })pb",
                                              "dup.textproto"),
                       Catch::Contains("dup.textproto:3: head 'h': declared twice"));
+    CHECK_THROWS_WITH(
+        evals::parse_interface(R"pb(inputs { input: "x" cameras: "c" }
+                                    outputs { output: "a" head: "h" })pb",
+                               "none.textproto"),
+        Catch::Contains("none.textproto:2: head 'h'") && Catch::Contains("has no decoder"));
     CHECK_THROWS_WITH(evals::parse_interface(R"pb(inputs { input: "x" cameras: "c" }
-                                                  outputs { output: "a" head: "h" })pb",
-                                             "none.textproto"),
-                      Catch::Contains("none.textproto:2: head 'h'") && Catch::Contains("has no decoder"));
-    CHECK_THROWS_WITH(evals::parse_interface(R"pb(inputs { input: "x" cameras: "c" }
-                                                  outputs { output: "a" head: "o" objects { camera: "c" classes: "bus" } })pb",
+                                                  outputs {
+                                                    output: "a"
+                                                    head: "o"
+                                                    objects { camera: "c" classes: "bus" }
+                                                  })pb",
                                              "cls.textproto"),
                       Catch::Contains("unknown class 'bus'"));
   }
 }
 
-TEST_CASE("a revision without an interface is refused, and one beside it wins and is embedded", "[interface]") {
+TEST_CASE("a revision without an interface is refused, and one beside it wins and is embedded",
+          "[interface]") {
   test::TempDir dir;
   const auto onnx = dir / "two.onnx";
   evals::write_file_atomic(onnx, two_camera_model());
-  CHECK_THROWS_WITH(dual_engine::prepare_revision(onnx),
-                    Catch::Contains("carries no model interface") && Catch::Contains("two.interface.textproto"));
+  CHECK_THROWS_WITH(
+      dual_engine::prepare_revision(onnx),
+      Catch::Contains("carries no model interface") && Catch::Contains("two.interface.textproto"));
   // The metadata's interface is used when there is no file beside it...
   const std::string embedded = dual_engine::embed_interface(two_camera_model(), kGood);
   evals::write_file_atomic(onnx, embedded);
@@ -131,8 +226,15 @@ TEST_CASE("a revision without an interface is refused, and one beside it wins an
   CHECK(from_metadata.bytes == embedded);
   // ...and the file beside it wins: another interface, embedded in what is uploaded.
   evals::write_file_atomic(dual_engine::interface_path_for(onnx), R"pb(
-    inputs { input: "cams" cameras: ["rear-left", "rear-right"] }
-    outputs { output: "head" head: "values" tensor { fields: ["a", "b"] } }
+    inputs {
+      input: "cams"
+      cameras: [ "rear-left", "rear-right" ]
+    }
+    outputs {
+      output: "head"
+      head: "values"
+      tensor { fields: [ "a", "b" ] }
+    }
     ignored_outputs: "lanes")pb");
   auto from_file = dual_engine::prepare_revision(onnx);
   CHECK(from_file.interface_source == dual_engine::interface_path_for(onnx).string());
@@ -142,14 +244,41 @@ TEST_CASE("a revision without an interface is refused, and one beside it wins an
   CHECK(evals::sha256_hex(from_file.bytes) != evals::sha256_hex(embedded));
 }
 
-TEST_CASE("head decoders read real output tensors: control, lead, lanes with scores, a detection grid", "[interface]") {
+TEST_CASE(
+    "head decoders read real output tensors: control, lead, lanes with scores, a detection grid",
+    "[interface]") {
   auto iface = evals::parse_interface(R"pb(
-    inputs { input: "x" cameras: "front" }
-    outputs { output: "v" head: "control" control { steering: 1 acceleration: 0 } }
-    outputs { output: "v" head: "lead" lead { score: 2 distance: 3 score_is_logit: true } }
-    outputs { output: "l" head: "lanes" lanes { lines: 2 x: [10, 20] has_score: true } }
-    outputs { output: "g" head: "objects" objects { form: GRID camera: "front" classes: ["car", "pedestrian"]
-                                                     class_scores: true score_threshold: 0.5 } })pb",
+                                        inputs { input: "x" cameras: "front" }
+                                        outputs {
+                                          output: "v"
+                                          head: "control"
+                                          control { steering: 1 acceleration: 0 }
+                                        }
+                                        outputs {
+                                          output: "v"
+                                          head: "lead"
+                                          lead { score: 2 distance: 3 score_is_logit: true }
+                                        }
+                                        outputs {
+                                          output: "l"
+                                          head: "lanes"
+                                          lanes {
+                                            lines: 2
+                                            x: [ 10, 20 ]
+                                            has_score: true
+                                          }
+                                        }
+                                        outputs {
+                                          output: "g"
+                                          head: "objects"
+                                          objects {
+                                            form: GRID
+                                            camera: "front"
+                                            classes: [ "car", "pedestrian" ]
+                                            class_scores: true
+                                            score_threshold: 0.5
+                                          }
+                                        })pb",
                                       "decoders");
   clip::ClipHeader header;
   auto* cam = header.add_cameras();
@@ -157,14 +286,16 @@ TEST_CASE("head decoders read real output tensors: control, lead, lanes with sco
   cam->set_width(200);
   cam->set_height(100);
   evals::HeadDecoders heads(iface, header);
-  // v: acceleration 1.5, steering -0.1, lead logit 0 (p = 0.5: present at the 0.5 threshold), distance 30.
+  // v: acceleration 1.5, steering -0.1, lead logit 0 (p = 0.5: present at the 0.5 threshold),
+  // distance 30.
   const std::vector<float> v{1.5f, -0.1f, 0.0f, 30.0f};
   // l: line 0 y = (1.8, 1.9) with logit 2 (kept); line 1 with logit -2 (p = 0.12: dropped).
   const std::vector<float> l{1.8f, 1.9f, 2.0f, -1.8f, -1.9f, -2.0f};
   // g: a 1 x 2 grid, F = 1 + 2 + 4 = 7 planes of 2 cells. Cell 0: score 0.9, pedestrian
   // wins, centre offset (0.5, 0.5) of the cell, size 0.2 x 0.4 of the image. Cell 1: score 0.1.
-  const std::vector<float> g{0.9f, 0.1f, /*car*/ 0.2f, 0.0f, /*ped*/ 0.7f, 0.0f, /*dx*/ 0.5f, 0.0f,
-                             /*dy*/ 0.5f, 0.0f, /*w*/ 0.2f, 0.0f, /*h*/ 0.4f, 0.0f};
+  const std::vector<float> g{0.9f,        0.1f, /*car*/ 0.2f, 0.0f, /*ped*/ 0.7f, 0.0f,
+                             /*dx*/ 0.5f, 0.0f,
+                             /*dy*/ 0.5f, 0.0f, /*w*/ 0.2f,   0.0f, /*h*/ 0.4f,   0.0f};
   std::map<std::string, evals::OutputTensor> tensors{{"v", {{1, 4}, v.data(), v.size()}},
                                                      {"l", {{1, 6}, l.data(), l.size()}},
                                                      {"g", {{1, 7, 1, 2}, g.data(), g.size()}}};
@@ -189,10 +320,12 @@ TEST_CASE("head decoders read real output tensors: control, lead, lanes with sco
   CHECK(d.y1() == Approx(70));
   // A missing output is named.
   tensors.erase("g");
-  CHECK_THROWS_WITH(heads.decode(tensors), Catch::Contains("output 'g' (head 'objects') is not among"));
+  CHECK_THROWS_WITH(heads.decode(tensors),
+                    Catch::Contains("output 'g' (head 'objects') is not among"));
 }
 
-TEST_CASE("preprocessing follows the interface: crop, colour order, layout, mean and std", "[interface]") {
+TEST_CASE("preprocessing follows the interface: crop, colour order, layout, mean and std",
+          "[interface]") {
   evals::Image img(4, 2, 3);
   for (uint32_t x = 0; x < 4; ++x) {
     for (uint32_t y = 0; y < 2; ++y) {
@@ -202,8 +335,16 @@ TEST_CASE("preprocessing follows the interface: crop, colour order, layout, mean
   }
   model::InputBinding b;
   REQUIRE(google::protobuf::TextFormat::ParseFromString(
-      R"pb(input: "x" cameras: "c"
-           preprocess { crop { x: 2 y: 0 width: 2 height: 2 } color: BGR layout: NHWC scale: 1 mean: [0, 0, 10] std: [1, 2, 1] })pb",
+      R"pb(input: "x"
+           cameras: "c"
+           preprocess {
+             crop { x: 2 y: 0 width: 2 height: 2 }
+             color: BGR
+             layout: NHWC
+             scale: 1
+             mean: [ 0, 0, 10 ]
+             std: [ 1, 2, 1 ]
+           })pb",
       &b));
   auto out = dual_engine::preprocess_image(img, b, 2, 2);
   // The crop keeps columns 2 and 3 (R = 20, 30); BGR puts B first; NHWC interleaves:
@@ -216,15 +357,26 @@ TEST_CASE("preprocessing follows the interface: crop, colour order, layout, mean
   CHECK(dual_engine::binding_shape(b, 2, 2) == std::vector<int64_t>{1, 2, 2, 3});
 }
 
-TEST_CASE("a stack of cameras with frame history fills its input in order, oldest first", "[interface]") {
+TEST_CASE("a stack of cameras with frame history fills its input in order, oldest first",
+          "[interface]") {
   evals::ClipSpec spec;
   spec.seed = 12;
   spec.frames = 3;
   spec.rig = "tri";
   evals::ClipReader clip(evals::generate_clip_bytes(spec), "stack.clip");
   auto iface = evals::parse_interface(R"pb(
-    inputs { input: "x" cameras: ["left", "right"] history: 2 stack: STACK_AXIS preprocess { scale: 1 } }
-    outputs { output: "y" head: "v" tensor { fields: "a" } })pb",
+                                        inputs {
+                                          input: "x"
+                                          cameras: [ "left", "right" ]
+                                          history: 2
+                                          stack: STACK_AXIS
+                                          preprocess { scale: 1 }
+                                        }
+                                        outputs {
+                                          output: "y"
+                                          head: "v"
+                                          tensor { fields: "a" }
+                                        })pb",
                                       "stack");
   // [1, cameras x frames, C, H, W] at the network's size 32 x 16.
   std::vector<dual_engine::TensorInfo> graph{{"x", {1, 4, 3, 16, 32}, 1}};

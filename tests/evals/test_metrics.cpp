@@ -17,12 +17,40 @@ namespace {
 model::ModelInterface sample_interface(bool with_control = true) {
   std::string text = R"pb(
     inputs { input: "image" cameras: "front" }
-    outputs { output: "out" head: "ego" tensor { fields: ["lane_offset", "lane_heading"] } }
-    outputs { output: "out" head: "lead" lead { score: 2 distance: 3 } }
-    outputs { output: "boxes" head: "objects" objects { form: TOP_K camera: "front" classes: ["car", "pedestrian"] } }
-    outputs { output: "lines" head: "lanes" lanes { lines: 3 x: [10, 20, 40] } }
+    outputs {
+      output: "out"
+      head: "ego"
+      tensor { fields: [ "lane_offset", "lane_heading" ] }
+    }
+    outputs {
+      output: "out"
+      head: "lead"
+      lead { score: 2 distance: 3 }
+    }
+    outputs {
+      output: "boxes"
+      head: "objects"
+      objects {
+        form: TOP_K
+        camera: "front"
+        classes: [ "car", "pedestrian" ]
+      }
+    }
+    outputs {
+      output: "lines"
+      head: "lanes"
+      lanes {
+        lines: 3
+        x: [ 10, 20, 40 ]
+      }
+    }
   )pb";
-  if (with_control) text += R"pb(outputs { output: "out" head: "control" control { steering: 4 acceleration: 5 } })pb";
+  if (with_control)
+    text += R"pb(outputs {
+                   output: "out"
+                   head: "control"
+                   control { steering: 4 acceleration: 5 }
+                 })pb";
   return evals::parse_interface(text, "test interface");
 }
 
@@ -44,7 +72,8 @@ evals::FrameRecord record() {
   return r;
 }
 
-void add_box(outputs::HeadOutput* h, clip::ObjectClass cls, float score, float x0, float y0, float x1, float y1) {
+void add_box(outputs::HeadOutput* h, clip::ObjectClass cls, float score, float x0, float y0,
+             float x1, float y1) {
   auto* d = h->add_objects();
   d->set_cls(cls);
   d->set_score(score);
@@ -52,7 +81,8 @@ void add_box(outputs::HeadOutput* h, clip::ObjectClass cls, float score, float x
   d->set_x0(x0), d->set_y0(y0), d->set_x1(x1), d->set_y1(y1);
 }
 
-void add_truth_box(clip::Frame& f, clip::ObjectClass cls, double x0, double y0, double x1, double y1) {
+void add_truth_box(clip::Frame& f, clip::ObjectClass cls, double x0, double y0, double x1,
+                   double y1) {
   auto* o = f.mutable_labels()->add_objects();
   o->set_cls(cls);
   o->set_visibility(clip::VISIBLE);
@@ -72,12 +102,32 @@ void add_line(clip::Frame& f, double y) {
 
 }  // namespace
 
-TEST_CASE("regression metrics take MAE, RMSE and P95 over frames with outputs that pass the filter", "[metrics]") {
+TEST_CASE("regression metrics take MAE, RMSE and P95 over frames with outputs that pass the filter",
+          "[metrics]") {
   std::vector<suite::MetricSpec> specs{
-      spec(R"pb(name: "mae" regression { head: "ego" field: "lane_offset" truth: "ego.lane_offset" })pb"),
-      spec(R"pb(name: "rmse" regression { head: "ego" field: "lane_offset" truth: "ego.lane_offset" statistic: RMSE })pb"),
-      spec(R"pb(name: "p95" regression { head: "ego" field: "lane_offset" truth: "ego.lane_offset" statistic: P95 })pb"),
-      spec(R"pb(name: "mae_lead" regression { head: "ego" field: "lane_offset" truth: "ego.lane_offset" filter: LEAD_PRESENT })pb")};
+      spec(R"pb(name: "mae"
+                regression { head: "ego" field: "lane_offset" truth: "ego.lane_offset" })pb"),
+      spec(R"pb(name: "rmse"
+                regression {
+                  head: "ego"
+                  field: "lane_offset"
+                  truth: "ego.lane_offset"
+                  statistic: RMSE
+                })pb"),
+      spec(R"pb(name: "p95"
+                regression {
+                  head: "ego"
+                  field: "lane_offset"
+                  truth: "ego.lane_offset"
+                  statistic: P95
+                })pb"),
+      spec(R"pb(name: "mae_lead"
+                regression {
+                  head: "ego"
+                  field: "lane_offset"
+                  truth: "ego.lane_offset"
+                  filter: LEAD_PRESENT
+                })pb")};
   evals::EvalScorer scorer(specs, sample_interface());
   // Truth 0.5 everywhere; outputs 0.3, 0.5, 0.9, 1.5, and a fifth frame with no outputs (a gap).
   const float outs[] = {0.3f, 0.5f, 0.9f, 1.5f};
@@ -97,22 +147,27 @@ TEST_CASE("regression metrics take MAE, RMSE and P95 over frames with outputs th
   }
   auto m = scorer.summary();
   // |errors| = 0.2, 0, 0.4, 1.0 (the gap frame is not scored).
-  CHECK(m.at("mae") == Approx((0.2 + 0 + 0.4 + 1.0) / 4));                  // 0.4
-  CHECK(m.at("rmse") == Approx(std::sqrt((0.04 + 0 + 0.16 + 1.0) / 4)));    // sqrt(0.3)
-  CHECK(m.at("p95") == Approx(1.0));                                        // nearest rank ceil(3.8) = 4th of 4
-  CHECK(m.at("mae_lead") == Approx((0.2 + 0) / 2));                         // frames 0 and 1 have a lead
+  CHECK(m.at("mae") == Approx((0.2 + 0 + 0.4 + 1.0) / 4));                // 0.4
+  CHECK(m.at("rmse") == Approx(std::sqrt((0.04 + 0 + 0.16 + 1.0) / 4)));  // sqrt(0.3)
+  CHECK(m.at("p95") == Approx(1.0));                 // nearest rank ceil(3.8) = 4th of 4
+  CHECK(m.at("mae_lead") == Approx((0.2 + 0) / 2));  // frames 0 and 1 have a lead
   CHECK(m.at("command_gaps") == 1);
   CHECK(m.at("output_gaps") == 1);
   // The truth series the viewer draws beside the output.
   bool has_truth = false;
-  for (const auto& s : scorer.series()) has_truth |= s.name == "truth.ego.lane_offset" && s.values.size() == 5;
+  for (const auto& s : scorer.series())
+    has_truth |= s.name == "truth.ego.lane_offset" && s.values.size() == 5;
   CHECK(has_truth);
 }
 
 TEST_CASE("lead metrics count frames: recall, precision and distance error", "[metrics]") {
-  std::vector<suite::MetricSpec> specs{spec(R"pb(name: "recall" lead { head: "lead" })pb"),
-                                       spec(R"pb(name: "precision" lead { head: "lead" output: LEAD_PRECISION })pb"),
-                                       spec(R"pb(name: "distance" lead { head: "lead" output: LEAD_DISTANCE_MAE })pb")};
+  std::vector<suite::MetricSpec> specs{
+      spec(R"pb(name: "recall"
+                lead { head: "lead" })pb"),
+      spec(R"pb(name: "precision"
+                lead { head: "lead" output: LEAD_PRECISION })pb"),
+      spec(R"pb(name: "distance"
+                lead { head: "lead" output: LEAD_DISTANCE_MAE })pb")};
   evals::EvalScorer scorer(specs, sample_interface());
   // Truth lead: yes, yes, no, no. Predicted: yes, no, yes, no.
   const bool truth[] = {true, true, false, false}, said[] = {true, false, true, false};
@@ -129,17 +184,25 @@ TEST_CASE("lead metrics count frames: recall, precision and distance error", "[m
   auto m = scorer.summary();
   CHECK(m.at("recall.tp") == 1);
   CHECK(m.at("recall.fn") == 1);
-  CHECK(m.at("recall") == Approx(0.5));         // 1 / (1 + 1)
+  CHECK(m.at("recall") == Approx(0.5));  // 1 / (1 + 1)
   CHECK(m.at("precision.fp") == 1);
-  CHECK(m.at("precision") == Approx(0.5));      // 1 / (1 + 1)
-  CHECK(m.at("distance") == Approx(2.0));       // frame 0 only: |22 - 20|
+  CHECK(m.at("precision") == Approx(0.5));  // 1 / (1 + 1)
+  CHECK(m.at("distance") == Approx(2.0));   // frame 0 only: |22 - 20|
 }
 
-TEST_CASE("detection AP, precision and recall per clip, with classes and ignore regions", "[metrics][detection]") {
-  auto ap = spec(R"pb(name: "ap" detection { head: "objects" interpolation: VOC_ALL_POINTS })pb");
-  auto precision = spec(R"pb(name: "p" detection { head: "objects" output: PRECISION })pb");
-  auto recall = spec(R"pb(name: "r" detection { head: "objects" output: RECALL })pb");
-  auto peds = spec(R"pb(name: "ap_ped" detection { head: "objects" classes: ["pedestrian"] })pb");
+TEST_CASE("detection AP, precision and recall per clip, with classes and ignore regions",
+          "[metrics][detection]") {
+  auto ap = spec(R"pb(name: "ap"
+                      detection { head: "objects" interpolation: VOC_ALL_POINTS })pb");
+  auto precision = spec(R"pb(name: "p"
+                             detection { head: "objects" output: PRECISION })pb");
+  auto recall = spec(R"pb(name: "r"
+                          detection { head: "objects" output: RECALL })pb");
+  auto peds = spec(R"pb(name: "ap_ped"
+                        detection {
+                          head: "objects"
+                          classes: [ "pedestrian" ]
+                        })pb");
   auto run = [&](bool ignore_region) {
     evals::EvalScorer scorer({ap, precision, recall, peds}, sample_interface());
     // Frame 0: cars at [0,0,10,10] and [50,50,60,60]; detections: the first (0.9), one at
@@ -175,7 +238,8 @@ TEST_CASE("detection AP, precision and recall per clip, with classes and ignore 
     // No pedestrian anywhere: AP undefined on this clip, so not reported (not paired by the gate).
     CHECK(m.count("ap_ped") == 0);
     for (const auto& s : series) {
-      if (s.name == "frame.ap") CHECK(s.values == std::vector<float>{1, 1});  // frame 0: 1 FP; frame 1: 1 miss
+      if (s.name == "frame.ap")
+        CHECK(s.values == std::vector<float>{1, 1});  // frame 0: 1 FP; frame 1: 1 miss
     }
   }
   SECTION("a detection inside a DontCare region is neither true nor false") {
@@ -186,9 +250,12 @@ TEST_CASE("detection AP, precision and recall per clip, with classes and ignore 
   }
 }
 
-TEST_CASE("lane metrics match lines by mean lateral distance, then score the matched ones", "[metrics]") {
-  std::vector<suite::MetricSpec> specs{spec(R"pb(name: "f1" lane { head: "lanes" output: LANE_F1 })pb"),
-                                       spec(R"pb(name: "err20" lane { head: "lanes" x: 20 })pb")};
+TEST_CASE("lane metrics match lines by mean lateral distance, then score the matched ones",
+          "[metrics]") {
+  std::vector<suite::MetricSpec> specs{spec(R"pb(name: "f1"
+                                                 lane { head: "lanes" output: LANE_F1 })pb"),
+                                       spec(R"pb(name: "err20"
+                                                 lane { head: "lanes" x: 20 })pb")};
   evals::EvalScorer scorer(specs, sample_interface());
   clip::Frame f;
   add_line(f, 1.8);
@@ -196,7 +263,8 @@ TEST_CASE("lane metrics match lines by mean lateral distance, then score the mat
   add_line(f, 5.4);
   auto r = record();
   auto* h = head(r, "lanes");
-  // Predicted: 1.9 (0.1 m from 1.8: a match), -1.0 (0.8 m from -1.8: beyond 0.5 m), 8.0 (none near).
+  // Predicted: 1.9 (0.1 m from 1.8: a match), -1.0 (0.8 m from -1.8: beyond 0.5 m), 8.0 (none
+  // near).
   for (float y : {1.9f, -1.0f, 8.0f}) {
     auto* l = h->add_lanes();
     for (float x : {10.0f, 20.0f, 40.0f}) {
@@ -226,34 +294,57 @@ TEST_CASE("command gaps are counted only for a network with a control head", "[m
   }
 }
 
-TEST_CASE("declared metrics define their unit, direction and the counts behind ratios", "[metrics]") {
-  auto defs = evals::metric_defs(spec(R"pb(name: "r" detection { head: "objects" output: RECALL classes: ["car"] })pb"));
+TEST_CASE("declared metrics define their unit, direction and the counts behind ratios",
+          "[metrics]") {
+  auto defs = evals::metric_defs(spec(R"pb(name: "r"
+                                           detection {
+                                             head: "objects"
+                                             output: RECALL
+                                             classes: [ "car" ]
+                                           })pb"));
   REQUIRE(defs.size() == 3);
   CHECK(defs[0].direction == suite::HIGHER_IS_BETTER);
   CHECK(defs[0].ratio_numerator == "r.tp");
   CHECK(defs[0].ratio_other == "r.fn");
   CHECK(defs[0].description.find("2D IoU") != std::string::npos);
   CHECK(defs[1].auxiliary);
-  auto reg = evals::metric_defs(spec(R"pb(name: "s" regression { head: "c" field: "steering" truth: "control.steering" })pb"));
+  auto reg = evals::metric_defs(
+      spec(R"pb(name: "s"
+                regression { head: "c" field: "steering" truth: "control.steering" })pb"));
   CHECK(reg[0].unit == "rad");
   CHECK(reg[0].direction == suite::LOWER_IS_BETTER);
   CHECK(reg[0].series == "out.c.steering");
-  CHECK(evals::metric_spec_error(spec(R"pb(name: "x" regression { head: "c" field: "f" truth: "ego.speed" })pb"))
+  CHECK(evals::metric_spec_error(
+            spec(R"pb(name: "x"
+                      regression { head: "c" field: "f" truth: "ego.speed" })pb"))
             .find("unknown truth field 'ego.speed'") != std::string::npos);
-  CHECK(evals::metric_spec_error(spec(R"pb(name: "x")pb")).find("has no kind") != std::string::npos);
-  CHECK(evals::metric_spec_error(spec(R"pb(name: "frames" lead { head: "l" })pb")).find("system metric") !=
+  CHECK(evals::metric_spec_error(spec(R"pb(name: "x")pb")).find("has no kind") !=
         std::string::npos);
+  CHECK(evals::metric_spec_error(spec(R"pb(name: "frames"
+                                           lead { head: "l" })pb"))
+            .find("system metric") != std::string::npos);
 }
 
-TEST_CASE("a suite is checked against the model's heads and the clips' cameras and truth", "[metrics][suite]") {
-  auto suite = evals::parse_suite(R"pb(
-    name: "s" board_type: "b" clips { sha256: "0000000000000000000000000000000000000000000000000000000000000000" }
-    scenarios { name: "split" }
-    metrics { name: "ap" detection { head: "objects" } }
-    metrics { name: "steer" regression { head: "control" field: "steering" truth: "control.steering" } }
-    gates { metric: "ap" max_abs_degradation: 0.05 }
-    gates { metric: "command_gaps" max_abs_degradation: 0 }
-  )pb", "s.textproto");
+TEST_CASE("a suite is checked against the model's heads and the clips' cameras and truth",
+          "[metrics][suite]") {
+  auto suite = evals::parse_suite(
+      R"pb(
+        name: "s"
+        board_type: "b"
+        clips { sha256: "0000000000000000000000000000000000000000000000000000000000000000" }
+        scenarios { name: "split" }
+        metrics {
+          name: "ap"
+          detection { head: "objects" }
+        }
+        metrics {
+          name: "steer"
+          regression { head: "control" field: "steering" truth: "control.steering" }
+        }
+        gates { metric: "ap" max_abs_degradation: 0.05 }
+        gates { metric: "command_gaps" max_abs_degradation: 0 }
+      )pb",
+      "s.textproto");
   clip::ClipHeader header;
   header.set_format_version(2);
   header.add_cameras()->set_name("front");
@@ -262,27 +353,40 @@ TEST_CASE("a suite is checked against the model's heads and the clips' cameras a
   const std::vector<std::pair<std::string, clip::ClipHeader>> clips{{"drive-1", header}};
   CHECK_NOTHROW(evals::check_suite_fit(suite, sample_interface(), "cand", clips));
   // A model without a control head: the regression metric reads a head it lacks.
-  CHECK_THROWS_WITH(evals::check_suite_fit(suite, sample_interface(false), "cand", clips),
-                    Catch::Contains("metric 'steer' reads head 'control', which the model does not have"));
+  CHECK_THROWS_WITH(
+      evals::check_suite_fit(suite, sample_interface(false), "cand", clips),
+      Catch::Contains("metric 'steer' reads head 'control', which the model does not have"));
   // A clip without 2D boxes.
   auto no_boxes = header;
   no_boxes.clear_truth();
   no_boxes.add_truth("control");
-  CHECK_THROWS_WITH(evals::check_suite_fit(suite, sample_interface(), "cand", {{"drive-2", no_boxes}}),
-                    Catch::Contains("metric 'ap' needs ground truth 'objects.2d', which clip drive-2 does not carry"));
+  CHECK_THROWS_WITH(
+      evals::check_suite_fit(suite, sample_interface(), "cand", {{"drive-2", no_boxes}}),
+      Catch::Contains(
+          "metric 'ap' needs ground truth 'objects.2d', which clip drive-2 does not carry"));
   // A clip without the camera the model reads.
   auto other_camera = header;
   other_camera.mutable_cameras(0)->set_name("left");
-  CHECK_THROWS_WITH(evals::check_suite_fit(suite, sample_interface(), "cand", {{"drive-3", other_camera}}),
-                    Catch::Contains("camera 'front', which clip drive-3 does not have"));
+  CHECK_THROWS_WITH(
+      evals::check_suite_fit(suite, sample_interface(), "cand", {{"drive-3", other_camera}}),
+      Catch::Contains("camera 'front', which clip drive-3 does not have"));
   // A gate on a metric nobody declared names the declared ones.
-  CHECK_THROWS_WITH(evals::parse_suite(R"pb(
-    name: "s" board_type: "b" clips { sha256: "0000000000000000000000000000000000000000000000000000000000000000" }
-    scenarios { name: "split" }
-    metrics { name: "ap" detection { head: "objects" } }
-    gates { metric: "map" max_abs_degradation: 0.05 }
-  )pb", "t.textproto"),
-                    Catch::Contains("t.textproto:5: field 'gates.metric': unknown metric 'map': declare it under metrics (declared: ap)"));
+  CHECK_THROWS_WITH(
+      evals::parse_suite(
+          R"pb(
+            name: "s"
+            board_type: "b"
+            clips { sha256: "0000000000000000000000000000000000000000000000000000000000000000" }
+            scenarios { name: "split" }
+            metrics {
+              name: "ap"
+              detection { head: "objects" }
+            }
+            gates { metric: "map" max_abs_degradation: 0.05 }
+          )pb",
+          "t.textproto"),
+      Catch::Contains("t.textproto:5: field 'gates.metric': unknown metric 'map': declare it under "
+                      "metrics (declared: ap)"));
 }
 
 TEST_CASE("per-frame series round-trip through the compressed codec", "[metrics]") {

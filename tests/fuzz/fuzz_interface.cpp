@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const evals::InterfaceError&) {
     return 0;
   }
-  HIL_FUZZ_CHECK(iface.inputs_size() > 0 && iface.outputs_size() > 0, "an interface without bindings was accepted");
+  HIL_FUZZ_CHECK(iface.inputs_size() > 0 && iface.outputs_size() > 0,
+                 "an interface without bindings was accepted");
   clip::ClipHeader header;
   for (const auto& cam : evals::interface_cameras(iface)) {
     auto* c = header.add_cameras();
@@ -53,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // how many values each output holds, the next two a grid's height and width.
     std::vector<float> values(tail.size() / 4);
     if (!values.empty()) std::memcpy(values.data(), tail.data(), values.size() * 4);
-    const size_t n = tail.empty() ? 0 : std::min<size_t>(values.size(), static_cast<unsigned char>(tail[0]));
+    const size_t n =
+        tail.empty() ? 0 : std::min<size_t>(values.size(), static_cast<unsigned char>(tail[0]));
     const int64_t h = tail.size() > 1 ? 1 + static_cast<unsigned char>(tail[1]) % 8 : 1;
     const int64_t w = tail.size() > 2 ? 1 + static_cast<unsigned char>(tail[2]) % 8 : 1;
     std::map<std::string, evals::OutputTensor> tensors;
@@ -72,8 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       tensors[o.output()] = t;
     }
     auto out = heads.decode(tensors);
-    HIL_FUZZ_CHECK(out.heads_size() == iface.outputs_size(), "%d heads decoded for %d bindings", out.heads_size(),
-                   iface.outputs_size());
+    HIL_FUZZ_CHECK(out.heads_size() == iface.outputs_size(), "%d heads decoded for %d bindings",
+                   out.heads_size(), iface.outputs_size());
   } catch (const evals::InterfaceError&) {
   }
   return 0;

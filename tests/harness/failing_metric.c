@@ -23,6 +23,7 @@ static int finish(void* state, double* value, int* defined, const char** error) 
 }
 static void end(void* state) { free(state); }
 
-static const hil_metric_plugin kPlugin = {HIL_METRIC_PLUGIN_ABI, "failing", "", 0, "fails", begin, add_frame, finish, end};
+static const hil_metric_plugin kPlugin = {
+    HIL_METRIC_PLUGIN_ABI, "failing", "", 0, "fails", begin, add_frame, finish, end};
 
 const hil_metric_plugin* hil_metric_plugin_v1(void) { return &kPlugin; }

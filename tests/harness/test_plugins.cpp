@@ -36,13 +36,15 @@ std::filesystem::path plugin_suite(const TempDir& dir, const std::string& plugin
 
 }  // namespace
 
-TEST_CASE("a suite's metric plugin scores every eval on the scheduler, from the board's decoded outputs",
-          "[scheduler][plugins]") {
+TEST_CASE(
+    "a suite's metric plugin scores every eval on the scheduler, from the board's decoded outputs",
+    "[scheduler][plugins]") {
   Farm farm(2);
   farm.wait_for_boards(2);
   harness::Client c(farm.client());
   auto req = paired_request(farm.dir, 3);
-  req.suite = plugin_suite(farm.dir, "library: \"" + kPlugin + "\" direction: LOWER_IS_BETTER unit: \"rad/frame\"")
+  req.suite = plugin_suite(farm.dir, "library: \"" + kPlugin +
+                                         "\" direction: LOWER_IS_BETTER unit: \"rad/frame\"")
                   .string();
   auto ack = c.submit(harness::prepare_run(c, req));
   auto status = c.watch(ack.run_id(), {});
@@ -50,7 +52,8 @@ TEST_CASE("a suite's metric plugin scores every eval on the scheduler, from the 
   db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
   db::Store store(d);
   auto st = d.prepare(
-      "SELECT e.id, m.value FROM evals e JOIN eval_metrics m ON m.eval_id = e.id JOIN metric_defs md ON "
+      "SELECT e.id, m.value FROM evals e JOIN eval_metrics m ON m.eval_id = e.id JOIN metric_defs "
+      "md ON "
       "md.id = m.metric_id WHERE e.run_id = ?1 AND md.name = 'jerk' ORDER BY e.id");
   st.bind_all(ack.run_id());
   int evals = 0;
@@ -59,11 +62,13 @@ TEST_CASE("a suite's metric plugin scores every eval on the scheduler, from the 
     // Mean |steering(t) - steering(t-1)| from the stored output series.
     std::vector<float> steering;
     for (const auto& s : store.frame_series(st.int64(0))) {
-      if (s.name == "out.control.steering") steering = evals::decode_series(s.data, s.frames, s.codec);
+      if (s.name == "out.control.steering")
+        steering = evals::decode_series(s.data, s.frames, s.codec);
     }
     REQUIRE(steering.size() == 8);
     double sum = 0;
-    for (size_t k = 1; k < steering.size(); ++k) sum += std::abs(static_cast<double>(steering[k]) - steering[k - 1]);
+    for (size_t k = 1; k < steering.size(); ++k)
+      sum += std::abs(static_cast<double>(steering[k]) - steering[k - 1]);
     CHECK(st.real(1) == Approx(sum / 7).epsilon(1e-5));
     CHECK(st.real(1) > 0);
   }
@@ -74,8 +79,10 @@ TEST_CASE("a suite's metric plugin scores every eval on the scheduler, from the 
   CHECK(gated);
 }
 
-TEST_CASE("a plugin that cannot be found, or that disagrees with its declaration, is refused at submission",
-          "[scheduler][plugins]") {
+TEST_CASE(
+    "a plugin that cannot be found, or that disagrees with its declaration, is refused at "
+    "submission",
+    "[scheduler][plugins]") {
   Farm farm(1);
   farm.wait_for_boards(1);
   harness::Client c(farm.client());
@@ -93,8 +100,9 @@ TEST_CASE("a plugin that cannot be found, or that disagrees with its declaration
                         Catch::Contains("says lower"));
   CHECK_THROWS_WITH(submit("library: \"" + kPlugin + "\" direction: LOWER_IS_BETTER unit: \"m\""),
                     Catch::Contains("the suite gives unit 'm'"));
-  CHECK_THROWS_WITH(submit("library: \"" + kPlugin + "\" params: \"bogus\" direction: LOWER_IS_BETTER"),
-                    Catch::Contains("refuses params 'bogus': params: expected head=NAME"));
+  CHECK_THROWS_WITH(
+      submit("library: \"" + kPlugin + "\" params: \"bogus\" direction: LOWER_IS_BETTER"),
+      Catch::Contains("refuses params 'bogus': params: expected head=NAME"));
   // Nothing was stored for the refused runs.
   db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
   auto st = d.prepare("SELECT COUNT(*) FROM runs");
@@ -102,12 +110,14 @@ TEST_CASE("a plugin that cannot be found, or that disagrees with its declaration
   CHECK(st.int64(0) == 0);
 }
 
-TEST_CASE("a plugin that fails on an eval fails that eval with its message, not the board", "[scheduler][plugins]") {
+TEST_CASE("a plugin that fails on an eval fails that eval with its message, not the board",
+          "[scheduler][plugins]") {
   Farm farm(2);
   farm.wait_for_boards(2);
   harness::Client c(farm.client());
   auto req = paired_request(farm.dir, 2);
-  req.suite = plugin_suite(farm.dir, "library: \"" + kFailing + "\" direction: LOWER_IS_BETTER").string();
+  req.suite =
+      plugin_suite(farm.dir, "library: \"" + kFailing + "\" direction: LOWER_IS_BETTER").string();
   auto ack = c.submit(harness::prepare_run(c, req));
   REQUIRE(c.watch(ack.run_id(), {}).state() == "done");
   db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
@@ -127,8 +137,10 @@ TEST_CASE("a plugin that fails on an eval fails that eval with its message, not 
   CHECK(boards.int64(0) == 0);
 }
 
-TEST_CASE("the scheduler itself refuses a revision without an interface, or one lacking a head the suite reads",
-          "[scheduler][interface]") {
+TEST_CASE(
+    "the scheduler itself refuses a revision without an interface, or one lacking a head the suite "
+    "reads",
+    "[scheduler][interface]") {
   Farm farm(1);
   farm.wait_for_boards(1);
   harness::Client c(farm.client());
@@ -139,7 +151,8 @@ TEST_CASE("the scheduler itself refuses a revision without an interface, or one 
   run.mutable_candidate()->set_sha256(c.upload_bytes(junk, "junk"));
   run.mutable_candidate()->set_name("junk");
   CHECK_THROWS_WITH(c.submit(run), Catch::Contains("revision junk carries no model interface"));
-  // A real network whose interface calls its lead head "lead2": the suite's lead_recall reads "lead".
+  // A real network whose interface calls its lead head "lead2": the suite's lead_recall reads
+  // "lead".
   auto bytes = evals::read_file(write_revision(farm.dir, "renamed", 3));
   auto text = *evals::onnx_interface_text(bytes);
   auto pos = text.find("head: \"lead\"");
@@ -148,9 +161,11 @@ TEST_CASE("the scheduler itself refuses a revision without an interface, or one 
   const auto renamed = dual_engine::embed_interface(bytes, text);
   run.mutable_candidate()->set_sha256(c.upload_bytes(renamed, "renamed"));
   run.mutable_candidate()->set_name("renamed");
-  CHECK_THROWS_WITH(c.submit(run), Catch::Contains("revision renamed") &&
-                                       Catch::Contains("metric 'lead_recall' reads head 'lead', which the model does "
-                                                       "not have (its heads: control, lead2, ego)"));
+  CHECK_THROWS_WITH(
+      c.submit(run),
+      Catch::Contains("revision renamed") &&
+          Catch::Contains("metric 'lead_recall' reads head 'lead', which the model does "
+                          "not have (its heads: control, lead2, ego)"));
   db::Database d(farm.dir / "hil.db", db::OpenMode::kReadOnly);
   auto st = d.prepare("SELECT COUNT(*) FROM runs");
   st.step();

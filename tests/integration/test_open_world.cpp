@@ -21,7 +21,8 @@ using test::Process;
 
 namespace {
 
-const std::filesystem::path kSamples = std::filesystem::path(HIL_SOURCE_DIR) / "dual_engine/samples/tri-cam";
+const std::filesystem::path kSamples =
+    std::filesystem::path(HIL_SOURCE_DIR) / "dual_engine/samples/tri-cam";
 
 std::string run(const std::vector<std::string>& argv, int* rc) {
   Process p(argv);
@@ -40,16 +41,19 @@ std::vector<std::filesystem::path> clips_in(const std::filesystem::path& dir) {
   return out;
 }
 
-void write_suite(const std::filesystem::path& path, const std::string& clips_dir, bool lanes_and_control) {
+void write_suite(const std::filesystem::path& path, const std::string& clips_dir,
+                 bool lanes_and_control) {
   std::ofstream s(path);
   s << "name: \"" << path.stem().string() << "\"\nboard_type: \"fsd-hw3\"\n"
     << "clips { paths: \"" << clips_dir << "\" }\n"
     << "scenarios { name: \"split\" mode: \"split\" }\n"
-    << "metrics { name: \"front_ap50\" detection { head: \"objects_front\" classes: [\"car\", \"truck\", "
+    << "metrics { name: \"front_ap50\" detection { head: \"objects_front\" classes: [\"car\", "
+       "\"truck\", "
        "\"pedestrian\", \"cyclist\"] max_occlusion: PARTLY_OCCLUDED min_height_px: 8 } }\n";
   if (lanes_and_control) {
     s << "metrics { name: \"lane_f1\" lane { head: \"lanes\" output: LANE_F1 } }\n"
-      << "metrics { name: \"steering_mae\" regression { head: \"control\" field: \"steering\" truth: "
+      << "metrics { name: \"steering_mae\" regression { head: \"control\" field: \"steering\" "
+         "truth: "
          "\"control.steering\" } }\n"
       << "gates { metric: \"lane_f1\" max_abs_degradation: 0.2 min_clips: 2 blocking: true }\n";
   }
@@ -57,22 +61,27 @@ void write_suite(const std::filesystem::path& path, const std::string& clips_dir
     << "gates { metric: \"command_gaps\" max_abs_degradation: 0 min_clips: 2 blocking: true }\n";
 }
 
-// Gates base-s2 against base-s1 on a local rack; returns {clip name -> metric -> candidate's value}.
-std::map<std::string, std::map<std::string, double>> gate(const std::filesystem::path& dir, const std::string& name,
-                                                         std::string* output) {
+// Gates base-s2 against base-s1 on a local rack; returns {clip name -> metric -> candidate's
+// value}.
+std::map<std::string, std::map<std::string, double>> gate(const std::filesystem::path& dir,
+                                                          const std::string& name,
+                                                          std::string* output) {
   const std::string hil = test::hil_binary().string();
   int rc = -1;
-  *output = run({hil, "gate", "--local", "2", "--local-dir", (dir / ("rack-" + name)).string(), "--candidate",
-                 (kSamples / "base-s2.onnx").string(), "--baseline", (kSamples / "base-s1.onnx").string(), "--suite",
-                 (dir / (name + ".textproto")).string(), "--json", (dir / (name + ".json")).string()},
-                &rc);
+  *output =
+      run({hil, "gate", "--local", "2", "--local-dir", (dir / ("rack-" + name)).string(),
+           "--candidate", (kSamples / "base-s2.onnx").string(), "--baseline",
+           (kSamples / "base-s1.onnx").string(), "--suite", (dir / (name + ".textproto")).string(),
+           "--json", (dir / (name + ".json")).string()},
+          &rc);
   INFO(*output);
   CHECK((rc == 0 || rc == 1 || rc == 2));  // a verdict, not an error
   CHECK(output->find("VERDICT:") != std::string::npos);
   db::Database d(dir / ("rack-" + name) / "hil.db", db::OpenMode::kReadOnly);
   auto st = d.prepare(
       "SELECT c.name, md.name, m.value FROM evals e JOIN revisions r ON r.id = e.revision_id "
-      "JOIN clips c ON c.id = e.clip_id JOIN eval_metrics m ON m.eval_id = e.id JOIN metric_defs md ON "
+      "JOIN clips c ON c.id = e.clip_id JOIN eval_metrics m ON m.eval_id = e.id JOIN metric_defs "
+      "md ON "
       "md.id = m.metric_id WHERE e.state = 'succeeded' AND r.name = 'base-s2'");
   std::map<std::string, std::map<std::string, double>> out;
   while (st.step()) out[st.text(0)][st.text(1)] = st.real(2);
@@ -84,15 +93,21 @@ std::map<std::string, std::map<std::string, double>> gate(const std::filesystem:
 
 }  // namespace
 
-TEST_CASE("recorded drives in both label forms import and gate end to end, measured as their source clips",
-          "[integration][open-world]") {
+TEST_CASE(
+    "recorded drives in both label forms import and gate end to end, measured as their source "
+    "clips",
+    "[integration][open-world]") {
   const std::string hil = test::hil_binary().string();
   REQUIRE(std::filesystem::exists(kSamples / "base-s1.onnx"));
   test::TempDir dir;
   int rc = -1;
-  auto out = run({hil, "clips", "generate", "--count", "4", "--frames", "12", "--seed", "7100", "--rig", "tri",
-                  "--width", "256", "--height", "128", "--encoding", "jpeg", "--conditions", "clear,rain",
-                  "--out", (dir / "gen").string()},
+  auto out = run({hil,          "clips",    "generate",
+                  "--count",    "4",        "--frames",
+                  "12",         "--seed",   "7100",
+                  "--rig",      "tri",      "--width",
+                  "256",        "--height", "128",
+                  "--encoding", "jpeg",     "--conditions",
+                  "clear,rain", "--out",    (dir / "gen").string()},
                  &rc);
   REQUIRE(rc == 0);
   const auto generated = clips_in(dir / "gen");
@@ -102,29 +117,48 @@ TEST_CASE("recorded drives in both label forms import and gate end to end, measu
     const auto jsonl = dir / "drives" / ("jsonl-" + std::to_string(i));
     out = run({hil, "clips", "export", generated[i].string(), "--out", jsonl.string()}, &rc);
     REQUIRE(rc == 0);
-    out = run({hil, "clips", "import", "--camera", "front=" + (jsonl / "front.avi").string(), "--camera",
-               "left=" + (jsonl / "left.avi").string(), "--camera", "right=" + (jsonl / "right.avi").string(),
-               "--labels", (jsonl / "labels.jsonl").string(), "--out", (dir / "imported-jsonl").string()},
+    out = run({hil, "clips", "import", "--camera", "front=" + (jsonl / "front.avi").string(),
+               "--camera", "left=" + (jsonl / "left.avi").string(), "--camera",
+               "right=" + (jsonl / "right.avi").string(), "--labels",
+               (jsonl / "labels.jsonl").string(), "--out", (dir / "imported-jsonl").string()},
               &rc);
     INFO(out);
     REQUIRE(rc == 0);
     // KITTI tracking labels of the front camera, PNG frames.
     const auto kitti = dir / "drives" / ("kitti-" + std::to_string(i));
-    out = run({hil, "clips", "export", generated[i].string(), "--out", kitti.string(), "--labels", "kitti", "--frames",
-               "png"},
+    out = run({hil, "clips", "export", generated[i].string(), "--out", kitti.string(), "--labels",
+               "kitti", "--frames", "png"},
               &rc);
     REQUIRE(rc == 0);
-    out = run({hil, "clips", "import", "--camera", "front=" + (kitti / "front").string(), "--camera",
-               "left=" + (kitti / "left").string(), "--camera", "right=" + (kitti / "right").string(), "--labels",
-               (kitti / "labels.txt").string(), "--kitti-calib", (kitti / "calib.txt").string(), "--kitti-camera",
-               "front", "--fps", "36", "--name", "kitti-" + std::to_string(i), "--out", (dir / "imported-kitti").string()},
+    out = run({hil,
+               "clips",
+               "import",
+               "--camera",
+               "front=" + (kitti / "front").string(),
+               "--camera",
+               "left=" + (kitti / "left").string(),
+               "--camera",
+               "right=" + (kitti / "right").string(),
+               "--labels",
+               (kitti / "labels.txt").string(),
+               "--kitti-calib",
+               (kitti / "calib.txt").string(),
+               "--kitti-camera",
+               "front",
+               "--fps",
+               "36",
+               "--name",
+               "kitti-" + std::to_string(i),
+               "--out",
+               (dir / "imported-kitti").string()},
               &rc);
     INFO(out);
     REQUIRE(rc == 0);
   }
   // The truth survives the round trip: JSON lines exactly, KITTI through its
   // calib within rounding (cones become "unknown": KITTI has no such class).
-  const auto jsonl_clips = clips_in(dir / "imported-jsonl"), kitti_clips = clips_in(dir / "imported-kitti");
+  const auto jsonl_clips = clips_in(dir / "imported-jsonl"),
+             kitti_clips = clips_in(dir / "imported-kitti");
   REQUIRE(jsonl_clips.size() == 4);
   REQUIRE(kitti_clips.size() == 4);
   for (const auto& g : generated) {
@@ -153,7 +187,8 @@ TEST_CASE("recorded drives in both label forms import and gate end to end, measu
       // Pixels: one more lossy round trip (Motion JPEG, then JPEG q90), close on average.
       const auto pa = src.image(a, "left"), pb = jsonl_match->image(b, "left");
       double diff = 0;
-      for (size_t i = 0; i < pa.pixels.size(); ++i) diff += std::abs(int(pa.pixels[i]) - int(pb.pixels[i]));
+      for (size_t i = 0; i < pa.pixels.size(); ++i)
+        diff += std::abs(int(pa.pixels[i]) - int(pb.pixels[i]));
       CHECK(diff / static_cast<double>(pa.pixels.size()) < 4.0);  // 8-bit levels
     }
   }
@@ -189,7 +224,8 @@ TEST_CASE("recorded drives in both label forms import and gate end to end, measu
 
   write_suite(dir / "generated.textproto", "gen", true);
   write_suite(dir / "jsonl.textproto", "imported-jsonl", true);
-  write_suite(dir / "kitti.textproto", "imported-kitti", false);  // KITTI carries no lanes or control
+  write_suite(dir / "kitti.textproto", "imported-kitti",
+              false);  // KITTI carries no lanes or control
   std::string gen_out, jsonl_out, kitti_out;
   auto reference = gate(dir.path(), "generated", &gen_out);
   auto from_jsonl = gate(dir.path(), "jsonl", &jsonl_out);
@@ -213,7 +249,8 @@ TEST_CASE("recorded drives in both label forms import and gate end to end, measu
   // The KITTI drives' detection scores match the sources' too.
   std::vector<double> ref_ap, kitti_ap;
   for (const auto& [name, m] : reference) ref_ap.push_back(m.at("front_ap50"));
-  for (const auto& [name, m] : from_kitti) kitti_ap.push_back(m.count("front_ap50") ? m.at("front_ap50") : NAN);
+  for (const auto& [name, m] : from_kitti)
+    kitti_ap.push_back(m.count("front_ap50") ? m.at("front_ap50") : NAN);
   double ref_mean = 0, kitti_mean = 0;
   for (size_t i = 0; i < 4; ++i) ref_mean += ref_ap[i] / 4, kitti_mean += kitti_ap[i] / 4;
   CHECK(std::abs(ref_mean - kitti_mean) < 0.1);
@@ -228,8 +265,8 @@ TEST_CASE("recorded drives in both label forms import and gate end to end, measu
   }
   setenv("QT_QPA_PLATFORM", "offscreen", 1);
   const auto shot = dir / "imported.png";
-  out = run({viewer.string(), (dir / "rack-jsonl" / "hil.db").string(), "--camera", "all", "--screenshot",
-             shot.string(), "--size", "1200x800"},
+  out = run({viewer.string(), (dir / "rack-jsonl" / "hil.db").string(), "--camera", "all",
+             "--screenshot", shot.string(), "--size", "1200x800"},
             &rc);
   INFO(out);
   CHECK(rc == 0);

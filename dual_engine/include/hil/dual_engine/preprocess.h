@@ -27,25 +27,27 @@ namespace hil::dual_engine {
 // interleaved channels for NHWC), ready to be copied into the input tensor.
 // `reduced`: the image was decoded at 1/reduced of the camera's size (the
 // binding's crop is in the camera's pixels).
-std::vector<float> preprocess_image(const evals::Image& image, const model::InputBinding& binding, uint32_t width,
-                                    uint32_t height, uint32_t reduced = 1);
+std::vector<float> preprocess_image(const evals::Image& image, const model::InputBinding& binding,
+                                    uint32_t width, uint32_t height, uint32_t reduced = 1);
 
 // How much smaller than the camera a JPEG frame can be decoded for this
 // binding without decoding fewer pixels than the network takes (1, 2, 4, 8;
 // 1 for other encodings, or a crop not on the reduced grid).
-uint32_t decode_reduction(const clip::Camera& camera, const model::InputBinding& binding, uint32_t width,
-                          uint32_t height);
+uint32_t decode_reduction(const clip::Camera& camera, const model::InputBinding& binding,
+                          uint32_t width, uint32_t height);
 
 // A camera's image for a binding: decoded (reduced where decode_reduction
 // allows) and preprocessed. What boards run and training data are made with.
-std::vector<float> camera_input(const evals::ClipReader& clip, const clip::Frame& frame, const std::string& camera,
-                                const model::InputBinding& binding, uint32_t width, uint32_t height,
-                                double* decode_seconds = nullptr, double* preprocess_seconds = nullptr);
+std::vector<float> camera_input(const evals::ClipReader& clip, const clip::Frame& frame,
+                                const std::string& camera, const model::InputBinding& binding,
+                                uint32_t width, uint32_t height, double* decode_seconds = nullptr,
+                                double* preprocess_seconds = nullptr);
 
 // The input shape a binding gives for the network's image size: NCHW
 // [1, C*n, H, W] or [1, n, C, H, W] (STACK_AXIS), NHWC [1, H, W, C*n] or
 // [1, n, H, W, C], with C = 3 (1 for GRAY) and n = cameras x history.
-std::vector<int64_t> binding_shape(const model::InputBinding& binding, uint32_t width, uint32_t height);
+std::vector<int64_t> binding_shape(const model::InputBinding& binding, uint32_t width,
+                                   uint32_t height);
 
 class InputBuilder {
  public:
@@ -71,7 +73,8 @@ class InputBuilder {
     uint32_t width = 0, height = 0;
     std::vector<int64_t> shape;
   };
-  const std::vector<float>& plane(const Bound& b, const std::string& camera, uint32_t frame, const FrameSource& frame_at);
+  const std::vector<float>& plane(const Bound& b, const std::string& camera, uint32_t frame,
+                                  const FrameSource& frame_at);
 
   const evals::ClipReader& clip_;
   std::vector<Bound> bound_;

@@ -38,6 +38,7 @@ struct ExportedDrive {
 
 // Writes the drive into `out_dir` (created if needed). Throws ImportError
 // naming the file that could not be written.
-ExportedDrive export_drive(const ClipReader& clip, const std::filesystem::path& out_dir, const ExportOptions& options);
+ExportedDrive export_drive(const ClipReader& clip, const std::filesystem::path& out_dir,
+                           const ExportOptions& options);
 
 }  // namespace hil::evals

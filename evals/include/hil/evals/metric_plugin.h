@@ -6,7 +6,8 @@
  * the value beside the catalogue's metrics. Plain C, so a plugin builds with
  * any compiler, outside this tree, against this one header.
  *
- *   static const hil_metric_plugin kPlugin = {HIL_METRIC_PLUGIN_ABI, "steering_jerk", "rad/frame", 0,
+ *   static const hil_metric_plugin kPlugin = {HIL_METRIC_PLUGIN_ABI, "steering_jerk", "rad/frame",
+ * 0,
  *                                             "...", begin, add_frame, finish, end};
  *   const hil_metric_plugin* hil_metric_plugin_v1(void) { return &kPlugin; }
  *
@@ -41,13 +42,13 @@ typedef struct hil_value {
 /* A labelled object or a detection. Classes as hil.clip.ObjectClass:
  * 0 unknown, 1 car, 2 truck, 3 pedestrian, 4 cyclist, 5 cone. */
 typedef struct hil_object {
-  const char* head;   /* detections: the head that found it; truth: "" */
+  const char* head; /* detections: the head that found it; truth: "" */
   int cls;
-  float score;        /* detections; 1 for truth */
-  int has_box;        /* a 2D box in `camera`'s pixels */
+  float score; /* detections; 1 for truth */
+  int has_box; /* a 2D box in `camera`'s pixels */
   const char* camera;
   float x0, y0, x1, y1;
-  int has_cuboid;     /* a 3D box in the ego frame (x forward, y left, z up) */
+  int has_cuboid; /* a 3D box in the ego frame (x forward, y left, z up) */
   float x, y, z, length, width, height, yaw;
 } hil_object;
 
@@ -66,10 +67,10 @@ typedef struct hil_metric_frame {
 } hil_metric_frame;
 
 typedef struct hil_metric_plugin {
-  uint32_t abi_version;    /* HIL_METRIC_PLUGIN_ABI */
-  const char* name;        /* for messages */
-  const char* unit;        /* must match the suite's declaration when it gives one */
-  int higher_is_better;    /* must match the suite's direction */
+  uint32_t abi_version; /* HIL_METRIC_PLUGIN_ABI */
+  const char* name;     /* for messages */
+  const char* unit;     /* must match the suite's declaration when it gives one */
+  int higher_is_better; /* must match the suite's direction */
   const char* description;
   /* One eval's state, from the suite's params; NULL and *error (a string the
    * plugin owns) when the params are wrong. */

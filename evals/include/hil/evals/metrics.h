@@ -44,9 +44,9 @@ struct MetricDef {
   // missed detections or lines, a wrong lead verdict); "" for a mean error,
   // whose per-frame value is the frame's error.
   std::string series_unit;
-  bool auxiliary = false;    // a count behind a ratio: stored, not listed first
-  bool plugin = false;       // computed by the scheduler with a plugin
-  bool frame_binary = false; // the series is 1 on a wrong frame, 0 on a right one (McNemar flips)
+  bool auxiliary = false;      // a count behind a ratio: stored, not listed first
+  bool plugin = false;         // computed by the scheduler with a plugin
+  bool frame_binary = false;   // the series is 1 on a wrong frame, 0 on a right one (McNemar flips)
   bool needs_control = false;  // exists only for networks with a control head
 };
 
@@ -65,7 +65,8 @@ bool is_system_metric(const std::string& name);
 std::string metric_spec_error(const suite::MetricSpec& spec);
 // Ground truth (clip_file.h truth tokens) the metric needs from every clip,
 // given the head it reads (2D or 3D objects).
-std::vector<std::string> required_truth(const suite::MetricSpec& spec, const model::ModelInterface& iface);
+std::vector<std::string> required_truth(const suite::MetricSpec& spec,
+                                        const model::ModelInterface& iface);
 // "" when the interface has the head the metric reads, of the right kind,
 // with the field it names; else what is wrong (naming metric and head).
 std::string metric_head_error(const suite::MetricSpec& spec, const model::ModelInterface& iface);
@@ -73,7 +74,7 @@ std::string metric_head_error(const suite::MetricSpec& spec, const model::ModelI
 // What the board recorded for one frame.
 struct FrameRecord {
   outputs::FrameOutputs outputs;  // decoded heads; outputs.has_outputs() false: none this frame
-  bool has_command = true;  // the control head's command came in time (false: a command gap)
+  bool has_command = true;        // the control head's command came in time (false: a command gap)
   double host_ms = 0;
   double device_ms = 0;
   bool deadline_missed = false;
@@ -129,12 +130,14 @@ double percentile(std::vector<double> values, double p);
 inline constexpr const char* kSeriesCodec = "zlib-shuffle-f32le";
 std::string encode_series(const std::vector<float>& values);
 // Throws std::runtime_error when the blob does not hold `frames` values of the codec.
-std::vector<float> decode_series(const std::string& blob, uint32_t frames, const std::string& codec = kSeriesCodec);
+std::vector<float> decode_series(const std::string& blob, uint32_t frames,
+                                 const std::string& codec = kSeriesCodec);
 
 // Decoded outputs as stored: a serialised EvalOutputs, zlib-compressed.
 inline constexpr const char* kOutputsCodec = "zlib-evaloutputs";
 std::string encode_outputs(const outputs::EvalOutputs& outputs);
 // Throws std::runtime_error when the blob is not one.
-outputs::EvalOutputs decode_outputs(const std::string& blob, const std::string& codec = kOutputsCodec);
+outputs::EvalOutputs decode_outputs(const std::string& blob,
+                                    const std::string& codec = kOutputsCodec);
 
 }  // namespace hil::evals

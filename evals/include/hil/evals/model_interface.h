@@ -94,6 +94,7 @@ class HeadDecoders {
 
 // Greedy non-maximum suppression within each class (2D IoU for image boxes,
 // BEV IoU for 3D), highest score first; keeps at most `max_keep`.
-std::vector<outputs::Detection> suppress(std::vector<outputs::Detection> detections, double iou, size_t max_keep);
+std::vector<outputs::Detection> suppress(std::vector<outputs::Detection> detections, double iou,
+                                         size_t max_keep);
 
 }  // namespace hil::evals

@@ -43,12 +43,14 @@ class MetricPlugin {
 
   // The eval's value, or nullopt when the plugin says it does not apply.
   std::optional<double> score(const std::string& params, const std::vector<clip::Frame>& truth,
-                              const outputs::EvalOutputs& outputs, const model::ModelInterface& iface) const;
+                              const outputs::EvalOutputs& outputs,
+                              const model::ModelInterface& iface) const;
 
   const hil_metric_plugin& abi() const { return *abi_; }
   const std::string& path() const { return path_; }
 
-  MetricPlugin(std::string path, void* handle, const hil_metric_plugin* abi) : path_(std::move(path)), handle_(handle), abi_(abi) {}
+  MetricPlugin(std::string path, void* handle, const hil_metric_plugin* abi)
+      : path_(std::move(path)), handle_(handle), abi_(abi) {}
 
  private:
   std::string path_;
@@ -58,7 +60,8 @@ class MetricPlugin {
 
 // Every plugin metric of the suite for one eval: name -> value (undefined
 // ones left out). Throws PluginError naming the metric that failed.
-std::map<std::string, double> score_plugin_metrics(const suite::Suite& suite, const std::vector<clip::Frame>& truth,
+std::map<std::string, double> score_plugin_metrics(const suite::Suite& suite,
+                                                   const std::vector<clip::Frame>& truth,
                                                    const outputs::EvalOutputs& outputs,
                                                    const model::ModelInterface& iface);
 
