@@ -193,7 +193,7 @@ TEST_CASE("every mismatch between interface and graph is refused, naming what is
                                                     tensor { fields: "f" }
                                                   })pb",
                                              "dup.textproto"),
-                      Catch::Contains("dup.textproto:3: head 'h': declared twice"));
+                      Catch::Contains("dup.textproto:7: head 'h': declared twice"));
     CHECK_THROWS_WITH(
         evals::parse_interface(R"pb(inputs { input: "x" cameras: "c" }
                                     outputs { output: "a" head: "h" })pb",
