@@ -126,7 +126,8 @@ struct Task {
 struct TaskResult {
   uint32_t frame = 0;
   TensorMap outputs;
-  bool ecc = false;  // the hardware reported an uncorrectable SRAM error
+  double device_ms = 0;  // the backend's device time for this run
+  bool ecc = false;      // the hardware reported an uncorrectable SRAM error
 };
 
 bool all_finite(const TensorMap& m) {
@@ -239,21 +240,30 @@ class Engine {
       {
         TaskResult r;
         r.frame = task.frame;
+        EngineStatus status = EngineStatus::kOk;
         try {
-          switch (task.plan) {
-            case Plan::kFirst: r.outputs = ex_.first->run(task.inputs); break;
-            case Plan::kSecond: r.outputs = ex_.second->run(task.inputs); break;
-            case Plan::kStandby: r.outputs = ex_.standby->run(task.inputs); break;
-            case Plan::kPing: break;
+          EngineProgram* program = task.plan == Plan::kFirst    ? ex_.first.get()
+                                   : task.plan == Plan::kSecond ? ex_.second.get()
+                                   : task.plan == Plan::kStandby ? ex_.standby.get()
+                                                                 : nullptr;
+          if (program) {
+            auto run = program->run(task.inputs);
+            status = run.status;
+            r.outputs = std::move(run.outputs);
+            r.device_ms = run.device_us / 1000;
           }
         } catch (const std::exception&) {
           // A backend that throws has faulted: to the watchdog, a crash.
+          status = EngineStatus::kCrashed;
+        }
+        if (status == EngineStatus::kCrashed || status == EngineStatus::kHung) {
           std::lock_guard lock(mu_);
           dead_ = true;
           cv_.notify_all();
           return;
         }
-        bool poison = false;
+        r.ecc = status == EngineStatus::kSramError;
+        bool poison = r.ecc;
         for (const auto& f : *faults_) {
           if (f.engine != id_ || f.cleared || f.frame > task.frame) continue;
           if (f.kind == FaultKind::kNonFinite) poison = true;
@@ -329,11 +339,11 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   auto faults = resolve_faults(scenario, cmd);
 
   // Device time per plan, from the backend (the cost model on emulated boards).
-  const double cost_first = revision.engine(0).first->device_us() / 1000;
-  const double cost_second = revision.engine(1).second->device_us() / 1000;
+  const double cost_first = revision.engine(0).first->expected_device_us() / 1000;
+  const double cost_second = revision.engine(1).second->expected_device_us() / 1000;
   const double cost_link = plan.transfer_us / 1000;
-  const double cost_standby[2] = {revision.engine(0).standby->device_us() / 1000,
-                                  revision.engine(1).standby->device_us() / 1000};
+  const double cost_standby[2] = {revision.engine(0).standby->expected_device_us() / 1000,
+                                  revision.engine(1).standby->expected_device_us() / 1000};
   run.split_period_ms = plan.split_period_us() / 1000;
 
   // What the metrics score against must be in the clip (checked at

@@ -155,14 +155,15 @@ namespace {
 class FaultyBackend : public EngineBackend {
  public:
   std::string name() const override { return "faulty test backend"; }
+  bool measures_time() const override { return false; }
   std::unique_ptr<EngineProgram> load(const PartitionPlan& plan, int engine) override {
     struct Program : EngineProgram {
       Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs) : inner(std::move(inner)), engine(engine), runs(runs) {}
-      TensorMap run(const TensorMap& in) override {
+      EngineRun run(const TensorMap& in) override {
         if (engine == 0 && ++*runs > 5) throw std::runtime_error("engine 0: uncorrectable SRAM error");
         return inner->run(in);
       }
-      double device_us() const override { return inner->device_us(); }
+      double expected_device_us() const override { return inner->expected_device_us(); }
       std::unique_ptr<EngineProgram> inner;
       int engine;
       int* runs;

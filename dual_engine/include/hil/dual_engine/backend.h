@@ -1,6 +1,7 @@
 // The engine behind a board, as the dual-engine runtime sees it. Emulated
 // boards implement it with OpenCV DNN and the cost model; a real board
-// implements it with its vendor's SDK (docs/backends.md).
+// implements it with its vendor's SDK, built outside this tree and loaded
+// into the agent at run time (docs/backends.md).
 #pragma once
 
 #include <memory>
@@ -11,22 +12,42 @@
 
 namespace hil::dual_engine {
 
+// How one run on an engine ended, as the engine reports it.
+enum class EngineStatus {
+  kOk,
+  kCrashed,    // the engine died (reset, lost context): a crash of that engine
+  kHung,       // the engine stopped answering and its own watchdog gave up
+  kSramError,  // uncorrectable SRAM (ECC) error: this frame's outputs are bad
+};
+const char* engine_status_name(EngineStatus status);
+
+struct EngineRun {
+  EngineStatus status = EngineStatus::kOk;
+  TensorMap outputs;
+  // Device time of this run, in microseconds: the cost model's figure on an
+  // emulated board, measured on a real one (or on the host board type).
+  double device_us = 0;
+};
+
 // One compiled plan loaded onto one engine.
 class EngineProgram {
  public:
   virtual ~EngineProgram() = default;
-  // Runs the plan on its engine. Throws on an engine fault (the runtime's
-  // watchdog treats an exception like a crash of that engine).
-  virtual TensorMap run(const TensorMap& inputs) = 0;
-  // Device time of one run, in microseconds: the cost model's figure on an
-  // emulated board, the hardware timer's on a real one.
-  virtual double device_us() const = 0;
+  // Runs the plan on its engine. A fault is reported through the status; an
+  // exception counts as a crash of that engine.
+  virtual EngineRun run(const TensorMap& inputs) = 0;
+  // The expected device time of one run, in microseconds, used to plan
+  // (which engine can recompute a late frame sooner); runs report their own.
+  virtual double expected_device_us() const = 0;
 };
 
 class EngineBackend {
  public:
   virtual ~EngineBackend() = default;
   virtual std::string name() const = 0;
+  // True when run() measures device time rather than computing it: latency
+  // metrics then vary run to run, and the gate says so.
+  virtual bool measures_time() const = 0;
   // Loads a plan (a self-contained ONNX sub-model and its costs) onto engine
   // 0 or 1; throws ModelError when the engine cannot take it.
   virtual std::unique_ptr<EngineProgram> load(const PartitionPlan& plan, int engine) = 0;
