@@ -509,7 +509,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         double a_start = std::max(T, free_at[ext]);
         if (w == Engine::Wait::kDone && all_finite(r.outputs) && !r.ecc) {
           next_a = std::move(r.outputs);
-          next_a_end = a_start + cost_first * slow(ext, t);
+          next_a_end = a_start + r.device_ms * slow(ext, t);  // the backend's time for this run
           next_a_overrun = slow(ext, t) > 1.5;
           free_at[ext] = next_a_end;
         } else {
@@ -535,9 +535,9 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       if (prefetch) engines[ext]->submit({t + 1, Plan::kFirst, inputs_of(t + 1)});
 
       const double b_start = std::max(next_a_end + cost_link, free_at[cmd]);
-      const double b_time = cost_second * slow(cmd, t);
       TaskResult rb;
       auto wb = engines[cmd]->wait(&rb, options.host_watchdog_ms);
+      const double b_time = (wb == Engine::Wait::kDone ? rb.device_ms : cost_second) * slow(cmd, t);
       bool cmd_ok = wb == Engine::Wait::kDone && all_finite(rb.outputs);
       if (cmd_ok) {
         out = std::move(rb.outputs);
@@ -585,7 +585,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         bool a_ok = wa == Engine::Wait::kDone && all_finite(ra.outputs) && !ra.ecc;
         if (a_ok) {
           next_a = std::move(ra.outputs);
-          next_a_end = a_start + cost_first * slow(ext, t + 1);
+          next_a_end = a_start + ra.device_ms * slow(ext, t + 1);
           next_a_overrun = slow(ext, t + 1) > 1.5;
           free_at[ext] = next_a_end;
         } else {
@@ -607,13 +607,16 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         engines[ext]->submit({t, Plan::kPing, {}});  // the standby's heartbeat
       }
       const double start = std::max(T, free_at[cmd]);
-      const double time = cost_standby[cmd] * slow(cmd, t);
       TaskResult rc, ro;
       auto wc = engines[cmd]->wait(&rc, options.host_watchdog_ms);
       Engine::Wait wo = Engine::Wait::kDone;
       if (alive[ext]) wo = engines[ext]->wait(&ro, options.host_watchdog_ms);
+      const double time =
+          (wc == Engine::Wait::kDone ? rc.device_ms : cost_standby[cmd]) * slow(cmd, t);
       const double other_start = std::max(T, free_at[ext]);
-      const double other_end = other_start + cost_standby[ext] * slow(ext, t);
+      const double other_end =
+          other_start +
+          (both && wo == Engine::Wait::kDone ? ro.device_ms : cost_standby[ext]) * slow(ext, t);
       bool cmd_ok = wc == Engine::Wait::kDone && all_finite(rc.outputs);
       bool other_ok = alive[ext] && wo == Engine::Wait::kDone && (!both || all_finite(ro.outputs));
       if (alive[ext] && !other_ok) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "hil/dual_engine/backend.h"
 #include "hil/dual_engine/compiler.h"
 #include "hil/dual_engine/conformance.h"
 #include "hil/dual_engine/executor.h"
@@ -209,7 +210,7 @@ void add_models_commands(CLI::App& app) {
 
 void add_eval_command(CLI::App& app) {
   struct Eval {
-    std::string revision, clip, board = "slowed-hw3", mode = "split", json, suite;
+    std::string revision, clip, board = "slowed-hw3", mode = "split", json, suite, backend;
     int commander = 0;
     double fps = 0;
     std::vector<std::string> faults;
@@ -217,10 +218,13 @@ void add_eval_command(CLI::App& app) {
     uint32_t rejoin_after = 0;
   };
   auto e = std::make_shared<Eval>();
-  auto* cmd = app.add_subcommand("eval", "play one eval on a local emulated board, without a scheduler");
+  auto* cmd = app.add_subcommand(
+      "eval", "play one eval on a local board (emulated, host or plugin), without a scheduler");
   cmd->add_option("revision", e->revision, "ONNX file")->required();
   cmd->add_option("clip", e->clip, "clip file")->required();
   cmd->add_option("--board-type", e->board)->capture_default_str();
+  cmd->add_option("--backend", e->backend,
+                  "engine backend plugin (PATH.so); default: the board type's own");
   cmd->add_option("--mode", e->mode, "split, single or redundant")->capture_default_str();
   cmd->add_option("--commander", e->commander, "engine that starts as commander (0 or 1)")->capture_default_str();
   cmd->add_option("--fps", e->fps, "frame rate (default: the clip's)");
@@ -233,7 +237,10 @@ void add_eval_command(CLI::App& app) {
     dual_engine::use_single_thread_kernels();
     auto prepared = dual_engine::prepare_revision(e->revision);
     auto model = dual_engine::Model::load(prepared.bytes, e->revision);
-    dual_engine::CompiledRevision rev(model, dual_engine::load_board_type(e->board));
+    const auto board = dual_engine::load_board_type(e->board);
+    auto backend = e->backend.empty() ? dual_engine::make_board_backend(board)
+                                      : dual_engine::make_plugin_backend(e->backend);
+    dual_engine::CompiledRevision rev(model, board, backend.get());
     std::vector<suite::MetricSpec> metrics;
     if (!e->suite.empty()) {
       auto s = evals::load_suite(e->suite);
@@ -249,8 +256,9 @@ void add_eval_command(CLI::App& app) {
     for (auto k : e->swaps) sc.add_swap_at(k);
     sc.set_rejoin_after(e->rejoin_after);
     auto run = dual_engine::play_eval(rev, clip, sc, metrics);
-    fmt::print("eval {} on {} ({} frames, mode {}, board {})\n", model.name(), clip.name(), run.frames.size(), run.mode,
-               e->board);
+    fmt::print("eval {} on {} ({} frames, mode {}, board {}, backend {}: device time {})\n",
+               model.name(), clip.name(), run.frames.size(), run.mode, e->board, backend->name(),
+               backend->measures_time() ? "measured" : "emulated");
     for (const auto& [name, value] : run.scorer.summary()) fmt::print("  {:<24} {:>12.5g}\n", name, value);
     for (const auto& ev : run.events) fmt::print("  event: {}\n", ev);
     for (const auto& f : run.failovers) {

@@ -5,9 +5,11 @@
 // heartbeat, non-finite output or repeated deadline misses, and the survivor
 // keeps the command stream going on its standby plan.
 //
-// Two clocks run side by side. Host time is measured. Emulated device time is
-// computed from the cost model and the fault schedule only, so it is the same
-// on every run and every machine; latency gates use it.
+// Two clocks run side by side. Host time is measured. Device time is what the
+// board's backend reports for each run: on emulated boards the cost model's
+// figure, so it is the same on every run and every machine and latency gates
+// cannot flake; on the `host` board type and backend plugins it is measured
+// (EngineBackend::measures_time()). Fault schedules add to it either way.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +30,8 @@ namespace hil::dual_engine {
 // A revision compiled for a board type, with every plan loaded on both
 // engines through the board's backend (roles are interchangeable), and its
 // model interface checked against its graph. Built once per (revision,
-// board type) and reused across evals; not for concurrent use.
+// board type) and reused across evals; not for concurrent use: an agent's
+// slots each check out a copy of their own (device_agents/revision_pool.h).
 class CompiledRevision {
  public:
   // `backend` defaults to the emulated engines. Throws evals::InterfaceError
