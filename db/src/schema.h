@@ -185,6 +185,12 @@ SELECT e.id AS eval, e.run_id AS run, r.name AS revision, c.name AS clip, c.tags
        e.failure
 FROM evals e JOIN revisions r ON r.id = e.revision_id JOIN clips c ON c.id = e.clip_id;
 )sql",
+    // 3 -> 4: boards whose device time is measured (the host board type,
+    // backend plugins) say so per eval; a gate on such latency is told. NULL:
+    // recorded before hil said, when every board emulated its device time.
+    R"sql(
+ALTER TABLE evals ADD COLUMN device_time TEXT CHECK (device_time IN ('emulated', 'measured'));
+)sql",
 };
 
 inline constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

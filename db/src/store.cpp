@@ -215,16 +215,31 @@ void Store::mark_queued(int64_t eval_id) {
       .run();
 }
 
+const char* device_time_name(DeviceTime time) {
+  switch (time) {
+    case DeviceTime::kEmulated:
+      return "emulated";
+    case DeviceTime::kMeasured:
+      return "measured";
+    case DeviceTime::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
 bool Store::record_outcome(const EvalOutcome& o) {
   // The state guard makes recording idempotent: a duplicate or late result
   // changes no row and is dropped.
   db_.cached(
          "UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = "
-         "?5, board = ?6 "
+         "?5, board = ?6, device_time = ?8 "
          "WHERE id = ?1 AND state IN ('queued', 'leased') AND (lease_id IS NULL OR lease_id = ?7 "
          "OR ?7 = 0)")
       .bind_all(o.eval_id, o.succeeded ? "succeeded" : "failed", o.failure, unix_now(),
-                o.host_seconds, o.board, o.lease_id)
+                o.host_seconds, o.board, o.lease_id,
+                o.device_time == DeviceTime::kUnknown
+                    ? std::nullopt
+                    : std::optional<std::string>(device_time_name(o.device_time)))
       .run();
   if (db_.changes() == 0) return false;
   if (metric_ids_.empty()) {
@@ -302,6 +317,22 @@ std::vector<RunMetricRow> Store::run_metrics(int64_t run_id) {
         {st.int64(0), st.int64(1), st.text(2), st.text(3), st.text(4), st.text(5), st.real(6)});
   }
   return out;
+}
+
+DeviceTimeCounts Store::device_time_counts(int64_t run_id) {
+  auto& st = db_.cached(
+      "SELECT COALESCE(SUM(device_time = 'measured'), 0), COALESCE(SUM(device_time IS NOT "
+      "'measured'), 0) "
+      "FROM evals WHERE run_id = ?1 AND state = 'succeeded'");
+  st.bind_all(run_id);
+  return st
+      .first([](Statement& row) {
+        DeviceTimeCounts counts;
+        counts.measured = row.int64(0);
+        counts.emulated = row.int64(1);
+        return counts;
+      })
+      .value_or(DeviceTimeCounts{});
 }
 
 void Store::store_gate(int64_t run_id, const std::string& verdict, const std::string& summary,

@@ -91,6 +91,8 @@ int gate(const GateArgs& args) {
   view.evals_total = last.total();
   view.evals_succeeded = last.succeeded();
   view.evals_failed = last.failed();
+  view.device_time_measured = last.device_time_measured();
+  view.device_time_emulated = last.device_time_emulated();
   for (const auto& def : evals::suite_metrics(evals::load_suite(args.req.suite))) {
     view.definitions[def.name] = def.unit.empty() ? def.description : fmt::format("{} [{}]", def.description, def.unit);
   }

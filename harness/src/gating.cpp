@@ -264,6 +264,31 @@ std::string flips(const db::GateRow& r) {
 
 }  // namespace
 
+LatencySource latency_source(const VerdictView& v) {
+  if (v.device_time_measured == 0 && v.device_time_emulated == 0) return LatencySource::kNone;
+  if (v.device_time_measured == 0) return LatencySource::kEmulated;
+  if (v.device_time_emulated == 0) return LatencySource::kMeasured;
+  return LatencySource::kMixed;
+}
+
+std::string latency_note(const VerdictView& v) {
+  switch (latency_source(v)) {
+    case LatencySource::kNone:
+      return "";
+    case LatencySource::kEmulated:
+      return "device latency emulated by the cost model (identical run to run)";
+    case LatencySource::kMeasured:
+      return fmt::format("device latency measured on the boards ({} evals; it varies run to run)",
+                         v.device_time_measured);
+    case LatencySource::kMixed:
+      return fmt::format(
+          "device latency mixed: measured in {} evals, emulated in {} (latency metrics compare "
+          "unlike figures)",
+          v.device_time_measured, v.device_time_emulated);
+  }
+  return "";
+}
+
 std::string viewer_command(const VerdictView& v, const db::GateClipRow& c) {
   return fmt::format("hil-viewer {} --a {} --b {} --clip {} --frame {}", v.viewer_db, v.baseline_sha.substr(0, 12),
                      v.candidate_sha.substr(0, 12), c.clip_sha, std::max<int64_t>(c.frame, 0));
@@ -272,7 +297,10 @@ std::string viewer_command(const VerdictView& v, const db::GateClipRow& c) {
 std::string render_verdict_table(const VerdictView& v) {
   std::string out;
   out += fmt::format("run {}: candidate {} vs baseline {} on suite {}\n", v.run_id, v.candidate, v.baseline, v.suite);
-  out += fmt::format("evals: {} succeeded, {} failed, of {}\n\n", v.evals_succeeded, v.evals_failed, v.evals_total);
+  out += fmt::format("evals: {} succeeded, {} failed, of {}\n", v.evals_succeeded, v.evals_failed,
+                     v.evals_total);
+  if (const auto note = latency_note(v); !note.empty()) out += note + "\n";
+  out += "\n";
   out += fmt::format("{:<24} {:<18} {:<13} {:>5} {:>11} {:>11} {:>11} {:>24} {:>10}\n", "metric", "slice", "verdict",
                      "clips", "baseline", "candidate", "worse by", "95% interval", "margin");
   out += std::string(134, '-') + "\n";
@@ -360,8 +388,13 @@ std::string render_markdown(const VerdictView& v) {
   const char* icon = v.verdict == "pass" ? "✅" : v.verdict == "fail" ? "❌" : "⚠️";
   std::string out = fmt::format("## {} hil gate: **{}** — `{}` vs `{}` on `{}`\n\n", icon, upper(v.verdict), v.candidate,
                                 v.baseline, v.suite);
-  out += fmt::format("{}. Evals: {} succeeded, {} failed, of {} (run {}).\n\n", v.summary, v.evals_succeeded,
-                     v.evals_failed, v.evals_total, v.run_id);
+  out += fmt::format("{}. Evals: {} succeeded, {} failed, of {} (run {}).", v.summary,
+                     v.evals_succeeded, v.evals_failed, v.evals_total, v.run_id);
+  if (auto note = latency_note(v); !note.empty()) {
+    note[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(note[0])));
+    out += " " + note + ".";
+  }
+  out += "\n\n";
   out += "| metric | verdict | baseline | candidate | worse by | 95% interval | margin | clips |\n";
   out += "|---|---|---:|---:|---:|---|---:|---:|\n";
   for (const auto& r : v.rows) {
@@ -408,10 +441,15 @@ std::string render_markdown(const VerdictView& v) {
 }
 
 std::string render_json(const VerdictView& v) {
-  std::string out = fmt::format("{{\"run\": {}, \"candidate\": \"{}\", \"baseline\": \"{}\", \"suite\": \"{}\", \"verdict\": \"{}\", "
-                                "\"summary\": \"{}\", \"metrics\": [\n",
-                                v.run_id, json_escape(v.candidate), json_escape(v.baseline), json_escape(v.suite), v.verdict,
-                                json_escape(v.summary));
+  const char* latency = latency_source(v) == LatencySource::kMeasured   ? "measured"
+                        : latency_source(v) == LatencySource::kMixed    ? "mixed"
+                        : latency_source(v) == LatencySource::kEmulated ? "emulated"
+                                                                        : "none";
+  std::string out = fmt::format(
+      "{{\"run\": {}, \"candidate\": \"{}\", \"baseline\": \"{}\", \"suite\": \"{}\", "
+      "\"verdict\": \"{}\", \"summary\": \"{}\", \"device_latency\": \"{}\", \"metrics\": [\n",
+      v.run_id, json_escape(v.candidate), json_escape(v.baseline), json_escape(v.suite), v.verdict,
+      json_escape(v.summary), latency);
   for (size_t i = 0; i < v.rows.size(); ++i) {
     const auto& r = v.rows[i];
     out += fmt::format(

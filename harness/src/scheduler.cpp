@@ -58,6 +58,7 @@ struct EvalState {
   uint64_t lease_id = 0;
   Clock::time_point deadline;
   std::set<std::string> failed_on;  // boards that hit an infra error on it
+  db::DeviceTime device_time = db::DeviceTime::kUnknown;  // as its result said
 };
 
 struct RunState {
@@ -79,6 +80,7 @@ struct RunState {
 
 struct BoardState {
   std::string name, type;
+  std::string backend;           // the engines' backend, from its hello
   double seconds_per_frame = 0;  // the board's pace, from its hello
   std::weak_ptr<Session> session;
   uint32_t credits = 0;
@@ -95,13 +97,15 @@ struct BoardState {
   Clock::time_point next_check{};
 };
 
-// A recorded result that a health check can re-run: deterministic emulated
-// boards must reproduce its deterministic metrics exactly.
+// A recorded result that a health check can re-run on a board of the same
+// type and backend: it must reproduce the deterministic metrics exactly
+// (all but host time, and device time where either board measured it).
 struct Reference {
-  std::string revision_sha, clip_sha, board, board_type;
+  std::string revision_sha, clip_sha, board, board_type, backend;
   suite::Scenario scenario;
   std::vector<suite::MetricSpec> metric_specs;  // the suite's, so the check scores alike
   std::map<std::string, double> metrics;
+  bool device_time_measured = false;
 };
 
 struct HealthCheck {
@@ -122,6 +126,7 @@ struct Session {
   std::vector<std::string> boards;
   std::vector<std::string> board_types;  // beside `boards`, until the proof arrives
   std::vector<double> board_paces;
+  std::vector<std::string> board_backends;
   std::vector<uint64_t> held;
   std::string host;                               // the peer's address, for per-host limits
   Clock::time_point connected_at = Clock::now();  // for the handshake deadline
@@ -748,6 +753,7 @@ struct Scheduler::Impl {
     for (const auto& b : h.boards()) {
       s->boards.push_back(b.name());
       s->board_types.push_back(b.type());
+      s->board_backends.push_back(b.backend());
       s->board_paces.push_back(std::isfinite(b.seconds_per_frame()) && b.seconds_per_frame() > 0
                                    ? std::min(b.seconds_per_frame(), 60.0)
                                    : 0.0);
@@ -780,6 +786,7 @@ struct Scheduler::Impl {
         b.name = name;
         b.type = s->board_types[i];
         b.seconds_per_frame = s->board_paces[i];
+        b.backend = s->board_backends[i];
         b.session = s;
         b.credits = 0;
         submit_job([name, type = b.type, sw = s->name](db::Store& st) {
@@ -919,7 +926,7 @@ struct Scheduler::Impl {
   bool send_health_check(BoardState& board, Session& session) {
     const Reference* ref = nullptr;
     for (auto it = references.rbegin(); it != references.rend(); ++it) {
-      if (it->board != board.name && it->board_type == board.type) {
+      if (it->board != board.name && it->board_type == board.type && it->backend == board.backend) {
         ref = &*it;
         break;
       }
@@ -954,7 +961,13 @@ struct Scheduler::Impl {
                        [](const suite::MetricSpec& m) { return m.has_plugin(); });
   }
 
-  static bool deterministic_metric(const std::string& name) { return name.rfind("host_", 0) != 0; }
+  // Host time always varies; what follows from device time varies where a board measures it.
+  static bool deterministic_metric(const std::string& name, bool device_time_measured) {
+    if (name.rfind("host_", 0) == 0) return false;
+    if (!device_time_measured) return true;
+    const auto* def = evals::find_metric(evals::system_metrics(), name);
+    return !def || !def->device_timed;
+  }
 
   void on_health_result(BoardState& board, const wire::EvalResult& r) {
     auto it = health_checks.find(r.lease_id());
@@ -968,8 +981,10 @@ struct Scheduler::Impl {
     } else {
       std::map<std::string, double> got;
       for (const auto& m : r.metrics()) got[m.name()] = m.value();
+      const bool measured =
+          check.reference.device_time_measured || r.device_time() == wire::DEVICE_TIME_MEASURED;
       for (const auto& [name, want] : check.reference.metrics) {
-        if (!deterministic_metric(name)) continue;
+        if (!deterministic_metric(name, measured)) continue;
         auto g = got.find(name);
         if (g == got.end() || std::abs(g->second - want) > 1e-9 * std::max(1.0, std::abs(want))) {
           mismatch = fmt::format(
@@ -1163,6 +1178,9 @@ struct Scheduler::Impl {
     for (const auto& sd : r.series())
       series.push_back({sd.name(), sd.codec(), sd.frames(), sd.data()});
     e.board = r.board();
+    e.device_time = r.device_time() == wire::DEVICE_TIME_MEASURED   ? db::DeviceTime::kMeasured
+                    : r.device_time() == wire::DEVICE_TIME_EMULATED ? db::DeviceTime::kEmulated
+                                                                    : db::DeviceTime::kUnknown;
     auto& board = b->second;
     board.done++;
     board.consecutive_infra = 0;
@@ -1174,8 +1192,15 @@ struct Scheduler::Impl {
       auto sc = run.scenarios.find(e.scenario);
       if (board.health != "quarantined" && sc != run.scenarios.end() &&
           sc->second.mode() != "noop") {
-        Reference ref{e.revision_sha, e.clip_sha, board.name, board.type, sc->second,
-                      {run.suite.metrics().begin(), run.suite.metrics().end()}, {}};
+        Reference ref{e.revision_sha,
+                      e.clip_sha,
+                      board.name,
+                      board.type,
+                      board.backend,
+                      sc->second,
+                      {run.suite.metrics().begin(), run.suite.metrics().end()},
+                      {},
+                      r.device_time() == wire::DEVICE_TIME_MEASURED};
         for (const auto& [name, value] : metrics) ref.metrics[name] = value;
         references.push_back(std::move(ref));
         if (references.size() > kMaxReferences) references.pop_front();
@@ -1214,6 +1239,7 @@ struct Scheduler::Impl {
     o.host_seconds = host_seconds;
     o.metrics = std::move(metrics);
     o.series = std::move(series);
+    o.device_time = e.device_time;
     if (!run.suite.drop_frame_outputs()) {
       o.outputs_codec = outputs_codec;
       o.outputs = outputs;
@@ -1476,6 +1502,9 @@ struct Scheduler::Impl {
       st.set_state(row->state);
       st.set_verdict(row->verdict);
       st.set_verdict_summary(row->verdict_summary);
+      const auto device_time = store.device_time_counts(run_id);
+      st.set_device_time_measured(static_cast<uint32_t>(device_time.measured));
+      st.set_device_time_emulated(static_cast<uint32_t>(device_time.emulated));
       for (const auto& g : store.gate_results(run_id)) {
         auto* l = st.add_gate();
         l->set_metric(g.metric);

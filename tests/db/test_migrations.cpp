@@ -38,7 +38,7 @@ TEST_CASE("rows written at version 1 are kept by the migrations to the current v
   )sql");
   {
     db::Database v1(path, db::OpenMode::kReadWrite);
-    CHECK(v1.schema_version() == 3);
+    CHECK(v1.schema_version() == 4);
   }
   db::Database d(path, db::OpenMode::kReadOnly);
   db::Store s(d);
@@ -76,11 +76,42 @@ TEST_CASE("metrics written at version 2 are listed by the eval_results view of v
     INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES (5, 1, 0.25), (5, 2, 3);
   )sql");
   db::Database d(path, db::OpenMode::kReadWrite);
-  CHECK(d.schema_version() == 3);
+  CHECK(d.schema_version() == 4);
   auto st = d.prepare("SELECT eval, metrics FROM eval_results");
   REQUIRE(st.step());
   CHECK(st.int64(0) == 5);
   // Auxiliary counts (names with a dot) are left out of the listing.
   CHECK(st.text(1) == "lane_offset_mae=0.25");
+  CHECK(d.check().empty());
+}
+
+TEST_CASE(
+    "evals recorded at version 3 read as emulated device time after the migration to version 4",
+    "[db][migrations]") {
+  test::TempDir dir;
+  auto path = dir / "v3.db";
+  // A run as version 3 recorded it: every board then emulated device time.
+  db::Database::create_at_version(path, 3, R"sql(
+    INSERT INTO revisions(id, sha256, name, created_at) VALUES (1, 'aaaa', 'base', 0);
+    INSERT INTO clips(id, sha256, name, tags, frames, fps) VALUES (1, 'cccc', 'clip-1', 'snow', 10, 36);
+    INSERT INTO suites(id, name, text, sha256) VALUES (1, 's', 'name: "s"', 'bbbb');
+    INSERT INTO runs(id, label, candidate_id, suite_id, priority, state, submitted_at)
+      VALUES (1, 'r', 1, 1, 'gate', 'done', 0);
+    INSERT INTO evals(id, run_id, revision_id, clip_id, scenario, state, attempts)
+      VALUES (5, 1, 1, 1, 'split', 'succeeded', 1), (6, 1, 1, 1, 'single', 'succeeded', 1),
+             (7, 1, 1, 1, 'redundant', 'failed', 1);
+  )sql");
+  db::Database d(path, db::OpenMode::kReadWrite);
+  CHECK(d.schema_version() == 4);
+  db::Store store(d);
+  auto counts = store.device_time_counts(1);
+  CHECK(counts.emulated == 2);  // the succeeded ones
+  CHECK(counts.measured == 0);
+  // New results say which; the column refuses anything else.
+  d.exec("UPDATE evals SET device_time = 'measured' WHERE id = 6");
+  counts = store.device_time_counts(1);
+  CHECK(counts.emulated == 1);
+  CHECK(counts.measured == 1);
+  CHECK_THROWS(d.exec("UPDATE evals SET device_time = 'guessed' WHERE id = 5"));
   CHECK(d.check().empty());
 }

@@ -95,3 +95,35 @@ TEST_CASE("the terminal table names the verdict and the worst clip with its view
   CHECK(json.find("\"verdict\": \"fail\"") != std::string::npos);
   CHECK(json.find("snow<blind>&\\\"co\\\"") != std::string::npos);
 }
+
+TEST_CASE("the reports say where device latency came from: emulated, measured, or a mix of both",
+          "[reports]") {
+  auto v = sample_view();
+  SECTION("emulated") {
+    v.device_time_emulated = 180;
+    CHECK(harness::latency_source(v) == harness::LatencySource::kEmulated);
+    CHECK_THAT(harness::render_verdict_table(v),
+               Catch::Contains("device latency emulated by the cost model (identical run to run)"));
+    CHECK_THAT(harness::render_json(v), Catch::Contains("\"device_latency\": \"emulated\""));
+  }
+  SECTION("measured") {
+    v.device_time_measured = 180;
+    CHECK_THAT(harness::render_markdown(v),
+               Catch::Contains(
+                   "Device latency measured on the boards (180 evals; it varies run to run)."));
+  }
+  SECTION("mixed") {
+    v.device_time_measured = 100;
+    v.device_time_emulated = 80;
+    CHECK(harness::latency_source(v) == harness::LatencySource::kMixed);
+    CHECK_THAT(harness::render_verdict_table(v),
+               Catch::Contains(
+                   "device latency mixed: measured in 100 evals, emulated in 80 (latency metrics "
+                   "compare unlike figures)"));
+    CHECK_THAT(harness::render_json(v), Catch::Contains("\"device_latency\": \"mixed\""));
+  }
+  SECTION("no succeeded evals: nothing said") {
+    CHECK(harness::latency_source(v) == harness::LatencySource::kNone);
+    CHECK_THAT(harness::render_markdown(v), !Catch::Contains("atency"));
+  }
+}

@@ -78,6 +78,15 @@ struct SeriesBlob {
   std::string data;
 };
 
+// Where an eval's device latency came from.
+enum class DeviceTime {
+  kUnknown,   // not said: recorded by an older agent (all of which emulated it)
+  kEmulated,  // the cost model: the same on every run, so latency gates do not flake
+  kMeasured,  // measured on the board per run (host board type, backend plugins): it varies
+};
+// "emulated", "measured", or "unknown".
+const char* device_time_name(DeviceTime time);
+
 struct EvalOutcome {
   int64_t eval_id = 0;
   int64_t lease_id = 0;
@@ -89,6 +98,13 @@ struct EvalOutcome {
   std::vector<SeriesBlob> series;
   std::string outputs_codec;  // decoded outputs of every frame; empty: none kept
   std::string outputs;
+  DeviceTime device_time = DeviceTime::kUnknown;
+};
+
+// A run's succeeded evals by where their device latency came from.
+struct DeviceTimeCounts {
+  int64_t emulated = 0;  // including evals that did not say (older agents emulated)
+  int64_t measured = 0;
 };
 
 // One metric value of one eval of a run, joined with what the gate needs.
@@ -221,6 +237,7 @@ class Store {
   void set_run_state(int64_t run_id, const std::string& state);
 
   std::vector<RunMetricRow> run_metrics(int64_t run_id);
+  DeviceTimeCounts device_time_counts(int64_t run_id);
   void store_gate(int64_t run_id, const std::string& verdict, const std::string& summary,
                   const std::vector<GateRow>& rows);
   std::vector<GateRow> gate_results(int64_t run_id);

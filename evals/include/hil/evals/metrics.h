@@ -48,6 +48,9 @@ struct MetricDef {
   bool plugin = false;         // computed by the scheduler with a plugin
   bool frame_binary = false;   // the series is 1 on a wrong frame, 0 on a right one (McNemar flips)
   bool needs_control = false;  // exists only for networks with a control head
+  // Follows from device time: identical run to run where the cost model
+  // emulates it, varying where a board measures it (health checks skip it there).
+  bool device_timed = false;
 };
 
 // The metrics every eval reports, whatever the suite.

@@ -29,7 +29,21 @@ struct VerdictView {
   // What each gated metric measures (unit, matching rule, interpolation...),
   // from the suite's declarations; printed under the table.
   std::map<std::string, std::string> definitions;
+  // Succeeded evals whose device latency the boards measured, and those the
+  // cost model emulated (RunStatus.device_time_*).
+  uint32_t device_time_measured = 0, device_time_emulated = 0;
 };
+
+// Where the latency figures of a verdict came from.
+enum class LatencySource {
+  kNone,      // no succeeded evals
+  kEmulated,  // the cost model: deterministic, a latency gate cannot flake
+  kMeasured,  // measured on the boards: varies run to run
+  kMixed,     // some of each: latency metrics compare unlike figures
+};
+LatencySource latency_source(const VerdictView& view);
+// One sentence for reports: where latency came from and what that means.
+std::string latency_note(const VerdictView& view);
 
 // A fixed-width table for terminals (fmt), with the worst clips.
 std::string render_verdict_table(const VerdictView& view);
