@@ -70,14 +70,24 @@ void BlobCache::put(const std::string& sha256, const std::string& bytes) {
     }
   }
   std::filesystem::rename(tmp, path(sha256));
-  std::lock_guard lock(mu_);
-  verified_.insert(sha256);
-  if (!sizes_.count(sha256)) {
-    sizes_[sha256] = bytes.size();
-    total_ += bytes.size();
-    lru_.push_front(sha256);
+  std::vector<std::string> evicted;
+  {
+    std::lock_guard lock(mu_);
+    verified_.insert(sha256);
+    if (!sizes_.count(sha256)) {
+      sizes_[sha256] = bytes.size();
+      total_ += bytes.size();
+      lru_.push_front(sha256);
+    }
+    evicted = evict_locked();
   }
-  evict_locked();
+  if (on_evict_) {
+    for (const auto& sha : evicted) on_evict_(sha);
+  }
+}
+
+void BlobCache::on_evict(std::function<void(const std::string& sha256)> listener) {
+  on_evict_ = std::move(listener);
 }
 
 void BlobCache::touch(const std::string& sha256) {
@@ -86,7 +96,8 @@ void BlobCache::touch(const std::string& sha256) {
   if (it != lru_.end()) lru_.splice(lru_.begin(), lru_, it);
 }
 
-void BlobCache::evict_locked() {
+std::vector<std::string> BlobCache::evict_locked() {
+  std::vector<std::string> evicted;
   while (total_ > max_bytes_ && lru_.size() > 1) {
     auto victim = lru_.back();
     lru_.pop_back();
@@ -95,7 +106,9 @@ void BlobCache::evict_locked() {
     total_ -= sizes_[victim];
     sizes_.erase(victim);
     verified_.erase(victim);
+    evicted.push_back(std::move(victim));
   }
+  return evicted;
 }
 
 uint64_t BlobCache::bytes() const {

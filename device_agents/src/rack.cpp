@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "hil/device_agents/blob_cache.h"
+#include "hil/device_agents/revision_pool.h"
+#include "hil/dual_engine/backend.h"
 #include "hil/dual_engine/executor.h"
 #include "hil/dual_engine/runtime.h"
 #include "hil/evals/clip_file.h"
@@ -33,16 +35,18 @@ struct RunningEval {
 
 }  // namespace
 
-// One board: its connection, leases, and compiled revisions.
+// One board: its connection, leases, engines' backend, and compiled revisions.
 class Board : public std::enable_shared_from_this<Board> {
  public:
-  Board(Rack::Impl& rack, std::string name, FaultProfile profile, uint64_t seed)
-      : rack_(rack), name_(std::move(name)), profile_(profile), seed_(seed), rng_(seed) {}
+  Board(Rack::Impl& rack, std::string name, FaultProfile profile, uint64_t seed,
+        std::unique_ptr<dual_engine::EngineBackend> backend);
   void connect();
   void drain();
   void stop();
   bool idle() const { return running_.empty() && waiting_.empty(); }
   const std::string& name() const { return name_; }
+  // The revision left the blob cache: its compiled copies go too.
+  void evict_revision(const std::string& sha) { revisions_.evict(sha); }
 
  private:
   void on_message(wire::Envelope&& e);
@@ -75,8 +79,9 @@ class Board : public std::enable_shared_from_this<Board> {
   uint32_t holding_ = 0;  // noop evals holding their slot (RackOptions::noop_hold_ms)
   std::map<std::string, std::string> fetching_;  // sha -> bytes so far
   std::vector<wire::EvalResult> undelivered_;    // finished while disconnected
-  std::mutex compile_mu_;                        // guards compiled_ (pool threads)
-  std::map<std::string, std::unique_ptr<dual_engine::CompiledRevision>> compiled_;
+  // Declared before revisions_: every program it loaded is gone before it.
+  std::unique_ptr<dual_engine::EngineBackend> backend_;
+  RevisionPool revisions_;  // each running eval has its own copy (host pool threads)
 };
 
 struct Rack::Impl {
@@ -113,6 +118,20 @@ struct Rack::Impl {
   }
 };
 
+Board::Board(Rack::Impl& rack, std::string name, FaultProfile profile, uint64_t seed,
+             std::unique_ptr<dual_engine::EngineBackend> backend)
+    : rack_(rack),
+      name_(std::move(name)),
+      profile_(profile),
+      seed_(seed),
+      rng_(seed),
+      backend_(std::move(backend)),
+      revisions_(rack.opt.slots_per_board, [this](const std::string& sha) {
+        auto model = dual_engine::Model::load_file(rack_.cache->path(sha));
+        return std::make_unique<dual_engine::CompiledRevision>(model, rack_.board_type,
+                                                               backend_.get());
+      }) {}
+
 void Board::connect() {
   if (stopped_) return;
   auto self = shared_from_this();
@@ -144,6 +163,7 @@ void Board::connect() {
               b->set_type(rack_.opt.board_type);
               b->set_engines(2);
               b->set_slots(rack_.opt.slots_per_board);
+              b->set_backend(backend_->name());
               // A board's nominal pace is its frame budget; emulated boards usually beat it.
               b->set_seconds_per_frame(
                   rack_.board_type.default_fps() > 0 ? 1.0 / rack_.board_type.default_fps() : 0);
@@ -312,16 +332,8 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
     r.set_board(name_);
     auto last_progress = std::chrono::steady_clock::now();
     try {
-      dual_engine::CompiledRevision* revision = nullptr;
-      {
-        std::lock_guard lock(compile_mu_);
-        auto& slot = compiled_[lease.revision_sha()];
-        if (!slot) {
-          auto model = dual_engine::Model::load_file(rack_.cache->path(lease.revision_sha()));
-          slot = std::make_unique<dual_engine::CompiledRevision>(model, rack_.board_type);
-        }
-        revision = slot.get();
-      }
+      // This eval's own copy: slots never share executors.
+      RevisionPool::Checkout revision = revisions_.checkout(lease.revision_sha());
       rack_.cache->touch(lease.revision_sha());
       rack_.cache->touch(lease.clip_sha());
       evals::ClipReader clip(rack_.cache->path(lease.clip_sha()));
@@ -343,6 +355,8 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
       });
       r.set_succeeded(true);
       r.set_host_seconds(run.host_seconds);
+      r.set_device_time(backend_->measures_time() ? wire::DEVICE_TIME_MEASURED
+                                                  : wire::DEVICE_TIME_EMULATED);
       for (const auto& [name, value] : run.scorer.summary()) {
         auto* m = r.add_metrics();
         m->set_name(name);
@@ -521,9 +535,20 @@ Rack::Rack(RackOptions options) : impl_(std::make_unique<Impl>()) {
                            ? impl_->opt.name
                            : fmt::format("{}-{:03}", impl_->opt.name, i);
     bool faulty = impl_->opt.faulty_boards == 0 || i < impl_->opt.faulty_boards;
+    auto backend = impl_->opt.backend_plugin.empty()
+                       ? dual_engine::make_board_backend(impl_->board_type)
+                       : dual_engine::make_plugin_backend(impl_->opt.backend_plugin,
+                                                          impl_->opt.backend_options);
+    if (i == 0)
+      log::info("agent", "boards of type {} run on {}", impl_->board_type.name(), backend->name());
     impl_->boards.push_back(std::make_shared<Board>(*impl_, name, faulty ? profile : FaultProfile{},
-                                                    impl_->opt.seed * 1000003 + i));
+                                                    impl_->opt.seed * 1000003 + i,
+                                                    std::move(backend)));
   }
+  // Blobs are stored on the I/O thread, which owns the board list.
+  impl_->cache->on_evict([impl = impl_.get()](const std::string& sha) {
+    for (const auto& b : impl->boards) b->evict_revision(sha);
+  });
 }
 
 Rack::~Rack() {

@@ -121,6 +121,7 @@ void add_server_commands(CLI::App& app) {
     uint64_t seed = 1;
     uint32_t noop_hold_ms = 0;
     std::string latency_out;
+    std::string backend, backend_options;
   };
   auto ag = std::make_shared<Agent>();
   auto* agent = app.add_subcommand("agent", "run a board agent, or an emulated rack of N boards");
@@ -128,6 +129,11 @@ void add_server_commands(CLI::App& app) {
   agent->add_option("--emulate", ag->emulate, "number of emulated boards in this process")
       ->capture_default_str();
   agent->add_option("--board-type", ag->board_type)->capture_default_str();
+  agent->add_option(
+      "--backend", ag->backend,
+      "engine backend plugin (PATH.so, docs/backends.md); default: the board type's own");
+  agent->add_option("--backend-options", ag->backend_options,
+                    "text passed to the backend plugin's open()");
   agent->add_option("--name", ag->name, "board name prefix")->capture_default_str();
   agent->add_option("--threads", ag->threads, "host threads shared by the boards (0: all cores)")
       ->capture_default_str();
@@ -153,6 +159,8 @@ void add_server_commands(CLI::App& app) {
     o.name = ag->name;
     o.boards = ag->emulate;
     o.board_type = ag->board_type;
+    o.backend_plugin = ag->backend;
+    o.backend_options = ag->backend_options;
     o.host_threads = ag->threads;
     o.slots_per_board = ag->slots;
     o.cache_dir = ag->cache;

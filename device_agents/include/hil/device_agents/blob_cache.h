@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace hil::device_agents {
 
@@ -24,11 +26,16 @@ class BlobCache {
   // Verifies and stores bytes; throws std::runtime_error on a hash mismatch.
   void put(const std::string& sha256, const std::string& bytes);
   void touch(const std::string& sha256);
+  // Called (outside the cache's lock, on the thread that stored a blob) with
+  // each blob the size cap evicts, so that what was built from it can go too.
+  // Set before the cache is shared.
+  void on_evict(std::function<void(const std::string& sha256)> listener);
   uint64_t bytes() const;
   uint64_t corrupt_detected() const;
 
  private:
-  void evict_locked();
+  // Evicts down to the size cap; returns what it evicted.
+  std::vector<std::string> evict_locked();
 
   std::filesystem::path dir_;
   uint64_t max_bytes_;
@@ -38,6 +45,7 @@ class BlobCache {
   std::map<std::string, uint64_t> sizes_;
   uint64_t total_ = 0;
   uint64_t corrupt_ = 0;
+  std::function<void(const std::string&)> on_evict_;
 };
 
 }  // namespace hil::device_agents

@@ -4,6 +4,9 @@
 // through the dual-engine runtime on a bounded pool of host threads, and
 // reports progress and results. A Rack runs N such boards in one process:
 // one real board per agent in a lab, or many emulated boards for CI and scale.
+// Each board runs its engines through its own backend (the board type's, or
+// a plugin), and each of its slots through compiled revisions of its own
+// (revision_pool.h): slots share no executors.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +27,14 @@ struct RackOptions {
   std::string name = "rack";  // board names: <name>-000, <name>-001, ...
   uint32_t boards = 1;
   std::string board_type = "slowed-hw3";
+  // Evals a board plays at once; each has compiled revisions of its own.
   uint32_t slots_per_board = 1;
+  // Runs every board's engines through this backend plugin
+  // (dual_engine/backend_plugin.h), opened once per board with
+  // `backend_options`. Empty: the board type's own backend (emulated, or
+  // host-measured for the `host` type).
+  std::filesystem::path backend_plugin;
+  std::string backend_options;
   uint32_t host_threads = 0;  // 0: the machine's cores
   std::filesystem::path cache_dir = "hil-agent-cache";
   uint64_t cache_max_bytes = uint64_t{2} << 30;
@@ -60,6 +70,8 @@ FaultProfile parse_fault_profile(const std::string& text);
 
 class Rack {
  public:
+  // Throws std::invalid_argument on bad options, dual_engine::BackendError
+  // when the backend plugin cannot be loaded or opened.
   explicit Rack(RackOptions options);
   ~Rack();
   Rack(const Rack&) = delete;
