@@ -1,7 +1,8 @@
 /* Backend plugins the host must refuse, one per define (tests/CMakeLists.txt
  * builds each): built against another ABI version, without the entry symbol,
- * with a function missing, one whose device will not open, and one whose
- * engines refuse every plan (HIL_TEST_REFUSES_LOAD: the defaults below). */
+ * with a function missing, one whose device will not open, one whose engines
+ * refuse every plan (HIL_TEST_REFUSES_LOAD: the defaults below), and one
+ * whose runs say OK but return no outputs (HIL_TEST_EMPTY_OUTPUTS). */
 #include <stdio.h>
 
 #include "hil/dual_engine/backend_plugin.h"
@@ -23,8 +24,15 @@ static void* load_plan(void* backend, const hil_backend_plan* plan, char* error,
                        size_t error_size) {
   (void)backend;
   (void)plan;
+#ifdef HIL_TEST_EMPTY_OUTPUTS
+  (void)error;
+  (void)error_size;
+  static int program;
+  return &program;
+#else
   snprintf(error, error_size, "this test plugin runs nothing");
   return NULL;
+#endif
 }
 static void unload_plan(void* program) { (void)program; }
 static hil_backend_status run_plan(void* program, const hil_backend_tensor* inputs,
@@ -33,9 +41,18 @@ static hil_backend_status run_plan(void* program, const hil_backend_tensor* inpu
   (void)program;
   (void)inputs;
   (void)input_count;
+#ifdef HIL_TEST_EMPTY_OUTPUTS
+  /* "OK", with none of the plan's outputs. */
+  (void)error;
+  (void)error_size;
+  run->output_count = 0;
+  run->device_us = 1;
+  return HIL_BACKEND_OK;
+#else
   (void)run;
   snprintf(error, error_size, "this test plugin runs nothing");
   return HIL_BACKEND_CRASHED;
+#endif
 }
 static void release_run(void* program, hil_backend_run* run) {
   (void)program;

@@ -215,3 +215,19 @@ TEST_CASE("faults a plugin reports through its status fail the engine over, as o
             "expected fail=ENGINE:STATUS@RUN"));
   }
 }
+
+TEST_CASE(
+    "a plugin run that returns none of the plan's outputs counts as a crash of that engine, never "
+    "as outputs",
+    "[backends][plugins]") {
+  auto backend = make_plugin_backend(kPluginDir + "/libhil_test_backend_empty_outputs.so");
+  auto model = Model::load(test::tiny_revision(), "tiny");
+  CompiledRevision revision(model, load_board_type("slowed-hw3"), backend.get());
+  evals::ClipReader clip(test::sample_clip(914, "clear", 6));
+  auto run = play(revision, clip, "split");
+  REQUIRE(run.frames.size() == 6);
+  // Both engines fail in turn: no frame has outputs, every failure is a crash.
+  REQUIRE(!run.failovers.empty());
+  for (const auto& f : run.failovers) CHECK(f.kind == "crash");
+  for (const auto& f : run.frames) CHECK_FALSE(f.outputs.has_outputs());
+}
