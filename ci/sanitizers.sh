@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sanitizer passes: `asan` (AddressSanitizer + UndefinedBehaviorSanitizer
 # over every test, the chaos suite included) and `tsan` (ThreadSanitizer over
-# the scheduler, agents, client, TLS and writer tests). Arguments pick the
+# the scheduler, agents, client, TLS and writer tests, and a board with two
+# slots playing evals of one revision at once). Arguments pick the
 # passes; none runs both. A sanitizer report fails its test (the presets abort
 # on the first report).
 set -euo pipefail
