@@ -119,6 +119,72 @@ std::vector<bool> constant_nodes(const Model& model) {
   return constant;
 }
 
+// Spans of nodes, [first, last] in node order, that the compiler never cuts
+// inside: softmax written out in elementary operators, as ONNX defines Softmax
+// and LogSoftmax (opset 13) by function bodies and as exporters expand them:
+// ReduceMax(x), Sub(x, max), Exp, ReduceSum, then Div(exp, sum) or Log(sum)
+// and Sub(sub, log); also Exp, ReduceSum, Div without the max. OpenCV DNN
+// fuses each back into one Softmax or LogSoftmax layer at import, so the
+// engine never materialises the tensors inside. Cut apart, the halves lose
+// the fusion and, from opset 13 where ReduceSum takes its axes as an input
+// (which OpenCV 4.6 imports only inside the fused pattern), do not build.
+std::vector<std::pair<size_t, size_t>> fused_spans(const Model& model) {
+  const auto& nodes = model.nodes();
+  std::map<std::string, size_t> producer;
+  std::map<std::string, std::vector<size_t>> consumers;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& o : nodes[i].outputs) producer[o] = i;
+    for (const auto& in : nodes[i].inputs) consumers[in].push_back(i);
+  }
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  // The node of type op that produces tensor t, or kNone.
+  auto made_by = [&](const std::string& t, const char* op) {
+    auto p = producer.find(t);
+    return p == producer.end() || nodes[p->second].op_type != op || nodes[p->second].outputs.empty() ? kNone : p->second;
+  };
+  // The nodes of type op that read tensor t, with exactly these inputs.
+  auto used_by = [&](const std::string& t, const char* op, const std::vector<std::string>& inputs) {
+    std::set<size_t> found;
+    auto c = consumers.find(t);
+    if (c == consumers.end()) return found;
+    for (size_t i : c->second) {
+      if (nodes[i].op_type == op && nodes[i].inputs == inputs && !nodes[i].outputs.empty()) found.insert(i);
+    }
+    return found;
+  };
+  std::vector<std::pair<size_t, size_t>> spans;
+  auto add = [&](std::initializer_list<size_t> body) { spans.emplace_back(std::min(body), std::max(body)); };
+  for (size_t sum = 0; sum < nodes.size(); ++sum) {
+    if (nodes[sum].op_type != "ReduceSum" || nodes[sum].inputs.empty() || nodes[sum].outputs.empty()) continue;
+    const std::string& exp_out = nodes[sum].inputs[0];
+    const std::string& sum_out = nodes[sum].outputs[0];
+    const size_t exp = made_by(exp_out, "Exp");
+    if (exp == kNone || nodes[exp].inputs.size() != 1) continue;
+    // The max subtracted first, for numerical stability: Sub(x, ReduceMax(x)).
+    const size_t sub = made_by(nodes[exp].inputs[0], "Sub");
+    size_t max = kNone;
+    if (sub != kNone && nodes[sub].inputs.size() == 2) {
+      max = made_by(nodes[sub].inputs[1], "ReduceMax");
+      if (max != kNone && (nodes[max].inputs.empty() || nodes[max].inputs[0] != nodes[sub].inputs[0])) max = kNone;
+    }
+    for (size_t div : used_by(sum_out, "Div", {exp_out, sum_out})) {
+      if (max != kNone) {
+        add({max, sub, exp, sum, div});
+      } else {
+        add({exp, sum, div});
+      }
+    }
+    if (max == kNone) continue;
+    const std::string& sub_out = nodes[sub].outputs[0];
+    for (size_t log : used_by(sum_out, "Log", {sum_out})) {
+      for (size_t last : used_by(nodes[log].outputs[0], "Sub", {sub_out, nodes[log].outputs[0]})) {
+        add({max, sub, exp, sum, log, last});
+      }
+    }
+  }
+  return spans;
+}
+
 // Builds a self-contained ONNX model of a subset of the nodes.
 std::string extract(const Model& model, const std::vector<size_t>& nodes, const std::vector<TensorInfo>& inputs,
                     const std::vector<TensorInfo>& outputs, const std::string& role) {
@@ -338,8 +404,11 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     auto p = producer.find(o.name);
     if (p != producer.end()) last_output_producer = std::max(last_output_producer, p->second);
   }
+  const auto fused = fused_spans(model);
   for (size_t k = 1; k < n; ++k) {
     if (k > last_output_producer) break;
+    // A cut inside a span the engine fuses into one layer is no cut at all.
+    if (std::any_of(fused.begin(), fused.end(), [k](const auto& s) { return s.first < k && k <= s.second; })) continue;
     auto x = crossing(k);
     // Nothing crossing: the first partition holds only constant nodes (which
     // the second copies) or dead ones; no work to split, no output to emit.
@@ -353,7 +422,8 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     candidates.push_back({k, std::max(a.us, b.us + xfer), a.us + xfer + b.us, bytes, spill_a == 0 && spill_b == 0});
   }
   if (candidates.empty()) {
-    // A graph that cannot be split (one node, or constants then one node):
+    // A graph that cannot be split (one node, constants then one node, or
+    // every cut inside a fused span):
     // both "partitions" are the whole graph.
     candidates.push_back({n, 0, 0, 0, true});
   }

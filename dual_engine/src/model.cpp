@@ -1,6 +1,7 @@
 #include "hil/dual_engine/model.h"
 
 #include <onnx/checker.h>
+#include <onnx/defs/data_type_utils.h>
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -109,6 +110,65 @@ void check_window_attributes(const std::string& model, const onnx::GraphProto& g
   }
 }
 
+// Constant nodes whose value has a type that the model's opset does not allow
+// a Constant become initializers of the same name and value. PyTorch 0.3
+// exported Reshape shapes as int64 Constants at opset 6, where Constant takes
+// float types only (all types from opset 9): ONNX's checker accepts them, its
+// type-checking shape inference does not, and OpenCV DNN reads them as the
+// constants they are. An initializer holds the same tensor with no type
+// constraint, so the graph keeps its meaning and shape inference stays strict
+// for every other node. A Constant that is itself a graph output stays.
+void hoist_mistyped_constants(onnx::ModelProto& m) {
+  int opset = -1;
+  for (const auto& op : m.opset_import()) {
+    if (op.domain().empty() || op.domain() == "ai.onnx") opset = static_cast<int>(op.version());
+  }
+  if (opset < 0) return;
+  const auto* schema = onnx::OpSchemaRegistry::Schema("Constant", opset, "");
+  if (!schema || schema->outputs().size() != 1) return;
+  std::set<std::string> allowed;
+  for (const auto& c : schema->typeConstraintParams()) {
+    if (c.type_param_str == schema->outputs()[0].GetTypeStr()) allowed.insert(c.allowed_type_strs.begin(), c.allowed_type_strs.end());
+  }
+  if (allowed.empty()) return;
+  auto& g = *m.mutable_graph();
+  std::set<std::string> graph_outputs;
+  for (const auto& o : g.output()) graph_outputs.insert(o.name());
+  auto* nodes = g.mutable_node();
+  for (int i = 0; i < nodes->size();) {
+    const auto& n = nodes->Get(i);
+    const bool hoistable = n.op_type() == "Constant" && (n.domain().empty() || n.domain() == "ai.onnx") &&
+                           n.input_size() == 0 && n.output_size() == 1 && !n.output(0).empty() &&
+                           !graph_outputs.count(n.output(0)) && n.attribute_size() == 1 &&
+                           n.attribute(0).name() == "value" && n.attribute(0).has_t();
+    std::string type;
+    if (hoistable) {
+      try {
+        type = "tensor(" + onnx::Utils::DataTypeUtils::ToDataTypeString(n.attribute(0).t().data_type()) + ")";
+      } catch (const std::exception&) {
+        type.clear();  // an invalid element type: shape inference reports it
+      }
+    }
+    if (type.empty() || allowed.count(type)) {
+      ++i;
+      continue;
+    }
+    auto* init = g.add_initializer();
+    *init = n.attribute(0).t();
+    init->set_name(n.output(0));
+    // Before IR version 4 every initializer is also a graph input.
+    if (m.ir_version() < 4) {
+      auto* in = g.add_input();
+      in->set_name(init->name());
+      auto* tt = in->mutable_type()->mutable_tensor_type();
+      tt->set_elem_type(init->data_type());
+      auto* shape = tt->mutable_shape();
+      for (auto d : init->dims()) shape->add_dim()->set_dim_value(d);
+    }
+    nodes->DeleteSubrange(i, 1);
+  }
+}
+
 }  // namespace
 
 uint64_t TensorInfo::bytes() const {
@@ -178,6 +238,8 @@ Model Model::load(std::string bytes, const std::string& name) {
     throw ModelError(fmt::format("{}: ONNX checker: {}", name, e.what()));
   }
   check_window_attributes(name, g);
+  hoist_mistyped_constants(impl->proto);
+  if (g.node_size() == 0) throw ModelError(fmt::format("{}: the graph computes nothing (its only nodes are Constants)", name));
   try {
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*error_mode=*/1, /*data_prop=*/true);
     onnx::shape_inference::InferShapes(impl->proto, onnx::OpSchemaRegistry::Instance(), options);
