@@ -37,7 +37,8 @@ std::vector<float> run_split(const CompiledModel& plan, const TensorMap& in) {
 // Softmax (or LogSoftmax) over axis 1 of x written out as ONNX's opset-13
 // function body does, its ReduceSum taking the axes as an input; returns the
 // node indices it adds, first to last.
-std::pair<size_t, size_t> expanded_softmax(test::OnnxBuilder& b, const std::string& x, const std::string& y, bool log) {
+std::pair<size_t, size_t> expanded_softmax(test::OnnxBuilder& b, const std::string& x,
+                                           const std::string& y, bool log) {
   const auto first = static_cast<size_t>(b.model().graph().node_size());
   auto* axes = b.node("Constant", {}, y + "_axes")->add_attribute();
   axes->set_name("value");
@@ -69,7 +70,8 @@ void check_split_matches_whole(const Model& model, const CompiledModel& plan) {
 
 }  // namespace
 
-TEST_CASE("the compiler never cuts inside a softmax written out, which OpenCV DNN fuses", "[compiler]") {
+TEST_CASE("the compiler never cuts inside a softmax written out, which OpenCV DNN fuses",
+          "[compiler]") {
   const auto board = load_board_type("slowed-hw3");
   SECTION("alone, the graph runs whole") {
     // ONNX's node/test_softmax_axis_1_expanded: cut anywhere, one half holds
@@ -95,7 +97,8 @@ TEST_CASE("the compiler never cuts inside a softmax written out, which OpenCV DN
       auto conv = [&b](const char* in, const char* w, const char* out) {
         auto* c = b.node("Conv", {in, w}, out);
         test::OnnxBuilder::ints(c, "pads", {1, 1, 1, 1});
-        test::OnnxBuilder::ints(c, "kernel_shape", {3, 3});  // run_whole_model reads the bytes as given
+        test::OnnxBuilder::ints(c, "kernel_shape",
+                                {3, 3});  // run_whole_model reads the bytes as given
       };
       conv("x", "w1", "c1");
       b.node("Relu", {"c1"}, "r1");
@@ -175,5 +178,6 @@ TEST_CASE("the cost model charges spills when nothing fits in SRAM", "[compiler]
 }
 
 TEST_CASE("an unknown board type is refused with the known ones", "[compiler]") {
-  CHECK_THROWS_WITH(load_board_type("emulated-hw99"), Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
+  CHECK_THROWS_WITH(load_board_type("emulated-hw99"),
+                    Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
 }

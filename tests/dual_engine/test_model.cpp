@@ -64,9 +64,11 @@ TEST_CASE("a Constant typed beyond what its opset allows loads as an initializer
     test::OnnxBuilder t;
     t.input("x", {1, 4}).output("y", {1, 4});
     t.weights("w", {1, 4});
-    t.model().mutable_graph()->mutable_initializer(0)->set_data_type(onnx::TensorProto_DataType_DOUBLE);
+    t.model().mutable_graph()->mutable_initializer(0)->set_data_type(
+        onnx::TensorProto_DataType_DOUBLE);
     t.model().mutable_graph()->mutable_initializer(0)->clear_float_data();
-    for (int i = 0; i < 4; ++i) t.model().mutable_graph()->mutable_initializer(0)->add_double_data(1.0);
+    for (int i = 0; i < 4; ++i)
+      t.model().mutable_graph()->mutable_initializer(0)->add_double_data(1.0);
     t.node("Add", {"x", "w"}, "y");
     CHECK_THROWS_WITH(Model::load(t.bytes(), "mixed.onnx"), Catch::Contains("shape inference"));
   }
@@ -74,13 +76,15 @@ TEST_CASE("a Constant typed beyond what its opset allows loads as an initializer
 
 TEST_CASE("bad models are refused at load time naming what is wrong", "[model]") {
   SECTION("not ONNX at all") {
-    CHECK_THROWS_WITH(Model::load("hello", "junk.onnx"), Catch::Contains("junk.onnx") && Catch::Contains("not an ONNX"));
+    CHECK_THROWS_WITH(Model::load("hello", "junk.onnx"),
+                      Catch::Contains("junk.onnx") && Catch::Contains("not an ONNX"));
   }
   SECTION("an unsupported operator names the node and the operator") {
     test::OnnxBuilder b;
     b.input("x", {1, 4}).output("y", {1, 4});
     b.node("Hardmax", {"x"}, "y");
-    CHECK_THROWS_WITH(Model::load(b.bytes(), "hm.onnx"), Catch::Contains("'y'") && Catch::Contains("Hardmax") &&
+    CHECK_THROWS_WITH(Model::load(b.bytes(), "hm.onnx"), Catch::Contains("'y'") &&
+                                                             Catch::Contains("Hardmax") &&
                                                              Catch::Contains("not supported"));
   }
   SECTION("a missing input names the node and the input") {
