@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <string>
+#include <utility>
+
+#include <onnx/onnx_pb.h>
 
 #include "fixtures.h"
 #include "hil/dual_engine/compiler.h"
@@ -30,7 +34,87 @@ std::vector<float> run_split(const CompiledModel& plan, const TensorMap& in) {
   return b.run(mid).at(plan.graph_outputs[0].name).data;
 }
 
+// Softmax (or LogSoftmax) over axis 1 of x written out as ONNX's opset-13
+// function body does, its ReduceSum taking the axes as an input; returns the
+// node indices it adds, first to last.
+std::pair<size_t, size_t> expanded_softmax(test::OnnxBuilder& b, const std::string& x,
+                                           const std::string& y, bool log) {
+  const auto first = static_cast<size_t>(b.model().graph().node_size());
+  auto* axes = b.node("Constant", {}, y + "_axes")->add_attribute();
+  axes->set_name("value");
+  axes->set_type(onnx::AttributeProto_AttributeType_TENSOR);
+  axes->mutable_t()->set_data_type(onnx::TensorProto_DataType_INT64);
+  axes->mutable_t()->add_dims(1);
+  axes->mutable_t()->add_int64_data(1);
+  test::OnnxBuilder::ints(b.node("ReduceMax", {x}, y + "_max"), "axes", {1});
+  b.node("Sub", {x, y + "_max"}, y + "_sub");
+  b.node("Exp", {y + "_sub"}, y + "_exp");
+  b.node("ReduceSum", {y + "_exp", y + "_axes"}, y + "_sum");
+  if (log) {
+    b.node("Log", {y + "_sum"}, y + "_log");
+    b.node("Sub", {y + "_sub", y + "_log"}, y);
+  } else {
+    b.node("Div", {y + "_exp", y + "_sum"}, y);
+  }
+  return {first, static_cast<size_t>(b.model().graph().node_size()) - 1};
+}
+
+void check_split_matches_whole(const Model& model, const CompiledModel& plan) {
+  auto in = input_for(model);
+  const auto& out = plan.graph_outputs[0].name;
+  auto whole = run_whole_model(model.bytes(), in, {out}).at(out).data;
+  auto split = run_split(plan, in);
+  REQUIRE(whole.size() == split.size());
+  for (size_t i = 0; i < whole.size(); ++i) CHECK(split[i] == Approx(whole[i]).margin(1e-6));
+}
+
 }  // namespace
+
+TEST_CASE("the compiler never cuts inside a softmax written out, which OpenCV DNN fuses",
+          "[compiler]") {
+  const auto board = load_board_type("slowed-hw3");
+  SECTION("alone, the graph runs whole") {
+    // ONNX's node/test_softmax_axis_1_expanded: cut anywhere, one half holds
+    // a ReduceSum with its axes as an input, which OpenCV 4.6 imports only as
+    // part of the fused softmax.
+    for (bool log : {false, true}) {
+      INFO((log ? "LogSoftmax" : "Softmax"));
+      test::OnnxBuilder b;
+      b.input("x", {3, 4, 5}).output("y", {3, 4, 5});
+      expanded_softmax(b, "x", "y", log);
+      auto model = Model::load(b.bytes(), "softmax_expanded");
+      auto plan = compile(model, board);
+      CHECK(plan.cut == model.nodes().size());
+      check_split_matches_whole(model, plan);
+    }
+  }
+  SECTION("between convolutions, the cut falls outside it") {
+    for (bool log : {false, true}) {
+      INFO((log ? "LogSoftmax" : "Softmax"));
+      test::OnnxBuilder b;
+      b.input("x", {1, 8, 16, 16}).output("y", {1, 8, 16, 16});
+      b.weights("w1", {8, 8, 3, 3}).weights("w2", {8, 8, 3, 3});
+      auto conv = [&b](const char* in, const char* w, const char* out) {
+        auto* c = b.node("Conv", {in, w}, out);
+        test::OnnxBuilder::ints(c, "pads", {1, 1, 1, 1});
+        test::OnnxBuilder::ints(c, "kernel_shape",
+                                {3, 3});  // run_whole_model reads the bytes as given
+      };
+      conv("x", "w1", "c1");
+      b.node("Relu", {"c1"}, "r1");
+      // Its Constant first, then ReduceMax .. the last node: no cut after
+      // the ReduceMax and up to the last node.
+      const auto [constant, last] = expanded_softmax(b, "r1", "s", log);
+      conv("s", "w2", "y");
+      auto model = Model::load(b.bytes(), "conv_softmax_conv");
+      auto plan = compile(model, board);
+      INFO("cut " << plan.cut);
+      REQUIRE(plan.cut < model.nodes().size());
+      CHECK((plan.cut <= constant + 1 || plan.cut > last));
+      check_split_matches_whole(model, plan);
+    }
+  }
+}
 
 TEST_CASE("the compiler cuts any DAG validly, skip connections included", "[compiler]") {
   auto model = Model::load(test::residual_model(), "residual");
@@ -94,5 +178,6 @@ TEST_CASE("the cost model charges spills when nothing fits in SRAM", "[compiler]
 }
 
 TEST_CASE("an unknown board type is refused with the known ones", "[compiler]") {
-  CHECK_THROWS_WITH(load_board_type("emulated-hw99"), Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
+  CHECK_THROWS_WITH(load_board_type("emulated-hw99"),
+                    Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
 }
