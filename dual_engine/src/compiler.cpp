@@ -511,7 +511,16 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
       auto p = producer.find(o.name);
       if (p != producer.end() && p->second >= plan.cut) second_outputs.push_back(o);
     }
-    plan.first = make_plan("extender", 0, plan.cut, model.inputs(), plan.cut_tensors, e0);
+    // The extender's partition declares only the graph inputs it reads: OpenCV
+    // DNN cannot build a network with an input nothing consumes (a camera the
+    // commander's half alone reads).
+    std::vector<TensorInfo> first_inputs;
+    std::set<std::string> read_by_first;
+    for (size_t i = 0; i < plan.cut; ++i) read_by_first.insert(nodes[i].inputs.begin(), nodes[i].inputs.end());
+    for (const auto& t : model.inputs()) {
+      if (read_by_first.count(t.name)) first_inputs.push_back(t);
+    }
+    plan.first = make_plan("extender", 0, plan.cut, first_inputs, plan.cut_tensors, e0);
     plan.second = make_plan("commander", plan.cut, n, second_inputs, second_outputs, e1);
   }
   plan.standby[0] = make_plan("standby", 0, n, model.inputs(), model.outputs(), e0);

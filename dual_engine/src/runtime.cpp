@@ -20,7 +20,8 @@
 
 namespace hil::dual_engine {
 
-CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend)
+CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board,
+                                   EngineBackend* backend)
     : board_(board), iface_(revision_interface(model)), plan_(compile(model, board)) {
   std::unique_ptr<EngineBackend> emulated;
   if (!backend) {
@@ -36,11 +37,16 @@ CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& b
 
 const char* fault_kind_name(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kCrash: return "crash";
-    case FaultKind::kHang: return "hang";
-    case FaultKind::kSlow: return "slow";
-    case FaultKind::kNonFinite: return "nan";
-    default: return "ecc";
+    case FaultKind::kCrash:
+      return "crash";
+    case FaultKind::kHang:
+      return "hang";
+    case FaultKind::kSlow:
+      return "slow";
+    case FaultKind::kNonFinite:
+      return "nan";
+    default:
+      return "ecc";
   }
 }
 
@@ -48,7 +54,8 @@ suite::Fault parse_fault(const std::string& text) {
   auto colon = text.find(':');
   auto at = text.rfind('@');
   if (colon == std::string::npos || at == std::string::npos || at < colon) {
-    throw std::invalid_argument(fmt::format("fault '{}': expected ENGINE:KIND@FRAME, e.g. commander:crash@12", text));
+    throw std::invalid_argument(
+        fmt::format("fault '{}': expected ENGINE:KIND@FRAME, e.g. commander:crash@12", text));
   }
   suite::Fault f;
   f.set_engine(text.substr(0, colon));
@@ -56,7 +63,8 @@ suite::Fault parse_fault(const std::string& text) {
   try {
     f.set_frame(static_cast<uint32_t>(std::stoul(text.substr(at + 1))));
   } catch (const std::exception&) {
-    throw std::invalid_argument(fmt::format("fault '{}': frame '{}' is not a number", text, text.substr(at + 1)));
+    throw std::invalid_argument(
+        fmt::format("fault '{}': frame '{}' is not a number", text, text.substr(at + 1)));
   }
   return f;
 }
@@ -86,7 +94,8 @@ std::vector<ResolvedFault> resolve_faults(const suite::Scenario& sc, int command
     } else if (f.engine() == "0" || f.engine() == "1") {
       r.engine = f.engine() == "1";
     } else {
-      throw std::invalid_argument(fmt::format("fault engine '{}': expected commander, extender, 0 or 1", f.engine()));
+      throw std::invalid_argument(
+          fmt::format("fault engine '{}': expected commander, extender, 0 or 1", f.engine()));
     }
     const auto& k = f.kind();
     if (k == "crash") {
@@ -107,9 +116,11 @@ std::vector<ResolvedFault> resolve_faults(const suite::Scenario& sc, int command
           throw std::invalid_argument(fmt::format("fault kind '{}': slow:N needs a number", k));
         }
       }
-      if (!(r.factor >= 1 && r.factor <= 1000)) throw std::invalid_argument(fmt::format("fault kind '{}': N must be 1..1000", k));
+      if (!(r.factor >= 1 && r.factor <= 1000))
+        throw std::invalid_argument(fmt::format("fault kind '{}': N must be 1..1000", k));
     } else {
-      throw std::invalid_argument(fmt::format("fault kind '{}': expected crash, hang, slow:N, nan or ecc", k));
+      throw std::invalid_argument(
+          fmt::format("fault kind '{}': expected crash, hang, slow:N, nan or ecc", k));
     }
     out.push_back(r);
   }
@@ -178,7 +189,8 @@ class Engine {
   Wait wait(TaskResult* out) {
     std::unique_lock lock(mu_);
     for (;;) {
-      const double limit_ms = std::max(options_.host_stall_floor_ms, options_.host_stall_factor * slowest_run_ms_);
+      const double limit_ms =
+          std::max(options_.host_stall_floor_ms, options_.host_stall_factor * slowest_run_ms_);
       const bool woke = cv_.wait_for(lock, std::chrono::duration<double, std::milli>(limit_ms),
                                      [&] { return !results_.empty() || dead_ || hung_; });
       if (!results_.empty()) {
@@ -189,10 +201,11 @@ class Engine {
       if (hung_ || hang_reported_) return Wait::kHung;
       if (dead_) return Wait::kCrashed;
       if (!woke && options_.host_stall_factor * slowest_run_ms_ <= limit_ms) {
-        throw HostStallError(fmt::format(
-            "engine {}: the host had no answer after {:.0f} ms while the engine was running (slowest run so far "
-            "{:.1f} ms): the host is stalled, not the emulated engine",
-            id_, limit_ms, slowest_run_ms_));
+        throw HostStallError(
+            fmt::format("engine {}: the host had no answer after {:.0f} ms while the engine was "
+                        "running (slowest run so far "
+                        "{:.1f} ms): the host is stalled, not the emulated engine",
+                        id_, limit_ms, slowest_run_ms_));
       }
     }
   }
@@ -227,10 +240,14 @@ class Engine {
  private:
   EngineProgram* program_for(Plan plan) const {
     switch (plan) {
-      case Plan::kFirst: return programs_.first.get();
-      case Plan::kSecond: return programs_.second.get();
-      case Plan::kStandby: return programs_.standby.get();
-      case Plan::kPing: break;
+      case Plan::kFirst:
+        return programs_.first.get();
+      case Plan::kSecond:
+        return programs_.second.get();
+      case Plan::kStandby:
+        return programs_.standby.get();
+      case Plan::kPing:
+        break;
     }
     return nullptr;
   }
@@ -286,12 +303,15 @@ class Engine {
         } catch (const std::exception&) {
           status = EngineStatus::kCrashed;  // a backend that throws has faulted: a crash
         }
-        const double host_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        const double host_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count();
         if (options_.host_slowdown > 1) {
-          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(host_ms * (options_.host_slowdown - 1)));
+          std::this_thread::sleep_for(
+              std::chrono::duration<double, std::milli>(host_ms * (options_.host_slowdown - 1)));
         }
         std::lock_guard lock(mu_);
-        slowest_run_ms_ = std::max(slowest_run_ms_, host_ms * std::max(1.0, options_.host_slowdown));
+        slowest_run_ms_ =
+            std::max(slowest_run_ms_, host_ms * std::max(1.0, options_.host_slowdown));
       }
       if (status == EngineStatus::kCrashed || status == EngineStatus::kHung) {
         std::lock_guard lock(mu_);
@@ -359,7 +379,7 @@ struct Supervisor {
   uint32_t missed_beats = kDefaultMissedBeats;
   double crash_detect_ms = kDefaultCrashDetectMs;
   double ftti_ms = kDefaultFttiMs;
-  double warmup_ms[2] = {0, 0};           // starting the standby plan where a partition plan sits in SRAM
+  double warmup_ms[2] = {0, 0};  // starting the standby plan where a partition plan sits in SRAM
   bool standby_beside_partition[2] = {};  // both fit in SRAM: no warm-up in split mode
 
   // When a fault of this kind, hitting a stage at `onset` that would end at
@@ -368,9 +388,12 @@ struct Supervisor {
   // declared when the missed_beats-th beat after it is due.
   double detected_at(FaultKind kind, double onset, double stage_end) const {
     switch (kind) {
-      case FaultKind::kCrash: return onset + crash_detect_ms;
-      case FaultKind::kHang: return (std::floor(onset / heartbeat_ms) + missed_beats) * heartbeat_ms;
-      default: return stage_end;  // wrong outputs and SRAM errors show when the outputs come out
+      case FaultKind::kCrash:
+        return onset + crash_detect_ms;
+      case FaultKind::kHang:
+        return (std::floor(onset / heartbeat_ms) + missed_beats) * heartbeat_ms;
+      default:
+        return stage_end;  // wrong outputs and SRAM errors show when the outputs come out
     }
   }
 };
@@ -379,7 +402,8 @@ uint64_t sram_footprint(const PartitionPlan& plan, uint64_t sram) {
   return std::min<uint64_t>(sram, plan.weight_bytes + plan.peak_activation_bytes);
 }
 
-Supervisor make_supervisor(const CompiledModel& plan, const board::BoardType& board, const suite::Scenario& sc) {
+Supervisor make_supervisor(const CompiledModel& plan, const board::BoardType& board,
+                           const suite::Scenario& sc) {
   Supervisor s;
   const auto& b = board.supervision();
   if (b.heartbeat_period_ms() > 0) s.heartbeat_ms = b.heartbeat_period_ms();
@@ -397,12 +421,15 @@ Supervisor make_supervisor(const CompiledModel& plan, const board::BoardType& bo
   }
   for (int e = 0; e < 2 && e < board.engines_size(); ++e) {
     const auto& engine = board.engines(e);
-    const uint64_t partition =
-        std::max(sram_footprint(plan.first, engine.sram_bytes()), sram_footprint(plan.second, engine.sram_bytes()));
-    s.standby_beside_partition[e] = partition + sram_footprint(plan.standby[e], engine.sram_bytes()) <= engine.sram_bytes();
-    const double load_ms = engine.bytes_per_second() > 0
-                               ? static_cast<double>(plan.standby[e].weight_bytes) / engine.bytes_per_second() * 1000
-                               : 0;
+    const uint64_t partition = std::max(sram_footprint(plan.first, engine.sram_bytes()),
+                                        sram_footprint(plan.second, engine.sram_bytes()));
+    s.standby_beside_partition[e] =
+        !b.standby_always_reloaded() &&
+        partition + sram_footprint(plan.standby[e], engine.sram_bytes()) <= engine.sram_bytes();
+    const double load_ms =
+        engine.bytes_per_second() > 0
+            ? static_cast<double>(plan.standby[e].weight_bytes) / engine.bytes_per_second() * 1000
+            : 0;
     s.warmup_ms[e] = s.standby_beside_partition[e] ? 0 : b.standby_warmup_ms() + load_ms;
   }
   return s;
@@ -419,15 +446,15 @@ Mode parse_mode(const suite::Scenario& scenario) {
   if (text.empty() || text == "split") return Mode::kSplit;
   if (text == "single") return Mode::kSingle;
   if (text == "redundant") return Mode::kRedundant;
-  throw std::invalid_argument(
-      fmt::format("scenario '{}': mode '{}' is not split, single or redundant", scenario.name(), text));
+  throw std::invalid_argument(fmt::format(
+      "scenario '{}': mode '{}' is not split, single or redundant", scenario.name(), text));
 }
 
 }  // namespace
 
-EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, const suite::Scenario& scenario,
-                  const std::vector<suite::MetricSpec>& metrics, const FrameProgress& progress,
-                  const RuntimeOptions& options) {
+EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip,
+                  const suite::Scenario& scenario, const std::vector<suite::MetricSpec>& metrics,
+                  const FrameProgress& progress, const RuntimeOptions& options) {
   EvalRun run;
   const auto& iface = revision.iface();
   run.scorer = evals::EvalScorer(metrics, iface);
@@ -435,9 +462,9 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   const auto& header = clip.header();
   const Mode base_mode = parse_mode(scenario);
   run.mode = scenario.mode().empty() ? "split" : scenario.mode();
-  const double fps = scenario.fps() > 0                   ? scenario.fps()
-                     : header.fps() > 0                   ? header.fps()
-                                                          : revision.board().default_fps();
+  const double fps = scenario.fps() > 0 ? scenario.fps()
+                     : header.fps() > 0 ? header.fps()
+                                        : revision.board().default_fps();
   const double period = 1000.0 / fps;
   run.period_ms = period;
   const uint32_t miss_limit = scenario.miss_limit() ? scenario.miss_limit() : 3;
@@ -463,7 +490,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       if (!evals::has_truth(header, t)) {
         throw evals::ClipError(
             clip.name(), -1, 8,
-            fmt::format("metric '{}' needs ground truth '{}', which the clip does not carry", m.name(), t));
+            fmt::format("metric '{}' needs ground truth '{}', which the clip does not carry",
+                        m.name(), t));
       }
       needed_truth.insert(t);
     }
@@ -480,7 +508,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     }
   }
 
-  Engine engine0(0, revision.engine(0), &faults, options), engine1(1, revision.engine(1), &faults, options);
+  Engine engine0(0, revision.engine(0), &faults, options),
+      engine1(1, revision.engine(1), &faults, options);
   Engine* engines[2] = {&engine0, &engine1};
   bool alive[2] = {true, true};
   uint32_t failed_at[2] = {0, 0};
@@ -490,11 +519,14 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   // Whether each engine's standby plan is ready to run at once: always in
   // single and redundant modes (the standby plan is what runs); in split mode
   // only when it fits in SRAM beside the partition plan.
-  auto standby_ready_in = [&](Mode m, int e) { return m != Mode::kSplit || supervisor.standby_beside_partition[e]; };
+  auto standby_ready_in = [&](Mode m, int e) {
+    return m != Mode::kSplit || supervisor.standby_beside_partition[e];
+  };
   bool standby_ready[2] = {standby_ready_in(base_mode, 0), standby_ready_in(base_mode, 1)};
   Mode mode = base_mode;
   const uint32_t n = clip.frame_count();
-  uint32_t resume_at = 0;  // frames before it are dropped: the survivor of a late failover cannot make them
+  uint32_t resume_at =
+      0;  // frames before it are dropped: the survivor of a late failover cannot make them
 
   std::map<uint32_t, hil::clip::Frame> frames;
   auto frame_at = [&](uint32_t t) -> const hil::clip::Frame& {
@@ -509,12 +541,13 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     for (const auto& token : needed_truth) {
       const bool present = token == evals::truth::kControl    ? f.has_control()
                            : token == evals::truth::kOdometry ? f.has_odometry()
-                           : token == evals::truth::kEgo      ? f.has_labels() && f.labels().has_ego()
-                                                              : f.has_labels();
+                           : token == evals::truth::kEgo ? f.has_labels() && f.labels().has_ego()
+                                                         : f.has_labels();
       if (!present) {
         throw evals::ClipError(
             clip.name(), t, 0,
-            fmt::format("frame has no ground truth '{}' to score against, though the clip lists it", token));
+            fmt::format("frame has no ground truth '{}' to score against, though the clip lists it",
+                        token));
       }
     }
     return builder.build(t, frame_at);
@@ -522,7 +555,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   auto slow = [&](int e, uint32_t t) {
     double s = 1;
     for (const auto& f : faults) {
-      if (f.engine == e && !f.cleared && f.kind == FaultKind::kSlow && f.frame <= t) s = std::max(s, f.factor);
+      if (f.engine == e && !f.cleared && f.kind == FaultKind::kSlow && f.frame <= t)
+        s = std::max(s, f.factor);
     }
     return s;
   };
@@ -550,7 +584,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
 
   // A fault on engine `failed`, hitting a stage of frame t at `onset`: the event
   // with its detection, derived from the board's supervision.
-  auto fault_event = [&](int failed, uint32_t t, FaultKind kind, double onset, double stage_end, bool transient) {
+  auto fault_event = [&](int failed, uint32_t t, FaultKind kind, double onset, double stage_end,
+                         bool transient) {
     FailoverEvent ev;
     ev.frame = t;
     ev.failed_engine = failed;
@@ -559,15 +594,16 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     ev.transient = transient;
     const double detect = supervisor.detected_at(kind, onset, stage_end);
     ev.detection_ms = detect - onset;
-    ev.detection_frames = static_cast<uint32_t>(std::max(0.0, std::floor((detect - t * period) / period)));
+    ev.detection_frames =
+        static_cast<uint32_t>(std::max(0.0, std::floor((detect - t * period) / period)));
     return std::pair{ev, detect};
   };
 
   // After detection, the survivor starts its standby plan (warming it up
   // first when a partition plan held its SRAM) and computes frame t. Sets the
   // event's switchover, or marks it unrecovered when the survivor faults too.
-  auto take_over = [&](int survivor, uint32_t t, const TensorMap& in, FailoverEvent& ev, double detect,
-                       double* emission) -> std::optional<TensorMap> {
+  auto take_over = [&](int survivor, uint32_t t, const TensorMap& in, FailoverEvent& ev,
+                       double detect, double* emission) -> std::optional<TensorMap> {
     ev.warmup_ms = standby_ready[survivor] ? 0 : supervisor.warmup_ms[survivor];
     const double start = std::max({detect, free_at[survivor], t * period}) + ev.warmup_ms;
     std::optional<TaskResult> r;
@@ -584,18 +620,22 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     ev.within_ftti = ev.detection_ms + ev.switchover_ms <= supervisor.ftti_ms;
     // Frames the survivor cannot serve in time any more are dropped, not queued.
     uint32_t next = t + 1;
-    while (next < n && std::max(next * period, *emission) + expected_standby[survivor] > (next + 2) * period) ++next;
+    while (next < n &&
+           std::max(next * period, *emission) + expected_standby[survivor] > (next + 2) * period)
+      ++next;
     resume_at = std::max(resume_at, next);
     return std::move(r->outputs);
   };
   auto record = [&](FailoverEvent ev) {
     run.scorer.add_failover(ev.detection_ms, ev.switchover_ms, ev.within_ftti);
     if (!ev.within_ftti) {
-      note(fmt::format("frame {}: engine {} {}: {} (detected in {:.2f} ms, FTTI {:.0f} ms)", ev.frame,
-                       ev.failed_engine, fault_kind_name(ev.kind),
-                       ev.recovered ? fmt::format("survivor commanded {:.2f} ms later, beyond the FTTI", ev.switchover_ms)
-                                    : std::string("never recovered"),
-                       ev.detection_ms, supervisor.ftti_ms));
+      note(fmt::format(
+          "frame {}: engine {} {}: {} (detected in {:.2f} ms, FTTI {:.0f} ms)", ev.frame,
+          ev.failed_engine, fault_kind_name(ev.kind),
+          ev.recovered
+              ? fmt::format("survivor commanded {:.2f} ms later, beyond the FTTI", ev.switchover_ms)
+              : std::string("never recovered"),
+          ev.detection_ms, supervisor.ftti_ms));
     }
     run.failovers.push_back(ev);
   };
@@ -642,8 +682,9 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       }
     }
     // Swap roles at a frame boundary on request: the command stream continues.
-    if (std::find(scenario.swap_at().begin(), scenario.swap_at().end(), t) != scenario.swap_at().end() && alive[0] &&
-        alive[1]) {
+    if (std::find(scenario.swap_at().begin(), scenario.swap_at().end(), t) !=
+            scenario.swap_at().end() &&
+        alive[0] && alive[1]) {
       cmd = 1 - cmd;
       note(fmt::format("frame {}: roles swapped, engine {} commands", t, cmd));
     }
@@ -661,7 +702,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       out = take_over(cmd, t, in, ev, pending_detect, &emission);
       if (out) {
         rec.failover = true;
-        if (ev.transient) note(fmt::format("frame {}: extender ECC error; commander recomputed the frame", t));
+        if (ev.transient)
+          note(fmt::format("frame {}: extender ECC error; commander recomputed the frame", t));
       }
       if (!ev.transient && out) become_single(cmd);
       record(ev);
@@ -685,7 +727,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
           const FaultKind kind = fault_of(w, r);
           const bool transient = kind == FaultKind::kEcc;
           if (!transient) fail_engine(ext, t, fault_kind_name(kind));
-          auto [ev, detect] = fault_event(ext, t, kind, a_start, a_start + r.device_ms * slow(ext, t), transient);
+          auto [ev, detect] =
+              fault_event(ext, t, kind, a_start, a_start + r.device_ms * slow(ext, t), transient);
           pending = ev;
           pending_detect = detect;
           --t;  // replay this frame with the commander alone
@@ -734,7 +777,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
           rec.failover = true;
           if (!transient) {
             become_single(ext);
-            note(fmt::format("frame {}: engine {} takes over as commander on its standby plan", t, cmd));
+            note(fmt::format("frame {}: engine {} takes over as commander on its standby plan", t,
+                             cmd));
           } else {
             note(fmt::format("frame {}: commander ECC error; extender recomputed the frame", t));
           }
@@ -751,8 +795,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
           const FaultKind kind = fault_of(wa, ra);
           const bool transient = kind == FaultKind::kEcc;
           if (!transient) fail_engine(ext, t + 1, fault_kind_name(kind));
-          auto [ev, detect] =
-              fault_event(ext, t + 1, kind, a_start, a_start + ra.device_ms * slow(ext, t + 1), transient);
+          auto [ev, detect] = fault_event(ext, t + 1, kind, a_start,
+                                          a_start + ra.device_ms * slow(ext, t + 1), transient);
           pending = ev;
           pending_detect = detect;
         }
@@ -777,7 +821,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       const double other_start = std::max(frame_start, free_at[ext]);
       const double other_end = other_start + ro.device_ms * slow(ext, t);
       const bool cmd_ok = wc == Engine::Wait::kDone && all_finite(rc.outputs);
-      const bool other_ok = alive[ext] && wo == Engine::Wait::kDone && (!both || all_finite(ro.outputs));
+      const bool other_ok =
+          alive[ext] && wo == Engine::Wait::kDone && (!both || all_finite(ro.outputs));
       if (alive[ext] && !other_ok) {
         const FaultKind kind = fault_of(wo, ro);
         if (kind != FaultKind::kEcc) fail_engine(ext, t, fault_kind_name(kind));
@@ -832,7 +877,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       for (int e = 0; e < 2; ++e) {
         if (!alive[e] || overrun[e]) continue;
         const double warmup = standby_ready[e] ? 0 : supervisor.warmup_ms[e];
-        const double done = std::max(frame_start + period, free_at[e]) + warmup + expected_standby[e] * slow(e, t);
+        const double done =
+            std::max(frame_start + period, free_at[e]) + warmup + expected_standby[e] * slow(e, t);
         if (done < best) {
           best = done;
           rescuer = e;
@@ -846,7 +892,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
           emission = rescue_start + r->device_ms * slow(rescuer, t);
           free_at[rescuer] = emission;
           rescued_by = rescuer;
-          note(fmt::format("frame {}: deadline missed; engine {} recomputed the frame", t, rescuer));
+          note(
+              fmt::format("frame {}: deadline missed; engine {} recomputed the frame", t, rescuer));
         }
       }
     } else if (!skipped) {
@@ -869,7 +916,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
         ev.detection_frames = miss_limit;
         ev.warmup_ms = standby_ready[survivor] ? 0 : supervisor.warmup_ms[survivor];
         free_at[survivor] = std::max(detect, free_at[survivor]) + ev.warmup_ms;
-        ev.switchover_ms = free_at[survivor] + expected_standby[survivor] * slow(survivor, t + 1) - detect;
+        ev.switchover_ms =
+            free_at[survivor] + expected_standby[survivor] * slow(survivor, t + 1) - detect;
         ev.within_ftti = ev.detection_ms + ev.switchover_ms <= supervisor.ftti_ms;
         record(ev);
         become_single(survivor);
@@ -893,7 +941,8 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     rec.deadline_missed = rec.device_ms > period;
     if (!in_time) {
       rec.outputs.clear_heads();
-      if (!run.failovers.empty() && run.failovers.back().frame <= t) run.failovers.back().gap_frames++;
+      if (!run.failovers.empty() && run.failovers.back().frame <= t)
+        run.failovers.back().gap_frames++;
       note(fmt::format("frame {}: no {}", t, has_control ? "command" : "outputs"));
     }
     rec.host_ms = std::chrono::duration<double, std::milli>(Clock::now() - host_start).count();

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -180,4 +182,44 @@ TEST_CASE("the cost model charges spills when nothing fits in SRAM", "[compiler]
 TEST_CASE("an unknown board type is refused with the known ones", "[compiler]") {
   CHECK_THROWS_WITH(load_board_type("emulated-hw99"),
                     Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
+}
+
+TEST_CASE("a camera only the commander's half reads is not an input of the extender's half", "[compiler]") {
+  // On slowed-hw3 the three-camera sample is cut inside the third camera's
+  // backbone: the extender's half reads two cameras, the commander's the third.
+  // OpenCV DNN cannot build a network with an input nothing reads, so the
+  // extender's half must not declare it.
+  auto model = Model::load_file(std::filesystem::path(HIL_SOURCE_DIR) / "dual_engine/samples/tri-cam/base-s1.onnx");
+  auto plan = compile(model, load_board_type("slowed-hw3"));
+  REQUIRE(plan.cut < model.nodes().size());
+  REQUIRE(model.inputs().size() == 3);
+  std::set<std::string> read_by_first;
+  for (size_t i = 0; i < plan.cut; ++i) {
+    read_by_first.insert(model.nodes()[i].inputs.begin(), model.nodes()[i].inputs.end());
+  }
+  CHECK(plan.first.inputs.size() < 3);
+  for (const auto& in : plan.first.inputs) CHECK(read_by_first.count(in.name) == 1);
+
+  TensorMap in;
+  for (const auto& info : model.inputs()) {
+    Tensor t;
+    t.shape = info.shape;
+    uint64_t n = 1;
+    for (auto d : info.shape) n *= static_cast<uint64_t>(d);
+    for (uint64_t i = 0; i < n; ++i) t.data.push_back(static_cast<float>((i * 7919) % 255) / 255.0f);
+    in[info.name] = t;
+  }
+  PartitionExecutor first(plan.first), second(plan.second);
+  auto mid = first.run(in);
+  for (const auto& [k, v] : in) mid.emplace(k, v);
+  auto split = second.run(mid);
+  std::vector<std::string> names;
+  for (const auto& o : plan.second.outputs) names.push_back(o.name);
+  auto whole = run_whole_model(model.bytes(), in, names);
+  for (const auto& name : names) {
+    REQUIRE(split.at(name).data.size() == whole.at(name).data.size());
+    for (size_t i = 0; i < whole.at(name).data.size(); ++i) {
+      CHECK(split.at(name).data[i] == Approx(whole.at(name).data[i]).margin(1e-4));
+    }
+  }
 }

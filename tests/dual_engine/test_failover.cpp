@@ -18,8 +18,9 @@ namespace {
 constexpr uint32_t kFrames = 16;
 constexpr uint32_t kFaultFrame = 5;
 
-EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::string& mode, int commander,
-             const std::vector<std::string>& faults = {}, uint32_t rejoin = 0, std::vector<uint32_t> swaps = {}) {
+EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::string& mode,
+             int commander, const std::vector<std::string>& faults = {}, uint32_t rejoin = 0,
+             std::vector<uint32_t> swaps = {}) {
   suite::Scenario sc;
   sc.set_name("matrix");
   sc.set_mode(mode);
@@ -44,7 +45,9 @@ Fixture& fixture() {
 
 }  // namespace
 
-TEST_CASE("on slowed-hw3 every fault on either engine is detected and leaves no frame without a command", "[failover]") {
+TEST_CASE(
+    "on slowed-hw3 every fault on either engine is detected and leaves no frame without a command",
+    "[failover]") {
   use_single_thread_kernels();
   auto& fx = fixture();
   auto reference = play(fx.rev, fx.clip, "single", 0);
@@ -61,7 +64,8 @@ TEST_CASE("on slowed-hw3 every fault on either engine is detected and leaves no 
           for (const auto& f : run.frames) gaps += !f.has_command;
           CHECK(gaps == 0);  // zero for every kind with slowed-hw3 and the sample network
           // After any failover the outputs are those of single-engine execution.
-          for (size_t k = 0; k < run.frames.size(); ++k) CHECK(run.frames[k].outputs == reference.frames[k].outputs);
+          for (size_t k = 0; k < run.frames.size(); ++k)
+            CHECK(run.frames[k].outputs == reference.frames[k].outputs);
 
           const bool idle_standby = mode == "single" && role == "extender";
           if (idle_standby) {
@@ -70,7 +74,8 @@ TEST_CASE("on slowed-hw3 every fault on either engine is detected and leaves no 
             for (const auto& f : run.frames) CHECK(f.commander == first_commander);
             if (kind == "crash" || kind == "hang") {
               bool noted = false;
-              for (const auto& e : run.events) noted |= e.find(fmt::format("engine {} failed", target)) != std::string::npos;
+              for (const auto& e : run.events)
+                noted |= e.find(fmt::format("engine {} failed", target)) != std::string::npos;
               CHECK(noted);
             }
             continue;
@@ -134,7 +139,8 @@ TEST_CASE("roles swap at a frame boundary without a gap", "[failover]") {
   CHECK(run.frames[4].commander == 1);
   CHECK(run.frames[9].commander == 0);
   auto plain = play(fx.rev, fx.clip, "split", 0);
-  for (size_t k = 0; k < run.frames.size(); ++k) CHECK(run.frames[k].outputs == plain.frames[k].outputs);
+  for (size_t k = 0; k < run.frames.size(); ++k)
+    CHECK(run.frames[k].outputs == plain.frames[k].outputs);
 }
 
 TEST_CASE("emulated latencies are identical run to run, faults included", "[failover]") {
@@ -153,7 +159,8 @@ TEST_CASE("bad fault specifications are refused by name", "[failover]") {
   CHECK_THROWS_WITH(parse_fault("commander:crash@x"), Catch::Contains("'x'"));
   auto& fx = fixture();
   CHECK_THROWS_WITH(play(fx.rev, fx.clip, "split", 0, {"left:crash@1"}), Catch::Contains("'left'"));
-  CHECK_THROWS_WITH(play(fx.rev, fx.clip, "split", 0, {"commander:melt@1"}), Catch::Contains("'melt'"));
+  CHECK_THROWS_WITH(play(fx.rev, fx.clip, "split", 0, {"commander:melt@1"}),
+                    Catch::Contains("'melt'"));
 }
 
 namespace {
@@ -166,9 +173,11 @@ class FaultyBackend : public EngineBackend {
   bool measures_time() const override { return false; }
   std::unique_ptr<EngineProgram> load(const PartitionPlan& plan, int engine) override {
     struct Program : EngineProgram {
-      Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs) : inner(std::move(inner)), engine(engine), runs(runs) {}
+      Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs)
+          : inner(std::move(inner)), engine(engine), runs(runs) {}
       EngineRun run(const TensorMap& in) override {
-        if (engine == 0 && ++*runs > 5) throw std::runtime_error("engine 0: uncorrectable SRAM error");
+        if (engine == 0 && ++*runs > 5)
+          throw std::runtime_error("engine 0: uncorrectable SRAM error");
         return inner->run(in);
       }
       double expected_device_us() const override { return inner->expected_device_us(); }
@@ -200,7 +209,8 @@ TEST_CASE("an engine whose backend throws is failed over like a crash", "[failov
   for (const auto& f : run.frames) CHECK(f.has_command);
   CHECK(run.frames.back().commander == 1);
   auto reference = play(fx.rev, fx.clip, "single", 0);
-  for (size_t k = 0; k < run.frames.size(); ++k) CHECK(run.frames[k].outputs == reference.frames[k].outputs);
+  for (size_t k = 0; k < run.frames.size(); ++k)
+    CHECK(run.frames[k].outputs == reference.frames[k].outputs);
 }
 
 // Failover timing derived from the board's supervision. Every scenario runs
@@ -211,7 +221,8 @@ namespace {
 
 constexpr double kPeriodMs = 40;  // 25 fps
 
-board::BoardType supervised(double heartbeat_ms, uint32_t missed_beats, double crash_detect_ms, double warmup_ms) {
+board::BoardType supervised(double heartbeat_ms, uint32_t missed_beats, double crash_detect_ms,
+                            double warmup_ms) {
   auto board = load_board_type("slowed-hw3");
   auto* s = board.mutable_supervision();
   s->set_heartbeat_period_ms(heartbeat_ms);
@@ -231,7 +242,8 @@ suite::Scenario at_25_fps(const std::string& mode, const std::vector<std::string
   return sc;
 }
 
-EvalRun play_on(const board::BoardType& board, const suite::Scenario& sc, const RuntimeOptions& options = {}) {
+EvalRun play_on(const board::BoardType& board, const suite::Scenario& sc,
+                const RuntimeOptions& options = {}) {
   auto& fx = fixture();
   CompiledRevision rev(fx.model, board);
   return play_eval(rev, fx.clip, sc, {}, {}, options);
@@ -314,20 +326,25 @@ TEST_CASE("a hang is detected when the board's missed heartbeats say so", "[fail
   }
 }
 
-TEST_CASE("wrong outputs are detected as they come out, and the standby's warm-up is charged", "[failover][timing]") {
+TEST_CASE("wrong outputs are detected as they come out, and the standby's warm-up is charged",
+          "[failover][timing]") {
   const auto quick = supervised(1, 3, 0.1, 1);
   const double standby = standby_ms(quick);
-  SECTION("single mode: detected at the end of the commander's run; the hot standby needs no warm-up") {
+  SECTION(
+      "single mode: detected at the end of the commander's run; the hot standby needs no warm-up") {
     auto run = play_on(quick, at_25_fps("single", {"commander:nan@5"}));
     REQUIRE(run.failovers.size() == 1);
     const auto& ev = run.failovers[0];
     CHECK(ev.detection_ms == Approx(standby));
     CHECK(ev.warmup_ms == 0);
-    CHECK(ev.switchover_ms == Approx(standby));  // the survivor reruns the frame on its standby plan
+    CHECK(ev.switchover_ms ==
+          Approx(standby));  // the survivor reruns the frame on its standby plan
     CHECK(ev.within_ftti);
     CHECK(frames_without_command(run) == 0);
   }
-  SECTION("split mode: slowed-hw3's SRAM cannot hold a partition and the standby plan, so the survivor warms up") {
+  SECTION(
+      "split mode: slowed-hw3's SRAM cannot hold a partition and the standby plan, so the survivor "
+      "warms up") {
     auto fast = play_on(quick, at_25_fps("split", {"commander:nan@5"}));
     auto slow_warmup = play_on(supervised(1, 3, 0.1, 150), at_25_fps("split", {"commander:nan@5"}));
     REQUIRE(fast.failovers.size() == 1);
@@ -337,12 +354,14 @@ TEST_CASE("wrong outputs are detected as they come out, and the standby's warm-u
     CHECK(slow_warmup.failovers[0].warmup_ms - fast.failovers[0].warmup_ms == Approx(149));
     CHECK(slow_warmup.failovers[0].switchover_ms - fast.failovers[0].switchover_ms == Approx(149));
     CHECK_FALSE(slow_warmup.failovers[0].within_ftti);
-    CHECK(slow_warmup.failovers[0].gap_frames >= 3);  // commands resume after 350 ms at the earliest
+    CHECK(slow_warmup.failovers[0].gap_frames >=
+          3);  // commands resume after 350 ms at the earliest
     CHECK(frames_without_command(fast) == 0);
   }
 }
 
-TEST_CASE("an SRAM error costs one recomputed frame, late when the standby must warm up", "[failover][timing]") {
+TEST_CASE("an SRAM error costs one recomputed frame, late when the standby must warm up",
+          "[failover][timing]") {
   auto quick = play_on(supervised(1, 3, 0.1, 1), at_25_fps("split", {"commander:ecc@5"}));
   auto slow_warmup = play_on(supervised(1, 3, 0.1, 150), at_25_fps("split", {"commander:ecc@5"}));
   REQUIRE(quick.failovers.size() == 1);
@@ -357,7 +376,8 @@ TEST_CASE("an SRAM error costs one recomputed frame, late when the standby must 
   CHECK(slow_warmup.frames.back().commander == 0);
 }
 
-TEST_CASE("a slow engine is declared after the scenario's number of missed deadlines", "[failover][timing]") {
+TEST_CASE("a slow engine is declared after the scenario's number of missed deadlines",
+          "[failover][timing]") {
   // slow:8 makes every run of the commander 8 times longer: its standby plan
   // then takes far more than the 40 ms period, so every frame misses.
   SECTION("3 misses: declared at the third deadline, 120 ms after the onset, beyond the FTTI") {
@@ -378,9 +398,11 @@ TEST_CASE("a slow engine is declared after the scenario's number of missed deadl
   }
 }
 
-TEST_CASE("when both engines fault nothing commands, and the failover never meets the FTTI", "[failover][timing]") {
+TEST_CASE("when both engines fault nothing commands, and the failover never meets the FTTI",
+          "[failover][timing]") {
   SECTION("single mode: the hot standby dies with the commander") {
-    auto run = play_on(supervised(1, 3, 0.1, 1), at_25_fps("single", {"commander:crash@5", "extender:crash@5"}));
+    auto run = play_on(supervised(1, 3, 0.1, 1),
+                       at_25_fps("single", {"commander:crash@5", "extender:crash@5"}));
     REQUIRE_FALSE(run.failovers.empty());
     const auto& ev = run.failovers.back();
     CHECK_FALSE(ev.recovered);
@@ -389,7 +411,8 @@ TEST_CASE("when both engines fault nothing commands, and the failover never meet
     CHECK(run.scorer.summary().at("ftti_misses") >= 1);
   }
   SECTION("split mode: the survivor faults while its standby plan warms up") {
-    auto run = play_on(supervised(1, 3, 0.1, 20), at_25_fps("split", {"commander:crash@5", "extender:hang@5"}));
+    auto run = play_on(supervised(1, 3, 0.1, 20),
+                       at_25_fps("split", {"commander:crash@5", "extender:hang@5"}));
     REQUIRE_FALSE(run.failovers.empty());
     CHECK_FALSE(run.failovers.back().recovered);
     for (size_t k = 5; k < run.frames.size(); ++k) CHECK_FALSE(run.frames[k].has_command);
@@ -436,7 +459,8 @@ class StallingBackend : public EngineBackend {
       Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs, int stall_ms)
           : inner(std::move(inner)), engine(engine), runs(runs), stall_ms(stall_ms) {}
       EngineRun run(const TensorMap& in) override {
-        if (engine == 0 && ++*runs == 6) std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
+        if (engine == 0 && ++*runs == 6)
+          std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
         return inner->run(in);
       }
       double expected_device_us() const override { return inner->expected_device_us(); }
@@ -456,12 +480,14 @@ class StallingBackend : public EngineBackend {
 
 }  // namespace
 
-TEST_CASE("a host stall far beyond the measured run time is the host's failure, not the engine's", "[failover][host]") {
+TEST_CASE("a host stall far beyond the measured run time is the host's failure, not the engine's",
+          "[failover][host]") {
   auto& fx = fixture();
   StallingBackend backend(1500);
   CompiledRevision rev(fx.model, load_board_type("slowed-hw3"), &backend);
   RuntimeOptions options;
   options.host_stall_floor_ms = 200;  // a tiny network's runs take about a millisecond here
   options.host_stall_factor = 50;
-  CHECK_THROWS_AS(play_eval(rev, fx.clip, at_25_fps("single", {}), {}, {}, options), HostStallError);
+  CHECK_THROWS_AS(play_eval(rev, fx.clip, at_25_fps("single", {}), {}, {}, options),
+                  HostStallError);
 }
