@@ -369,6 +369,22 @@ board::BoardType load_board_type(const std::string& name_or_path) {
   if (b.link_bytes_per_second() <= 0)
     throw std::runtime_error(
         fmt::format("{}: field 'link_bytes_per_second' must be positive", path.string()));
+  const auto& sup = b.supervision();
+  for (const auto& [field, value] : {std::pair{"heartbeat_period_ms", sup.heartbeat_period_ms()},
+                                     std::pair{"crash_detect_ms", sup.crash_detect_ms()},
+                                     std::pair{"standby_warmup_ms", sup.standby_warmup_ms()},
+                                     std::pair{"ftti_ms", sup.ftti_ms()}}) {
+    if (!(value >= 0 && value < 1e6)) {
+      throw std::runtime_error(
+          fmt::format("{}: field 'supervision.{}' must be between 0 and 1e6 ms, got {}",
+                      path.string(), field, value));
+    }
+  }
+  if (sup.missed_beats() > 1000) {
+    throw std::runtime_error(
+        fmt::format("{}: field 'supervision.missed_beats' must be at most 1000, got {}",
+                    path.string(), sup.missed_beats()));
+  }
   return b;
 }
 
@@ -516,7 +532,8 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     // commander's half alone reads).
     std::vector<TensorInfo> first_inputs;
     std::set<std::string> read_by_first;
-    for (size_t i = 0; i < plan.cut; ++i) read_by_first.insert(nodes[i].inputs.begin(), nodes[i].inputs.end());
+    for (size_t i = 0; i < plan.cut; ++i)
+      read_by_first.insert(nodes[i].inputs.begin(), nodes[i].inputs.end());
     for (const auto& t : model.inputs()) {
       if (read_by_first.count(t.name)) first_inputs.push_back(t);
     }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <utility>
@@ -184,12 +185,39 @@ TEST_CASE("an unknown board type is refused with the known ones", "[compiler]") 
                     Catch::Contains("emulated-hw99") && Catch::Contains("slowed-hw3"));
 }
 
-TEST_CASE("a camera only the commander's half reads is not an input of the extender's half", "[compiler]") {
+TEST_CASE("a board type with an impossible supervision is refused by file and field",
+          "[compiler]") {
+  const auto dir = std::filesystem::temp_directory_path() / "hil-test-boards";
+  std::filesystem::create_directories(dir);
+  const std::string engines =
+      "engines { name: \"a\" sram_bytes: 1024 macs_per_second: 1e9 bytes_per_second: 1e9 }\n"
+      "engines { name: \"b\" sram_bytes: 1024 macs_per_second: 1e9 bytes_per_second: 1e9 }\n"
+      "link_bytes_per_second: 1e9\n";
+  auto write = [&](const std::string& name, const std::string& text) {
+    const auto path = dir / name;
+    std::ofstream(path) << "name: \"t\"\n" << engines << text;
+    return path.string();
+  };
+  CHECK_THROWS_WITH(
+      load_board_type(write("neg.textproto", "supervision { heartbeat_period_ms: -1 }\n")),
+      Catch::Contains("neg.textproto") && Catch::Contains("supervision.heartbeat_period_ms"));
+  CHECK_THROWS_WITH(
+      load_board_type(write("beats.textproto", "supervision { missed_beats: 5000 }\n")),
+      Catch::Contains("beats.textproto") && Catch::Contains("supervision.missed_beats"));
+  CHECK(load_board_type(
+            write("ok.textproto", "supervision { heartbeat_period_ms: 5 missed_beats: 2 }\n"))
+            .supervision()
+            .missed_beats() == 2);
+}
+
+TEST_CASE("a camera only the commander's half reads is not an input of the extender's half",
+          "[compiler]") {
   // On slowed-hw3 the three-camera sample is cut inside the third camera's
   // backbone: the extender's half reads two cameras, the commander's the third.
   // OpenCV DNN cannot build a network with an input nothing reads, so the
   // extender's half must not declare it.
-  auto model = Model::load_file(std::filesystem::path(HIL_SOURCE_DIR) / "dual_engine/samples/tri-cam/base-s1.onnx");
+  auto model = Model::load_file(std::filesystem::path(HIL_SOURCE_DIR) /
+                                "dual_engine/samples/tri-cam/base-s1.onnx");
   auto plan = compile(model, load_board_type("slowed-hw3"));
   REQUIRE(plan.cut < model.nodes().size());
   REQUIRE(model.inputs().size() == 3);
@@ -206,7 +234,8 @@ TEST_CASE("a camera only the commander's half reads is not an input of the exten
     t.shape = info.shape;
     uint64_t n = 1;
     for (auto d : info.shape) n *= static_cast<uint64_t>(d);
-    for (uint64_t i = 0; i < n; ++i) t.data.push_back(static_cast<float>((i * 7919) % 255) / 255.0f);
+    for (uint64_t i = 0; i < n; ++i)
+      t.data.push_back(static_cast<float>((i * 7919) % 255) / 255.0f);
     in[info.name] = t;
   }
   PartitionExecutor first(plan.first), second(plan.second);
