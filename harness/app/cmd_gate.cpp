@@ -33,6 +33,7 @@ struct GateArgs {
 int exit_code_for(const std::string& verdict) {
   if (verdict == "pass") return kExitPass;
   if (verdict == "fail") return kExitRegression;
+  if (verdict == "invalid") return kExitInvalid;
   return kExitInconclusive;
 }
 
@@ -140,7 +141,7 @@ void add_gate_options(CLI::App* cmd, GateArgs& a) {
 
 void add_gate_commands(CLI::App& app) {
   auto g = std::make_shared<GateArgs>();
-  auto* cmd = app.add_subcommand("gate", "gate a candidate revision against a baseline (exit 0 pass, 1 regression, 2 inconclusive, 3 error)");
+  auto* cmd = app.add_subcommand("gate", "gate a candidate revision against a baseline (exit 0 pass, 1 regression, 2 inconclusive, 3 error, 4 invalid: the run cannot be judged)");
   cmd->add_option("--candidate", g->req.candidate, "candidate ONNX")->required();
   cmd->add_option("--baseline", g->req.baseline, "baseline ONNX")->required();
   add_gate_options(cmd, *g);

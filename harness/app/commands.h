@@ -10,6 +10,7 @@ inline constexpr int kExitPass = 0;
 inline constexpr int kExitRegression = 1;
 inline constexpr int kExitInconclusive = 2;
 inline constexpr int kExitError = 3;
+inline constexpr int kExitInvalid = 4;
 
 void add_clips_commands(CLI::App& app);
 void add_models_commands(CLI::App& app);
