@@ -109,6 +109,27 @@ FlipTest flip_test(const std::vector<ClipFlips>& clips) {
   return t;
 }
 
+double clopper_pearson_upper(uint64_t k, uint64_t n, double level) {
+  if (n == 0) return 1.0;
+  if (k >= n) return 1.0;
+  const double tail = 1 - level;
+  auto cdf = [&](double p) {  // P(X <= k | n, p)
+    double sum = 0;
+    for (uint64_t i = 0; i <= k; ++i) {
+      const double d = static_cast<double>(i), nn = static_cast<double>(n);
+      sum += std::exp(std::lgamma(nn + 1) - std::lgamma(d + 1) - std::lgamma(nn - d + 1) +
+                      d * std::log(p) + (nn - d) * std::log1p(-p));
+    }
+    return sum;
+  };
+  double lo = static_cast<double>(k) / static_cast<double>(n), hi = 1.0;
+  for (int it = 0; it < 100; ++it) {  // the CDF falls as p grows
+    const double mid = (lo + hi) / 2;
+    (cdf(mid) > tail ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 std::vector<double> benjamini_hochberg(const std::vector<double>& p) {
   const size_t m = p.size();
   std::vector<size_t> order(m);

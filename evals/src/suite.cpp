@@ -210,4 +210,27 @@ suite::Suite load_suite(const std::string& name_or_path) {
   return parse_suite(read_file(path), path.string());
 }
 
+std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale) {
+  std::vector<ClipSpec> specs;
+  for (const auto& g : suite.clips().generated()) {
+    const uint32_t count = g.count() * std::max(1u, scale);
+    for (uint32_t i = 0; i < count; ++i) {
+      ClipSpec spec;
+      spec.seed = g.seed() + i;
+      spec.frames = g.frames() ? g.frames() : 48;
+      if (!g.rig().empty()) spec.rig = g.rig();
+      if (g.width()) spec.width = g.width();
+      if (g.height()) spec.height = g.height();
+      spec.encoding = g.encoding();
+      if (g.quality()) spec.quality = g.quality();
+      if (g.conditions_size()) {
+        spec.condition =
+            g.conditions(static_cast<int>(i % static_cast<uint32_t>(g.conditions_size())));
+      }
+      specs.push_back(spec);
+    }
+  }
+  return specs;
+}
+
 }  // namespace hil::evals

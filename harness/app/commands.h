@@ -18,6 +18,7 @@ void add_dataset_command(CLI::App* models);  // hil models dataset
 void add_eval_command(CLI::App& app);
 void add_server_commands(CLI::App& app);
 void add_gate_commands(CLI::App& app);
+void add_calibration_commands(CLI::App* gate);  // hil gate calibrate | power
 void add_db_commands(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 void add_bench_clips_command(CLI::App* bench);     // hil bench clips

@@ -333,3 +333,13 @@ TEST_CASE("the bootstrap interval is bit-identical across compilers: a stored ex
   CHECK(fmt::format("{:.17g} {:.17g}", v.lo, v.hi) ==
         "-0.0059999999999999498 0.028399999999999925");
 }
+
+TEST_CASE("Clopper-Pearson upper bounds, worked by hand", "[gate]") {
+  // No failure in n: the bound solves (1 - p)^n = 0.05, p = 1 - 0.05^(1/n).
+  CHECK(evals::clopper_pearson_upper(0, 100, 0.95) ==
+        Approx(1 - std::pow(0.05, 0.01)).epsilon(1e-6));
+  CHECK(evals::clopper_pearson_upper(0, 300, 0.95) == Approx(0.009936).epsilon(1e-3));
+  // One failure in 10: P(X <= 1) = (1-p)^10 + 10 p (1-p)^9 = 0.05 at p = 0.3942.
+  CHECK(evals::clopper_pearson_upper(1, 10, 0.95) == Approx(0.3942).epsilon(1e-3));
+  CHECK(evals::clopper_pearson_upper(5, 5, 0.95) == 1.0);
+}

@@ -117,6 +117,9 @@ struct FlipTest {
 FlipTest flip_test(const std::vector<ClipFlips>& clips);
 // Exact two-sided McNemar p for b discordant pairs one way and c the other.
 double mcnemar_exact_p(int64_t b, int64_t c);
+// One-sided Clopper-Pearson upper bound, at `level`, of a rate seen k times
+// in n trials (exact binomial): the largest p with P(X <= k | n, p) >= 1 - level.
+double clopper_pearson_upper(uint64_t k, uint64_t n, double level);
 // Benjamini-Hochberg adjusted p-values (step-up, monotone in the p order,
 // capped at 1), in the input's order.
 std::vector<double> benjamini_hochberg(const std::vector<double>& p);
