@@ -427,8 +427,8 @@ void power(const CalibrationArgs& a) {
     const double unit = std::max(rule.max_abs_degradation(), 1e-3);
     const std::vector<double> sizes =
         kind == Injection::kDropDetections
-            ? std::vector<double>{0.05, 0.1, 0.2, 0.3, 0.5}
-            : std::vector<double>{0.5 * unit, unit, 2 * unit, 4 * unit, 8 * unit};
+            ? std::vector<double>{0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}
+            : std::vector<double>{0.5 * unit, unit, 2 * unit, 4 * unit, 8 * unit, 16 * unit};
     const char* what = kind == Injection::kDropDetections ? "drop detections (frac)"
                        : kind == Injection::kShiftLanes   ? "shift lanes (m)"
                                                           : "error + size";
