@@ -12,5 +12,6 @@ case $rc in
   0) echo "demo: the gate passed (exit 0)";;
   1) echo "demo: the gate found a regression (exit 1)";;
   2) echo "demo: the gate is inconclusive (exit 2)";;
+  4) echo "demo: the run cannot be judged: invalid (exit 4); see what to do next above"; exit 4;;
   *) echo "demo: infrastructure or input error (exit $rc)"; exit "$rc";;
 esac

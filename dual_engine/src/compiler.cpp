@@ -67,15 +67,19 @@ NodeCost cost_node(const Model& model, const NodeInfo& node) {
   }
   c.bytes_moved = in_bytes + c.output_bytes + c.weight_bytes;
   const auto& op = node.op_type;
-  if ((op == "Conv" || op == "ConvTranspose") && node.inputs.size() >= 2 && impl.tensors.count(node.inputs[1])) {
+  if ((op == "Conv" || op == "ConvTranspose") && node.inputs.size() >= 2 &&
+      impl.tensors.count(node.inputs[1])) {
     const auto& w = impl.tensors.at(node.inputs[1]).shape;  // [M, C/group, kh, kw]
     uint64_t per_out = 1;
-    for (size_t i = 1; i < w.size(); ++i) per_out *= static_cast<uint64_t>(std::max<int64_t>(w[i], 1));
+    for (size_t i = 1; i < w.size(); ++i)
+      per_out *= static_cast<uint64_t>(std::max<int64_t>(w[i], 1));
     c.macs = out_elems * per_out;
-  } else if ((op == "Gemm" || op == "MatMul") && node.inputs.size() >= 2 && impl.tensors.count(node.inputs[0])) {
+  } else if ((op == "Gemm" || op == "MatMul") && node.inputs.size() >= 2 &&
+             impl.tensors.count(node.inputs[0])) {
     const auto& a = impl.tensors.at(node.inputs[0]).shape;
     uint64_t k = a.empty() ? 1 : static_cast<uint64_t>(std::max<int64_t>(a.back(), 1));
-    if (op == "Gemm" && attr_int(proto, "transA", 0) && a.size() == 2) k = static_cast<uint64_t>(std::max<int64_t>(a[0], 1));
+    if (op == "Gemm" && attr_int(proto, "transA", 0) && a.size() == 2)
+      k = static_cast<uint64_t>(std::max<int64_t>(a[0], 1));
     c.macs = out_elems * k;
   } else if (op == "AveragePool" || op == "MaxPool") {
     uint64_t window = 1;
@@ -119,9 +123,85 @@ std::vector<bool> constant_nodes(const Model& model) {
   return constant;
 }
 
+// Spans of nodes, [first, last] in node order, that the compiler never cuts
+// inside: softmax written out in elementary operators, as ONNX defines Softmax
+// and LogSoftmax (opset 13) by function bodies and as exporters expand them:
+// ReduceMax(x), Sub(x, max), Exp, ReduceSum, then Div(exp, sum) or Log(sum)
+// and Sub(sub, log); also Exp, ReduceSum, Div without the max. OpenCV DNN
+// fuses each back into one Softmax or LogSoftmax layer at import, so the
+// engine never materialises the tensors inside. Cut apart, the halves lose
+// the fusion and, from opset 13 where ReduceSum takes its axes as an input
+// (which OpenCV 4.6 imports only inside the fused pattern), do not build.
+std::vector<std::pair<size_t, size_t>> fused_spans(const Model& model) {
+  const auto& nodes = model.nodes();
+  std::map<std::string, size_t> producer;
+  std::map<std::string, std::vector<size_t>> consumers;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& o : nodes[i].outputs) producer[o] = i;
+    for (const auto& in : nodes[i].inputs) consumers[in].push_back(i);
+  }
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  // The node of type op that produces tensor t, or kNone.
+  auto made_by = [&](const std::string& t, const char* op) {
+    auto p = producer.find(t);
+    return p == producer.end() || nodes[p->second].op_type != op || nodes[p->second].outputs.empty()
+               ? kNone
+               : p->second;
+  };
+  // The nodes of type op that read tensor t, with exactly these inputs.
+  auto used_by = [&](const std::string& t, const char* op, const std::vector<std::string>& inputs) {
+    std::set<size_t> found;
+    auto c = consumers.find(t);
+    if (c == consumers.end()) return found;
+    for (size_t i : c->second) {
+      if (nodes[i].op_type == op && nodes[i].inputs == inputs && !nodes[i].outputs.empty())
+        found.insert(i);
+    }
+    return found;
+  };
+  std::vector<std::pair<size_t, size_t>> spans;
+  auto add = [&](std::initializer_list<size_t> body) {
+    spans.emplace_back(std::min(body), std::max(body));
+  };
+  for (size_t sum = 0; sum < nodes.size(); ++sum) {
+    if (nodes[sum].op_type != "ReduceSum" || nodes[sum].inputs.empty() ||
+        nodes[sum].outputs.empty())
+      continue;
+    const std::string& exp_out = nodes[sum].inputs[0];
+    const std::string& sum_out = nodes[sum].outputs[0];
+    const size_t exp = made_by(exp_out, "Exp");
+    if (exp == kNone || nodes[exp].inputs.size() != 1) continue;
+    // The max subtracted first, for numerical stability: Sub(x, ReduceMax(x)).
+    const size_t sub = made_by(nodes[exp].inputs[0], "Sub");
+    size_t max = kNone;
+    if (sub != kNone && nodes[sub].inputs.size() == 2) {
+      max = made_by(nodes[sub].inputs[1], "ReduceMax");
+      if (max != kNone &&
+          (nodes[max].inputs.empty() || nodes[max].inputs[0] != nodes[sub].inputs[0]))
+        max = kNone;
+    }
+    for (size_t div : used_by(sum_out, "Div", {exp_out, sum_out})) {
+      if (max != kNone) {
+        add({max, sub, exp, sum, div});
+      } else {
+        add({exp, sum, div});
+      }
+    }
+    if (max == kNone) continue;
+    const std::string& sub_out = nodes[sub].outputs[0];
+    for (size_t log : used_by(sum_out, "Log", {sum_out})) {
+      for (size_t last : used_by(nodes[log].outputs[0], "Sub", {sub_out, nodes[log].outputs[0]})) {
+        add({max, sub, exp, sum, log, last});
+      }
+    }
+  }
+  return spans;
+}
+
 // Builds a self-contained ONNX model of a subset of the nodes.
-std::string extract(const Model& model, const std::vector<size_t>& nodes, const std::vector<TensorInfo>& inputs,
-                    const std::vector<TensorInfo>& outputs, const std::string& role) {
+std::string extract(const Model& model, const std::vector<size_t>& nodes,
+                    const std::vector<TensorInfo>& inputs, const std::vector<TensorInfo>& outputs,
+                    const std::string& role) {
   const auto& impl = model.impl();
   onnx::ModelProto sub;
   sub.set_ir_version(impl.proto.ir_version());
@@ -163,7 +243,8 @@ std::string extract(const Model& model, const std::vector<size_t>& nodes, const 
   for (const auto& init : impl.proto.graph().initializer()) {
     if (used.count(init.name())) *g->add_initializer() = init;
   }
-  auto add_value = [&](google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, const TensorInfo& t) {
+  auto add_value = [&](google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
+                       const TensorInfo& t) {
     auto* v = list->Add();
     v->set_name(t.name);
     auto* tt = v->mutable_type()->mutable_tensor_type();
@@ -185,7 +266,8 @@ std::string extract(const Model& model, const std::vector<size_t>& nodes, const 
   try {
     onnx::checker::check_model(sub);
   } catch (const std::exception& e) {
-    throw ModelError(fmt::format("{}: the {} partition does not check: {}", model.name(), role, e.what()));
+    throw ModelError(
+        fmt::format("{}: the {} partition does not check: {}", model.name(), role, e.what()));
   }
   std::string out;
   sub.SerializeToString(&out);
@@ -210,8 +292,10 @@ Costed cost_range(const Model& model, const std::vector<NodeCost>& costs, size_t
   std::map<std::string, uint64_t> live;
   for (size_t i = lo; i < hi; ++i) {
     for (const auto& in : nodes[i].inputs) {
-      if (!in.empty() && !model.is_initializer(in) && !live.count(in) && model.impl().tensors.count(in)) {
-        live[in] = model.tensor(in).bytes();  // produced before the range: an input of the partition
+      if (!in.empty() && !model.is_initializer(in) && !live.count(in) &&
+          model.impl().tensors.count(in)) {
+        live[in] =
+            model.tensor(in).bytes();  // produced before the range: an input of the partition
       }
     }
     for (const auto& out : nodes[i].outputs) {
@@ -239,8 +323,12 @@ Costed cost_range(const Model& model, const std::vector<NodeCost>& costs, size_t
 
 }  // namespace
 
-double CompiledModel::split_period_us() const { return std::max(first.device_us, second.device_us + transfer_us); }
-double CompiledModel::split_latency_us() const { return first.device_us + transfer_us + second.device_us; }
+double CompiledModel::split_period_us() const {
+  return std::max(first.device_us, second.device_us + transfer_us);
+}
+double CompiledModel::split_latency_us() const {
+  return first.device_us + transfer_us + second.device_us;
+}
 
 std::vector<std::string> list_board_types() {
   std::vector<std::string> out;
@@ -267,16 +355,36 @@ board::BoardType load_board_type(const std::string& name_or_path) {
     throw std::runtime_error(fmt::format("{}:{}", path.string(), errors.first));
   }
   if (b.engines_size() != 2) {
-    throw std::runtime_error(fmt::format("{}: field 'engines': a dual-engine board needs exactly 2, found {}",
-                                         path.string(), b.engines_size()));
+    throw std::runtime_error(
+        fmt::format("{}: field 'engines': a dual-engine board needs exactly 2, found {}",
+                    path.string(), b.engines_size()));
   }
   for (const auto& e : b.engines()) {
     if (e.macs_per_second() <= 0 || e.bytes_per_second() <= 0 || e.sram_bytes() == 0) {
-      throw std::runtime_error(fmt::format("{}: engine '{}': macs_per_second, bytes_per_second and sram_bytes must be positive",
-                                           path.string(), e.name()));
+      throw std::runtime_error(fmt::format(
+          "{}: engine '{}': macs_per_second, bytes_per_second and sram_bytes must be positive",
+          path.string(), e.name()));
     }
   }
-  if (b.link_bytes_per_second() <= 0) throw std::runtime_error(fmt::format("{}: field 'link_bytes_per_second' must be positive", path.string()));
+  if (b.link_bytes_per_second() <= 0)
+    throw std::runtime_error(
+        fmt::format("{}: field 'link_bytes_per_second' must be positive", path.string()));
+  const auto& sup = b.supervision();
+  for (const auto& [field, value] : {std::pair{"heartbeat_period_ms", sup.heartbeat_period_ms()},
+                                     std::pair{"crash_detect_ms", sup.crash_detect_ms()},
+                                     std::pair{"standby_warmup_ms", sup.standby_warmup_ms()},
+                                     std::pair{"ftti_ms", sup.ftti_ms()}}) {
+    if (!(value >= 0 && value < 1e6)) {
+      throw std::runtime_error(
+          fmt::format("{}: field 'supervision.{}' must be between 0 and 1e6 ms, got {}",
+                      path.string(), field, value));
+    }
+  }
+  if (sup.missed_beats() > 1000) {
+    throw std::runtime_error(
+        fmt::format("{}: field 'supervision.missed_beats' must be at most 1000, got {}",
+                    path.string(), sup.missed_beats()));
+  }
   return b;
 }
 
@@ -338,8 +446,13 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     auto p = producer.find(o.name);
     if (p != producer.end()) last_output_producer = std::max(last_output_producer, p->second);
   }
+  const auto fused = fused_spans(model);
   for (size_t k = 1; k < n; ++k) {
     if (k > last_output_producer) break;
+    // A cut inside a span the engine fuses into one layer is no cut at all.
+    if (std::any_of(fused.begin(), fused.end(),
+                    [k](const auto& s) { return s.first < k && k <= s.second; }))
+      continue;
     auto x = crossing(k);
     // Nothing crossing: the first partition holds only constant nodes (which
     // the second copies) or dead ones; no work to split, no output to emit.
@@ -350,24 +463,29 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
     auto a = cost_range(model, plan.costs, 0, k, e0, &spill_a);
     auto b = cost_range(model, plan.costs, k, n, e1, &spill_b);
     double xfer = static_cast<double>(bytes) / board.link_bytes_per_second() * 1e6;
-    candidates.push_back({k, std::max(a.us, b.us + xfer), a.us + xfer + b.us, bytes, spill_a == 0 && spill_b == 0});
+    candidates.push_back(
+        {k, std::max(a.us, b.us + xfer), a.us + xfer + b.us, bytes, spill_a == 0 && spill_b == 0});
   }
   if (candidates.empty()) {
-    // A graph that cannot be split (one node, or constants then one node):
+    // A graph that cannot be split (one node, constants then one node, or
+    // every cut inside a fused span):
     // both "partitions" are the whole graph.
     candidates.push_back({n, 0, 0, 0, true});
   }
-  bool any_fits = std::any_of(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.fits; });
+  bool any_fits =
+      std::any_of(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.fits; });
   const Candidate* best = nullptr;
   for (const auto& c : candidates) {
     if (any_fits && !c.fits) continue;  // spills are charged in the time when nothing fits
-    if (!best || c.period < best->period - 1e-9 || (std::abs(c.period - best->period) <= 1e-9 && c.bytes < best->bytes)) {
+    if (!best || c.period < best->period - 1e-9 ||
+        (std::abs(c.period - best->period) <= 1e-9 && c.bytes < best->bytes)) {
       best = &c;
     }
   }
   plan.cut = best->k;
 
-  auto make_plan = [&](const std::string& role, size_t lo, size_t hi, const std::vector<TensorInfo>& inputs,
+  auto make_plan = [&](const std::string& role, size_t lo, size_t hi,
+                       const std::vector<TensorInfo>& inputs,
                        const std::vector<TensorInfo>& outputs, const board::EngineSpec& engine) {
     PartitionPlan p;
     p.role = role;
@@ -409,7 +527,17 @@ CompiledModel compile(const Model& model, const board::BoardType& board) {
       auto p = producer.find(o.name);
       if (p != producer.end() && p->second >= plan.cut) second_outputs.push_back(o);
     }
-    plan.first = make_plan("extender", 0, plan.cut, model.inputs(), plan.cut_tensors, e0);
+    // The extender's partition declares only the graph inputs it reads: OpenCV
+    // DNN cannot build a network with an input nothing consumes (a camera the
+    // commander's half alone reads).
+    std::vector<TensorInfo> first_inputs;
+    std::set<std::string> read_by_first;
+    for (size_t i = 0; i < plan.cut; ++i)
+      read_by_first.insert(nodes[i].inputs.begin(), nodes[i].inputs.end());
+    for (const auto& t : model.inputs()) {
+      if (read_by_first.count(t.name)) first_inputs.push_back(t);
+    }
+    plan.first = make_plan("extender", 0, plan.cut, first_inputs, plan.cut_tensors, e0);
     plan.second = make_plan("commander", plan.cut, n, second_inputs, second_outputs, e1);
   }
   plan.standby[0] = make_plan("standby", 0, n, model.inputs(), model.outputs(), e0);
@@ -423,32 +551,41 @@ std::string describe_plan(const Model& model, const CompiledModel& plan) {
     for (size_t i = 0; i < t.shape.size(); ++i) s += fmt::format("{}{}", i ? "x" : "", t.shape[i]);
     return s;
   };
-  std::string out = fmt::format("revision {}  ({})\nboard type {}\n{} nodes, {} parameters\n\n", plan.revision_sha,
-                                model.name(), plan.board_type, model.nodes().size(), model.parameter_count());
-  out += fmt::format("{:<4} {:<28} {:<18} {:>12} {:>12} {:>10}  {}\n", "#", "node", "op", "MACs", "bytes", "weights",
-                     "partition");
+  std::string out = fmt::format("revision {}  ({})\nboard type {}\n{} nodes, {} parameters\n\n",
+                                plan.revision_sha, model.name(), plan.board_type,
+                                model.nodes().size(), model.parameter_count());
+  out += fmt::format("{:<4} {:<28} {:<18} {:>12} {:>12} {:>10}  {}\n", "#", "node", "op", "MACs",
+                     "bytes", "weights", "partition");
   for (size_t i = 0; i < plan.costs.size(); ++i) {
     const auto& c = plan.costs[i];
-    out += fmt::format("{:<4} {:<28} {:<18} {:>12} {:>12} {:>10}  {}\n", i, c.node, c.op_type, c.macs, c.bytes_moved,
-                       c.weight_bytes, i < plan.cut ? "1 (extender)" : "2 (commander)");
+    out +=
+        fmt::format("{:<4} {:<28} {:<18} {:>12} {:>12} {:>10}  {}\n", i, c.node, c.op_type, c.macs,
+                    c.bytes_moved, c.weight_bytes, i < plan.cut ? "1 (extender)" : "2 (commander)");
   }
-  out += fmt::format("\ncut after node {}: {} tensor(s), {} bytes, {:.1f} us transfer\n", plan.cut == 0 ? 0 : plan.cut - 1,
-                     plan.cut_tensors.size(), plan.cut_bytes, plan.transfer_us);
-  for (const auto& t : plan.cut_tensors) out += fmt::format("  {} [{}] {} bytes\n", t.name, shape(t), t.bytes());
+  out += fmt::format("\ncut after node {}: {} tensor(s), {} bytes, {:.1f} us transfer\n",
+                     plan.cut == 0 ? 0 : plan.cut - 1, plan.cut_tensors.size(), plan.cut_bytes,
+                     plan.transfer_us);
+  for (const auto& t : plan.cut_tensors)
+    out += fmt::format("  {} [{}] {} bytes\n", t.name, shape(t), t.bytes());
   auto part = [&](const char* label, const PartitionPlan& p) {
-    return fmt::format("{:<22} {:>4} nodes  {:>10} MACs  SRAM weights {:>8} B + peak activations {:>8} B  spill {:>6} B  "
-                       "device {:>8.1f} us\n",
-                       label, p.nodes.size(), p.macs, p.weight_bytes, p.peak_activation_bytes, p.spill_bytes, p.device_us);
+    return fmt::format(
+        "{:<22} {:>4} nodes  {:>10} MACs  SRAM weights {:>8} B + peak activations {:>8} B  spill "
+        "{:>6} B  "
+        "device {:>8.1f} us\n",
+        label, p.nodes.size(), p.macs, p.weight_bytes, p.peak_activation_bytes, p.spill_bytes,
+        p.device_us);
   };
   out += "\n";
   out += part("partition 1 extender", plan.first);
   out += part("partition 2 commander", plan.second);
   out += part("standby engine 0", plan.standby[0]);
   out += part("standby engine 1", plan.standby[1]);
-  out += fmt::format("\nsplit mode: period {:.1f} us/frame ({:.1f} fps), latency {:.1f} us; single mode: {:.1f} us/frame; "
-                     "speed-up {:.2f}x\n",
-                     plan.split_period_us(), 1e6 / plan.split_period_us(), plan.split_latency_us(),
-                     plan.standby[0].device_us, plan.standby[0].device_us / plan.split_period_us());
+  out += fmt::format(
+      "\nsplit mode: period {:.1f} us/frame ({:.1f} fps), latency {:.1f} us; single mode: {:.1f} "
+      "us/frame; "
+      "speed-up {:.2f}x\n",
+      plan.split_period_us(), 1e6 / plan.split_period_us(), plan.split_latency_us(),
+      plan.standby[0].device_us, plan.standby[0].device_us / plan.split_period_us());
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "hil/dual_engine/runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -19,7 +20,8 @@
 
 namespace hil::dual_engine {
 
-CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend)
+CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& board,
+                                   EngineBackend* backend)
     : board_(board), iface_(revision_interface(model)), plan_(compile(model, board)) {
   std::unique_ptr<EngineBackend> emulated;
   if (!backend) {
@@ -35,11 +37,16 @@ CompiledRevision::CompiledRevision(const Model& model, const board::BoardType& b
 
 const char* fault_kind_name(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kCrash: return "crash";
-    case FaultKind::kHang: return "hang";
-    case FaultKind::kSlow: return "slow";
-    case FaultKind::kNonFinite: return "nan";
-    default: return "ecc";
+    case FaultKind::kCrash:
+      return "crash";
+    case FaultKind::kHang:
+      return "hang";
+    case FaultKind::kSlow:
+      return "slow";
+    case FaultKind::kNonFinite:
+      return "nan";
+    default:
+      return "ecc";
   }
 }
 
@@ -47,7 +54,8 @@ suite::Fault parse_fault(const std::string& text) {
   auto colon = text.find(':');
   auto at = text.rfind('@');
   if (colon == std::string::npos || at == std::string::npos || at < colon) {
-    throw std::invalid_argument(fmt::format("fault '{}': expected ENGINE:KIND@FRAME, e.g. commander:crash@12", text));
+    throw std::invalid_argument(
+        fmt::format("fault '{}': expected ENGINE:KIND@FRAME, e.g. commander:crash@12", text));
   }
   suite::Fault f;
   f.set_engine(text.substr(0, colon));
@@ -55,7 +63,8 @@ suite::Fault parse_fault(const std::string& text) {
   try {
     f.set_frame(static_cast<uint32_t>(std::stoul(text.substr(at + 1))));
   } catch (const std::exception&) {
-    throw std::invalid_argument(fmt::format("fault '{}': frame '{}' is not a number", text, text.substr(at + 1)));
+    throw std::invalid_argument(
+        fmt::format("fault '{}': frame '{}' is not a number", text, text.substr(at + 1)));
   }
   return f;
 }
@@ -85,7 +94,8 @@ std::vector<ResolvedFault> resolve_faults(const suite::Scenario& sc, int command
     } else if (f.engine() == "0" || f.engine() == "1") {
       r.engine = f.engine() == "1";
     } else {
-      throw std::invalid_argument(fmt::format("fault engine '{}': expected commander, extender, 0 or 1", f.engine()));
+      throw std::invalid_argument(
+          fmt::format("fault engine '{}': expected commander, extender, 0 or 1", f.engine()));
     }
     const auto& k = f.kind();
     if (k == "crash") {
@@ -106,9 +116,11 @@ std::vector<ResolvedFault> resolve_faults(const suite::Scenario& sc, int command
           throw std::invalid_argument(fmt::format("fault kind '{}': slow:N needs a number", k));
         }
       }
-      if (!(r.factor >= 1 && r.factor <= 1000)) throw std::invalid_argument(fmt::format("fault kind '{}': N must be 1..1000", k));
+      if (!(r.factor >= 1 && r.factor <= 1000))
+        throw std::invalid_argument(fmt::format("fault kind '{}': N must be 1..1000", k));
     } else {
-      throw std::invalid_argument(fmt::format("fault kind '{}': expected crash, hang, slow:N, nan or ecc", k));
+      throw std::invalid_argument(
+          fmt::format("fault kind '{}': expected crash, hang, slow:N, nan or ecc", k));
     }
     out.push_back(r);
   }
@@ -126,8 +138,8 @@ struct Task {
 struct TaskResult {
   uint32_t frame = 0;
   TensorMap outputs;
-  double device_ms = 0;  // the backend's device time for this run
-  bool ecc = false;      // the hardware reported an uncorrectable SRAM error
+  double device_ms = 0;     // the backend's device time for this run
+  bool sram_error = false;  // the hardware reported an uncorrectable SRAM error
 };
 
 bool all_finite(const TensorMap& m) {
@@ -141,13 +153,18 @@ bool all_finite(const TensorMap& m) {
 
 // One engine: a thread that runs plans from its queue. Injected faults act
 // here, on the host, as they would on a board: the thread dies (crash),
-// stops answering (hang), or returns poisoned tensors (nan, ecc).
+// stops beating (hang), or returns poisoned tensors (nan, ecc). Whether an
+// engine is alive is never judged by host time: a hung engine stops its
+// emulated heartbeat, and the runtime sees that at once; a running engine
+// that takes long on a loaded host is waited for, up to a limit that scales
+// with the slowest run measured so far (past it, the host is stalled).
 class Engine {
  public:
   enum class Wait { kDone, kCrashed, kHung };
 
-  Engine(int id, CompiledRevision::EnginePrograms& ex, std::vector<ResolvedFault>* faults)
-      : id_(id), ex_(ex), faults_(faults) {
+  Engine(int id, CompiledRevision::EnginePrograms& programs, std::vector<ResolvedFault>* faults,
+         const RuntimeOptions& options)
+      : id_(id), programs_(programs), faults_(faults), options_(options) {
     thread_ = std::thread([this] { loop(); });
   }
   ~Engine() {
@@ -167,20 +184,30 @@ class Engine {
     cv_.notify_all();
   }
 
-  // Waits for the oldest outstanding result; a dead thread is seen at once, a
-  // silent one after the watchdog's timeout.
-  Wait wait(TaskResult* out, double timeout_ms) {
+  // Waits for the oldest outstanding result. Throws HostStallError when a
+  // running engine gives no answer within the host's limit.
+  Wait wait(TaskResult* out) {
     std::unique_lock lock(mu_);
-    bool ready = cv_.wait_for(lock, std::chrono::duration<double, std::milli>(timeout_ms),
-                              [&] { return !results_.empty() || dead_; });
-    if (!results_.empty()) {
-      *out = std::move(results_.front());
-      results_.pop_front();
-      return Wait::kDone;
+    for (;;) {
+      const double limit_ms =
+          std::max(options_.host_stall_floor_ms, options_.host_stall_factor * slowest_run_ms_);
+      const bool woke = cv_.wait_for(lock, std::chrono::duration<double, std::milli>(limit_ms),
+                                     [&] { return !results_.empty() || dead_ || hung_; });
+      if (!results_.empty()) {
+        *out = std::move(results_.front());
+        results_.pop_front();
+        return Wait::kDone;
+      }
+      if (hung_ || hang_reported_) return Wait::kHung;
+      if (dead_) return Wait::kCrashed;
+      if (!woke && options_.host_stall_factor * slowest_run_ms_ <= limit_ms) {
+        throw HostStallError(
+            fmt::format("engine {}: the host had no answer after {:.0f} ms while the engine was "
+                        "running (slowest run so far "
+                        "{:.1f} ms): the host is stalled, not the emulated engine",
+                        id_, limit_ms, slowest_run_ms_));
+      }
     }
-    if (dead_) return Wait::kCrashed;
-    (void)ready;
-    return Wait::kHung;
   }
 
   // Resets a failed engine: a fresh thread after a crash, a released one after
@@ -199,6 +226,7 @@ class Engine {
     if (dead_) {
       thread_.join();
       dead_ = false;
+      hang_reported_ = false;
       release_ = false;
       thread_ = std::thread([this] { loop(); });
     } else {
@@ -210,6 +238,45 @@ class Engine {
   }
 
  private:
+  EngineProgram* program_for(Plan plan) const {
+    switch (plan) {
+      case Plan::kFirst:
+        return programs_.first.get();
+      case Plan::kSecond:
+        return programs_.second.get();
+      case Plan::kStandby:
+        return programs_.standby.get();
+      case Plan::kPing:
+        break;
+    }
+    return nullptr;
+  }
+
+  enum class Fate { kRun, kDropped, kExit };
+
+  // What an injected fault does to the task before it runs: a crash ends the
+  // thread (its queue is lost); a hang stops the heartbeat until the engine
+  // is reset, which drops the task.
+  Fate injected_fault(std::unique_lock<std::mutex>& lock, const Task& task) {
+    for (auto& f : *faults_) {
+      if (f.engine != id_ || f.cleared || f.frame > task.frame) continue;
+      if (f.kind == FaultKind::kCrash) {
+        dead_ = true;
+        cv_.notify_all();
+        return Fate::kExit;
+      }
+      if (f.kind == FaultKind::kHang) {
+        hung_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return shutdown_ || release_; });
+        hung_ = false;
+        cv_.notify_all();
+        return shutdown_ ? Fate::kExit : Fate::kDropped;
+      }
+    }
+    return Fate::kRun;
+  }
+
   void loop() {
     for (;;) {
       Task task;
@@ -219,75 +286,68 @@ class Engine {
         if (shutdown_) return;
         task = std::move(tasks_.front());
         tasks_.pop_front();
-        for (auto& f : *faults_) {
-          if (f.engine != id_ || f.cleared || f.frame > task.frame) continue;
-          if (f.kind == FaultKind::kCrash) {
-            dead_ = true;
-            cv_.notify_all();
-            return;  // the thread dies; its queue is lost
-          }
-          if (f.kind == FaultKind::kHang) {
-            hung_ = true;
-            cv_.wait(lock, [&] { return shutdown_ || release_; });
-            hung_ = false;
-            cv_.notify_all();
-            if (shutdown_) return;
-            task.plan = Plan::kPing;  // the reset dropped it
-            goto next;
-          }
+        const auto fate = injected_fault(lock, task);
+        if (fate == Fate::kExit) return;
+        if (fate == Fate::kDropped) continue;
+      }
+      TaskResult r;
+      r.frame = task.frame;
+      EngineStatus status = EngineStatus::kOk;
+      if (auto* program = program_for(task.plan)) {
+        const auto start = Clock::now();
+        try {
+          auto run = program->run(task.inputs);
+          status = run.status;
+          r.outputs = std::move(run.outputs);
+          r.device_ms = run.device_us / 1000;
+        } catch (const std::exception&) {
+          status = EngineStatus::kCrashed;  // a backend that throws has faulted: a crash
         }
+        const double host_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        if (options_.host_slowdown > 1) {
+          std::this_thread::sleep_for(
+              std::chrono::duration<double, std::milli>(host_ms * (options_.host_slowdown - 1)));
+        }
+        std::lock_guard lock(mu_);
+        slowest_run_ms_ =
+            std::max(slowest_run_ms_, host_ms * std::max(1.0, options_.host_slowdown));
+      }
+      if (status == EngineStatus::kCrashed || status == EngineStatus::kHung) {
+        std::lock_guard lock(mu_);
+        hang_reported_ = status == EngineStatus::kHung;
+        dead_ = true;
+        cv_.notify_all();
+        return;
+      }
+      r.sram_error = status == EngineStatus::kSramError;
+      bool poison = r.sram_error;
+      for (const auto& f : *faults_) {
+        if (f.engine != id_ || f.cleared || f.frame > task.frame) continue;
+        if (f.kind == FaultKind::kNonFinite) poison = true;
+        if (f.kind == FaultKind::kEcc && f.frame == task.frame) poison = r.sram_error = true;
+      }
+      if (poison) {
+        for (auto& [name, t] : r.outputs) std::fill(t.data.begin(), t.data.end(), NAN);
       }
       {
-        TaskResult r;
-        r.frame = task.frame;
-        EngineStatus status = EngineStatus::kOk;
-        try {
-          EngineProgram* program = task.plan == Plan::kFirst    ? ex_.first.get()
-                                   : task.plan == Plan::kSecond ? ex_.second.get()
-                                   : task.plan == Plan::kStandby ? ex_.standby.get()
-                                                                 : nullptr;
-          if (program) {
-            auto run = program->run(task.inputs);
-            status = run.status;
-            r.outputs = std::move(run.outputs);
-            r.device_ms = run.device_us / 1000;
-          }
-        } catch (const std::exception&) {
-          // A backend that throws has faulted: to the watchdog, a crash.
-          status = EngineStatus::kCrashed;
-        }
-        if (status == EngineStatus::kCrashed || status == EngineStatus::kHung) {
-          std::lock_guard lock(mu_);
-          dead_ = true;
-          cv_.notify_all();
-          return;
-        }
-        r.ecc = status == EngineStatus::kSramError;
-        bool poison = r.ecc;
-        for (const auto& f : *faults_) {
-          if (f.engine != id_ || f.cleared || f.frame > task.frame) continue;
-          if (f.kind == FaultKind::kNonFinite) poison = true;
-          if (f.kind == FaultKind::kEcc && f.frame == task.frame) poison = r.ecc = true;
-        }
-        if (poison) {
-          for (auto& [name, t] : r.outputs) std::fill(t.data.begin(), t.data.end(), NAN);
-        }
         std::lock_guard lock(mu_);
         results_.push_back(std::move(r));
       }
       cv_.notify_all();
-    next:;
     }
   }
 
   int id_;
-  CompiledRevision::EnginePrograms& ex_;
+  CompiledRevision::EnginePrograms& programs_;
   std::vector<ResolvedFault>* faults_;
+  const RuntimeOptions& options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> tasks_;
   std::deque<TaskResult> results_;
-  bool shutdown_ = false, release_ = false, hung_ = false;
+  bool shutdown_ = false, release_ = false, hung_ = false, hang_reported_ = false;
+  double slowest_run_ms_ = 0;
   std::atomic<bool> dead_{false};
   std::thread thread_;
 };
@@ -307,58 +367,134 @@ bool same_outputs(const TensorMap& a, const TensorMap& b) {
   return true;
 }
 
+// Defaults for a board type that does not state its supervision.
+constexpr double kDefaultHeartbeatMs = 1;
+constexpr uint32_t kDefaultMissedBeats = 3;
+constexpr double kDefaultCrashDetectMs = 0.1;
+constexpr double kDefaultFttiMs = 100;
+
+// The board's fault detection on the emulated clock (docs/failover.md).
+struct Supervisor {
+  double heartbeat_ms = kDefaultHeartbeatMs;
+  uint32_t missed_beats = kDefaultMissedBeats;
+  double crash_detect_ms = kDefaultCrashDetectMs;
+  double ftti_ms = kDefaultFttiMs;
+  double warmup_ms[2] = {0, 0};  // starting the standby plan where a partition plan sits in SRAM
+  bool standby_beside_partition[2] = {};  // both fit in SRAM: no warm-up in split mode
+
+  // When a fault of this kind, hitting a stage at `onset` that would end at
+  // `stage_end`, is detected. A hang: the engine's last beat is the one at or
+  // before the onset (beats fall on multiples of the period), and the hang is
+  // declared when the missed_beats-th beat after it is due.
+  double detected_at(FaultKind kind, double onset, double stage_end) const {
+    switch (kind) {
+      case FaultKind::kCrash:
+        return onset + crash_detect_ms;
+      case FaultKind::kHang:
+        return (std::floor(onset / heartbeat_ms) + missed_beats) * heartbeat_ms;
+      default:
+        return stage_end;  // wrong outputs and SRAM errors show when the outputs come out
+    }
+  }
+};
+
+uint64_t sram_footprint(const PartitionPlan& plan, uint64_t sram) {
+  return std::min<uint64_t>(sram, plan.weight_bytes + plan.peak_activation_bytes);
+}
+
+Supervisor make_supervisor(const CompiledModel& plan, const board::BoardType& board,
+                           const suite::Scenario& sc) {
+  Supervisor s;
+  const auto& b = board.supervision();
+  if (b.heartbeat_period_ms() > 0) s.heartbeat_ms = b.heartbeat_period_ms();
+  if (sc.heartbeat_period_ms() > 0) s.heartbeat_ms = sc.heartbeat_period_ms();
+  if (b.missed_beats() > 0) s.missed_beats = b.missed_beats();
+  if (b.crash_detect_ms() > 0) s.crash_detect_ms = b.crash_detect_ms();
+  if (sc.ftti_ms() > 0) {
+    s.ftti_ms = sc.ftti_ms();
+  } else if (sc.ftti_preset() == suite::FTTI_STEERING_ASIL_D) {
+    s.ftti_ms = 100;
+  } else if (sc.ftti_preset() == suite::FTTI_ACCELERATION_ASIL_B) {
+    s.ftti_ms = 500;
+  } else if (b.ftti_ms() > 0) {
+    s.ftti_ms = b.ftti_ms();
+  }
+  for (int e = 0; e < 2 && e < board.engines_size(); ++e) {
+    const auto& engine = board.engines(e);
+    const uint64_t partition = std::max(sram_footprint(plan.first, engine.sram_bytes()),
+                                        sram_footprint(plan.second, engine.sram_bytes()));
+    s.standby_beside_partition[e] =
+        !b.standby_always_reloaded() &&
+        partition + sram_footprint(plan.standby[e], engine.sram_bytes()) <= engine.sram_bytes();
+    const double load_ms =
+        engine.bytes_per_second() > 0
+            ? static_cast<double>(plan.standby[e].weight_bytes) / engine.bytes_per_second() * 1000
+            : 0;
+    s.warmup_ms[e] = s.standby_beside_partition[e] ? 0 : b.standby_warmup_ms() + load_ms;
+  }
+  return s;
+}
+
+FaultKind fault_of(Engine::Wait wait, const TaskResult& r) {
+  if (wait == Engine::Wait::kCrashed) return FaultKind::kCrash;
+  if (wait == Engine::Wait::kHung) return FaultKind::kHang;
+  return r.sram_error ? FaultKind::kEcc : FaultKind::kNonFinite;
+}
+
+Mode parse_mode(const suite::Scenario& scenario) {
+  const std::string& text = scenario.mode();
+  if (text.empty() || text == "split") return Mode::kSplit;
+  if (text == "single") return Mode::kSingle;
+  if (text == "redundant") return Mode::kRedundant;
+  throw std::invalid_argument(fmt::format(
+      "scenario '{}': mode '{}' is not split, single or redundant", scenario.name(), text));
+}
+
 }  // namespace
 
-EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, const suite::Scenario& scenario,
-                  const std::vector<suite::MetricSpec>& metrics, const FrameProgress& progress,
-                  const RuntimeOptions& options) {
+EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip,
+                  const suite::Scenario& scenario, const std::vector<suite::MetricSpec>& metrics,
+                  const FrameProgress& progress, const RuntimeOptions& options) {
   EvalRun run;
   const auto& iface = revision.iface();
   run.scorer = evals::EvalScorer(metrics, iface);
   const auto& plan = revision.plan();
   const auto& header = clip.header();
-  const std::string mode_text = scenario.mode().empty() ? "split" : scenario.mode();
-  Mode base_mode;
-  if (mode_text == "split") {
-    base_mode = Mode::kSplit;
-  } else if (mode_text == "single") {
-    base_mode = Mode::kSingle;
-  } else if (mode_text == "redundant") {
-    base_mode = Mode::kRedundant;
-  } else {
-    throw std::invalid_argument(fmt::format("scenario '{}': mode '{}' is not split, single or redundant", scenario.name(), mode_text));
-  }
-  run.mode = mode_text;
-  const double fps = scenario.fps() > 0 ? scenario.fps() : header.fps() > 0 ? header.fps() : revision.board().default_fps();
-  const double P = 1000.0 / fps;
-  run.period_ms = P;
-  const double D = scenario.heartbeat_timeout_ms() > 0 ? scenario.heartbeat_timeout_ms() : P / 4;
+  const Mode base_mode = parse_mode(scenario);
+  run.mode = scenario.mode().empty() ? "split" : scenario.mode();
+  const double fps = scenario.fps() > 0 ? scenario.fps()
+                     : header.fps() > 0 ? header.fps()
+                                        : revision.board().default_fps();
+  const double period = 1000.0 / fps;
+  run.period_ms = period;
   const uint32_t miss_limit = scenario.miss_limit() ? scenario.miss_limit() : 3;
-  const double ftti = scenario.ftti_ms() > 0 ? scenario.ftti_ms() : 100.0;
+  const Supervisor supervisor = make_supervisor(plan, revision.board(), scenario);
+  run.ftti_ms = supervisor.ftti_ms;
   int cmd = scenario.commander() == 1 ? 1 : 0;
   auto faults = resolve_faults(scenario, cmd);
 
-  // Device time per plan, from the backend (the cost model on emulated boards).
-  const double cost_first = revision.engine(0).first->expected_device_us() / 1000;
-  const double cost_second = revision.engine(1).second->expected_device_us() / 1000;
-  const double cost_link = plan.transfer_us / 1000;
-  const double cost_standby[2] = {revision.engine(0).standby->expected_device_us() / 1000,
-                                  revision.engine(1).standby->expected_device_us() / 1000};
+  // Expected device time per plan, to plan ahead (which engine can recompute a
+  // late frame sooner); the times charged are each run's own.
+  const double expected_first = revision.engine(0).first->expected_device_us() / 1000;
+  const double expected_second = revision.engine(1).second->expected_device_us() / 1000;
+  const double link_ms = plan.transfer_us / 1000;
+  const double expected_standby[2] = {revision.engine(0).standby->expected_device_us() / 1000,
+                                      revision.engine(1).standby->expected_device_us() / 1000};
   run.split_period_ms = plan.split_period_us() / 1000;
 
   // What the metrics score against must be in the clip (checked at
   // submission too; a board handed such a clip anyway fails the eval).
+  std::set<std::string> needed_truth;
   for (const auto& m : metrics) {
     for (const auto& t : evals::required_truth(m, iface)) {
       if (!evals::has_truth(header, t)) {
-        throw evals::ClipError(clip.name(), -1, 8,
-                               fmt::format("metric '{}' needs ground truth '{}', which the clip does not carry", m.name(), t));
+        throw evals::ClipError(
+            clip.name(), -1, 8,
+            fmt::format("metric '{}' needs ground truth '{}', which the clip does not carry",
+                        m.name(), t));
       }
+      needed_truth.insert(t);
     }
-  }
-  std::set<std::string> needed_truth;
-  for (const auto& m : metrics) {
-    for (const auto& t : evals::required_truth(m, iface)) needed_truth.insert(t);
   }
   InputBuilder builder(iface, plan.graph_inputs, clip);
   const evals::HeadDecoders heads(iface, header);
@@ -372,15 +508,25 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     }
   }
 
-  Engine engine0(0, revision.engine(0), &faults), engine1(1, revision.engine(1), &faults);
+  Engine engine0(0, revision.engine(0), &faults, options),
+      engine1(1, revision.engine(1), &faults, options);
   Engine* engines[2] = {&engine0, &engine1};
   bool alive[2] = {true, true};
   uint32_t failed_at[2] = {0, 0};
-  double free_at[2] = {0, 0};     // emulated time each engine is free
-  uint32_t misses[2] = {0, 0};    // consecutive deadline misses with an overrun on that engine
+  double free_at[2] = {0, 0};   // emulated time each engine is free
+  uint32_t misses[2] = {0, 0};  // consecutive deadline misses with an overrun on that engine
   uint32_t streak_start[2] = {0, 0};
+  // Whether each engine's standby plan is ready to run at once: always in
+  // single and redundant modes (the standby plan is what runs); in split mode
+  // only when it fits in SRAM beside the partition plan.
+  auto standby_ready_in = [&](Mode m, int e) {
+    return m != Mode::kSplit || supervisor.standby_beside_partition[e];
+  };
+  bool standby_ready[2] = {standby_ready_in(base_mode, 0), standby_ready_in(base_mode, 1)};
   Mode mode = base_mode;
   const uint32_t n = clip.frame_count();
+  uint32_t resume_at =
+      0;  // frames before it are dropped: the survivor of a late failover cannot make them
 
   std::map<uint32_t, hil::clip::Frame> frames;
   auto frame_at = [&](uint32_t t) -> const hil::clip::Frame& {
@@ -395,12 +541,13 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     for (const auto& token : needed_truth) {
       const bool present = token == evals::truth::kControl    ? f.has_control()
                            : token == evals::truth::kOdometry ? f.has_odometry()
-                           : token == evals::truth::kEgo      ? f.has_labels() && f.labels().has_ego()
-                                                              : f.has_labels();
+                           : token == evals::truth::kEgo ? f.has_labels() && f.labels().has_ego()
+                                                         : f.has_labels();
       if (!present) {
-        throw evals::ClipError(clip.name(), t, 0,
-                               fmt::format("frame has no ground truth '{}' to score against, though the clip lists it",
-                                           token));
+        throw evals::ClipError(
+            clip.name(), t, 0,
+            fmt::format("frame has no ground truth '{}' to score against, though the clip lists it",
+                        token));
       }
     }
     return builder.build(t, frame_at);
@@ -408,22 +555,12 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
   auto slow = [&](int e, uint32_t t) {
     double s = 1;
     for (const auto& f : faults) {
-      if (f.engine == e && !f.cleared && f.kind == FaultKind::kSlow && f.frame <= t) s = std::max(s, f.factor);
+      if (f.engine == e && !f.cleared && f.kind == FaultKind::kSlow && f.frame <= t)
+        s = std::max(s, f.factor);
     }
     return s;
   };
   auto note = [&](const std::string& s) { run.events.push_back(s); };
-
-  // Split-mode pipeline state: A(t) computed ahead by the extender.
-  std::optional<TensorMap> next_a;
-  double next_a_end = 0;
-  bool next_a_overrun = false;
-  // A fault found on the extender's side that the commander must cover next frame.
-  struct Pending {
-    double detect_at;
-    FailoverEvent event;
-  };
-  std::optional<Pending> pending;
 
   auto fail_engine = [&](int e, uint32_t t, const std::string& why) {
     alive[e] = false;
@@ -432,93 +569,168 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     note(fmt::format("frame {}: engine {} failed ({})", t, e, why));
   };
 
-  // Runs the standby plan for frame t on engine e, in host time; returns
-  // nullopt when that engine fails too.
-  auto standby_on = [&](int e, uint32_t t, const TensorMap& in) -> std::optional<TensorMap> {
+  // Runs the standby plan for frame t on engine e; nothing when that engine
+  // fails too.
+  auto standby_on = [&](int e, uint32_t t, const TensorMap& in) -> std::optional<TaskResult> {
     engines[e]->submit({t, Plan::kStandby, in});
     TaskResult r;
-    auto w = engines[e]->wait(&r, options.host_watchdog_ms);
-    if (w != Engine::Wait::kDone) {
-      fail_engine(e, t, w == Engine::Wait::kCrashed ? "crash" : "hang");
+    auto w = engines[e]->wait(&r);
+    if (w != Engine::Wait::kDone || !all_finite(r.outputs)) {
+      fail_engine(e, t, fault_kind_name(fault_of(w, r)));
       return std::nullopt;
     }
-    if (!all_finite(r.outputs)) {
-      fail_engine(e, t, "non-finite output");
-      return std::nullopt;
-    }
-    return r.outputs;
+    return r;
   };
+
+  // A fault on engine `failed`, hitting a stage of frame t at `onset`: the event
+  // with its detection, derived from the board's supervision.
+  auto fault_event = [&](int failed, uint32_t t, FaultKind kind, double onset, double stage_end,
+                         bool transient) {
+    FailoverEvent ev;
+    ev.frame = t;
+    ev.failed_engine = failed;
+    ev.kind = kind;
+    ev.was_commander = failed == cmd;
+    ev.transient = transient;
+    const double detect = supervisor.detected_at(kind, onset, stage_end);
+    ev.detection_ms = detect - onset;
+    ev.detection_frames =
+        static_cast<uint32_t>(std::max(0.0, std::floor((detect - t * period) / period)));
+    return std::pair{ev, detect};
+  };
+
+  // After detection, the survivor starts its standby plan (warming it up
+  // first when a partition plan held its SRAM) and computes frame t. Sets the
+  // event's switchover, or marks it unrecovered when the survivor faults too.
+  auto take_over = [&](int survivor, uint32_t t, const TensorMap& in, FailoverEvent& ev,
+                       double detect, double* emission) -> std::optional<TensorMap> {
+    ev.warmup_ms = standby_ready[survivor] ? 0 : supervisor.warmup_ms[survivor];
+    const double start = std::max({detect, free_at[survivor], t * period}) + ev.warmup_ms;
+    std::optional<TaskResult> r;
+    if (alive[survivor]) r = standby_on(survivor, t, in);
+    if (!r) {
+      ev.recovered = false;
+      ev.within_ftti = false;
+      note(fmt::format("frame {}: no engine left to command", t));
+      return std::nullopt;
+    }
+    *emission = start + r->device_ms * slow(survivor, t);
+    free_at[survivor] = *emission;
+    ev.switchover_ms = *emission - detect;
+    ev.within_ftti = ev.detection_ms + ev.switchover_ms <= supervisor.ftti_ms;
+    // Frames the survivor cannot serve in time any more are dropped, not queued.
+    uint32_t next = t + 1;
+    while (next < n &&
+           std::max(next * period, *emission) + expected_standby[survivor] > (next + 2) * period)
+      ++next;
+    resume_at = std::max(resume_at, next);
+    return std::move(r->outputs);
+  };
+  auto record = [&](FailoverEvent ev) {
+    run.scorer.add_failover(ev.detection_ms, ev.switchover_ms, ev.within_ftti);
+    if (!ev.within_ftti) {
+      note(fmt::format(
+          "frame {}: engine {} {}: {} (detected in {:.2f} ms, FTTI {:.0f} ms)", ev.frame,
+          ev.failed_engine, fault_kind_name(ev.kind),
+          ev.recovered
+              ? fmt::format("survivor commanded {:.2f} ms later, beyond the FTTI", ev.switchover_ms)
+              : std::string("never recovered"),
+          ev.detection_ms, supervisor.ftti_ms));
+    }
+    run.failovers.push_back(ev);
+  };
+  auto become_single = [&](int survivor) {
+    cmd = survivor;
+    mode = Mode::kSingle;
+    standby_ready[survivor] = true;
+  };
+
+  // Split-mode pipeline state: A(t) computed ahead by the extender.
+  std::optional<TensorMap> next_a;
+  double next_a_end = 0;
+  bool next_a_overrun = false;
+  // A fault found on the extender's side that the commander must cover next frame.
+  std::optional<FailoverEvent> pending;
+  double pending_detect = 0;
 
   const auto eval_start = Clock::now();
   for (uint32_t t = 0; t < n; ++t) {
     const auto host_start = Clock::now();
-    const double T = t * P;
+    const double frame_start = t * period;
     evals::FrameRecord rec;
-    TensorMap in = inputs_of(t);
     std::optional<TensorMap> out;
     double emission = 0;
-    bool overrun[2] = {false, false};  // a stage far over its planned time on this frame
+    bool overrun[2] = {false, false};  // a stage far over its expected time on this frame
     std::optional<int> rescued_by;
 
     // Rejoin a recovered engine at a frame boundary.
     for (int e = 0; e < 2; ++e) {
-      if (!alive[e] && scenario.rejoin_after() > 0 && t == failed_at[e] + scenario.rejoin_after() && alive[1 - e]) {
+      if (!alive[e] && scenario.rejoin_after() > 0 && t == failed_at[e] + scenario.rejoin_after()) {
         engines[e]->recover(t);
         alive[e] = true;
-        free_at[e] = T;
-        mode = base_mode;
+        free_at[e] = std::max(free_at[e], frame_start);
         next_a.reset();
-        note(fmt::format("frame {}: engine {} recovered and rejoined as {}", t, e,
-                         base_mode == Mode::kSplit ? "extender" : "standby"));
+        if (alive[1 - e]) {
+          mode = base_mode;
+          for (int k = 0; k < 2; ++k) standby_ready[k] = standby_ready_in(mode, k);
+          note(fmt::format("frame {}: engine {} recovered and rejoined as {}", t, e,
+                           base_mode == Mode::kSplit ? "extender" : "standby"));
+        } else {
+          become_single(e);
+          note(fmt::format("frame {}: engine {} recovered and commands alone", t, e));
+        }
       }
     }
     // Swap roles at a frame boundary on request: the command stream continues.
-    if (std::find(scenario.swap_at().begin(), scenario.swap_at().end(), t) != scenario.swap_at().end() && alive[0] && alive[1]) {
+    if (std::find(scenario.swap_at().begin(), scenario.swap_at().end(), t) !=
+            scenario.swap_at().end() &&
+        alive[0] && alive[1]) {
       cmd = 1 - cmd;
       note(fmt::format("frame {}: roles swapped, engine {} commands", t, cmd));
     }
     const int ext = 1 - cmd;
-    if (!alive[ext] && mode != Mode::kSingle) mode = Mode::kSingle;
+    if (!alive[ext] && mode != Mode::kSingle) become_single(cmd);
+    const bool skipped = t < resume_at || !alive[cmd];
 
-    if (pending) {
+    if (skipped) {
+      rec.mode = static_cast<int>(mode);
+    } else if (pending) {
       // The extender failed while preparing this frame: the commander covers it alone.
-      const double start = std::max({pending->detect_at, free_at[cmd], T});
-      if (auto r = standby_on(cmd, t, in)) {
-        out = std::move(r);
-        emission = start + cost_standby[cmd] * slow(cmd, t);
-        free_at[cmd] = emission;
-        pending->event.switchover_ms = emission - pending->detect_at;
-        pending->event.within_ftti = pending->event.detection_ms + pending->event.switchover_ms <= ftti;
-        if (pending->event.transient) {
-          note(fmt::format("frame {}: extender ECC error; commander recomputed the frame", t));
-        }
-        run.scorer.add_failover(pending->event.detection_ms, pending->event.switchover_ms);
-        run.failovers.push_back(pending->event);
-        rec.failover = true;
-      }
+      const TensorMap in = inputs_of(t);
       rec.mode = static_cast<int>(Mode::kSingle);
+      auto ev = *pending;
+      out = take_over(cmd, t, in, ev, pending_detect, &emission);
+      if (out) {
+        rec.failover = true;
+        if (ev.transient)
+          note(fmt::format("frame {}: extender ECC error; commander recomputed the frame", t));
+      }
+      if (!ev.transient && out) become_single(cmd);
+      record(ev);
       pending.reset();
       next_a.reset();
     } else if (mode == Mode::kSplit) {
+      const TensorMap in = inputs_of(t);
       rec.mode = static_cast<int>(Mode::kSplit);
       if (!next_a) {
         // Entering split mode (start, rejoin, after a transient): compute A(t) now.
         engines[ext]->submit({t, Plan::kFirst, in});
         TaskResult r;
-        auto w = engines[ext]->wait(&r, options.host_watchdog_ms);
-        double a_start = std::max(T, free_at[ext]);
-        if (w == Engine::Wait::kDone && all_finite(r.outputs) && !r.ecc) {
+        auto w = engines[ext]->wait(&r);
+        const double a_start = std::max(frame_start, free_at[ext]);
+        if (w == Engine::Wait::kDone && all_finite(r.outputs) && !r.sram_error) {
           next_a = std::move(r.outputs);
-          next_a_end = a_start + r.device_ms * slow(ext, t);  // the backend's time for this run
-          next_a_overrun = slow(ext, t) > 1.5;
+          next_a_end = a_start + r.device_ms * slow(ext, t);
+          next_a_overrun = r.device_ms * slow(ext, t) > 1.5 * expected_first;
           free_at[ext] = next_a_end;
         } else {
-          bool transient = w == Engine::Wait::kDone && r.ecc;
-          if (!transient) fail_engine(ext, t, w == Engine::Wait::kCrashed ? "crash" : w == Engine::Wait::kHung ? "hang" : "non-finite output");
-          double detect = w == Engine::Wait::kDone ? a_start + cost_first : a_start + D;
-          FailoverEvent ev{t, ext, transient ? "ecc" : w == Engine::Wait::kCrashed ? "crash" : w == Engine::Wait::kHung ? "hang" : "nan",
-                           false, detect - a_start, 0, 0, 0, true, transient};
-          pending = Pending{detect, ev};
+          const FaultKind kind = fault_of(w, r);
+          const bool transient = kind == FaultKind::kEcc;
+          if (!transient) fail_engine(ext, t, fault_kind_name(kind));
+          auto [ev, detect] =
+              fault_event(ext, t, kind, a_start, a_start + r.device_ms * slow(ext, t), transient);
+          pending = ev;
+          pending_detect = detect;
           --t;  // replay this frame with the commander alone
           continue;
         }
@@ -534,70 +746,64 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       const bool prefetch = t + 1 < n;
       if (prefetch) engines[ext]->submit({t + 1, Plan::kFirst, inputs_of(t + 1)});
 
-      const double b_start = std::max(next_a_end + cost_link, free_at[cmd]);
+      const double b_start = std::max(next_a_end + link_ms, free_at[cmd]);
       TaskResult rb;
-      auto wb = engines[cmd]->wait(&rb, options.host_watchdog_ms);
-      const double b_time = (wb == Engine::Wait::kDone ? rb.device_ms : cost_second) * slow(cmd, t);
-      bool cmd_ok = wb == Engine::Wait::kDone && all_finite(rb.outputs);
+      const auto wb = engines[cmd]->wait(&rb);
+      const double b_time = rb.device_ms * slow(cmd, t);
+      const bool cmd_ok = wb == Engine::Wait::kDone && all_finite(rb.outputs);
       if (cmd_ok) {
         out = std::move(rb.outputs);
-        for (auto& [name, t] : passed) out->emplace(name, std::move(t));
+        for (auto& [name, tensor] : passed) out->emplace(name, std::move(tensor));
         emission = b_start + b_time;
         free_at[cmd] = emission;
-        overrun[cmd] = b_time > 1.5 * cost_second;
+        overrun[cmd] = b_time > 1.5 * expected_second;
       }
       // The extender's A(t+1) (host: may already be done).
       TaskResult ra;
       Engine::Wait wa = Engine::Wait::kDone;
-      if (prefetch) wa = engines[ext]->wait(&ra, options.host_watchdog_ms);
-      const double a_start = std::max((t + 1) * P, free_at[ext]);
+      if (prefetch) wa = engines[ext]->wait(&ra);
+      const double a_start = std::max((t + 1) * period, free_at[ext]);
 
       if (!cmd_ok) {
         // Commander fault: the extender takes over with its standby plan for
         // this very frame; its A(t+1) work is abandoned.
-        bool transient = wb == Engine::Wait::kDone && rb.ecc;
-        std::string kind = transient ? "ecc" : wb == Engine::Wait::kCrashed ? "crash" : wb == Engine::Wait::kHung ? "hang" : "nan";
-        double detect = wb == Engine::Wait::kDone ? b_start + b_time : b_start + D;
-        if (!transient) fail_engine(cmd, t, kind);
-        FailoverEvent ev{t, cmd, kind, true, detect - b_start, 0, 0, 0, true, transient};
+        const FaultKind kind = fault_of(wb, rb);
+        const bool transient = kind == FaultKind::kEcc;
+        auto [ev, detect] = fault_event(cmd, t, kind, b_start, b_start + b_time, transient);
+        if (!transient) fail_engine(cmd, t, fault_kind_name(kind));
         if (prefetch && wa != Engine::Wait::kDone) fail_engine(ext, t + 1, "hang during takeover");
-        std::optional<TensorMap> r;
-        if (alive[ext]) r = standby_on(ext, t, in);
-        if (r) {
-          out = std::move(r);
-          emission = detect + cost_standby[ext] * slow(ext, t);
-          free_at[ext] = emission;
-          ev.switchover_ms = emission - detect;
-          ev.within_ftti = ev.detection_ms + ev.switchover_ms <= ftti;
+        out = take_over(ext, t, in, ev, detect, &emission);
+        if (out) {
+          rec.failover = true;
           if (!transient) {
-            cmd = ext;
-            mode = Mode::kSingle;
-            note(fmt::format("frame {}: engine {} takes over as commander on its standby plan", t, cmd));
+            become_single(ext);
+            note(fmt::format("frame {}: engine {} takes over as commander on its standby plan", t,
+                             cmd));
           } else {
             note(fmt::format("frame {}: commander ECC error; extender recomputed the frame", t));
           }
-          run.scorer.add_failover(ev.detection_ms, ev.switchover_ms);
-          rec.failover = true;
         }
-        run.failovers.push_back(ev);
+        record(ev);
         next_a.reset();
       } else if (prefetch) {
-        bool a_ok = wa == Engine::Wait::kDone && all_finite(ra.outputs) && !ra.ecc;
-        if (a_ok) {
+        if (wa == Engine::Wait::kDone && all_finite(ra.outputs) && !ra.sram_error) {
           next_a = std::move(ra.outputs);
           next_a_end = a_start + ra.device_ms * slow(ext, t + 1);
-          next_a_overrun = slow(ext, t + 1) > 1.5;
+          next_a_overrun = ra.device_ms * slow(ext, t + 1) > 1.5 * expected_first;
           free_at[ext] = next_a_end;
         } else {
-          bool transient = wa == Engine::Wait::kDone && ra.ecc;
-          std::string kind = transient ? "ecc" : wa == Engine::Wait::kCrashed ? "crash" : wa == Engine::Wait::kHung ? "hang" : "nan";
-          if (!transient) fail_engine(ext, t + 1, kind);
-          double detect = wa == Engine::Wait::kDone ? a_start + cost_first : a_start + D;
-          pending = Pending{detect, FailoverEvent{t + 1, ext, kind, false, detect - a_start, 0, 0, 0, true, transient}};
+          const FaultKind kind = fault_of(wa, ra);
+          const bool transient = kind == FaultKind::kEcc;
+          if (!transient) fail_engine(ext, t + 1, fault_kind_name(kind));
+          auto [ev, detect] = fault_event(ext, t + 1, kind, a_start,
+                                          a_start + ra.device_ms * slow(ext, t + 1), transient);
+          pending = ev;
+          pending_detect = detect;
         }
       }
     } else {
       // Single (one engine, the other hot standby) or redundant (both compute).
+      const TensorMap in = inputs_of(t);
       rec.mode = static_cast<int>(mode);
       const bool both = mode == Mode::kRedundant && alive[ext];
       engines[cmd]->submit({t, Plan::kStandby, in});
@@ -606,63 +812,54 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       } else if (alive[ext]) {
         engines[ext]->submit({t, Plan::kPing, {}});  // the standby's heartbeat
       }
-      const double start = std::max(T, free_at[cmd]);
+      const double start = std::max(frame_start, free_at[cmd]);
       TaskResult rc, ro;
-      auto wc = engines[cmd]->wait(&rc, options.host_watchdog_ms);
+      const auto wc = engines[cmd]->wait(&rc);
+      const double time = rc.device_ms * slow(cmd, t);
       Engine::Wait wo = Engine::Wait::kDone;
-      if (alive[ext]) wo = engines[ext]->wait(&ro, options.host_watchdog_ms);
-      const double time =
-          (wc == Engine::Wait::kDone ? rc.device_ms : cost_standby[cmd]) * slow(cmd, t);
-      const double other_start = std::max(T, free_at[ext]);
-      const double other_end =
-          other_start +
-          (both && wo == Engine::Wait::kDone ? ro.device_ms : cost_standby[ext]) * slow(ext, t);
-      bool cmd_ok = wc == Engine::Wait::kDone && all_finite(rc.outputs);
-      bool other_ok = alive[ext] && wo == Engine::Wait::kDone && (!both || all_finite(ro.outputs));
+      if (alive[ext]) wo = engines[ext]->wait(&ro);
+      const double other_start = std::max(frame_start, free_at[ext]);
+      const double other_end = other_start + ro.device_ms * slow(ext, t);
+      const bool cmd_ok = wc == Engine::Wait::kDone && all_finite(rc.outputs);
+      const bool other_ok =
+          alive[ext] && wo == Engine::Wait::kDone && (!both || all_finite(ro.outputs));
       if (alive[ext] && !other_ok) {
-        bool transient = wo == Engine::Wait::kDone && ro.ecc;
-        if (!transient) fail_engine(ext, t, wo == Engine::Wait::kCrashed ? "crash" : wo == Engine::Wait::kHung ? "hang" : "non-finite output");
+        const FaultKind kind = fault_of(wo, ro);
+        if (kind != FaultKind::kEcc) fail_engine(ext, t, fault_kind_name(kind));
       }
       if (cmd_ok) {
         out = std::move(rc.outputs);
         emission = start + time;
         free_at[cmd] = emission;
-        overrun[cmd] = time > 1.5 * cost_standby[cmd];
+        overrun[cmd] = time > 1.5 * expected_standby[cmd];
         if (both && other_ok) {
           free_at[ext] = other_end;
           rec.mismatch = !same_outputs(*out, ro.outputs);
           if (rec.mismatch) note(fmt::format("frame {}: redundant engines disagree", t));
         }
       } else {
-        bool transient = wc == Engine::Wait::kDone && rc.ecc;
-        std::string kind = transient ? "ecc" : wc == Engine::Wait::kCrashed ? "crash" : wc == Engine::Wait::kHung ? "hang" : "nan";
-        double detect = wc == Engine::Wait::kDone ? start + time : start + D;
-        if (!transient) fail_engine(cmd, t, kind);
-        FailoverEvent ev{t, cmd, kind, true, detect - start, 0, 0, 0, true, transient};
-        std::optional<TensorMap> r;
-        double ready = 0;
+        const FaultKind kind = fault_of(wc, rc);
+        const bool transient = kind == FaultKind::kEcc;
+        auto [ev, detect] = fault_event(cmd, t, kind, start, start + time, transient);
+        if (!transient) fail_engine(cmd, t, fault_kind_name(kind));
         if (both && other_ok) {
-          r = std::move(ro.outputs);  // the other engine already computed this frame
-          ready = std::max(detect, other_end);
-        } else if (alive[ext]) {
-          r = standby_on(ext, t, in);
-          ready = std::max(detect, free_at[ext]) + cost_standby[ext] * slow(ext, t);
-        }
-        if (r) {
-          out = std::move(r);
-          emission = ready;
-          free_at[ext] = ready;
+          // The other engine already computed this frame.
+          out = std::move(ro.outputs);
+          emission = std::max(detect, other_end);
+          free_at[ext] = emission;
           ev.switchover_ms = emission - detect;
-          ev.within_ftti = ev.detection_ms + ev.switchover_ms <= ftti;
+          ev.within_ftti = ev.detection_ms + ev.switchover_ms <= supervisor.ftti_ms;
+        } else {
+          out = take_over(ext, t, in, ev, detect, &emission);
+        }
+        if (out) {
+          rec.failover = true;
           if (!transient) {
-            cmd = ext;
-            if (mode == Mode::kRedundant) mode = Mode::kSingle;
+            become_single(ext);
             note(fmt::format("frame {}: engine {} takes over as commander", t, cmd));
           }
-          run.scorer.add_failover(ev.detection_ms, ev.switchover_ms);
-          rec.failover = true;
         }
-        run.failovers.push_back(ev);
+        record(ev);
       }
     }
 
@@ -670,7 +867,7 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     // counted against the engine whose stage overran; the frame is recomputed
     // on the other engine's standby plan when that is sooner (the command is
     // late but not lost); K misses in a row fail the slow engine.
-    if (out && emission - T > P) {
+    if (out && emission - frame_start > period) {
       for (int e = 0; e < 2; ++e) {
         if (!overrun[e]) continue;
         if (misses[e]++ == 0) streak_start[e] = t;
@@ -679,35 +876,51 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
       double best = emission;
       for (int e = 0; e < 2; ++e) {
         if (!alive[e] || overrun[e]) continue;
-        double done = std::max(T + P, free_at[e]) + cost_standby[e] * slow(e, t);
+        const double warmup = standby_ready[e] ? 0 : supervisor.warmup_ms[e];
+        const double done =
+            std::max(frame_start + period, free_at[e]) + warmup + expected_standby[e] * slow(e, t);
         if (done < best) {
           best = done;
           rescuer = e;
         }
       }
       if (rescuer >= 0) {
-        if (auto r = standby_on(rescuer, t, in)) {
-          out = std::move(r);
-          emission = best;
-          free_at[rescuer] = best;
+        const double warmup = standby_ready[rescuer] ? 0 : supervisor.warmup_ms[rescuer];
+        const double rescue_start = std::max(frame_start + period, free_at[rescuer]) + warmup;
+        if (auto r = standby_on(rescuer, t, inputs_of(t))) {
+          out = std::move(r->outputs);
+          emission = rescue_start + r->device_ms * slow(rescuer, t);
+          free_at[rescuer] = emission;
           rescued_by = rescuer;
-          note(fmt::format("frame {}: deadline missed; engine {} recomputed the frame", t, rescuer));
+          note(
+              fmt::format("frame {}: deadline missed; engine {} recomputed the frame", t, rescuer));
         }
       }
-    } else {
+    } else if (!skipped) {
       misses[0] = misses[1] = 0;
     }
     for (int e = 0; e < 2; ++e) {
       if (alive[e] && misses[e] >= miss_limit && alive[1 - e]) {
+        // Detected at the deadline of the last miss; the survivor commands the
+        // next frame on its standby plan, warmed up first if need be.
         const uint32_t onset = streak_start[e];
+        const int survivor = 1 - e;
+        const double detect = frame_start + period;
         fail_engine(e, t, fmt::format("{} consecutive deadline misses", miss_limit));
-        FailoverEvent ev{onset, e, "slow", e == cmd, (T + P) - onset * P, miss_limit, 0, 0, true, false};
-        ev.switchover_ms = cost_standby[1 - e];
-        ev.within_ftti = ev.detection_ms + ev.switchover_ms <= ftti;
-        run.scorer.add_failover(ev.detection_ms, ev.switchover_ms);
-        run.failovers.push_back(ev);
-        cmd = 1 - e;
-        mode = Mode::kSingle;
+        FailoverEvent ev;
+        ev.frame = onset;
+        ev.failed_engine = e;
+        ev.kind = FaultKind::kSlow;
+        ev.was_commander = e == cmd;
+        ev.detection_ms = detect - onset * period;
+        ev.detection_frames = miss_limit;
+        ev.warmup_ms = standby_ready[survivor] ? 0 : supervisor.warmup_ms[survivor];
+        free_at[survivor] = std::max(detect, free_at[survivor]) + ev.warmup_ms;
+        ev.switchover_ms =
+            free_at[survivor] + expected_standby[survivor] * slow(survivor, t + 1) - detect;
+        ev.within_ftti = ev.detection_ms + ev.switchover_ms <= supervisor.ftti_ms;
+        record(ev);
+        become_single(survivor);
         next_a.reset();
         note(fmt::format("frame {}: engine {} takes over as commander", t, cmd));
       }
@@ -716,19 +929,20 @@ EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, con
     rec.commander = rescued_by.value_or(cmd);
     bool in_time = false;
     if (out) {
-      rec.device_ms = emission - T;
+      rec.device_ms = emission - frame_start;
       // Outputs later than the next frame's deadline are useless: dropped.
-      in_time = rec.device_ms <= 2 * P;
+      in_time = rec.device_ms <= 2 * period;
       if (in_time) rec.outputs = heads.decode(tensor_views(*out));
     } else {
-      rec.device_ms = 2 * P;
+      rec.device_ms = 2 * period;
     }
     rec.outputs.set_has_outputs(in_time);
     rec.has_command = in_time && has_control;
-    rec.deadline_missed = rec.device_ms > P;
+    rec.deadline_missed = rec.device_ms > period;
     if (!in_time) {
       rec.outputs.clear_heads();
-      if (!run.failovers.empty() && run.failovers.back().frame <= t) run.failovers.back().gap_frames++;
+      if (!run.failovers.empty() && run.failovers.back().frame <= t)
+        run.failovers.back().gap_frames++;
       note(fmt::format("frame {}: no {}", t, has_control ? "command" : "outputs"));
     }
     rec.host_ms = std::chrono::duration<double, std::milli>(Clock::now() - host_start).count();

@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "hil/evals/clip_file.h"
 #include "hil/evals/clip_generator.h"
 #include "hil/evals/metrics.h"
-#include "hil/evals/clip_file.h"
 #include "hil/evals/model_interface.h"
 #include "hil/evals/sha256.h"
 #include "text_format.h"
@@ -30,13 +30,16 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
   for (int i = 0; i < s.clips().sha256_size(); ++i) {
     if (!is_sha256_hex(s.clips().sha256(i))) {
       const auto* sub = tree.GetTreeForNested(s.GetDescriptor()->FindFieldByName("clips"), -1);
-      fail(line_of(sub, s.clips(), "sha256", i), "clips.sha256", fmt::format("'{}' is not a SHA-256 hex digest", s.clips().sha256(i)));
+      fail(line_of(sub, s.clips(), "sha256", i), "clips.sha256",
+           fmt::format("'{}' is not a SHA-256 hex digest", s.clips().sha256(i)));
     }
   }
   const auto* clips_tree = tree.GetTreeForNested(s.GetDescriptor()->FindFieldByName("clips"), -1);
   for (int i = 0; i < s.clips().generated_size(); ++i) {
     const auto& g = s.clips().generated(i);
-    const auto* gt = clips_tree ? clips_tree->GetTreeForNested(s.clips().GetDescriptor()->FindFieldByName("generated"), i) : nullptr;
+    const auto* gt = clips_tree ? clips_tree->GetTreeForNested(
+                                      s.clips().GetDescriptor()->FindFieldByName("generated"), i)
+                                : nullptr;
     int line = line_of(clips_tree, s.clips(), "generated", i);
     if (g.count() == 0) fail(line, "clips.generated.count", "must be at least 1");
     if (g.frames() > 100000) fail(line, "clips.generated.frames", "at most 100000");
@@ -46,7 +49,8 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
         fail(line, "clips.generated.rig", fmt::format("unknown rig '{}' (front, tri)", g.rig()));
       }
     }
-    if ((g.width() && (g.width() < 32 || g.width() > 4096)) || (g.height() && (g.height() < 16 || g.height() > 4096))) {
+    if ((g.width() && (g.width() < 32 || g.width() > 4096)) ||
+        (g.height() && (g.height() < 16 || g.height() > 4096))) {
       fail(line, "clips.generated.width/height", "out of range (32..4096 x 16..4096)");
     }
     if (g.quality() > 100) fail(line, "clips.generated.quality", "JPEG quality is 1..100");
@@ -54,14 +58,17 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
       const auto& known = known_conditions();
       if (std::find(known.begin(), known.end(), g.conditions(c)) == known.end()) {
         fail(line_of(gt, g, "conditions", c), "clips.generated.conditions",
-             fmt::format("unknown condition '{}' (known: clear, rain, snow, fog, night, spray)", g.conditions(c)));
+             fmt::format("unknown condition '{}' (known: clear, rain, snow, fog, night, spray)",
+                         g.conditions(c)));
       }
     }
   }
   for (int i = 0; i < s.clips().paths_size(); ++i) {
-    if (s.clips().paths(i).empty()) fail(line_of(clips_tree, s.clips(), "paths", i), "clips.paths", "an empty path");
+    if (s.clips().paths(i).empty())
+      fail(line_of(clips_tree, s.clips(), "paths", i), "clips.paths", "an empty path");
   }
-  if (s.clips().sha256_size() == 0 && s.clips().generated_size() == 0 && s.clips().paths_size() == 0) {
+  if (s.clips().sha256_size() == 0 && s.clips().generated_size() == 0 &&
+      s.clips().paths_size() == 0) {
     fail(1, "clips", "selects no clip");
   }
   if (s.scenarios_size() == 0) fail(1, "scenarios", "at least one scenario is required");
@@ -71,15 +78,25 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     if (sc.name().empty()) fail(line, "scenarios.name", "required");
     static const std::vector<std::string> kModes{"", "split", "single", "redundant", "noop"};
     if (std::find(kModes.begin(), kModes.end(), sc.mode()) == kModes.end()) {
-      fail(line, "scenarios.mode", fmt::format("unknown mode '{}' (split, single, redundant, noop)", sc.mode()));
+      fail(line, "scenarios.mode",
+           fmt::format("unknown mode '{}' (split, single, redundant, noop)", sc.mode()));
+    }
+    for (const auto& [field, value] :
+         {std::pair{"fps", sc.fps()}, std::pair{"heartbeat_period_ms", sc.heartbeat_period_ms()},
+          std::pair{"ftti_ms", sc.ftti_ms()}}) {
+      if (!(value >= 0))
+        fail(line, fmt::format("scenarios.{}", field),
+             fmt::format("must not be negative, got {}", value));
     }
   }
   std::set<std::string> declared;
   for (int i = 0; i < s.metrics_size(); ++i) {
     const auto& m = s.metrics(i);
     int line = line_of(&tree, s, "metrics", i);
-    if (auto err = metric_spec_error(m); !err.empty()) fail(line, fmt::format("metrics '{}'", m.name()), err);
-    if (!declared.insert(m.name()).second) fail(line, "metrics.name", fmt::format("metric '{}' declared twice", m.name()));
+    if (auto err = metric_spec_error(m); !err.empty())
+      fail(line, fmt::format("metrics '{}'", m.name()), err);
+    if (!declared.insert(m.name()).second)
+      fail(line, "metrics.name", fmt::format("metric '{}' declared twice", m.name()));
   }
   const auto defs = suite_metrics(s);
   for (int i = 0; i < s.gates_size(); ++i) {
@@ -89,19 +106,24 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
       std::vector<std::string> names;
       for (const auto& m : s.metrics()) names.push_back(m.name());
       fail(line, "gates.metric",
-           fmt::format("unknown metric '{}': declare it under metrics (declared: {}) or gate a system metric "
-                       "(device_latency_p99_ms, command_gaps, deadline_misses, ...)",
-                       g.metric(), names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+           fmt::format(
+               "unknown metric '{}': declare it under metrics (declared: {}) or gate a system "
+               "metric "
+               "(device_latency_p99_ms, command_gaps, deadline_misses, ...)",
+               g.metric(),
+               names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
     }
     // NaN passes every comparison, so the range checks test for it first
     // (found by fuzzing: a NaN margin made a gate that can never pass).
-    if (std::isnan(g.confidence()) || (g.confidence() != 0 && (g.confidence() <= 0.5 || g.confidence() >= 1))) {
+    if (std::isnan(g.confidence()) ||
+        (g.confidence() != 0 && (g.confidence() <= 0.5 || g.confidence() >= 1))) {
       fail(line, "gates.confidence", fmt::format("{} is not in (0.5, 1)", g.confidence()));
     }
     if (!std::isfinite(g.max_abs_degradation()) || !std::isfinite(g.max_rel_degradation())) {
       fail(line, "gates.max_*_degradation", "must be a finite number");
     }
-    if (g.max_abs_degradation() < 0 || g.max_rel_degradation() < 0) fail(line, "gates.max_*_degradation", "must not be negative");
+    if (g.max_abs_degradation() < 0 || g.max_rel_degradation() < 0)
+      fail(line, "gates.max_*_degradation", "must not be negative");
   }
   return s;
 }
@@ -111,7 +133,8 @@ bool plays_frames(const suite::Suite& s) {
                      [](const suite::Scenario& sc) { return sc.mode() != "noop"; });
 }
 
-void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface, const std::string& revision,
+void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface,
+                     const std::string& revision,
                      const std::vector<std::pair<std::string, clip::ClipHeader>>& clips) {
   for (const auto& m : s.metrics()) {
     if (auto err = metric_head_error(m, iface); !err.empty()) {
@@ -121,9 +144,10 @@ void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface, 
   if (!has_control_head(iface)) {
     for (const auto& g : s.gates()) {
       if (g.metric() == "command_gaps") {
-        throw SuiteError(fmt::format("suite {} gates command_gaps, but revision {} has no control head (it commands "
-                                     "nothing, so it has no command gaps)",
-                                     s.name(), revision));
+        throw SuiteError(fmt::format(
+            "suite {} gates command_gaps, but revision {} has no control head (it commands "
+            "nothing, so it has no command gaps)",
+            s.name(), revision));
       }
     }
   }
@@ -133,23 +157,27 @@ void check_suite_fit(const suite::Suite& s, const model::ModelInterface& iface, 
       if (!find_camera(header, cam)) {
         std::vector<std::string> have;
         for (const auto& c : header.cameras()) have.push_back(c.name());
-        throw SuiteError(fmt::format("revision {} reads camera '{}', which clip {} does not have (its cameras: {})",
-                                     revision, cam, clip_name, fmt::join(have, ", ")));
+        throw SuiteError(fmt::format(
+            "revision {} reads camera '{}', which clip {} does not have (its cameras: {})",
+            revision, cam, clip_name, fmt::join(have, ", ")));
       }
     }
     for (const auto& b : iface.outputs()) {
       if (b.has_objects() && b.objects().space() == model::ObjectsDecoder::IMAGE_2D &&
           !find_camera(header, b.objects().camera())) {
-        throw SuiteError(fmt::format("revision {}: head '{}' has boxes in camera '{}', which clip {} does not have",
-                                     revision, b.head(), b.objects().camera(), clip_name));
+        throw SuiteError(fmt::format(
+            "revision {}: head '{}' has boxes in camera '{}', which clip {} does not have",
+            revision, b.head(), b.objects().camera(), clip_name));
       }
     }
     for (const auto& m : s.metrics()) {
       for (const auto& t : required_truth(m, iface)) {
         if (!has_truth(header, t)) {
           auto all = clip_truth(header);
-          throw SuiteError(fmt::format("metric '{}' needs ground truth '{}', which clip {} does not carry (it has: {})",
-                                       m.name(), t, clip_name, all.empty() ? std::string("none") : fmt::format("{}", fmt::join(all, ", "))));
+          throw SuiteError(fmt::format(
+              "metric '{}' needs ground truth '{}', which clip {} does not carry (it has: {})",
+              m.name(), t, clip_name,
+              all.empty() ? std::string("none") : fmt::format("{}", fmt::join(all, ", "))));
         }
       }
     }
@@ -176,10 +204,33 @@ suite::Suite load_suite(const std::string& name_or_path) {
   if (!std::filesystem::exists(path)) path = suites_dir() / (name_or_path + ".textproto");
   if (!std::filesystem::exists(path)) {
     auto known = list_suites();
-    throw SuiteError(fmt::format("unknown suite '{}': no such file, and none in {} (known: {})", name_or_path,
-                                 suites_dir().string(), fmt::join(known, ", ")));
+    throw SuiteError(fmt::format("unknown suite '{}': no such file, and none in {} (known: {})",
+                                 name_or_path, suites_dir().string(), fmt::join(known, ", ")));
   }
   return parse_suite(read_file(path), path.string());
+}
+
+std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale) {
+  std::vector<ClipSpec> specs;
+  for (const auto& g : suite.clips().generated()) {
+    const uint32_t count = g.count() * std::max(1u, scale);
+    for (uint32_t i = 0; i < count; ++i) {
+      ClipSpec spec;
+      spec.seed = g.seed() + i;
+      spec.frames = g.frames() ? g.frames() : 48;
+      if (!g.rig().empty()) spec.rig = g.rig();
+      if (g.width()) spec.width = g.width();
+      if (g.height()) spec.height = g.height();
+      spec.encoding = g.encoding();
+      if (g.quality()) spec.quality = g.quality();
+      if (g.conditions_size()) {
+        spec.condition =
+            g.conditions(static_cast<int>(i % static_cast<uint32_t>(g.conditions_size())));
+      }
+      specs.push_back(spec);
+    }
+  }
+  return specs;
 }
 
 }  // namespace hil::evals

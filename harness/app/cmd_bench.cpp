@@ -217,6 +217,7 @@ void add_bench_commands(CLI::App& app) {
   bench->require_subcommand(1);
 
   add_bench_clips_command(bench);
+  add_bench_failover_command(bench);
 
   struct Engine {
     std::vector<std::string> revisions;

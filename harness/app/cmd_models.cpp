@@ -262,10 +262,14 @@ void add_eval_command(CLI::App& app) {
     for (const auto& [name, value] : run.scorer.summary()) fmt::print("  {:<24} {:>12.5g}\n", name, value);
     for (const auto& ev : run.events) fmt::print("  event: {}\n", ev);
     for (const auto& f : run.failovers) {
-      fmt::print("  failover: frame {} engine {} ({}) {}: detected in {:.2f} ms ({} frames), survivor commanded {:.2f} ms later, "
-                 "{} frame(s) without command, {} the FTTI\n",
-                 f.frame, f.failed_engine, f.was_commander ? "commander" : "extender", f.kind, f.detection_ms,
-                 f.detection_frames, f.switchover_ms, f.gap_frames, f.within_ftti ? "within" : "BEYOND");
+      fmt::print("  failover: frame {} engine {} ({}) {}: detected in {:.2f} ms ({} frames), {}, {} frame(s) without "
+                 "{}, {} the FTTI of {:.0f} ms\n",
+                 f.frame, f.failed_engine, f.was_commander ? "commander" : "extender",
+                 dual_engine::fault_kind_name(f.kind), f.detection_ms, f.detection_frames,
+                 f.recovered ? fmt::format("survivor commanded {:.2f} ms later (warm-up {:.2f} ms)", f.switchover_ms,
+                                           f.warmup_ms)
+                             : std::string("no survivor"),
+                 f.gap_frames, "command", f.within_ftti ? "within" : "BEYOND", run.ftti_ms);
     }
     fmt::print("  emulated: frame period {:.2f} ms, split-mode period {:.2f} ms\n", run.period_ms, run.split_period_ms);
     if (!e->json.empty()) {

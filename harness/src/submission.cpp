@@ -22,9 +22,10 @@ UploadableRevision read_revision(const std::filesystem::path& file) {
   r.bytes = evals::read_file(file);
   auto text = evals::onnx_interface_text(r.bytes);
   if (!text) {
-    throw evals::InterfaceError(fmt::format("{}: the revision carries no model interface; put one beside it as "
-                                            "{}.interface.textproto (docs/models.md)",
-                                            file.string(), file.stem().string()));
+    throw evals::InterfaceError(
+        fmt::format("{}: the revision carries no model interface; put one beside it as "
+                    "{}.interface.textproto (docs/models.md)",
+                    file.string(), file.stem().string()));
   }
   r.iface = evals::parse_interface(*text, file.string() + " (embedded interface)");
   return r;
@@ -51,9 +52,13 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
   // A suite that plays no frame (noop) needs no interface: its revisions are
   // named blobs no board loads.
   const bool plays = evals::plays_frames(suite);
-  const auto as_is = [](const std::filesystem::path& f) { return UploadableRevision{evals::read_file(f), {}}; };
+  const auto as_is = [](const std::filesystem::path& f) {
+    return UploadableRevision{evals::read_file(f), {}};
+  };
   const std::function<UploadableRevision(const std::filesystem::path&)> prepare =
-      !plays ? as_is : req.prepare_revision ? req.prepare_revision : read_revision;
+      !plays                 ? as_is
+      : req.prepare_revision ? req.prepare_revision
+                             : read_revision;
   struct Revision {
     std::filesystem::path file;
     std::string name;
@@ -61,15 +66,19 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
     wire::RevisionRef* ref;
   };
   std::vector<Revision> revisions;
-  revisions.push_back({req.candidate, req.candidate_name.empty() ? req.candidate.stem().string() : req.candidate_name,
-                       prepare(req.candidate), run.mutable_candidate()});
+  revisions.push_back(
+      {req.candidate,
+       req.candidate_name.empty() ? req.candidate.stem().string() : req.candidate_name,
+       prepare(req.candidate), run.mutable_candidate()});
   if (!req.baseline.empty()) {
-    revisions.push_back({req.baseline, req.baseline_name.empty() ? req.baseline.stem().string() : req.baseline_name,
-                         prepare(req.baseline), run.mutable_baseline()});
+    revisions.push_back(
+        {req.baseline, req.baseline_name.empty() ? req.baseline.stem().string() : req.baseline_name,
+         prepare(req.baseline), run.mutable_baseline()});
   }
 
   std::vector<std::filesystem::path> clip_files;
-  const auto suite_dir = std::filesystem::exists(suite_path) ? suite_path.parent_path() : std::filesystem::path();
+  const auto suite_dir =
+      std::filesystem::exists(suite_path) ? suite_path.parent_path() : std::filesystem::path();
   for (const auto& p : suite.clips().paths()) {
     std::filesystem::path path = p;
     if (path.is_relative()) path = suite_dir / path;
@@ -80,16 +89,17 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
         if (e.path().extension() == ".clip") found.push_back(e.path());
       }
       if (found.empty()) {
-        throw std::runtime_error(fmt::format("suite {}: clips.paths '{}': {} holds no .clip file", suite.name(), p,
-                                             path.string()));
+        throw std::runtime_error(fmt::format("suite {}: clips.paths '{}': {} holds no .clip file",
+                                             suite.name(), p, path.string()));
       }
       std::sort(found.begin(), found.end());
       clip_files.insert(clip_files.end(), found.begin(), found.end());
     } else if (std::filesystem::exists(path, ec)) {
       clip_files.push_back(path);
     } else {
-      throw std::runtime_error(fmt::format("suite {}: clips.paths '{}': no such file or folder ({})", suite.name(), p,
-                                           path.string()));
+      throw std::runtime_error(
+          fmt::format("suite {}: clips.paths '{}': no such file or folder ({})", suite.name(), p,
+                      path.string()));
     }
   }
   for (const auto& sha : suite.clips().sha256()) {
@@ -100,24 +110,7 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
     }
     clip_files.push_back(p);
   }
-  std::vector<evals::ClipSpec> specs;
-  for (const auto& g : suite.clips().generated()) {
-    for (uint32_t i = 0; i < g.count(); ++i) {
-      evals::ClipSpec spec;
-      spec.seed = g.seed() + i;
-      spec.frames = g.frames() ? g.frames() : 48;
-      if (!g.rig().empty()) spec.rig = g.rig();
-      if (g.width()) spec.width = g.width();
-      if (g.height()) spec.height = g.height();
-      spec.encoding = g.encoding();
-      if (g.quality()) spec.quality = g.quality();
-      if (g.conditions_size()) {
-        spec.condition =
-            g.conditions(static_cast<int>(i % static_cast<uint32_t>(g.conditions_size())));
-      }
-      specs.push_back(spec);
-    }
-  }
+  const std::vector<evals::ClipSpec> specs = evals::generated_clip_specs(suite);
   // Rendering is CPU-bound and each clip independent: one worker per core.
   std::vector<std::string> shas(specs.size());
   ProgressBar bar("clips", static_cast<uint32_t>(specs.size()));
@@ -157,7 +150,8 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
     headers.emplace_back(file.filename().string(), readers.back().header());
   }
   if (plays) {
-    for (const auto& r : revisions) evals::check_suite_fit(suite, r.prepared.iface, r.name, headers);
+    for (const auto& r : revisions)
+      evals::check_suite_fit(suite, r.prepared.iface, r.name, headers);
   }
 
   for (auto& r : revisions) {

@@ -192,9 +192,17 @@ TEST_CASE("faults a plugin reports through its status fail the engine over, as o
     auto run = play(revision, clip, "split");
     REQUIRE(run.failovers.size() == 1);
     CHECK(run.failovers[0].failed_engine == 1);
-    CHECK(run.failovers[0].kind == "crash");
+    CHECK(run.failovers[0].kind == FaultKind::kCrash);
     CHECK_FALSE(run.failovers[0].transient);
     CHECK(frames_with_outputs(run) == 10);
+  }
+  SECTION("the extender's engine reports a hang: failed over as a hang") {
+    auto plugin = make_plugin_backend(kOpenCvPlugin, "fail=1:hung@2");
+    CompiledRevision revision(model, board, plugin.get());
+    auto run = play(revision, clip, "split");
+    REQUIRE(run.failovers.size() == 1);
+    CHECK(run.failovers[0].failed_engine == 1);
+    CHECK(run.failovers[0].kind == FaultKind::kHang);
   }
   SECTION("the commander's engine reports an SRAM error: that frame is recomputed, roles stay") {
     auto plugin = make_plugin_backend(kOpenCvPlugin, "fail=0:sram@4");
@@ -202,7 +210,7 @@ TEST_CASE("faults a plugin reports through its status fail the engine over, as o
     auto run = play(revision, clip, "split");
     REQUIRE(run.failovers.size() == 1);
     CHECK(run.failovers[0].failed_engine == 0);
-    CHECK(run.failovers[0].kind == "ecc");
+    CHECK(run.failovers[0].kind == FaultKind::kEcc);
     CHECK(run.failovers[0].transient);
     CHECK(frames_with_outputs(run) == 10);
   }
@@ -228,6 +236,6 @@ TEST_CASE(
   REQUIRE(run.frames.size() == 6);
   // Both engines fail in turn: no frame has outputs, every failure is a crash.
   REQUIRE(!run.failovers.empty());
-  for (const auto& f : run.failovers) CHECK(f.kind == "crash");
+  for (const auto& f : run.failovers) CHECK(f.kind == FaultKind::kCrash);
   for (const auto& f : run.frames) CHECK_FALSE(f.outputs.has_outputs());
 }

@@ -14,30 +14,53 @@ TEST_CASE("every shipped suite loads", "[suite]") {
 }
 
 TEST_CASE("an invalid suite is refused with the file, line and field", "[suite]") {
-  const std::string head = "name: \"x\"\nboard_type: \"slowed-hw3\"\nclips { generated { count: 2 } }\n";
+  const std::string head =
+      "name: \"x\"\nboard_type: \"slowed-hw3\"\nclips { generated { count: 2 } }\n";
   SECTION("syntax error") {
-    CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" \n gates {", "bad.textproto"),
-                      Catch::Contains("bad.textproto:"));
+    CHECK_THROWS_WITH(
+        evals::parse_suite(head + "scenarios { name: \"a\" \n gates {", "bad.textproto"),
+        Catch::Contains("bad.textproto:"));
   }
   SECTION("unknown field") {
-    CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" }\nfrobnicate: 3\n", "bad.textproto"),
-                      Catch::Contains("bad.textproto:5") && Catch::Contains("frobnicate"));
+    CHECK_THROWS_WITH(
+        evals::parse_suite(head + "scenarios { name: \"a\" }\nfrobnicate: 3\n", "bad.textproto"),
+        Catch::Contains("bad.textproto:5") && Catch::Contains("frobnicate"));
   }
   SECTION("unknown metric, with its line") {
-    CHECK_THROWS_WITH(evals::parse_suite(head + "scenarios { name: \"a\" }\ngates { metric: \"speed_of_light\" }\n", "bad.textproto"),
-                      Catch::Contains("bad.textproto:5") && Catch::Contains("gates.metric") &&
-                          Catch::Contains("speed_of_light"));
+    CHECK_THROWS_WITH(
+        evals::parse_suite(
+            head + "scenarios { name: \"a\" }\ngates { metric: \"speed_of_light\" }\n",
+            "bad.textproto"),
+        Catch::Contains("bad.textproto:5") && Catch::Contains("gates.metric") &&
+            Catch::Contains("speed_of_light"));
   }
   SECTION("unknown condition") {
-    CHECK_THROWS_WITH(evals::parse_suite("name: \"x\"\nboard_type: \"b\"\nclips { generated { count: 2 conditions: \"hail\" } }\n"
-                                         "scenarios { name: \"a\" }\n", "c.textproto"),
+    CHECK_THROWS_WITH(evals::parse_suite("name: \"x\"\nboard_type: \"b\"\nclips { generated { "
+                                         "count: 2 conditions: \"hail\" } }\n"
+                                         "scenarios { name: \"a\" }\n",
+                                         "c.textproto"),
                       Catch::Contains("hail") && Catch::Contains("clips.generated.conditions"));
   }
   SECTION("no scenario") {
     CHECK_THROWS_WITH(evals::parse_suite(head, "s.textproto"), Catch::Contains("scenarios"));
   }
+  SECTION("a negative heartbeat period, with its line") {
+    CHECK_THROWS_WITH(
+        evals::parse_suite(
+            head + "scenarios { name: \"a\" }\nscenarios { name: \"b\" heartbeat_period_ms: -2 }\n",
+            "hb.textproto"),
+        Catch::Contains("hb.textproto:5") && Catch::Contains("scenarios.heartbeat_period_ms") &&
+            Catch::Contains("-2"));
+  }
+  SECTION("an FTTI preset that does not exist") {
+    CHECK_THROWS_WITH(
+        evals::parse_suite(head + "scenarios { name: \"a\" ftti_preset: FTTI_BRAKING }\n",
+                           "p.textproto"),
+        Catch::Contains("p.textproto:4") && Catch::Contains("FTTI_BRAKING"));
+  }
 }
 
 TEST_CASE("an unknown suite name lists the known ones", "[suite]") {
-  CHECK_THROWS_WITH(evals::load_suite("no-such-suite"), Catch::Contains("no-such-suite") && Catch::Contains("demo"));
+  CHECK_THROWS_WITH(evals::load_suite("no-such-suite"),
+                    Catch::Contains("no-such-suite") && Catch::Contains("demo"));
 }

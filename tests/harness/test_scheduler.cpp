@@ -10,6 +10,7 @@
 #include "hil/device_agents/rack.h"
 #include "hil/evals/sha256.h"
 #include "hil/harness/client.h"
+#include "hil/harness/gating.h"
 #include "hil/harness/scheduler.h"
 #include "hil/harness/submission.h"
 
@@ -243,6 +244,45 @@ TEST_CASE("a flaky board's infrastructure errors are retried elsewhere and quara
   auto st = d.prepare("SELECT COUNT(*) FROM evals WHERE board = 'flaky' AND state = 'succeeded'");
   st.step();
   CHECK(st.int64(0) == 0);
+}
+
+TEST_CASE(
+    "a gate over results from a board quarantined since is invalid, and says to rerun on healthy "
+    "boards",
+    "[scheduler][health][gate]") {
+  std::string board;
+  int64_t run_id = 0;
+  Farm farm(2);
+  farm.wait_for_boards(2);
+  {
+    harness::Client c(farm.client());
+    auto ack = c.submit(harness::prepare_run(c, paired_request(farm.dir, 4)));
+    auto final = c.watch(ack.run_id(), {});
+    REQUIRE(final.state() == "done");
+    REQUIRE(final.verdict() != "invalid");
+    run_id = static_cast<int64_t>(ack.run_id());
+  }
+  farm.rack->stop();
+  farm.scheduler->stop();  // the database is ours alone now
+  // One of the boards that produced results fails a later health check.
+  db::Database d(farm.dir / "hil.db");
+  db::Store store(d);
+  auto pick =
+      d.prepare("SELECT board FROM evals WHERE run_id = ?1 AND state = 'succeeded' LIMIT 1");
+  pick.bind_all(run_id);
+  REQUIRE(pick.step());
+  board = pick.text(0);
+  store.set_board_health(board, "quarantined", "health check: outputs differ from the reference",
+                         1);
+  auto report = harness::gate_run(store, run_id);
+  CHECK(report.overall == evals::Verdict::kInvalid);
+  REQUIRE_FALSE(report.invalid.empty());
+  CHECK(report.invalid[0].reason == evals::InvalidReason::kQuarantinedBoard);
+  CHECK(report.invalid[0].detail.find(board) != std::string::npos);
+  auto row = store.run(run_id);
+  REQUIRE(row);
+  CHECK(row->verdict == "invalid");
+  CHECK(row->verdict_summary.find("rerun on healthy boards") != std::string::npos);
 }
 
 TEST_CASE(

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -25,14 +26,16 @@ std::filesystem::path shared_dir() {
 struct SharedCleanup {
   ~SharedCleanup() {
     std::error_code ec;
-    std::filesystem::remove_all(std::filesystem::temp_directory_path() / fmt::format("hil-test-shared-{}", ::getpid()), ec);
+    std::filesystem::remove_all(
+        std::filesystem::temp_directory_path() / fmt::format("hil-test-shared-{}", ::getpid()), ec);
   }
 } cleanup;
 }  // namespace
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() / fmt::format("hil-test-{}-{:x}", ::getpid(), rd());
+  path_ =
+      std::filesystem::temp_directory_path() / fmt::format("hil-test-{}-{:x}", ::getpid(), rd());
   std::filesystem::create_directories(path_);
 }
 
@@ -69,7 +72,14 @@ std::filesystem::path sample_clip(uint64_t seed, const std::string& condition, u
 
 std::filesystem::path hil_binary() {
   if (const char* bin = std::getenv("HIL_BIN")) return std::filesystem::path(bin) / "hil";
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "bin" / "hil";
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "bin" /
+         "hil";
+}
+
+void skip(const std::string& why) {
+  std::fprintf(stdout, "SKIPPED: %s\n", why.c_str());
+  std::fflush(stdout);
+  std::exit(kSkipReturnCode);
 }
 
 }  // namespace hil::test

@@ -1,4 +1,5 @@
 #include "main_window.h"
+#include "hil/evals/gate.h"
 
 #include <QAction>
 #include <QCloseEvent>
@@ -430,7 +431,9 @@ void MainWindow::show_gate_results() {
     return;
   }
   const QString summary =
-      row ? QString::fromStdString(run_model_->run_at(*row).verdict_summary) : QString();
+      row ? QString::fromStdString(
+                hil::evals::split_summary(run_model_->run_at(*row).verdict_summary).summary)
+          : QString();
   gate_heading_->setText(QStringLiteral("Gate results of %1 — %2").arg(run_name, summary));
   const std::vector<MarginBar> bars = margin_bars_of(gate_model_->rows());
   if (bars.empty()) {

@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "hil/evals/gate.h"
 #include "results_source.h"
 #include "verdict_style.h"
 
@@ -20,6 +21,14 @@ bool same_run(const hil::db::RunRow& a, const hil::db::RunRow& b) {
 }
 
 QString text(const std::string& s) { return QString::fromStdString(s); }
+
+// The stored summary with its next steps on lines of their own (tooltips).
+QString summary_with_steps(const std::string& stored) {
+  const auto parts = hil::evals::split_summary(stored);
+  QString out = text(parts.summary);
+  for (const auto& step : parts.next_steps) out += QStringLiteral("\nnext: ") + text(step);
+  return out;
+}
 
 }  // namespace
 
@@ -147,7 +156,7 @@ QVariant RunTableModel::display(const hil::db::RunRow& run, int column) const {
     case kVerdict:
       return text(run.verdict);
     case kSummary:
-      return text(run.verdict_summary);
+      return text(hil::evals::split_summary(run.verdict_summary).summary);
     default:
       return QVariant();
   }
@@ -162,7 +171,8 @@ QVariant RunTableModel::tool_tip(const hil::db::RunRow& run, int column) const {
           .arg(run.evals_total);
     case kVerdict:
     case kSummary:
-      return run.verdict.empty() ? QStringLiteral("not gated yet") : text(run.verdict_summary);
+      return run.verdict.empty() ? QStringLiteral("not gated yet")
+                                 : summary_with_steps(run.verdict_summary);
     case kLabel:
       return text(run.label);
     default:

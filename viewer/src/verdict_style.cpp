@@ -6,6 +6,7 @@ VerdictKind verdict_kind(std::string_view verdict) {
   if (verdict == "pass") return VerdictKind::kPass;
   if (verdict == "fail") return VerdictKind::kFail;
   if (verdict == "inconclusive") return VerdictKind::kInconclusive;
+  if (verdict == "invalid") return VerdictKind::kInvalid;
   return VerdictKind::kNone;
 }
 
@@ -17,6 +18,8 @@ QColor verdict_background(VerdictKind verdict) {
       return QColor(0xc6, 0x28, 0x28);  // red
     case VerdictKind::kInconclusive:
       return QColor(0xff, 0xb3, 0x00);  // amber
+    case VerdictKind::kInvalid:
+      return QColor(0x61, 0x61, 0x61);  // grey: no judgement
     case VerdictKind::kNone:
       break;
   }
@@ -27,6 +30,7 @@ QColor verdict_foreground(VerdictKind verdict) {
   switch (verdict) {
     case VerdictKind::kPass:
     case VerdictKind::kFail:
+    case VerdictKind::kInvalid:
       return QColor(Qt::white);
     case VerdictKind::kInconclusive:
       return QColor(Qt::black);  // white on amber is unreadable

@@ -8,9 +8,9 @@
 
 namespace hil::viewer {
 
-enum class VerdictKind { kNone, kPass, kFail, kInconclusive };
+enum class VerdictKind { kNone, kPass, kFail, kInconclusive, kInvalid };
 
-// "pass", "fail", "inconclusive" as the gate stores them; anything else
+// "pass", "fail", "inconclusive", "invalid" as the gate stores them; anything else
 // (a run not gated yet) is kNone.
 VerdictKind verdict_kind(std::string_view verdict);
 

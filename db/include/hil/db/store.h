@@ -128,6 +128,8 @@ struct GateRow {
   std::string reason;
   // Detection metrics: frames right in the baseline and wrong in the
   // candidate, and the reverse, with McNemar's exact p (-1: not computed).
+  // Clips whose frames flipped more right->wrong (to_worse) or wrong->right,
+  // and the exact McNemar p over those clips; -1: not computed.
   int64_t flips_to_worse = -1, flips_to_better = -1;
   double flips_p = -1;
 };

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -61,16 +62,19 @@ const char* fault_kind_name(FaultKind kind);
 suite::Fault parse_fault(const std::string& text);
 
 struct FailoverEvent {
-  uint32_t frame = 0;          // the frame the fault hit
+  uint32_t frame = 0;  // the frame the fault hit
   int failed_engine = 0;
-  std::string kind;
+  FaultKind kind = FaultKind::kCrash;
   bool was_commander = false;
-  double detection_ms = 0;     // emulated: fault onset to detection
-  uint32_t detection_frames = 0;
-  double switchover_ms = 0;    // emulated: detection to the survivor's command
-  uint32_t gap_frames = 0;     // frames with no command because of it
-  bool within_ftti = true;
-  bool transient = false;      // ECC: one bad frame recomputed, no role change
+  // All emulated, derived from the board type's supervision and the plans' costs:
+  double detection_ms = 0;  // fault onset to detection (heartbeat, interrupt, output check, deadline misses)
+  uint32_t detection_frames = 0;  // slow engines: the deadline misses that declared it
+  double warmup_ms = 0;     // part of the switchover spent starting the survivor's standby plan
+  double switchover_ms = 0; // detection to the survivor's command (warm-up included)
+  uint32_t gap_frames = 0;  // frames with no command (no outputs) because of it
+  bool recovered = true;    // false: the survivor faulted too, nothing commanded any more
+  bool within_ftti = true;  // recovered and detection + switchover <= the FTTI
+  bool transient = false;   // ECC: one bad frame recomputed, no role change
 };
 
 struct EvalRun {
@@ -78,20 +82,37 @@ struct EvalRun {
   evals::EvalScorer scorer;
   double host_seconds = 0;
   std::string mode;
-  double period_ms = 0;              // the clip's frame period
-  double split_period_ms = 0;        // steady-state emulated time per frame, split
+  double period_ms = 0;        // the clip's frame period
+  double split_period_ms = 0;  // steady-state emulated time per frame, split
+  double ftti_ms = 0;          // the fault-tolerant time interval the failovers were held to
   std::vector<FailoverEvent> failovers;
-  std::vector<std::string> events;   // everything that happened, in order, for people
-  double decode_seconds = 0;         // host time decoding camera images
-  double preprocess_seconds = 0;     // host time turning them into input tensors
+  std::vector<std::string> events;  // everything that happened, in order, for people
+  double decode_seconds = 0;        // host time decoding camera images
+  double preprocess_seconds = 0;    // host time turning them into input tensors
+};
+
+// The host gave up waiting for an engine that was still running: the host,
+// not the emulated board, is stuck or far too slow. The eval fails as an
+// infrastructure error (retried elsewhere), never as an engine fault.
+class HostStallError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Called after each frame; return false to abort (e.g. the lease was lost).
 using FrameProgress = std::function<bool(uint32_t frames_done)>;
 
 struct RuntimeOptions {
-  // How long host time waits for an engine before declaring it hung.
-  double host_watchdog_ms = 250;
+  // Emulated faults are found by the board's own supervision on the emulated
+  // clock, never by host time. The host waits for a running engine at least
+  // this long, and at least host_stall_factor times the slowest run it has
+  // measured on this eval, before it calls the host stalled (HostStallError):
+  // a loaded machine or a sanitizer build slows every run alike.
+  double host_stall_floor_ms = 5000;
+  double host_stall_factor = 50;
+  // Test aid: every engine run takes this many times its host time (the host
+  // throttled); emulated results must not change.
+  double host_slowdown = 1;
 };
 
 // Plays every readable frame of the clip and scores it with the suite's

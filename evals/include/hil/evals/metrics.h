@@ -101,8 +101,9 @@ class EvalScorer {
   EvalScorer(std::vector<suite::MetricSpec> metrics, model::ModelInterface iface);
 
   void add_frame(const clip::Frame& truth, const FrameRecord& record);
-  // A failover: how long the fault took to detect and the survivor to command.
-  void add_failover(double detection_ms, double switchover_ms);
+  // A failover: how long the fault took to detect and the survivor to
+  // command, and whether that fit the FTTI (false too when nothing recovered).
+  void add_failover(double detection_ms, double switchover_ms, bool within_ftti);
   // Summary metrics by name: system metrics and every declared metric with
   // its counts. A metric undefined on this clip (AP without any labelled
   // object of its classes) is left out, so the gate does not pair it.
@@ -121,7 +122,11 @@ class EvalScorer {
   bool counts_command_gaps_ = false;
   std::vector<FrameRecord> records_;
   std::vector<clip::Frame> truth_;  // labels, control, odometry; images dropped
-  std::vector<std::pair<double, double>> failovers_;
+  struct Failover {
+    double detection_ms, switchover_ms;
+    bool within_ftti;
+  };
+  std::vector<Failover> failovers_;
 };
 
 double percentile(std::vector<double> values, double p);

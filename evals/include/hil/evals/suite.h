@@ -10,6 +10,7 @@
 #include "evals/proto/clip.pb.h"
 #include "evals/proto/model.pb.h"
 #include "evals/proto/suite.pb.h"
+#include "hil/evals/clip_generator.h"
 
 namespace hil::evals {
 
@@ -31,12 +32,18 @@ bool plays_frames(const suite::Suite& suite);
 // ground truth the metrics need, is in every clip; command gaps are gated
 // only for a network with a control head. Throws SuiteError naming the
 // metric, head, camera, truth or clip at fault.
-void check_suite_fit(const suite::Suite& suite, const model::ModelInterface& iface, const std::string& revision,
+void check_suite_fit(const suite::Suite& suite, const model::ModelInterface& iface,
+                     const std::string& revision,
                      const std::vector<std::pair<std::string, clip::ClipHeader>>& clips);
 
 // Loads a suite by path, or by name from the shipped suites directory
 // (HIL_SUITES_DIR, overridable with the HIL_SUITES environment variable).
 suite::Suite load_suite(const std::string& name_or_path);
+
+// The clips a suite's `generated` selections render, in order. With `scale`
+// above 1, each selection renders scale times as many clips, its own first
+// (more clips of the same kind, e.g. a pool for gate calibration).
+std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale = 1);
 
 std::filesystem::path suites_dir();
 std::vector<std::string> list_suites();
