@@ -218,6 +218,7 @@ void add_bench_commands(CLI::App& app) {
 
   add_bench_clips_command(bench);
   add_bench_failover_command(bench);
+  add_bench_change_points_command(bench);
 
   struct Engine {
     std::vector<std::string> revisions;

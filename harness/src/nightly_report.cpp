@@ -1,4 +1,5 @@
 #include "hil/harness/nightly_report.h"
+#include "hil/evals/change_points.h"
 
 #include <google/protobuf/text_format.h>
 
@@ -12,6 +13,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "evals/proto/suite.pb.h"
 #include "hil/evals/metrics.h"
@@ -24,23 +26,6 @@ using evals::SplitMix;
 
 // The split statistic: the largest |mean after - mean before| over splits
 // that leave at least `min_segment` nights on each side.
-std::pair<int, double> best_split(const std::vector<double>& v, int min_segment) {
-  int n = static_cast<int>(v.size());
-  int best = -1;
-  double stat = 0;
-  for (int k = min_segment; k <= n - min_segment; ++k) {
-    double before = std::accumulate(v.begin(), v.begin() + k, 0.0) / k;
-    double after = std::accumulate(v.begin() + k, v.end(), 0.0) / (n - k);
-    // Weighted like E-divisive: long balanced segments count more than a spike.
-    double d = std::abs(after - before) * std::sqrt(static_cast<double>(k) * (n - k) / n);
-    if (d > stat) {
-      stat = d;
-      best = k;
-    }
-  }
-  return {best, stat};
-}
-
 std::string svg_trend(const std::string& title, const std::vector<std::string>& nights,
                       const std::map<std::string, std::vector<double>>& series) {
   const double w = 520, h = 160, left = 56, right = 10, top = 22, bottom = 28;
@@ -231,30 +216,8 @@ SliceSums slice_sums(db::Store& store, const NightSums& sums, const std::string&
 
 }  // namespace
 
-ChangePoint find_change_point(const std::vector<double>& values, uint64_t seed, int min_segment) {
-  ChangePoint cp;
-  if (static_cast<int>(values.size()) < 2 * min_segment) return cp;
-  auto [k, stat] = best_split(values, min_segment);
-  if (k < 0 || stat == 0) return cp;
-  // Permutation test: how often does shuffled history split as strongly?
-  SplitMix rng{seed};
-  std::vector<double> shuffled = values;
-  int as_strong = 0;
-  const int permutations = 999;
-  for (int p = 0; p < permutations; ++p) {
-    for (size_t i = shuffled.size() - 1; i > 0; --i)
-      std::swap(shuffled[i], shuffled[rng.next() % (i + 1)]);
-    as_strong += best_split(shuffled, min_segment).second >= stat - 1e-12;
-  }
-  cp.index = k;
-  cp.shift = std::accumulate(values.begin() + k, values.end(), 0.0) / (values.size() - k) -
-             std::accumulate(values.begin(), values.begin() + k, 0.0) / k;
-  cp.p_value = (as_strong + 1.0) / (permutations + 1.0);
-  return cp;
-}
-
-std::string render_resolved(db::Store& store, const NightlyReportOptions& o, const std::vector<std::string>& nights,
-                            std::string out, bool html);
+std::string render_resolved(db::Store& store, const NightlyReportOptions& o,
+                            const std::vector<std::string>& nights, std::string out, bool html);
 
 std::string render_nightly_report(db::Store& store, const NightlyReportOptions& o) {
   auto& d = store.database();
@@ -320,8 +283,11 @@ std::string render_nightly_report(db::Store& store, const NightlyReportOptions& 
       add(shown, "command_gaps");
     }
     if (sliced.empty()) {
-      sliced = gated.empty() ? std::vector<std::string>(declared.begin(), declared.begin() + std::min<size_t>(3, declared.size()))
-                             : std::vector<std::string>(gated.begin(), gated.begin() + std::min<size_t>(4, gated.size()));
+      sliced = gated.empty()
+                   ? std::vector<std::string>(
+                         declared.begin(), declared.begin() + std::min<size_t>(3, declared.size()))
+                   : std::vector<std::string>(gated.begin(),
+                                              gated.begin() + std::min<size_t>(4, gated.size()));
     }
   }
   NightlyReportOptions resolved = o;
@@ -330,8 +296,8 @@ std::string render_nightly_report(db::Store& store, const NightlyReportOptions& 
   return render_resolved(store, resolved, nights, std::move(out), html);
 }
 
-std::string render_resolved(db::Store& store, const NightlyReportOptions& o, const std::vector<std::string>& nights,
-                            std::string out, bool html) {
+std::string render_resolved(db::Store& store, const NightlyReportOptions& o,
+                            const std::vector<std::string>& nights, std::string out, bool html) {
   auto heading = [&](const std::string& text, int level) {
     out += html ? fmt::format("<h{0}>{1}</h{0}>\n", level, html_escape(text))
                 : fmt::format("{} {}\n\n", std::string(static_cast<size_t>(level), '#'), text);
@@ -376,32 +342,51 @@ std::string render_resolved(db::Store& store, const NightlyReportOptions& o, con
         "| revision | metric | tonight | previous night | change | moved on (p) "
         "|\n|---|---|---:|---:|---:|---|\n";
   }
-  uint64_t seed = o.seed;
+  // Every series of the table is tested at once: E-Divisive per series,
+  // Benjamini-Hochberg across them (evals/change_points.h).
+  struct Row {
+    std::string metric, rev;
+    double now = NAN, prev = NAN;
+    std::vector<size_t> at;  // night of each history value
+  };
+  std::vector<Row> rows;
+  std::vector<std::vector<double>> histories;
   for (const auto& [metric, by_rev] : values) {
     for (const auto& [rev, v] : by_rev) {
-      double now = v.back();
-      if (!std::isfinite(now)) continue;
-      double prev = NAN;
+      Row row{metric, rev, v.back(), NAN, {}};
+      if (!std::isfinite(row.now)) continue;
       for (size_t i = v.size() - 1; i-- > 0;) {
         if (std::isfinite(v[i])) {
-          prev = v[i];
+          row.prev = v[i];
           break;
         }
       }
       std::vector<double> history;
-      std::vector<size_t> at;
       for (size_t i = 0; i < v.size(); ++i) {
         if (std::isfinite(v[i])) {
           history.push_back(v[i]);
-          at.push_back(i);
+          row.at.push_back(i);
         }
       }
-      auto cp = find_change_point(history, seed++);
-      std::string moved =
-          cp.index >= 0 && cp.p_value <= 0.05
-              ? fmt::format("{} ({:+.4g}, p={:.3f})", nights[at[static_cast<size_t>(cp.index)]],
-                            cp.shift, cp.p_value)
-              : "-";
+      rows.push_back(std::move(row));
+      histories.push_back(std::move(history));
+    }
+  }
+  evals::ChangePointOptions cpo;
+  cpo.seed = o.seed;
+  const auto found = evals::change_points_across(histories, cpo);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto& [metric, rev, now, prev, at] = rows[r];
+    std::vector<std::string> moves;
+    for (const auto& cp : found[r]) {
+      const bool spread = std::abs(std::log(cp.spread_ratio)) > std::log(2.0);
+      moves.push_back(fmt::format(
+          "{} ({:+.4g}{}, p={:.3f})", nights[at[static_cast<size_t>(cp.index)]], cp.shift,
+          spread ? fmt::format(", spread x{:.2g}", cp.spread_ratio) : std::string(), cp.p_value));
+    }
+    const std::string moved =
+        moves.empty() ? std::string(1, '-') : fmt::format("{}", fmt::join(moves, "; "));
+    {
       std::string change = std::isfinite(prev) ? fmt::format("{:+.4g}", now - prev) : "-";
       if (html) {
         out += fmt::format(

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "hil/evals/change_points.h"
 #include "hil/evals/gate.h"
 #include "hil/evals/splitmix.h"
 
@@ -342,4 +343,85 @@ TEST_CASE("Clopper-Pearson upper bounds, worked by hand", "[gate]") {
   // One failure in 10: P(X <= 1) = (1-p)^10 + 10 p (1-p)^9 = 0.05 at p = 0.3942.
   CHECK(evals::clopper_pearson_upper(1, 10, 0.95) == Approx(0.3942).epsilon(1e-3));
   CHECK(evals::clopper_pearson_upper(5, 5, 0.95) == 1.0);
+}
+
+namespace {
+
+std::vector<double> normal_series(
+    uint64_t seed, const std::vector<std::pair<int, std::pair<double, double>>>& pieces) {
+  // pieces: (length, (mean, sd)), values drawn from the test's own normal.
+  evals::SplitMix rng{seed};
+  std::vector<double> x;
+  for (const auto& [n, ms] : pieces) {
+    for (int i = 0; i < n; ++i) x.push_back(ms.first + ms.second * normal(rng));
+  }
+  return x;
+}
+
+// Pieces of (length, (level, spread)) with scrambled, trendless noise: the
+// values -1, -0.6, ..., 1 in the order i * 7 mod 11, times the spread. A
+// known answer needs noise without the runs a random draw can have.
+std::vector<double> scrambled_series(
+    const std::vector<std::pair<int, std::pair<double, double>>>& pieces) {
+  std::vector<double> x;
+  for (const auto& [n, ls] : pieces) {
+    for (int i = 0; i < n; ++i) x.push_back(ls.first + ls.second * (((i * 7) % 11) - 5) / 5.0);
+  }
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("E-Divisive finds one, two or no change points where the test put them",
+          "[changepoints]") {
+  evals::ChangePointOptions o;
+  SECTION("one level shift of four standard deviations at 15") {
+    auto cps =
+        evals::find_change_points(scrambled_series({{15, {1.0, 0.05}}, {15, {1.2, 0.05}}}), o);
+    REQUIRE(cps.size() == 1);
+    CHECK(cps[0].index == 15);
+    CHECK(cps[0].shift == Approx(0.2).margin(0.05));
+    CHECK(cps[0].p_value <= 0.05);
+  }
+  SECTION("two shifts, up at 10 and back down at 20") {
+    auto cps = evals::find_change_points(
+        scrambled_series({{10, {0.0, 0.1}}, {10, {1.0, 0.1}}, {10, {0.0, 0.1}}}), o);
+    REQUIRE(cps.size() == 2);
+    CHECK(cps[0].index == 10);
+    CHECK(cps[1].index == 20);
+    CHECK(cps[0].shift > 0.7);
+    CHECK(cps[1].shift < -0.7);
+  }
+  SECTION("a change in spread alone, the level unchanged, at 20") {
+    auto cps =
+        evals::find_change_points(scrambled_series({{20, {0.0, 0.05}}, {20, {0.0, 1.0}}}), o);
+    REQUIRE_FALSE(cps.empty());
+    CHECK(std::abs(cps[0].index - 20) <= 2);
+    CHECK(cps[0].spread_ratio > 5);
+  }
+  SECTION("none in trendless noise") {
+    CHECK(evals::find_change_points(scrambled_series({{30, {0.0, 1.0}}}), o).empty());
+  }
+}
+
+TEST_CASE("change points across many series keep only what Benjamini-Hochberg rejects",
+          "[changepoints]") {
+  evals::ChangePointOptions o;
+  std::vector<std::vector<double>> series;
+  for (uint64_t s = 0; s < 19; ++s) series.push_back(normal_series(100 + s, {{20, {0.0, 1.0}}}));
+  series.push_back(scrambled_series({{10, {0.0, 0.1}}, {10, {2.0, 0.1}}}));  // the one real change
+  const auto found = evals::change_points_across(series, o);
+  REQUIRE(found.size() == 20);
+  for (size_t i = 0; i < 19; ++i) CHECK(found[i].empty());
+  REQUIRE(found[19].size() == 1);
+  CHECK(found[19][0].index == 10);
+}
+
+TEST_CASE("the false-alarm rate on null series stays near the step's alpha", "[changepoints]") {
+  // 200 null series of 14 nights (the report's default history): at
+  // alpha = 0.05 a per-series false alarm near 5 %, within binomial noise.
+  evals::ChangePointOptions o;
+  const double rate = evals::change_point_false_alarm_rate(200, 14, o);
+  INFO("false-alarm rate " << rate);
+  CHECK(rate <= 0.09);
 }

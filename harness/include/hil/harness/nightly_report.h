@@ -25,18 +25,8 @@ struct NightlyReportOptions {
   std::vector<std::string> slice_metrics;
   bool html = false;
   std::string viewer_db = "hil.db";
-  uint64_t seed = 7;  // permutation test
+  uint64_t seed = 7;  // the change points' permutation tests (evals/change_points.h)
 };
-
-// A change point in a series of nightly values: the first night of the new
-// level, the shift, and a permutation p-value. index < 0 when there is none.
-struct ChangePoint {
-  int index = -1;
-  double shift = 0;
-  double p_value = 1;
-};
-ChangePoint find_change_point(const std::vector<double>& values, uint64_t seed,
-                              int min_segment = 2);
 
 std::string render_nightly_report(db::Store& store, const NightlyReportOptions& options);
 
