@@ -144,8 +144,13 @@ Pool evaluate_pool(const CalibrationArgs& a, const suite::Suite& suite,
   auto work = [&] {
     try {
       std::vector<std::unique_ptr<dual_engine::CompiledRevision>> compiled;
-      for (const auto& m : models)
-        compiled.push_back(std::make_unique<dual_engine::CompiledRevision>(m, board));
+      // The board type's own backend: a measuring board (host) gives A/A runs
+      // of measured latency, whose spread sets a latency margin.
+      const auto backend = dual_engine::make_board_backend(board);
+      for (const auto& m : models) {
+        compiled.push_back(
+            std::make_unique<dual_engine::CompiledRevision>(m, board, backend.get()));
+      }
       for (size_t i; (i = next++) < specs.size();) {
         const auto sha = evals::generate_clip_file(specs[i], a.clip_cache);
         evals::ClipReader clip(a.clip_cache / (sha + ".clip"));

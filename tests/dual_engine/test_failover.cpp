@@ -491,3 +491,60 @@ TEST_CASE("a host stall far beyond the measured run time is the host's failure, 
   CHECK_THROWS_AS(play_eval(rev, fx.clip, at_25_fps("single", {}), {}, {}, options),
                   HostStallError);
 }
+
+namespace {
+
+// A measuring backend whose second play of the clip is eleven times slower
+// (a loaded host for a while): the run count tells the play apart.
+class OutlierPlayBackend : public EngineBackend {
+ public:
+  explicit OutlierPlayBackend(int runs_per_play) : runs_per_play_(runs_per_play) {}
+  std::string name() const override { return "outlier-play test backend"; }
+  bool measures_time() const override { return true; }
+  std::unique_ptr<EngineProgram> load(const PartitionPlan& plan, int engine) override {
+    struct Program : EngineProgram {
+      Program(std::unique_ptr<EngineProgram> inner, int* runs, int per_play)
+          : inner(std::move(inner)), runs(runs), per_play(per_play) {}
+      EngineRun run(const TensorMap& in) override {
+        auto r = inner->run(in);
+        if ((*runs)++ / per_play == 1) r.device_us *= 11;
+        return r;
+      }
+      double expected_device_us() const override { return inner->expected_device_us(); }
+      std::unique_ptr<EngineProgram> inner;
+      int* runs;
+      int per_play;
+    };
+    return std::make_unique<Program>(emulated_->load(plan, engine), &runs_, runs_per_play_);
+  }
+
+ private:
+  std::unique_ptr<EngineBackend> emulated_ = make_emulated_backend();
+  int runs_ = 0;
+  int runs_per_play_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a measuring board plays the clip several times and keeps each frame's median device time",
+    "[failover][measured]") {
+  auto& fx = fixture();
+  OutlierPlayBackend backend(static_cast<int>(kFrames));  // single mode: one run per frame
+  CompiledRevision rev(fx.model, load_board_type("slowed-hw3"), &backend);
+  REQUIRE(rev.measures_time());
+  suite::Scenario sc;
+  sc.set_name("measured");
+  sc.set_mode("single");
+  sc.set_latency_repeats(3);
+  auto run = play_eval(rev, fx.clip, sc, {});
+  REQUIRE(run.frames.size() == kFrames);
+  // Plays 1 and 3 take the standby plan's cost per frame, play 2 eleven
+  // times that: the median is the cost, on every frame.
+  const double cost_ms = rev.plan().standby[0].device_us / 1000;
+  for (const auto& f : run.frames) CHECK(f.device_ms == Approx(cost_ms));
+  CHECK(run.scorer.summary().at("device_latency_max_ms") == Approx(cost_ms));
+  bool noted = false;
+  for (const auto& e : run.events) noted |= e.find("median of 3 plays") != std::string::npos;
+  CHECK(noted);
+}

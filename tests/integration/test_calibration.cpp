@@ -108,8 +108,9 @@ TEST_CASE(
   CHECK(percent(seeds[3]) + percent(seeds[4]) + percent(seeds[5]) == Approx(1.0).margin(0.002));
 }
 
-TEST_CASE("power: a steering error eight margins larger is caught, half a margin larger is not",
-          "[integration][calibration]") {
+TEST_CASE(
+    "power: the share caught grows with the injected steering error, and eight margins are caught",
+    "[integration][calibration]") {
   Setup s;
   int rc = -1;
   const auto out = run(s.args("power"), &rc);

@@ -37,7 +37,8 @@ class CompiledRevision {
  public:
   // `backend` defaults to the emulated engines. Throws evals::InterfaceError
   // when the revision carries no interface or one that does not fit.
-  CompiledRevision(const Model& model, const board::BoardType& board, EngineBackend* backend = nullptr);
+  CompiledRevision(const Model& model, const board::BoardType& board,
+                   EngineBackend* backend = nullptr);
   const CompiledModel& plan() const { return plan_; }
   const board::BoardType& board() const { return board_; }
   const model::ModelInterface& iface() const { return iface_; }
@@ -45,6 +46,8 @@ class CompiledRevision {
   struct EnginePrograms {
     std::unique_ptr<EngineProgram> first, second, standby;
   };
+  // Device time is measured per run (host board type, plugins), so it varies.
+  bool measures_time() const { return measures_time_; }
   EnginePrograms& engine(int e) { return engines_[e]; }
 
  private:
@@ -52,6 +55,7 @@ class CompiledRevision {
   model::ModelInterface iface_;
   CompiledModel plan_;
   EnginePrograms engines_[2];
+  bool measures_time_ = false;
 };
 
 enum class FaultKind { kCrash, kHang, kSlow, kNonFinite, kEcc };
@@ -67,14 +71,15 @@ struct FailoverEvent {
   FaultKind kind = FaultKind::kCrash;
   bool was_commander = false;
   // All emulated, derived from the board type's supervision and the plans' costs:
-  double detection_ms = 0;  // fault onset to detection (heartbeat, interrupt, output check, deadline misses)
+  double detection_ms =
+      0;  // fault onset to detection (heartbeat, interrupt, output check, deadline misses)
   uint32_t detection_frames = 0;  // slow engines: the deadline misses that declared it
-  double warmup_ms = 0;     // part of the switchover spent starting the survivor's standby plan
-  double switchover_ms = 0; // detection to the survivor's command (warm-up included)
-  uint32_t gap_frames = 0;  // frames with no command (no outputs) because of it
-  bool recovered = true;    // false: the survivor faulted too, nothing commanded any more
-  bool within_ftti = true;  // recovered and detection + switchover <= the FTTI
-  bool transient = false;   // ECC: one bad frame recomputed, no role change
+  double warmup_ms = 0;      // part of the switchover spent starting the survivor's standby plan
+  double switchover_ms = 0;  // detection to the survivor's command (warm-up included)
+  uint32_t gap_frames = 0;   // frames with no command (no outputs) because of it
+  bool recovered = true;     // false: the survivor faulted too, nothing commanded any more
+  bool within_ftti = true;   // recovered and detection + switchover <= the FTTI
+  bool transient = false;    // ECC: one bad frame recomputed, no role change
 };
 
 struct EvalRun {
@@ -121,8 +126,8 @@ struct RuntimeOptions {
 // fails with that message: a clip without the ground truth a metric needs,
 // a camera the interface reads and the clip lacks), std::invalid_argument on
 // a bad scenario.
-EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip, const suite::Scenario& scenario,
-                  const std::vector<suite::MetricSpec>& metrics, const FrameProgress& progress = {},
-                  const RuntimeOptions& options = {});
+EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip,
+                  const suite::Scenario& scenario, const std::vector<suite::MetricSpec>& metrics,
+                  const FrameProgress& progress = {}, const RuntimeOptions& options = {});
 
 }  // namespace hil::dual_engine
