@@ -488,8 +488,9 @@ void Store::reset_eval(int64_t eval_id, const std::string& why) {
 
 std::map<std::string, int64_t> Store::table_rows() {
   std::map<std::string, int64_t> out;
-  for (const char* t : {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs",
-                        "eval_metrics", "frame_series", "frame_outputs", "gate_results", "gate_clips"}) {
+  for (const char* t :
+       {"revisions", "clips", "suites", "runs", "evals", "boards", "metric_defs", "eval_metrics",
+        "frame_series", "frame_outputs", "gate_results", "gate_clips"}) {
     auto& st = db_.cached(fmt::format("SELECT COUNT(*) FROM {}", t));  // table names are constants
     out[t] = st.first([](Statement& row) { return row.int64(0); }).value_or(0);
   }

@@ -12,7 +12,8 @@
 
 namespace hil::device_agents {
 
-BlobCache::BlobCache(std::filesystem::path dir, uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {
+BlobCache::BlobCache(std::filesystem::path dir, uint64_t max_bytes)
+    : dir_(std::move(dir)), max_bytes_(max_bytes) {
   std::filesystem::create_directories(dir_);
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
@@ -54,7 +55,8 @@ bool BlobCache::has(const std::string& sha256) {
 
 void BlobCache::put(const std::string& sha256, const std::string& bytes) {
   auto actual = evals::sha256_hex(bytes);
-  if (actual != sha256) throw std::runtime_error(fmt::format("blob {} received with SHA-256 {}", sha256, actual));
+  if (actual != sha256)
+    throw std::runtime_error(fmt::format("blob {} received with SHA-256 {}", sha256, actual));
   // Unique temporary name: two boards may fetch the same blob at once.
   static std::atomic<uint64_t> counter{0};
   auto tmp = dir_ / fmt::format("{}.{}.tmp", sha256, counter++);

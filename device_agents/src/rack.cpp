@@ -338,21 +338,23 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
       rack_.cache->touch(lease.clip_sha());
       evals::ClipReader clip(rack_.cache->path(lease.clip_sha()));
       const std::vector<suite::MetricSpec> metrics(lease.metrics().begin(), lease.metrics().end());
-      auto run = dual_engine::play_eval(*revision, clip, lease.scenario(), metrics, [&](uint32_t frames) {
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_progress > std::chrono::milliseconds(500)) {
-          last_progress = now;
-          asio::post(rack_.io, [this, self, id = lease.eval_id(), lid = lease.lease_id(), frames] {
-            if (!ready_ || !conn_) return;
-            wire::Envelope p;
-            p.mutable_progress()->set_eval_id(id);
-            p.mutable_progress()->set_lease_id(lid);
-            p.mutable_progress()->set_frames_done(frames);
-            conn_->send(std::move(p));
+      auto run =
+          dual_engine::play_eval(*revision, clip, lease.scenario(), metrics, [&](uint32_t frames) {
+            auto now = std::chrono::steady_clock::now();
+            if (now - last_progress > std::chrono::milliseconds(500)) {
+              last_progress = now;
+              asio::post(rack_.io,
+                         [this, self, id = lease.eval_id(), lid = lease.lease_id(), frames] {
+                           if (!ready_ || !conn_) return;
+                           wire::Envelope p;
+                           p.mutable_progress()->set_eval_id(id);
+                           p.mutable_progress()->set_lease_id(lid);
+                           p.mutable_progress()->set_frames_done(frames);
+                           conn_->send(std::move(p));
+                         });
+            }
+            return !ev->cancelled.load();
           });
-        }
-        return !ev->cancelled.load();
-      });
       r.set_succeeded(true);
       r.set_host_seconds(run.host_seconds);
       r.set_device_time(backend_->measures_time() ? wire::DEVICE_TIME_MEASURED

@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include "commands.h"
 #include "common.h"
-#include "hil/dual_engine/preprocess.h"
 #include "hil/dual_engine/compiler.h"
 #include "hil/dual_engine/executor.h"
+#include "hil/dual_engine/preprocess.h"
 #include "hil/dual_engine/runtime.h"
 #include "hil/dual_engine/sample_models.h"
 #include "hil/evals/clip_file.h"
@@ -102,8 +102,9 @@ std::vector<int64_t> seed_evals(db::Database& d, int64_t n, int64_t clips, int64
     defs.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower",
                     m.description});
   }
-  for (const char* name : {"lane_offset_mae", "lane_heading_mae", "steering_mae", "accel_mae", "lead_tp", "lead_fp",
-                           "lead_fn", "lead_precision", "lead_recall", "lead_distance_mae"}) {
+  for (const char* name :
+       {"lane_offset_mae", "lane_heading_mae", "steering_mae", "accel_mae", "lead_tp", "lead_fp",
+        "lead_fn", "lead_precision", "lead_recall", "lead_distance_mae"}) {
     defs.push_back({name, "", "lower", "a metric a suite might declare (benchmark)"});
   }
   db::Transaction tx(d);
@@ -255,11 +256,13 @@ void add_bench_commands(CLI::App& app) {
       // The revision's inputs, as its interface builds them from the clip.
       std::vector<dual_engine::TensorMap> inputs;
       {
-        dual_engine::InputBuilder builder(dual_engine::revision_interface(model), model.inputs(), clip);
+        dual_engine::InputBuilder builder(dual_engine::revision_interface(model), model.inputs(),
+                                          clip);
         std::vector<hil::clip::Frame> frames;
         for (uint32_t k = 0; k < clip.frame_count(); ++k) frames.push_back(clip.frame(k));
         for (uint32_t k = 0; k < clip.frame_count(); ++k) {
-          inputs.push_back(builder.build(k, [&](uint32_t i) -> const hil::clip::Frame& { return frames[i]; }));
+          inputs.push_back(
+              builder.build(k, [&](uint32_t i) -> const hil::clip::Frame& { return frames[i]; }));
         }
       }
       // Outputs the commander's partition emits (the rest pass through the cut).

@@ -1,6 +1,6 @@
 // hil models train | inspect ; hil eval
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -43,20 +43,24 @@ struct CheckArgs {
 // the same checks a submission makes, before any board is used.
 int check_model(const CheckArgs& a) {
   auto prepared = dual_engine::prepare_revision(
-      a.file, a.interface_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(a.interface_file));
+      a.file, a.interface_file.empty() ? std::nullopt
+                                       : std::optional<std::filesystem::path>(a.interface_file));
   auto model = dual_engine::Model::load(prepared.bytes, a.file);
   fmt::print("{}: interface from {}, fits the graph\n", a.file, prepared.interface_source);
-  fmt::print("revision as uploaded: sha256 {} ({} bytes)\n", evals::sha256_hex(prepared.bytes), prepared.bytes.size());
+  fmt::print("revision as uploaded: sha256 {} ({} bytes)\n", evals::sha256_hex(prepared.bytes),
+             prepared.bytes.size());
   for (const auto& in : prepared.iface.inputs()) {
     const auto& t = model.tensor(in.input());
-    fmt::print("  input  {:<20} [{}] <- camera(s) {}{}, {} {}\n", in.input(), fmt::join(t.shape, "x"),
-               fmt::join(in.cameras(), ", "), in.history() > 1 ? fmt::format(" x {} frames", in.history()) : "",
-               model::ColorOrder_Name(in.preprocess().color()), model::Layout_Name(in.preprocess().layout()));
+    fmt::print("  input  {:<20} [{}] <- camera(s) {}{}, {} {}\n", in.input(),
+               fmt::join(t.shape, "x"), fmt::join(in.cameras(), ", "),
+               in.history() > 1 ? fmt::format(" x {} frames", in.history()) : "",
+               model::ColorOrder_Name(in.preprocess().color()),
+               model::Layout_Name(in.preprocess().layout()));
   }
   for (const auto& out : prepared.iface.outputs()) {
     const auto& t = model.tensor(out.output());
-    fmt::print("  output {:<20} [{}] -> head '{}' ({})\n", out.output(), fmt::join(t.shape, "x"), out.head(),
-               evals::head_kind_name(evals::head_kind(out)));
+    fmt::print("  output {:<20} [{}] -> head '{}' ({})\n", out.output(), fmt::join(t.shape, "x"),
+               out.head(), evals::head_kind_name(evals::head_kind(out)));
   }
   for (const auto& o : prepared.iface.ignored_outputs()) fmt::print("  output {:<20} ignored\n", o);
   if (!evals::has_control_head(prepared.iface)) {
@@ -67,8 +71,12 @@ int check_model(const CheckArgs& a) {
     std::vector<std::pair<std::string, clip::ClipHeader>> headers;
     for (const auto& c : a.clips) headers.emplace_back(c, evals::ClipReader(c).header());
     evals::check_suite_fit(suite, prepared.iface, a.file, headers);
-    fmt::print("suite {}: its {} metric(s) read heads the model has{}\n", suite.name(), suite.metrics_size(),
-               headers.empty() ? "" : fmt::format("; the {} clip(s) carry the cameras and ground truth they need", headers.size()));
+    fmt::print("suite {}: its {} metric(s) read heads the model has{}\n", suite.name(),
+               suite.metrics_size(),
+               headers.empty()
+                   ? ""
+                   : fmt::format("; the {} clip(s) carry the cameras and ground truth they need",
+                                 headers.size()));
   }
   dual_engine::compile(model, dual_engine::load_board_type(a.board));
   fmt::print("compiles for board type {}\n", a.board);
@@ -89,13 +97,19 @@ void add_models_commands(CLI::App& app) {
   auto t = std::make_shared<Train>();
   auto* train = models->add_subcommand("train", "train the sample revisions on generated clips");
   train->add_option("--out", t->out, "output directory for REVISION.onnx")->capture_default_str();
-  train->add_option("--clips", t->clips, "cache directory for training clips (default: OUT/train-clips)");
-  train->add_option("--recipe", t->recipes, "recipes: base, better, snowblind, wide")->capture_default_str();
-  train->add_option("--seed", t->seed, "training seed (feature initialisation); another seed gives a same-quality sibling")
+  train->add_option("--clips", t->clips,
+                    "cache directory for training clips (default: OUT/train-clips)");
+  train->add_option("--recipe", t->recipes, "recipes: base, better, snowblind, wide")
+      ->capture_default_str();
+  train
+      ->add_option(
+          "--seed", t->seed,
+          "training seed (feature initialisation); another seed gives a same-quality sibling")
       ->capture_default_str();
   train->callback([t] {
     std::filesystem::create_directories(t->out);
-    std::filesystem::path cache = t->clips.empty() ? std::filesystem::path(t->out) / "train-clips" : std::filesystem::path(t->clips);
+    std::filesystem::path cache = t->clips.empty() ? std::filesystem::path(t->out) / "train-clips"
+                                                   : std::filesystem::path(t->clips);
     for (const auto& name : t->recipes) {
       auto recipe = dual_engine::recipe_by_name(name);
       recipe.seed = t->seed;
@@ -104,9 +118,11 @@ void add_models_commands(CLI::App& app) {
       std::string file = t->seed == 1 ? name : fmt::format("{}-seed{}", name, t->seed);
       auto path = std::filesystem::path(t->out) / (file + ".onnx");
       evals::write_file_atomic(path, bytes);
-      fmt::print("{:<28} {} frames, {} features, train lane MAE {:.3f} m, steering MAE {:.4f} rad, {:.1f} s  sha256 {}\n",
-                 path.string(), rep.frames, rep.features, rep.train_lane_offset_mae, rep.train_steering_mae, rep.seconds,
-                 evals::sha256_hex(bytes).substr(0, 12));
+      fmt::print(
+          "{:<28} {} frames, {} features, train lane MAE {:.3f} m, steering MAE {:.4f} rad, {:.1f} "
+          "s  sha256 {}\n",
+          path.string(), rep.frames, rep.features, rep.train_lane_offset_mae,
+          rep.train_steering_mae, rep.seconds, evals::sha256_hex(bytes).substr(0, 12));
     }
   });
 
@@ -114,7 +130,8 @@ void add_models_commands(CLI::App& app) {
     std::string file, board = "slowed-hw3";
   };
   auto in = std::make_shared<Inspect>();
-  auto* inspect = models->add_subcommand("inspect", "check a revision and print its dual-engine plan");
+  auto* inspect =
+      models->add_subcommand("inspect", "check a revision and print its dual-engine plan");
   inspect->add_option("file", in->file, "ONNX file")->required();
   inspect->add_option("--board", in->board, "board type")->capture_default_str();
   inspect->callback([in] {
@@ -124,11 +141,13 @@ void add_models_commands(CLI::App& app) {
   });
 
   auto ck = std::make_shared<CheckArgs>();
-  auto* check = models->add_subcommand(
-      "check", "check a revision's model interface against its graph (and a suite's metrics and clips against both)");
+  auto* check = models->add_subcommand("check",
+                                       "check a revision's model interface against its graph (and "
+                                       "a suite's metrics and clips against both)");
   check->add_option("file", ck->file, "ONNX file")->required();
-  check->add_option("--interface", ck->interface_file, "interface file (default: FILE.interface.textproto beside it, "
-                                                       "else the one the ONNX metadata carries)");
+  check->add_option("--interface", ck->interface_file,
+                    "interface file (default: FILE.interface.textproto beside it, "
+                    "else the one the ONNX metadata carries)");
   check->add_option("--suite", ck->suite, "also check this suite's metrics against the heads");
   check->add_option("--clip", ck->clips, "and these clips' cameras and ground truth (repeatable)");
   check->add_option("--board", ck->board, "board type to compile for")->capture_default_str();
@@ -226,13 +245,17 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--backend", e->backend,
                   "engine backend plugin (PATH.so); default: the board type's own");
   cmd->add_option("--mode", e->mode, "split, single or redundant")->capture_default_str();
-  cmd->add_option("--commander", e->commander, "engine that starts as commander (0 or 1)")->capture_default_str();
+  cmd->add_option("--commander", e->commander, "engine that starts as commander (0 or 1)")
+      ->capture_default_str();
   cmd->add_option("--fps", e->fps, "frame rate (default: the clip's)");
   cmd->add_option("--json", e->json, "write every per-frame record to this JSON file");
-  cmd->add_option("--fault", e->faults, "ENGINE:KIND@FRAME, e.g. commander:crash@12, extender:slow:4@30 (repeatable)");
+  cmd->add_option("--fault", e->faults,
+                  "ENGINE:KIND@FRAME, e.g. commander:crash@12, extender:slow:4@30 (repeatable)");
   cmd->add_option("--swap-at", e->swaps, "swap roles at these frames");
-  cmd->add_option("--rejoin-after", e->rejoin_after, "frames before a failed engine rejoins (0: never)");
-  cmd->add_option("--suite", e->suite, "score with this suite's metrics (default: system metrics only)");
+  cmd->add_option("--rejoin-after", e->rejoin_after,
+                  "frames before a failed engine rejoins (0: never)");
+  cmd->add_option("--suite", e->suite,
+                  "score with this suite's metrics (default: system metrics only)");
   cmd->callback([e] {
     dual_engine::use_single_thread_kernels();
     auto prepared = dual_engine::prepare_revision(e->revision);
@@ -259,30 +282,38 @@ void add_eval_command(CLI::App& app) {
     fmt::print("eval {} on {} ({} frames, mode {}, board {}, backend {}: device time {})\n",
                model.name(), clip.name(), run.frames.size(), run.mode, e->board, backend->name(),
                backend->measures_time() ? "measured" : "emulated");
-    for (const auto& [name, value] : run.scorer.summary()) fmt::print("  {:<24} {:>12.5g}\n", name, value);
+    for (const auto& [name, value] : run.scorer.summary())
+      fmt::print("  {:<24} {:>12.5g}\n", name, value);
     for (const auto& ev : run.events) fmt::print("  event: {}\n", ev);
     for (const auto& f : run.failovers) {
-      fmt::print("  failover: frame {} engine {} ({}) {}: detected in {:.2f} ms ({} frames), {}, {} frame(s) without "
-                 "{}, {} the FTTI of {:.0f} ms\n",
-                 f.frame, f.failed_engine, f.was_commander ? "commander" : "extender",
-                 dual_engine::fault_kind_name(f.kind), f.detection_ms, f.detection_frames,
-                 f.recovered ? fmt::format("survivor commanded {:.2f} ms later (warm-up {:.2f} ms)", f.switchover_ms,
-                                           f.warmup_ms)
-                             : std::string("no survivor"),
-                 f.gap_frames, "command", f.within_ftti ? "within" : "BEYOND", run.ftti_ms);
+      fmt::print(
+          "  failover: frame {} engine {} ({}) {}: detected in {:.2f} ms ({} frames), {}, {} "
+          "frame(s) without "
+          "{}, {} the FTTI of {:.0f} ms\n",
+          f.frame, f.failed_engine, f.was_commander ? "commander" : "extender",
+          dual_engine::fault_kind_name(f.kind), f.detection_ms, f.detection_frames,
+          f.recovered ? fmt::format("survivor commanded {:.2f} ms later (warm-up {:.2f} ms)",
+                                    f.switchover_ms, f.warmup_ms)
+                      : std::string("no survivor"),
+          f.gap_frames, "command", f.within_ftti ? "within" : "BEYOND", run.ftti_ms);
     }
-    fmt::print("  emulated: frame period {:.2f} ms, split-mode period {:.2f} ms\n", run.period_ms, run.split_period_ms);
+    fmt::print("  emulated: frame period {:.2f} ms, split-mode period {:.2f} ms\n", run.period_ms,
+               run.split_period_ms);
     if (!e->json.empty()) {
       std::ofstream out(e->json);
       out << "{\"frames\": [\n";
       for (size_t i = 0; i < run.frames.size(); ++i) {
         const auto& f = run.frames[i];
         out << fmt::format(
-            "  {{\"frame\": {}, \"commander\": {}, \"has_command\": {}, \"host_ms\": {:.4f}, \"device_ms\": {:.4f}, "
-            "\"deadline_missed\": {}, \"mode\": \"{}\", \"failover\": {}, \"mismatch\": {}, \"outputs\": {}}}{}\n",
+            "  {{\"frame\": {}, \"commander\": {}, \"has_command\": {}, \"host_ms\": {:.4f}, "
+            "\"device_ms\": {:.4f}, "
+            "\"deadline_missed\": {}, \"mode\": \"{}\", \"failover\": {}, \"mismatch\": {}, "
+            "\"outputs\": {}}}{}\n",
             i, f.commander, f.has_command, f.host_ms, f.device_ms, f.deadline_missed,
-            f.mode == 0 ? "split" : f.mode == 1 ? "single" : "redundant", f.failover, f.mismatch,
-            outputs_json(f.outputs), i + 1 < run.frames.size() ? "," : "");
+            f.mode == 0   ? "split"
+            : f.mode == 1 ? "single"
+                          : "redundant",
+            f.failover, f.mismatch, outputs_json(f.outputs), i + 1 < run.frames.size() ? "," : "");
       }
       out << "]}\n";
     }

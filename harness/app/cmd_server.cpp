@@ -139,8 +139,9 @@ void add_server_commands(CLI::App& app) {
       ->capture_default_str();
   agent->add_option("--slots", ag->slots, "evals at once per board")->capture_default_str();
   agent->add_option("--cache", ag->cache, "blob cache folder")->capture_default_str();
-  agent->add_option("--fault-profile", ag->profile,
-                    "test the scheduler: flaky:P, slow:N, dies-after:K, disconnects:P, liar or malformed");
+  agent->add_option(
+      "--fault-profile", ag->profile,
+      "test the scheduler: flaky:P, slow:N, dies-after:K, disconnects:P, liar or malformed");
   agent->add_option("--faulty-boards", ag->faulty, "how many boards get the profile (0: all)")
       ->capture_default_str();
   agent->add_option("--seed", ag->seed, "randomness of the fault profile")->capture_default_str();

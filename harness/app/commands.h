@@ -21,8 +21,8 @@ void add_gate_commands(CLI::App& app);
 void add_calibration_commands(CLI::App* gate);  // hil gate calibrate | power
 void add_db_commands(CLI::App& app);
 void add_bench_commands(CLI::App& app);
-void add_bench_clips_command(CLI::App* bench);     // hil bench clips
-void add_bench_failover_command(CLI::App* bench);  // hil bench failover
+void add_bench_clips_command(CLI::App* bench);          // hil bench clips
+void add_bench_failover_command(CLI::App* bench);       // hil bench failover
 void add_bench_change_points_command(CLI::App* bench);  // hil bench change-points
 void add_sweep_command(CLI::App& app);
 void add_report_command(CLI::App& app);

@@ -57,7 +57,7 @@ struct EvalState {
   std::string board;
   uint64_t lease_id = 0;
   Clock::time_point deadline;
-  std::set<std::string> failed_on;  // boards that hit an infra error on it
+  std::set<std::string> failed_on;                        // boards that hit an infra error on it
   db::DeviceTime device_time = db::DeviceTime::kUnknown;  // as its result said
 };
 
@@ -322,7 +322,8 @@ struct Scheduler::Impl {
   static std::vector<db::MetricDefRow> metric_def_rows(const std::vector<evals::MetricDef>& defs) {
     std::vector<db::MetricDefRow> rows;
     for (const auto& m : defs) {
-      rows.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower", m.description});
+      rows.push_back({m.name, m.unit, m.direction == suite::HIGHER_IS_BETTER ? "higher" : "lower",
+                      m.description});
     }
     return rows;
   }
@@ -367,12 +368,14 @@ struct Scheduler::Impl {
     if (it != interfaces.end()) return it->second;
     auto text = evals::onnx_interface_text(evals::read_file(blobs->path(sha)));
     if (!text) {
-      throw evals::InterfaceError(fmt::format("revision {} carries no model interface: give one beside the ONNX file "
-                                              "as NAME.interface.textproto (docs/models.md)",
-                                              name));
+      throw evals::InterfaceError(
+          fmt::format("revision {} carries no model interface: give one beside the ONNX file "
+                      "as NAME.interface.textproto (docs/models.md)",
+                      name));
     }
     if (interfaces.size() > 4096) interfaces.clear();  // a bound, not a cache policy
-    return interfaces.emplace(sha, evals::parse_interface(*text, fmt::format("interface of revision {}", name)))
+    return interfaces
+        .emplace(sha, evals::parse_interface(*text, fmt::format("interface of revision {}", name)))
         .first->second;
   }
 
@@ -404,7 +407,8 @@ struct Scheduler::Impl {
       if (job->failure.empty()) {
         try {
           if (job->outputs_codec.empty()) {
-            throw std::runtime_error("the board sent no decoded outputs, which the plugin metrics need");
+            throw std::runtime_error(
+                "the board sent no decoded outputs, which the plugin metrics need");
           }
           evals::ClipReader clip(job->clip_path);
           std::vector<clip::Frame> truth;
@@ -413,7 +417,8 @@ struct Scheduler::Impl {
             truth.back().clear_images();
           }
           const auto outputs = evals::decode_outputs(job->outputs, job->outputs_codec);
-          for (const auto& [name, value] : evals::score_plugin_metrics(job->suite, truth, outputs, job->iface)) {
+          for (const auto& [name, value] :
+               evals::score_plugin_metrics(job->suite, truth, outputs, job->iface)) {
             job->metrics.emplace_back(name, value);
           }
         } catch (const std::exception& ex) {
@@ -423,9 +428,11 @@ struct Scheduler::Impl {
       asio::post(io, [this, job] {
         auto it = evals.find(job->eval_id);
         if (it == evals.end() || it->second.state != EvalState::State::kScoring) return;
-        if (!job->failure.empty()) log::warn("scheduler", "eval={} plugin metrics: {}", job->eval_id, job->failure);
-        finish_eval(it->second, job->failure.empty(), job->failure, job->host_seconds, std::move(job->metrics),
-                    std::move(job->series), job->outputs_codec, job->outputs);
+        if (!job->failure.empty())
+          log::warn("scheduler", "eval={} plugin metrics: {}", job->eval_id, job->failure);
+        finish_eval(it->second, job->failure.empty(), job->failure, job->host_seconds,
+                    std::move(job->metrics), std::move(job->series), job->outputs_codec,
+                    job->outputs);
       });
     });
   }
@@ -482,7 +489,8 @@ struct Scheduler::Impl {
     blobs = std::make_unique<BlobStore>(opt.blob_dir.empty()
                                             ? std::filesystem::path(opt.db_path.string() + ".blobs")
                                             : opt.blob_dir);
-    writer->run_sync([](db::Store& s) { s.sync_metric_defs(metric_def_rows(evals::system_metrics())); });
+    writer->run_sync(
+        [](db::Store& s) { s.sync_metric_defs(metric_def_rows(evals::system_metrics())); });
     recover();
     tls = make_server_tls(opt.tls, opt.host);
     tcp::endpoint ep(asio::ip::make_address(opt.host), opt.port);
@@ -1215,8 +1223,8 @@ struct Scheduler::Impl {
       job->outputs = r.outputs();
       score_with_plugins(e, std::move(job));
     } else {
-      finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics), std::move(series),
-                  r.outputs_codec(), r.outputs());
+      finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics),
+                  std::move(series), r.outputs_codec(), r.outputs());
     }
     ack.mutable_result_ack()->set_recorded(true);
     s->conn->reply(env.id(), std::move(ack));

@@ -6,7 +6,8 @@
 
 using namespace hil;
 
-TEST_CASE("a database made by every earlier schema version opens and migrates forward", "[db][migrations]") {
+TEST_CASE("a database made by every earlier schema version opens and migrates forward",
+          "[db][migrations]") {
   for (int version = 0; version < db::kSchemaVersion; ++version) {
     INFO("from version " << version);
     test::TempDir dir;
@@ -25,7 +26,8 @@ TEST_CASE("a database made by every earlier schema version opens and migrates fo
   }
 }
 
-TEST_CASE("rows written at version 1 are kept by the migrations to the current version", "[db][migrations]") {
+TEST_CASE("rows written at version 1 are kept by the migrations to the current version",
+          "[db][migrations]") {
   test::TempDir dir;
   auto path = dir / "v1.db";
   // Rows exactly as version 1 wrote them (no night column yet).
@@ -58,7 +60,8 @@ TEST_CASE("a read-only open of an older database asks for a read-write open", "[
   CHECK_THROWS_WITH(db::Database(dir / "v1.db", db::OpenMode::kReadOnly), Catch::Contains("older"));
 }
 
-TEST_CASE("metrics written at version 2 are listed by the eval_results view of version 3", "[db][migrations]") {
+TEST_CASE("metrics written at version 2 are listed by the eval_results view of version 3",
+          "[db][migrations]") {
   test::TempDir dir;
   auto path = dir / "v2.db";
   // An eval as version 2 recorded it, with two metrics; version 3 lists

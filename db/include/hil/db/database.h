@@ -24,7 +24,8 @@ inline constexpr int kSchemaVersion = 4;
 
 class DbError : public std::runtime_error {
  public:
-  explicit DbError(const std::string& what, int sqlite_code = 0) : std::runtime_error(what), code_(sqlite_code) {}
+  explicit DbError(const std::string& what, int sqlite_code = 0)
+      : std::runtime_error(what), code_(sqlite_code) {}
   // SQLite's primary result code (0 when the error did not come from SQLite).
   int code() const { return code_ & 0xff; }
   // The storage failed (disk full, I/O error, read-only file, locked), not the
@@ -124,7 +125,8 @@ class Database {
 
   // Creates a database at an older schema version and runs `seed_sql` on it
   // (migration tests: rows as that version wrote them).
-  static void create_at_version(const std::filesystem::path& path, int version, const std::string& seed_sql = "");
+  static void create_at_version(const std::filesystem::path& path, int version,
+                                const std::string& seed_sql = "");
 
   // integrity_check + foreign_key_check: empty when clean, else the problems.
   std::vector<std::string> check();
