@@ -20,18 +20,21 @@ double unix_now() {
 // ------------------------------------------------------------------ Statement
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) {
-  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt_, nullptr) != SQLITE_OK) {
     throw DbError(fmt::format("prepare failed: {} in: {}", sqlite3_errmsg(db), sql));
   }
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
-Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_), sql_(std::move(o.sql_)) { o.stmt_ = nullptr; }
+Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_), sql_(std::move(o.sql_)) {
+  o.stmt_ = nullptr;
+}
 
-#define HIL_BIND(call)                                                                                      \
-  do {                                                                                                      \
-    if ((call) != SQLITE_OK) throw DbError(fmt::format("bind {} failed: {}", index, sqlite3_errmsg(db_))); \
+#define HIL_BIND(call)                                                              \
+  do {                                                                              \
+    if ((call) != SQLITE_OK)                                                        \
+      throw DbError(fmt::format("bind {} failed: {}", index, sqlite3_errmsg(db_))); \
   } while (0)
 
 Statement& Statement::bind(int index, std::nullptr_t) {
@@ -51,7 +54,8 @@ Statement& Statement::bind(int index, std::string_view v) {
   return *this;
 }
 Statement& Statement::bind(int index, const Blob& v) {
-  HIL_BIND(sqlite3_bind_blob(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_TRANSIENT));
+  HIL_BIND(sqlite3_bind_blob(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
+                             SQLITE_TRANSIENT));
   return *this;
 }
 #undef HIL_BIND
@@ -96,21 +100,26 @@ int64_t Statement::int64(int col) const { return sqlite3_column_int64(stmt_, col
 double Statement::real(int col) const { return sqlite3_column_double(stmt_, col); }
 std::string Statement::text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
            : std::string();
 }
 std::string Statement::blob(int col) const {
   const void* p = sqlite3_column_blob(stmt_, col);
-  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+  return p ? std::string(static_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
            : std::string();
 }
 
 // ------------------------------------------------------------------ Database
 
-Database::Database(const std::filesystem::path& path, OpenMode mode) : Database(path, mode, kSchemaVersion) {}
+Database::Database(const std::filesystem::path& path, OpenMode mode)
+    : Database(path, mode, kSchemaVersion) {}
 
-Database::Database(const std::filesystem::path& path, OpenMode mode, int target_version) : path_(path), mode_(mode) {
-  int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+Database::Database(const std::filesystem::path& path, OpenMode mode, int target_version)
+    : path_(path), mode_(mode) {
+  int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY
+                                          : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // one connection per thread
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -124,8 +133,9 @@ Database::Database(const std::filesystem::path& path, OpenMode mode, int target_
     // Any read proves the file is a database (a corrupt one fails here).
     int version = schema_version();
     if (version > kSchemaVersion) {
-      throw DbError(fmt::format("{}: schema version {} is newer than this hil supports ({}); upgrade hil",
-                                path.string(), version, kSchemaVersion));
+      throw DbError(
+          fmt::format("{}: schema version {} is newer than this hil supports ({}); upgrade hil",
+                      path.string(), version, kSchemaVersion));
     }
     exec("PRAGMA foreign_keys = ON");
     if (mode == OpenMode::kReadWrite) {
@@ -133,10 +143,12 @@ Database::Database(const std::filesystem::path& path, OpenMode mode, int target_
       exec("PRAGMA synchronous = NORMAL");
       migrate(target_version);
     } else if (version == 0) {
-      throw DbError(fmt::format("{}: not a hil results database (schema version 0)", path.string()));
+      throw DbError(
+          fmt::format("{}: not a hil results database (schema version 0)", path.string()));
     } else if (version < kSchemaVersion) {
-      throw DbError(fmt::format("{}: schema version {} is older than this hil reads ({}); open it read-write once",
-                                path.string(), version, kSchemaVersion));
+      throw DbError(fmt::format(
+          "{}: schema version {} is older than this hil reads ({}); open it read-write once",
+          path.string(), version, kSchemaVersion));
     }
   } catch (const DbError& e) {
     sqlite3_close(db_);
@@ -162,7 +174,8 @@ Statement& Database::cached(const std::string& sql) {
   return *it->second;
 }
 
-void Database::create_at_version(const std::filesystem::path& path, int version, const std::string& seed_sql) {
+void Database::create_at_version(const std::filesystem::path& path, int version,
+                                 const std::string& seed_sql) {
   Database d(path, OpenMode::kReadWrite, version);
   if (!seed_sql.empty()) d.exec(seed_sql);
 }
@@ -207,8 +220,8 @@ std::vector<std::string> Database::check() {
   }
   auto fk = prepare("PRAGMA foreign_key_check");
   while (fk.step()) {
-    problems.push_back(fmt::format("foreign key: table {} row {} refers to a missing row of {}", fk.text(0),
-                                   fk.int64(1), fk.text(2)));
+    problems.push_back(fmt::format("foreign key: table {} row {} refers to a missing row of {}",
+                                   fk.text(0), fk.int64(1), fk.text(2)));
   }
   return problems;
 }

@@ -82,7 +82,8 @@ std::vector<SeriesBlob> Store::frame_series(int64_t eval_id) {
 
 std::vector<std::string> Store::suite_texts_of_night(const std::string& night) {
   auto& st = db_.cached(
-      "SELECT DISTINCT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.night = ?1 ORDER BY s.id");
+      "SELECT DISTINCT s.text FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.night = ?1 "
+      "ORDER BY s.id");
   st.bind_all(night);
   std::vector<std::string> out;
   while (st.step()) out.push_back(st.text(0));
@@ -92,7 +93,9 @@ std::vector<std::string> Store::suite_texts_of_night(const std::string& night) {
 std::optional<SeriesBlob> Store::frame_outputs(int64_t eval_id) {
   auto& st = db_.cached("SELECT codec, data FROM frame_outputs WHERE eval_id = ?1");
   st.bind_all(eval_id);
-  return st.first([](Statement& row) { return SeriesBlob{"outputs", row.text(0), 0, row.blob(1)}; });
+  return st.first([](Statement& row) {
+    return SeriesBlob{"outputs", row.text(0), 0, row.blob(1)};
+  });
 }
 
 std::vector<BoardStats> Store::board_stats() {

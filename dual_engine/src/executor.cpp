@@ -16,7 +16,8 @@ cv::Mat to_mat(const Tensor& t, const std::string& name) {
     n *= static_cast<size_t>(d);
   }
   if (n != t.data.size()) {
-    throw ModelError(fmt::format("input '{}': {} values do not match its shape ({} expected)", name, t.data.size(), n));
+    throw ModelError(fmt::format("input '{}': {} values do not match its shape ({} expected)", name,
+                                 t.data.size(), n));
   }
   if (sizes.empty()) sizes.push_back(1);
   if (sizes.size() == 1) sizes.push_back(1);  // cv::Mat needs at least two dimensions
@@ -44,7 +45,8 @@ Tensor from_mat(const cv::Mat& m, const std::vector<int64_t>& expected_shape) {
 std::vector<cv::String> layer_names(cv::dnn::Net& net, const std::vector<std::string>& tensors) {
   std::vector<cv::String> out;
   for (const auto& t : tensors) {
-    if (net.getLayerId(t) < 0) throw ModelError(fmt::format("OpenCV DNN has no layer producing tensor '{}'", t));
+    if (net.getLayerId(t) < 0)
+      throw ModelError(fmt::format("OpenCV DNN has no layer producing tensor '{}'", t));
     out.push_back(t);
   }
   return out;
@@ -75,7 +77,8 @@ TensorMap forward(cv::dnn::Net& net, const std::vector<TensorInfo>& inputs, cons
     throw ModelError(fmt::format("OpenCV DNN forward failed: {}", e.msg));
   }
   TensorMap out;
-  for (size_t i = 0; i < outputs.size() && i < mats.size(); ++i) out[outputs[i].name] = from_mat(mats[i], outputs[i].shape);
+  for (size_t i = 0; i < outputs.size() && i < mats.size(); ++i)
+    out[outputs[i].name] = from_mat(mats[i], outputs[i].shape);
   return out;
 }
 

@@ -31,13 +31,25 @@ enum SampleOutput : size_t {
   kSampleOutputs = 6,
 };
 
-constexpr const char* kSampleInterface = R"pb(name: "hil sample perception network (one camera, six values)"
-inputs { input: "image" cameras: "front" }
-outputs { output: "outputs" head: "control" control { steering: 4 acceleration: 5 } }
-outputs { output: "outputs" head: "lead" lead { score: 2 distance: 3 } }
-outputs { output: "outputs" head: "ego" tensor { fields: ["lane_offset", "lane_heading"] } }
+constexpr const char* kSampleInterface =
+    R"pb(name: "hil sample perception network (one camera, six values)"
+         inputs { input: "image" cameras: "front" }
+         outputs {
+           output: "outputs"
+           head: "control"
+           control { steering: 4 acceleration: 5 }
+         }
+         outputs {
+           output: "outputs"
+           head: "lead"
+           lead { score: 2 distance: 3 }
+         }
+         outputs {
+           output: "outputs"
+           head: "ego"
+           tensor { fields: [ "lane_offset", "lane_heading" ] }
+         }
 )pb";
-
 
 constexpr uint32_t kWidth = 128, kHeight = 64;
 
@@ -73,16 +85,22 @@ class GraphBuilder {
     g_ = model_.mutable_graph();
     g_->set_name(name);
   }
-  void input(const std::string& name, std::vector<int64_t> shape) { value(g_->add_input(), name, shape); }
-  void output(const std::string& name, std::vector<int64_t> shape) { value(g_->add_output(), name, shape); }
-  void initializer(const std::string& name, std::vector<int64_t> dims, const std::vector<float>& data) {
+  void input(const std::string& name, std::vector<int64_t> shape) {
+    value(g_->add_input(), name, shape);
+  }
+  void output(const std::string& name, std::vector<int64_t> shape) {
+    value(g_->add_output(), name, shape);
+  }
+  void initializer(const std::string& name, std::vector<int64_t> dims,
+                   const std::vector<float>& data) {
     auto* t = g_->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto_DataType_FLOAT);
     for (auto d : dims) t->add_dims(d);
     for (float v : data) t->add_float_data(v);
   }
-  onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in, std::string out) {
+  onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in,
+                        std::string out) {
     auto* n = g_->add_node();
     n->set_op_type(op);
     n->set_name(name);
@@ -109,7 +127,8 @@ class GraphBuilder {
   }
 
  private:
-  static void value(onnx::ValueInfoProto* v, const std::string& name, const std::vector<int64_t>& shape) {
+  static void value(onnx::ValueInfoProto* v, const std::string& name,
+                    const std::vector<int64_t>& shape) {
     v->set_name(name);
     auto* tt = v->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(onnx::TensorProto_DataType_FLOAT);
@@ -123,7 +142,8 @@ std::vector<Layer> layers_of(const Recipe& r) { return {{3, 8}, {8, 16}, {16, r.
 uint32_t feature_count(const Recipe& r) { return r.channels * (kHeight / 16) * (kWidth / 16); }
 
 // The convolutional trunk (fixed random features), optionally with the head.
-std::string build(const Recipe& r, const std::vector<float>* head_w, const std::vector<float>* head_b) {
+std::string build(const Recipe& r, const std::vector<float>* head_w,
+                  const std::vector<float>* head_b) {
   GraphBuilder b(fmt::format("hil_perception_{}", r.name));
   b.input("image", {1, 3, kHeight, kWidth});
   Rng rng{r.seed * 7919 + 17};
@@ -138,7 +158,8 @@ std::string build(const Recipe& r, const std::vector<float>* head_w, const std::
     for (auto& v : bias) v = static_cast<float>(0.05 * rng.normal());
     b.initializer(fmt::format("conv{}.w", k), {l.out, l.in, 3, 3}, wts);
     b.initializer(fmt::format("conv{}.b", k), {l.out}, bias);
-    auto* conv = b.node("Conv", fmt::format("conv{}", k), {x, fmt::format("conv{}.w", k), fmt::format("conv{}.b", k)},
+    auto* conv = b.node("Conv", fmt::format("conv{}", k),
+                        {x, fmt::format("conv{}.w", k), fmt::format("conv{}.b", k)},
                         fmt::format("conv{}", k));
     GraphBuilder::ints(conv, "kernel_shape", {3, 3});
     GraphBuilder::ints(conv, "strides", {2, 2});
@@ -195,8 +216,12 @@ void cholesky_solve(std::vector<double>& a, size_t n, std::vector<double>& rhs, 
 
 std::array<double, kSampleOutputs> targets_of(const hil::clip::Frame& f) {
   const auto& e = f.labels().ego();
-  return {e.lane_offset(), e.lane_heading(), e.lead_present() ? 1.0 : 0.0,
-          e.lead_present() ? e.lead_distance() : 60.0, f.control().steering(), f.control().acceleration()};
+  return {e.lane_offset(),
+          e.lane_heading(),
+          e.lead_present() ? 1.0 : 0.0,
+          e.lead_present() ? e.lead_distance() : 60.0,
+          f.control().steering(),
+          f.control().acceleration()};
 }
 
 }  // namespace
@@ -220,7 +245,8 @@ Recipe recipe_by_name(const std::string& name) {
     r.ridge = 30.0;
     return r;
   }
-  throw std::invalid_argument(fmt::format("unknown recipe '{}' (known: base, better, snowblind, wide)", name));
+  throw std::invalid_argument(
+      fmt::format("unknown recipe '{}' (known: base, better, snowblind, wide)", name));
 }
 
 std::vector<float> image_to_input(const uint8_t* rgb, uint32_t width, uint32_t height) {
@@ -232,7 +258,8 @@ std::vector<float> image_to_input(const uint8_t* rgb, uint32_t width, uint32_t h
   return out;
 }
 
-std::string train_revision(const Recipe& recipe, const std::filesystem::path& clip_cache, TrainingReport* report) {
+std::string train_revision(const Recipe& recipe, const std::filesystem::path& clip_cache,
+                           TrainingReport* report) {
   auto start = std::chrono::steady_clock::now();
   use_single_thread_kernels();
   std::string trunk = build(recipe, nullptr, nullptr);
@@ -251,10 +278,14 @@ std::string train_revision(const Recipe& recipe, const std::filesystem::path& cl
     spec.condition = recipe.conditions[i % recipe.conditions.size()];
     std::string sha = evals::generate_clip_file(spec, clip_cache);
     evals::ClipReader reader(clip_cache / (sha + ".clip"));
-    for (uint32_t k = 0; k < reader.frame_count(); k += std::max<uint32_t>(recipe.frame_stride, 1)) {
+    for (uint32_t k = 0; k < reader.frame_count();
+         k += std::max<uint32_t>(recipe.frame_stride, 1)) {
       auto frame = reader.frame(k);
       const auto& px = frame.images(0).pixels();
-      TensorMap in{{"image", {{1, 3, kHeight, kWidth}, image_to_input(reinterpret_cast<const uint8_t*>(px.data()), kWidth, kHeight)}}};
+      TensorMap in{
+          {"image",
+           {{1, 3, kHeight, kWidth},
+            image_to_input(reinterpret_cast<const uint8_t*>(px.data()), kWidth, kHeight)}}};
       auto out = run_whole_model(trunk, in, {"features"});
       features.push_back(std::move(out.at("features").data));
       targets.push_back(targets_of(frame));
@@ -323,7 +354,8 @@ std::string train_revision(const Recipe& recipe, const std::filesystem::path& cl
     }
     report->train_lane_offset_mae = lane / static_cast<double>(n);
     report->train_steering_mae = steer / static_cast<double>(n);
-    report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return onnx;
 }

@@ -58,11 +58,13 @@ class ByteSource {
  public:
   explicit ByteSource(const std::filesystem::path& path) : name_(path.string()) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw ClipError(name_, -1, 0, fmt::format("cannot open: {}", std::strerror(errno)));
+    if (fd_ < 0)
+      throw ClipError(name_, -1, 0, fmt::format("cannot open: {}", std::strerror(errno)));
     auto end = ::lseek(fd_, 0, SEEK_END);
     size_ = end < 0 ? 0 : static_cast<uint64_t>(end);
   }
-  ByteSource(std::string bytes, std::string name) : name_(std::move(name)), bytes_(std::move(bytes)) {
+  ByteSource(std::string bytes, std::string name)
+      : name_(std::move(name)), bytes_(std::move(bytes)) {
     size_ = bytes_.size();
   }
   ~ByteSource() {
@@ -107,9 +109,9 @@ std::string read_record(const ByteSource& src, uint64_t offset, int64_t frame, u
   uint64_t len = get_le(head.data(), 4);
   auto crc = static_cast<uint32_t>(get_le(head.data() + 4, 4));
   if (len > kMaxClipRecordBytes) {
-    throw ClipError(src.name(), frame, offset,
-                    fmt::format("record length {} exceeds the limit of {} bytes", len,
-                                kMaxClipRecordBytes));
+    throw ClipError(
+        src.name(), frame, offset,
+        fmt::format("record length {} exceeds the limit of {} bytes", len, kMaxClipRecordBytes));
   }
   std::string payload;
   if (!src.read_at(offset + kRecordHeaderBytes, len, payload)) {
@@ -156,7 +158,8 @@ ClipWriter::ClipWriter(const std::filesystem::path& path, const clip::ClipHeader
     : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   impl_->out.open(path, std::ios::binary | std::ios::trunc);
-  if (!impl_->out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path.string()));
+  if (!impl_->out)
+    throw std::runtime_error(fmt::format("{}: cannot open for writing", path.string()));
   impl_->put(std::string(kMagic, sizeof kMagic));
   impl_->put(frame_record(header));
 }
@@ -208,7 +211,8 @@ struct ClipReader::Impl {
 
   void open() {
     std::string magic;
-    if (!src->read_at(0, sizeof kMagic, magic) || std::memcmp(magic.data(), kMagic, sizeof kMagic) != 0) {
+    if (!src->read_at(0, sizeof kMagic, magic) ||
+        std::memcmp(magic.data(), kMagic, sizeof kMagic) != 0) {
       throw ClipError(src->name(), -1, 0, "not a hil clip (bad magic)");
     }
     uint64_t after_header = 0;
@@ -260,7 +264,8 @@ struct ClipReader::Impl {
         if (!f.ParseFromString(payload) || f.images_size() == 0) {
           // Either the index record (end of frames) or garbage.
           clip::FrameIndex index;
-          if (index.ParseFromString(payload) && static_cast<int64_t>(index.offsets_size()) == k) break;
+          if (index.ParseFromString(payload) && static_cast<int64_t>(index.offsets_size()) == k)
+            break;
           throw ClipError(src->name(), k, offset, "record does not parse as a Frame");
         }
         offsets.push_back(offset);
@@ -303,13 +308,15 @@ const std::string& ClipReader::name() const { return impl_->src->name(); }
 
 clip::Frame ClipReader::frame(uint32_t k) const {
   if (k >= impl_->offsets.size()) {
-    throw ClipError(impl_->src->name(), k, impl_->src->size(),
-                    fmt::format("no such frame: the clip has {} readable frames", impl_->offsets.size()));
+    throw ClipError(
+        impl_->src->name(), k, impl_->src->size(),
+        fmt::format("no such frame: the clip has {} readable frames", impl_->offsets.size()));
   }
   auto offset = impl_->offsets[k];
   auto payload = read_record(*impl_->src, offset, k, nullptr);
   clip::Frame f;
-  if (!f.ParseFromString(payload)) throw ClipError(impl_->src->name(), k, offset, "record does not parse as a Frame");
+  if (!f.ParseFromString(payload))
+    throw ClipError(impl_->src->name(), k, offset, "record does not parse as a Frame");
   for (const auto& img : f.images()) {
     const clip::Camera* cam = nullptr;
     for (const auto& c : impl_->header.cameras()) {
@@ -321,16 +328,17 @@ clip::Frame ClipReader::frame(uint32_t k) const {
     }
     uint64_t expect = uint64_t{cam->width()} * cam->height() * cam->channels();
     if (img.encoding() == clip::ENCODING_RAW && img.pixels().size() != expect) {
-      throw ClipError(impl_->src->name(), k, offset,
-                      fmt::format("camera '{}' image has {} bytes, expected {}x{}x{} = {}",
-                                  img.camera(), img.pixels().size(), cam->width(), cam->height(),
-                                  cam->channels(), expect));
+      throw ClipError(
+          impl_->src->name(), k, offset,
+          fmt::format("camera '{}' image has {} bytes, expected {}x{}x{} = {}", img.camera(),
+                      img.pixels().size(), cam->width(), cam->height(), cam->channels(), expect));
     }
   }
   return f;
 }
 
-Image ClipReader::image(const clip::Frame& frame, const std::string& camera, uint32_t reduce) const {
+Image ClipReader::image(const clip::Frame& frame, const std::string& camera,
+                        uint32_t reduce) const {
   const auto* cam = find_camera(impl_->header, camera);
   if (!cam) {
     throw ClipError(name(), frame.index(), 0, fmt::format("the clip has no camera '{}'", camera));
@@ -339,13 +347,15 @@ Image ClipReader::image(const clip::Frame& frame, const std::string& camera, uin
   for (const auto& img : frame.images()) {
     if (img.camera() == camera) found = &img;
   }
-  if (!found) throw ClipError(name(), frame.index(), 0, fmt::format("frame has no image from camera '{}'", camera));
+  if (!found)
+    throw ClipError(name(), frame.index(), 0,
+                    fmt::format("frame has no image from camera '{}'", camera));
   if (found->encoding() == clip::ENCODING_RAW) {
     Image out(cam->width(), cam->height(), cam->channels());
     if (found->pixels().size() != out.pixels.size()) {
       throw ClipError(name(), frame.index(), 0,
-                      fmt::format("camera '{}' image has {} bytes, expected {}", camera, found->pixels().size(),
-                                  out.pixels.size()));
+                      fmt::format("camera '{}' image has {} bytes, expected {}", camera,
+                                  found->pixels().size(), out.pixels.size()));
     }
     std::copy(found->pixels().begin(), found->pixels().end(), out.pixels.begin());
     return out;
@@ -356,12 +366,14 @@ Image ClipReader::image(const clip::Frame& frame, const std::string& camera, uin
     out = decode_image(found->pixels(), cam->channels() == 1 ? 1 : 3, reduce);
   } catch (const std::exception& e) {
     throw ClipError(name(), frame.index(), 0,
-                    fmt::format("camera '{}' {} image: {}", camera, clip::ImageEncoding_Name(found->encoding()), e.what()));
+                    fmt::format("camera '{}' {} image: {}", camera,
+                                clip::ImageEncoding_Name(found->encoding()), e.what()));
   }
-  if (out.width != (cam->width() + reduce - 1) / reduce || out.height != (cam->height() + reduce - 1) / reduce) {
+  if (out.width != (cam->width() + reduce - 1) / reduce ||
+      out.height != (cam->height() + reduce - 1) / reduce) {
     throw ClipError(name(), frame.index(), 0,
-                    fmt::format("camera '{}' image decodes to {}x{}, the header says {}x{}", camera, out.width,
-                                out.height, cam->width(), cam->height()));
+                    fmt::format("camera '{}' image decodes to {}x{}, the header says {}x{}", camera,
+                                out.width, out.height, cam->width(), cam->height()));
   }
   return out;
 }

@@ -418,8 +418,8 @@ double hit_box(const Box& b, const Vec3& origin, const Vec3& dir, int* face) {
   return tmin;
 }
 
-clip::Camera make_camera(const std::string& name, uint32_t width, uint32_t height, double y, double yaw,
-                         clip::ImageEncoding encoding, uint32_t quality) {
+clip::Camera make_camera(const std::string& name, uint32_t width, uint32_t height, double y,
+                         double yaw, clip::ImageEncoding encoding, uint32_t quality) {
   clip::Camera cam;
   cam.set_name(name);
   cam.set_width(width);
@@ -444,10 +444,13 @@ clip::Camera make_camera(const std::string& name, uint32_t width, uint32_t heigh
 // The rig's cameras. "tri": front, and left and right turned 60 degrees out
 // (each sees 64 degrees), together about 184 degrees around the front.
 std::vector<clip::Camera> make_rig(const ClipSpec& spec) {
-  std::vector<clip::Camera> rig{make_camera("front", spec.width, spec.height, 0, 0, spec.encoding, spec.quality)};
+  std::vector<clip::Camera> rig{
+      make_camera("front", spec.width, spec.height, 0, 0, spec.encoding, spec.quality)};
   if (spec.rig == "tri") {
-    rig.push_back(make_camera("left", spec.width, spec.height, 0.9, kPi / 3, spec.encoding, spec.quality));
-    rig.push_back(make_camera("right", spec.width, spec.height, -0.9, -kPi / 3, spec.encoding, spec.quality));
+    rig.push_back(
+        make_camera("left", spec.width, spec.height, 0.9, kPi / 3, spec.encoding, spec.quality));
+    rig.push_back(
+        make_camera("right", spec.width, spec.height, -0.9, -kPi / 3, spec.encoding, spec.quality));
   }
   return rig;
 }
@@ -554,7 +557,8 @@ struct Renderer {
             if (t <= 0) continue;
             res.hits_any[i]++;
             auto& ext = res.extent[i];
-            ext = {std::min(ext[0], px), std::min(ext[1], py), std::max(ext[2], px), std::max(ext[3], py)};
+            ext = {std::min(ext[0], px), std::min(ext[1], py), std::max(ext[2], px),
+                   std::max(ext[3], py)};
             if (t < t_best) {
               t_best = t;
               best = static_cast<int>(i);
@@ -639,7 +643,8 @@ struct Renderer {
     }
     // Precipitation over the image: snow flakes and spray droplets as soft dots,
     // rain as faint streaks. Positions depend on the frame only.
-    Rng rng(0xF1A4E5ull ^ (uint64_t{frame_index} * 7919) ^ (uint64_t{camera_index} * 0x5851F42D4C957F2Dull));
+    Rng rng(0xF1A4E5ull ^ (uint64_t{frame_index} * 7919) ^
+            (uint64_t{camera_index} * 0x5851F42D4C957F2Dull));
     for (int i = 0; i < cond.flakes; ++i) {
       double fx = rng.uniform(0, w), fy = rng.uniform(0, h), r = rng.uniform(0.4, 1.2);
       for (int yy = static_cast<int>(fy - 2); yy <= static_cast<int>(fy + 2); ++yy) {
@@ -707,7 +712,8 @@ std::array<Vec3, 8> cuboid_corners(const clip::Cuboid& c) {
   for (int i = 0; i < 8; ++i) {
     double lx = (i & 1 ? 0.5 : -0.5) * c.length(), ly = (i & 2 ? 0.5 : -0.5) * c.width();
     double lz = (i & 4 ? 0.5 : -0.5) * c.height();
-    out[static_cast<size_t>(i)] = {c.x() + cs * lx - sn * ly, c.y() + sn * lx + cs * ly, c.z() + lz};
+    out[static_cast<size_t>(i)] = {c.x() + cs * lx - sn * ly, c.y() + sn * lx + cs * ly,
+                                   c.z() + lz};
   }
   return out;
 }
@@ -743,7 +749,8 @@ std::optional<clip::Box2D> camera_box(const clip::Camera& cam, const clip::Cuboi
     truncation = full > 0 ? std::clamp(1 - iw * ih / full, 0.0, 1.0) : 0.0;
   }
   box.set_truncation(truncation);
-  box.set_visible_fraction(static_cast<double>(rendered.hits_front[actor]) / rendered.hits_any[actor]);
+  box.set_visible_fraction(static_cast<double>(rendered.hits_front[actor]) /
+                           rendered.hits_any[actor]);
   return box;
 }
 
@@ -798,7 +805,8 @@ ClipSpec resolve_spec(ClipSpec spec) {
   if (spec.encoding == clip::ENCODING_JPEG && (spec.quality < 1 || spec.quality > 100))
     throw std::invalid_argument(fmt::format("JPEG quality must be 1..100, got {}", spec.quality));
   if (!clip::ImageEncoding_IsValid(spec.encoding))
-    throw std::invalid_argument(fmt::format("unknown image encoding {}", static_cast<int>(spec.encoding)));
+    throw std::invalid_argument(
+        fmt::format("unknown image encoding {}", static_cast<int>(spec.encoding)));
   if (spec.lanes < 1 || spec.lanes > 6)
     throw std::invalid_argument(fmt::format("lanes must be 1..6, got {}", spec.lanes));
   if (spec.width < 32 || spec.height < 16 || spec.width > 4096 || spec.height > 4096) {
@@ -847,8 +855,8 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
   header.set_fps(spec.fps);
   header.set_frame_count(spec.frames);
   for (auto& cam : make_rig(spec)) *header.add_cameras() = std::move(cam);
-  for (const char* t : {truth::kEgo, truth::kControl, truth::kOdometry, truth::kLanes, truth::kObjects3d,
-                        truth::kObjects2d}) {
+  for (const char* t : {truth::kEgo, truth::kControl, truth::kOdometry, truth::kLanes,
+                        truth::kObjects3d, truth::kObjects2d}) {
     header.add_truth(t);
   }
   auto* gp = header.mutable_generator();
@@ -872,7 +880,8 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
   frames.reserve(spec.frames);
   std::vector<Renderer> renderers;
   renderers.reserve(static_cast<size_t>(header.cameras_size()));
-  for (int c = 0; c < header.cameras_size(); ++c) renderers.emplace_back(header.cameras(c), cond, static_cast<uint32_t>(c));
+  for (int c = 0; c < header.cameras_size(); ++c)
+    renderers.emplace_back(header.cameras(c), cond, static_cast<uint32_t>(c));
   for (uint32_t k = 0; k < spec.frames; ++k) {
     const double t = k * dt;
     EgoView view(road, s, e, psi);
@@ -923,9 +932,15 @@ std::string generate_clip_bytes(const ClipSpec& requested) {
       img->set_camera(renderer.cam.name());
       img->set_encoding(spec.encoding);
       switch (spec.encoding) {
-        case clip::ENCODING_JPEG: img->set_pixels(encode_jpeg(image, static_cast<int>(spec.quality))); break;
-        case clip::ENCODING_PNG: img->set_pixels(encode_png(image)); break;
-        default: img->set_pixels(std::string(image.pixels.begin(), image.pixels.end())); break;
+        case clip::ENCODING_JPEG:
+          img->set_pixels(encode_jpeg(image, static_cast<int>(spec.quality)));
+          break;
+        case clip::ENCODING_PNG:
+          img->set_pixels(encode_png(image));
+          break;
+        default:
+          img->set_pixels(std::string(image.pixels.begin(), image.pixels.end()));
+          break;
       }
     }
     auto* imu = f.mutable_imu();
@@ -1022,11 +1037,12 @@ std::string generate_clip_file(const ClipSpec& spec, const std::filesystem::path
   // `by-spec/<key>` names its SHA-256, so a cached clip set (the nightly's
   // 2,000 clips take minutes to render) is not rendered again to learn its hashes.
   const ClipSpec r = resolve_spec(spec);
-  const std::string key = sha256_hex(fmt::format(
-      "hil-clip v{} seed={} frames={} condition={} road={} traffic={} lanes={} size={}x{} fps={} rig={} "
-      "encoding={} quality={}",
-      kGeneratorVersion, r.seed, r.frames, r.condition, r.road, r.traffic, r.lanes, r.width,
-      r.height, r.fps, r.rig, static_cast<int>(r.encoding), r.quality));
+  const std::string key = sha256_hex(
+      fmt::format("hil-clip v{} seed={} frames={} condition={} road={} traffic={} lanes={} "
+                  "size={}x{} fps={} rig={} "
+                  "encoding={} quality={}",
+                  kGeneratorVersion, r.seed, r.frames, r.condition, r.road, r.traffic, r.lanes,
+                  r.width, r.height, r.fps, r.rig, static_cast<int>(r.encoding), r.quality));
   const auto index = dir / "by-spec" / key;
   std::error_code ec;
   if (std::filesystem::exists(index, ec)) {
@@ -1044,8 +1060,8 @@ std::string generate_clip_file(const ClipSpec& spec, const std::filesystem::path
 
 Image frame_image(const clip::ClipHeader& header, const clip::Frame& frame, uint32_t camera) {
   if (camera >= static_cast<uint32_t>(header.cameras_size())) {
-    throw std::out_of_range(fmt::format("frame {}: no camera {} (the clip has {})", frame.index(), camera,
-                                        header.cameras_size()));
+    throw std::out_of_range(fmt::format("frame {}: no camera {} (the clip has {})", frame.index(),
+                                        camera, header.cameras_size()));
   }
   const auto& cam = header.cameras(static_cast<int>(camera));
   const clip::CameraImage* found = nullptr;
@@ -1053,15 +1069,18 @@ Image frame_image(const clip::ClipHeader& header, const clip::Frame& frame, uint
     if (img.camera() == cam.name()) found = &img;
   }
   // Format 1 clips wrote one image per frame; take it by position.
-  if (!found && camera < static_cast<uint32_t>(frame.images_size())) found = &frame.images(static_cast<int>(camera));
-  if (!found) throw std::out_of_range(fmt::format("frame {}: no image from camera '{}'", frame.index(), cam.name()));
+  if (!found && camera < static_cast<uint32_t>(frame.images_size()))
+    found = &frame.images(static_cast<int>(camera));
+  if (!found)
+    throw std::out_of_range(
+        fmt::format("frame {}: no image from camera '{}'", frame.index(), cam.name()));
   Image img(cam.width(), cam.height(), cam.channels());
   if (found->encoding() != clip::ENCODING_RAW) {
     img = decode_image(found->pixels(), cam.channels() == 1 ? 1 : 3);
     if (img.width != cam.width() || img.height != cam.height()) {
-      throw std::runtime_error(fmt::format("frame {}: camera '{}' image decodes to {}x{}, expected {}x{}",
-                                           frame.index(), cam.name(), img.width, img.height, cam.width(),
-                                           cam.height()));
+      throw std::runtime_error(
+          fmt::format("frame {}: camera '{}' image decodes to {}x{}, expected {}x{}", frame.index(),
+                      cam.name(), img.width, img.height, cam.width(), cam.height()));
     }
     return img;
   }
@@ -1079,7 +1098,9 @@ void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame
   const auto& cam = header.cameras(static_cast<int>(camera));
   auto line3 = [&](const Vec3& a, const Vec3& b, const uint8_t* rgb, double alpha) {
     double u0, v0, u1, v1;
-    if (!project_point(cam, a.x, a.y, a.z, &u0, &v0) || !project_point(cam, b.x, b.y, b.z, &u1, &v1)) return;
+    if (!project_point(cam, a.x, a.y, a.z, &u0, &v0) ||
+        !project_point(cam, b.x, b.y, b.z, &u1, &v1))
+      return;
     draw_line(image, u0 * scale, v0 * scale, u1 * scale, v1 * scale, rgb, alpha);
   };
   static const uint8_t kLane[3] = {40, 230, 60}, kEdge[3] = {230, 200, 40};
@@ -1094,14 +1115,16 @@ void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame
   for (const auto& o : frame.labels().objects()) {
     if (o.visibility() == clip::OUT_OF_VIEW) continue;
     uint8_t rgb[3] = {255, 60, 60};
-    if (o.cls() == clip::CLASS_PEDESTRIAN || o.cls() == clip::CLASS_CYCLIST) rgb[0] = 60, rgb[2] = 255;
+    if (o.cls() == clip::CLASS_PEDESTRIAN || o.cls() == clip::CLASS_CYCLIST)
+      rgb[0] = 60, rgb[2] = 255;
     double alpha = o.visibility() == clip::FULLY_OCCLUDED    ? 0.35
                    : o.visibility() == clip::PARTLY_OCCLUDED ? 0.6
                                                              : 1.0;
     if (!o.has_cuboid()) {
       for (const auto& b : o.boxes()) {
         if (b.camera() != cam.name()) continue;
-        const double x0 = b.x0() * scale, y0 = b.y0() * scale, x1 = b.x1() * scale, y1 = b.y1() * scale;
+        const double x0 = b.x0() * scale, y0 = b.y0() * scale, x1 = b.x1() * scale,
+                     y1 = b.y1() * scale;
         draw_line(image, x0, y0, x1, y0, rgb, alpha);
         draw_line(image, x1, y0, x1, y1, rgb, alpha);
         draw_line(image, x1, y1, x0, y1, rgb, alpha);

@@ -1062,7 +1062,8 @@ std::string import_clip(const ImportOptions& options, const fs::path& out_dir) {
   if (options.format == LabelFormat::kJsonl) {
     labels = parse_jsonl(options.labels, frame_count, names);
   } else {
-    labels = parse_kitti(options.labels, options.kitti_calib, frame_count, kitti_cam, options.kitti_lidar_height);
+    labels = parse_kitti(options.labels, options.kitti_calib, frame_count, kitti_cam,
+                         options.kitti_lidar_height);
   }
 
   double fps = options.fps > 0 ? options.fps : labels.fps;

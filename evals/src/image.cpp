@@ -24,15 +24,16 @@ void put_chunk(std::string& out, const char* type, const std::string& data) {
   std::string body(type, 4);
   body += data;
   out += body;
-  put_be32(out, static_cast<uint32_t>(
-                    crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
+  put_be32(out, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(body.data()),
+                                            static_cast<uInt>(body.size()))));
 }
 
 }  // namespace
 
 std::string encode_png(const Image& image) {
   if (image.channels != 1 && image.channels != 3 && image.channels != 4) {
-    throw std::invalid_argument(fmt::format("encode_png: unsupported channel count {}", image.channels));
+    throw std::invalid_argument(
+        fmt::format("encode_png: unsupported channel count {}", image.channels));
   }
   std::string out("\x89PNG\r\n\x1a\n", 8);
   std::string ihdr;
@@ -54,8 +55,9 @@ std::string encode_png(const Image& image) {
   }
   uLongf bound = compressBound(static_cast<uLong>(raw.size()));
   std::string z(bound, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(z.data()), &bound, reinterpret_cast<const Bytef*>(raw.data()),
-                static_cast<uLong>(raw.size()), 6) != Z_OK) {
+  if (compress2(reinterpret_cast<Bytef*>(z.data()), &bound,
+                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                6) != Z_OK) {
     throw std::runtime_error("encode_png: zlib compress failed");
   }
   z.resize(bound);
@@ -85,9 +87,11 @@ Image from_mat(const cv::Mat& m) {
 
 std::string encode_jpeg(const Image& image, int quality) {
   if (image.channels != 1 && image.channels != 3) {
-    throw std::invalid_argument(fmt::format("encode_jpeg: unsupported channel count {}", image.channels));
+    throw std::invalid_argument(
+        fmt::format("encode_jpeg: unsupported channel count {}", image.channels));
   }
-  if (quality < 1 || quality > 100) throw std::invalid_argument(fmt::format("JPEG quality {} is not 1..100", quality));
+  if (quality < 1 || quality > 100)
+    throw std::invalid_argument(fmt::format("JPEG quality {} is not 1..100", quality));
   cv::Mat src = as_mat(image), bgr;
   if (image.channels == 3) {
     cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
@@ -102,14 +106,24 @@ std::string encode_jpeg(const Image& image, int quality) {
 }
 
 Image decode_image(const std::string& bytes, uint32_t channels, uint32_t reduce) {
-  if (channels != 1 && channels != 3) throw std::invalid_argument(fmt::format("decode_image: {} channels", channels));
+  if (channels != 1 && channels != 3)
+    throw std::invalid_argument(fmt::format("decode_image: {} channels", channels));
   int flags = channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
   switch (reduce) {
-    case 1: break;
-    case 2: flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_2 : cv::IMREAD_REDUCED_COLOR_2; break;
-    case 4: flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_4 : cv::IMREAD_REDUCED_COLOR_4; break;
-    case 8: flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_8 : cv::IMREAD_REDUCED_COLOR_8; break;
-    default: throw std::invalid_argument(fmt::format("decode_image: reduce {} is not 1, 2, 4 or 8", reduce));
+    case 1:
+      break;
+    case 2:
+      flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_2 : cv::IMREAD_REDUCED_COLOR_2;
+      break;
+    case 4:
+      flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_4 : cv::IMREAD_REDUCED_COLOR_4;
+      break;
+    case 8:
+      flags = channels == 1 ? cv::IMREAD_REDUCED_GRAYSCALE_8 : cv::IMREAD_REDUCED_COLOR_8;
+      break;
+    default:
+      throw std::invalid_argument(
+          fmt::format("decode_image: reduce {} is not 1, 2, 4 or 8", reduce));
   }
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   cv::Mat m;
@@ -118,7 +132,9 @@ Image decode_image(const std::string& bytes, uint32_t channels, uint32_t reduce)
   } catch (const cv::Exception& e) {
     throw std::runtime_error(fmt::format("image does not decode: {}", e.what()));
   }
-  if (m.empty()) throw std::runtime_error(fmt::format("{} bytes do not decode as a PNG or JPEG image", bytes.size()));
+  if (m.empty())
+    throw std::runtime_error(
+        fmt::format("{} bytes do not decode as a PNG or JPEG image", bytes.size()));
   if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
   return from_mat(m);
 }
@@ -165,7 +181,9 @@ Image upscale(const Image& image, uint32_t factor) {
 void draw_line(Image& image, double x0, double y0, double x1, double y1, const uint8_t rgb[3],
                double alpha) {
   auto plot = [&](long x, long y, double a) {
-    if (x < 0 || y < 0 || x >= static_cast<long>(image.width) || y >= static_cast<long>(image.height)) return;
+    if (x < 0 || y < 0 || x >= static_cast<long>(image.width) ||
+        y >= static_cast<long>(image.height))
+      return;
     uint8_t* p = image.at(static_cast<uint32_t>(x), static_cast<uint32_t>(y));
     a *= alpha;
     for (uint32_t c = 0; c < std::min<uint32_t>(3, image.channels); ++c) {

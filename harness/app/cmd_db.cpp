@@ -20,7 +20,8 @@ void add_db_commands(CLI::App& app) {
     db::Database d(*path, db::OpenMode::kReadOnly);
     auto problems = d.check();
     for (const auto& p : problems) fmt::print("{}\n", p);
-    fmt::print("{}: {}\n", *path, problems.empty() ? "ok" : fmt::format("{} problem(s)", problems.size()));
+    fmt::print("{}: {}\n", *path,
+               problems.empty() ? "ok" : fmt::format("{} problem(s)", problems.size()));
     if (!problems.empty()) exit_code() = kExitError;
   });
 
@@ -30,9 +31,10 @@ void add_db_commands(CLI::App& app) {
     db::Database d(*path, db::OpenMode::kReadOnly);
     db::Store s(d);
     fmt::print("{:<14} {:>12} {:>14}\n", "table", "rows", "bytes");
-    for (const auto& t : s.table_sizes()) fmt::print("{:<14} {:>12} {:>14}\n", t.table, t.rows, t.bytes);
-    fmt::print("{:<14} {:>12} {:>14}  (schema version {})\n", "file", "", std::filesystem::file_size(*path),
-               d.schema_version());
+    for (const auto& t : s.table_sizes())
+      fmt::print("{:<14} {:>12} {:>14}\n", t.table, t.rows, t.bytes);
+    fmt::print("{:<14} {:>12} {:>14}  (schema version {})\n", "file", "",
+               std::filesystem::file_size(*path), d.schema_version());
   });
 
   auto keep = std::make_shared<int>(30);
@@ -46,8 +48,10 @@ void add_db_commands(CLI::App& app) {
     db::Transaction tx(d);
     auto deleted = s.prune_nights(*keep);
     tx.commit();
-    fmt::print("{}: {} nightly run(s) deleted, the newest {} night(s) kept; run `hil db vacuum` to shrink the file\n",
-               *path, deleted, *keep);
+    fmt::print(
+        "{}: {} nightly run(s) deleted, the newest {} night(s) kept; run `hil db vacuum` to shrink "
+        "the file\n",
+        *path, deleted, *keep);
   });
 
   auto* vacuum = db->add_subcommand("vacuum", "rebuild the file compactly");

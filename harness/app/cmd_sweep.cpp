@@ -34,15 +34,21 @@ std::string today_utc() {
 }
 
 // The run of this night for a revision, if the database has one: (id, state).
-std::optional<std::pair<int64_t, std::string>> existing_run(const std::filesystem::path& db, const std::string& night,
-                                                            const std::string& sha, const std::string& suite) {
+std::optional<std::pair<int64_t, std::string>> existing_run(const std::filesystem::path& db,
+                                                            const std::string& night,
+                                                            const std::string& sha,
+                                                            const std::string& suite) {
   if (!std::filesystem::exists(db)) return std::nullopt;
   db::Database d(db, db::OpenMode::kReadOnly);
   auto st = d.prepare(
-      "SELECT r.id, r.state FROM runs r JOIN revisions v ON v.id = r.candidate_id JOIN suites s ON s.id = r.suite_id "
-      "WHERE r.night = ?1 AND v.sha256 = ?2 AND s.name = ?3 AND r.state != 'cancelled' ORDER BY r.id DESC LIMIT 1");
+      "SELECT r.id, r.state FROM runs r JOIN revisions v ON v.id = r.candidate_id JOIN suites s ON "
+      "s.id = r.suite_id "
+      "WHERE r.night = ?1 AND v.sha256 = ?2 AND s.name = ?3 AND r.state != 'cancelled' ORDER BY "
+      "r.id DESC LIMIT 1");
   st.bind_all(night, sha, suite);
-  return st.first([](db::Statement& row) { return std::pair<int64_t, std::string>(row.int64(0), row.text(1)); });
+  return st.first([](db::Statement& row) {
+    return std::pair<int64_t, std::string>(row.int64(0), row.text(1));
+  });
 }
 
 }  // namespace
@@ -54,15 +60,20 @@ void add_sweep_command(CLI::App& app) {
     uint32_t boards = 0, slots = 0;
   };
   auto o = std::make_shared<Sweep>();
-  auto* cmd = app.add_subcommand("sweep", "run a nightly sweep: every revision over a suite, resumable");
+  auto* cmd =
+      app.add_subcommand("sweep", "run a nightly sweep: every revision over a suite, resumable");
   cmd->add_option("--suite", o->suite, "suite name or path")->capture_default_str();
-  cmd->add_option("--revisions", o->revisions, "comma-separated ONNX files (noop suites: optional)");
+  cmd->add_option("--revisions", o->revisions,
+                  "comma-separated ONNX files (noop suites: optional)");
   cmd->add_option("--db", o->db, "results database (local sweeps)")->capture_default_str();
   o->at.scheduler.clear();
-  add_scheduler_flags(cmd, o->at, "HOST:PORT of a running scheduler (default: a local one and an emulated rack)");
+  add_scheduler_flags(
+      cmd, o->at, "HOST:PORT of a running scheduler (default: a local one and an emulated rack)");
   cmd->add_option("--night", o->night, "the night, YYYY-MM-DD (default: today, UTC)");
-  cmd->add_option("--boards", o->boards, "local emulated boards (default: 64 for noop suites, else 4)");
-  cmd->add_option("--slots", o->slots, "evals in flight per local board (default: 8 for noop suites, else 1)");
+  cmd->add_option("--boards", o->boards,
+                  "local emulated boards (default: 64 for noop suites, else 4)");
+  cmd->add_option("--slots", o->slots,
+                  "evals in flight per local board (default: 8 for noop suites, else 1)");
   cmd->add_option("--clip-cache", o->clip_cache, "generated clips (default: DB.clips)");
   cmd->callback([o] {
     const auto start = std::chrono::steady_clock::now();
@@ -80,7 +91,9 @@ void add_sweep_command(CLI::App& app) {
       if (!item.empty()) revisions.emplace_back(item);
     }
     if (revisions.empty()) {
-      if (!noop) throw std::invalid_argument(fmt::format("suite {} plays frames: pass --revisions A.onnx,B.onnx", suite.name()));
+      if (!noop)
+        throw std::invalid_argument(
+            fmt::format("suite {} plays frames: pass --revisions A.onnx,B.onnx", suite.name()));
       // A noop sweep measures the harness alone: its "revisions" are named
       // blobs that no board loads.
       for (const char* name : {"noop-revision-1", "noop-revision-2"}) {
@@ -105,8 +118,8 @@ void add_sweep_command(CLI::App& app) {
       lo.many_connections = true;
       rack = std::make_unique<LocalRack>(lo);
       co = rack->client("hil-sweep");
-      fmt::print(stderr, "local scheduler on 127.0.0.1:{} ({}) with {} emulated boards\n", rack->port(),
-                 rack->transport(), lo.boards);
+      fmt::print(stderr, "local scheduler on 127.0.0.1:{} ({}) with {} emulated boards\n",
+                 rack->port(), rack->transport(), lo.boards);
     } else {
       co = o->at.client_options();
       co.name = "hil-sweep";
@@ -120,7 +133,8 @@ void add_sweep_command(CLI::App& app) {
       if (auto prior = existing_run(db_path, night, sha, suite.name())) {
         if (prior->second == "done") {
           ++skipped;
-          fmt::print(stderr, "{}: already swept on {} (run {})\n", rev.filename().string(), night, prior->first);
+          fmt::print(stderr, "{}: already swept on {} (run {})\n", rev.filename().string(), night,
+                     prior->first);
           continue;
         }
         runs.push_back(static_cast<uint64_t>(prior->first));  // resumed by the scheduler
@@ -133,7 +147,8 @@ void add_sweep_command(CLI::App& app) {
       req.priority = "nightly";
       req.night = night;
       req.label = fmt::format("nightly {} {}", night, rev.stem().string());
-      req.clip_cache = o->clip_cache.empty() ? std::filesystem::path(o->db + ".clips") : std::filesystem::path(o->clip_cache);
+      req.clip_cache = o->clip_cache.empty() ? std::filesystem::path(o->db + ".clips")
+                                             : std::filesystem::path(o->clip_cache);
       // A noop suite plays no frame: its revisions are named blobs no board loads.
       if (!noop) req.prepare_revision = prepare_for_upload;
       auto msg = harness::prepare_run(client, req);
@@ -141,7 +156,8 @@ void add_sweep_command(CLI::App& app) {
         try {
           auto ack = client.submit(msg);
           runs.push_back(ack.run_id());
-          fmt::print(stderr, "{}: run {} with {} evals\n", rev.filename().string(), ack.run_id(), ack.evals());
+          fmt::print(stderr, "{}: run {} with {} evals\n", rev.filename().string(), ack.run_id(),
+                     ack.evals());
           break;
         } catch (const harness::WireError& e) {
           if (e.code() != wire::NO_CAPACITY || !rack || attempt > 600) throw;
@@ -176,12 +192,15 @@ void add_sweep_command(CLI::App& app) {
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    fmt::print("sweep {} of suite {}: {} runs ({} already done), {} evals, {} failed\n", night, suite.name(), runs.size(),
-               skipped, total, failed);
-    fmt::print("  {:.1f} s evaluating ({:.0f} evals/s), {:.1f} s wall in all; peak memory {:.0f} MB", secs,
-               secs > 0 ? static_cast<double>(total) / secs : 0.0, wall, static_cast<double>(ru.ru_maxrss) / 1024);
+    fmt::print("sweep {} of suite {}: {} runs ({} already done), {} evals, {} failed\n", night,
+               suite.name(), runs.size(), skipped, total, failed);
+    fmt::print(
+        "  {:.1f} s evaluating ({:.0f} evals/s), {:.1f} s wall in all; peak memory {:.0f} MB", secs,
+        secs > 0 ? static_cast<double>(total) / secs : 0.0, wall,
+        static_cast<double>(ru.ru_maxrss) / 1024);
     if (std::filesystem::exists(db_path)) {
-      fmt::print("; database {:.0f} MB", static_cast<double>(std::filesystem::file_size(db_path)) / 1e6);
+      fmt::print("; database {:.0f} MB",
+                 static_cast<double>(std::filesystem::file_size(db_path)) / 1e6);
     }
     fmt::print("\n");
     if (rack) rack->stop();
@@ -196,7 +215,8 @@ void add_report_command(CLI::App& app) {
     int nights = 14;
   };
   auto o = std::make_shared<Nightly>();
-  auto* nightly = report->add_subcommand("nightly", "the morning report of the nightly sweep (Markdown, or HTML with plots)");
+  auto* nightly = report->add_subcommand(
+      "nightly", "the morning report of the nightly sweep (Markdown, or HTML with plots)");
   nightly->add_option("--db", o->db)->capture_default_str();
   nightly->add_option("--date", o->date, "the night, YYYY-MM-DD (default: the latest)");
   nightly->add_option("--nights", o->nights, "nights of history")->capture_default_str();

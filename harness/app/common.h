@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "hil/dual_engine/model.h"
 #include "hil/harness/client.h"
@@ -39,9 +39,12 @@ inline void add_tls_flags(CLI::App* cmd, TlsFlags& f, bool server) {
   cmd->add_option("--tls", f.dir, "rack TLS folder made by `hil certs init` (or HIL_TLS_DIR)");
   cmd->add_option("--tls-cert", f.cert, "certificate chain (PEM); overrides the folder's");
   cmd->add_option("--tls-key", f.key, "private key (PEM); overrides the folder's");
-  cmd->add_option("--tls-ca", f.ca, server ? "CA whose certificates peers must present (mutual TLS)"
-                                           : "CA that signed the scheduler's certificate");
-  if (server) cmd->add_flag("--mtls", f.mutual, "require board and client certificates signed by the rack CA");
+  cmd->add_option("--tls-ca", f.ca,
+                  server ? "CA whose certificates peers must present (mutual TLS)"
+                         : "CA that signed the scheduler's certificate");
+  if (server)
+    cmd->add_flag("--mtls", f.mutual,
+                  "require board and client certificates signed by the rack CA");
   cmd->add_flag("--plaintext", f.plaintext, "no TLS: allowed on loopback addresses only");
 }
 
@@ -59,7 +62,8 @@ inline harness::TlsConfig tls_config(const TlsFlags& f, TlsRole role, const std:
       throw std::invalid_argument("--plaintext and TLS options exclude each other");
     }
     if (!harness::is_loopback_host(host)) {
-      throw std::invalid_argument(fmt::format("--plaintext is allowed on loopback only, and '{}' is not loopback", host));
+      throw std::invalid_argument(
+          fmt::format("--plaintext is allowed on loopback only, and '{}' is not loopback", host));
     }
     c.plaintext_on_loopback = true;
     return c;
@@ -77,7 +81,8 @@ inline harness::TlsConfig tls_config(const TlsFlags& f, TlsRole role, const std:
   }
   if (dir.empty() && c.cert.empty() && c.ca.empty()) {
     throw std::invalid_argument(
-        "no transport security given: pass --tls DIR (made by `hil certs init DIR`), or --plaintext on loopback");
+        "no transport security given: pass --tls DIR (made by `hil certs init DIR`), or "
+        "--plaintext on loopback");
   }
   return c;
 }
@@ -87,7 +92,8 @@ inline harness::ClientOptions client_options(const std::string& address, const s
                                              const TlsFlags& tls) {
   harness::ClientOptions o;
   auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument(fmt::format("--scheduler '{}': expected HOST:PORT", address));
+  if (colon == std::string::npos)
+    throw std::invalid_argument(fmt::format("--scheduler '{}': expected HOST:PORT", address));
   o.host = address.substr(0, colon);
   o.port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
   o.secret = resolve_secret(secret);
@@ -99,10 +105,13 @@ inline harness::ClientOptions client_options(const std::string& address, const s
 struct SchedulerAddress {
   std::string scheduler = "127.0.0.1:7600", secret;
   TlsFlags tls;
-  harness::ClientOptions client_options() const { return app::client_options(scheduler, secret, tls); }
+  harness::ClientOptions client_options() const {
+    return app::client_options(scheduler, secret, tls);
+  }
 };
 
-inline void add_scheduler_flags(CLI::App* cmd, SchedulerAddress& a, const char* what = "HOST:PORT of the scheduler") {
+inline void add_scheduler_flags(CLI::App* cmd, SchedulerAddress& a,
+                                const char* what = "HOST:PORT of the scheduler") {
   cmd->add_option("--scheduler", a.scheduler, what)->capture_default_str();
   cmd->add_option("--secret", a.secret, "rack secret (or HIL_SECRET)");
   add_tls_flags(cmd, a.tls, /*server=*/false);

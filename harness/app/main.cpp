@@ -15,10 +15,12 @@ int& exit_code() {
 }  // namespace hil::app
 
 int main(int argc, char** argv) {
-  CLI::App app{"hil: hardware-in-the-loop evaluation and regression harness for self-driving networks"};
+  CLI::App app{
+      "hil: hardware-in-the-loop evaluation and regression harness for self-driving networks"};
   app.require_subcommand(1);
   std::string log_level = "warn";
-  app.add_option("--log", log_level, "log level: debug, info, warn, error, off")->capture_default_str();
+  app.add_option("--log", log_level, "log level: debug, info, warn, error, off")
+      ->capture_default_str();
   app.parse_complete_callback([&] { hil::log::set_level(hil::log::parse_level(log_level)); });
   hil::app::add_clips_commands(app);
   hil::app::add_models_commands(app);

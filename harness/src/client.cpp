@@ -47,8 +47,8 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   boost::system::error_code ec;
   asio::connect(socket, resolver.resolve(options.host, std::to_string(options.port), ec), ec);
   if (ec) {
-    throw WireError(wire::ERROR_NONE, fmt::format("cannot connect to the scheduler at {}:{}: {}", options.host,
-                                                  options.port, ec.message()));
+    throw WireError(wire::ERROR_NONE, fmt::format("cannot connect to the scheduler at {}:{}: {}",
+                                                  options.host, options.port, ec.message()));
   }
   socket.set_option(tcp::no_delay(true));
   if (impl_->tls_context) {
@@ -58,8 +58,8 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
     SSL_set_tlsext_host_name(impl_->tls->native_handle(), options.host.c_str());
     impl_->tls->handshake(ssl::stream_base::client, ec);
     if (ec) {
-      throw WireError(wire::ERROR_NONE, fmt::format("TLS with the scheduler at {}:{} failed: {}", options.host,
-                                                    options.port, ec.message()));
+      throw WireError(wire::ERROR_NONE, fmt::format("TLS with the scheduler at {}:{} failed: {}",
+                                                    options.host, options.port, ec.message()));
     }
   } else {
     impl_->plain.emplace(std::move(socket));
@@ -71,11 +71,14 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   h->set_peer_name(options.name);
   h->set_software_version(kSoftwareVersion);
   auto challenge = call(hello);
-  if (challenge.body_case() != wire::Envelope::kChallenge) throw WireError(wire::BAD_MESSAGE, "expected a challenge");
+  if (challenge.body_case() != wire::Envelope::kChallenge)
+    throw WireError(wire::BAD_MESSAGE, "expected a challenge");
   wire::Envelope proof;
-  proof.mutable_proof()->set_hmac(auth_proof(options.secret, challenge.challenge().nonce(), options.role, options.name));
+  proof.mutable_proof()->set_hmac(
+      auth_proof(options.secret, challenge.challenge().nonce(), options.role, options.name));
   auto welcome = call(proof);
-  if (welcome.body_case() != wire::Envelope::kWelcome) throw WireError(wire::BAD_MESSAGE, "expected welcome");
+  if (welcome.body_case() != wire::Envelope::kWelcome)
+    throw WireError(wire::BAD_MESSAGE, "expected welcome");
 }
 
 Client::~Client() {
@@ -93,20 +96,27 @@ void Client::write(wire::Envelope& e) {
   e.set_id(impl_->next_id++);
   boost::system::error_code ec;
   impl_->write_all(encode_frame(e), ec);
-  if (ec) throw WireError(wire::ERROR_NONE, fmt::format("connection to the scheduler lost: {}", ec.message()));
+  if (ec)
+    throw WireError(wire::ERROR_NONE,
+                    fmt::format("connection to the scheduler lost: {}", ec.message()));
 }
 
 wire::Envelope Client::read() {
   char prefix[4];
   boost::system::error_code ec;
   impl_->read_exactly(prefix, 4, ec);
-  if (ec) throw WireError(wire::ERROR_NONE, fmt::format("connection to the scheduler lost: {}", ec.message()));
+  if (ec)
+    throw WireError(wire::ERROR_NONE,
+                    fmt::format("connection to the scheduler lost: {}", ec.message()));
   uint32_t n = decode_length(prefix, kDefaultMaxFrameBytes);
   std::string body(n, '\0');
   impl_->read_exactly(body.data(), n, ec);
-  if (ec) throw WireError(wire::ERROR_NONE, fmt::format("connection to the scheduler lost: {}", ec.message()));
+  if (ec)
+    throw WireError(wire::ERROR_NONE,
+                    fmt::format("connection to the scheduler lost: {}", ec.message()));
   auto e = decode_body(body);
-  if (e.body_case() == wire::Envelope::kError) throw WireError(e.error().code(), e.error().message());
+  if (e.body_case() == wire::Envelope::kError)
+    throw WireError(e.error().code(), e.error().message());
   return e;
 }
 
@@ -164,7 +174,8 @@ void Client::upload(const std::string& sha, uint64_t total, const std::string& w
     if (offset >= total || n == 0) break;
   }
   auto ack = read();
-  if (!ack.upload_ack().complete()) throw WireError(wire::INTERNAL, fmt::format("upload of {} not completed", what));
+  if (!ack.upload_ack().complete())
+    throw WireError(wire::INTERNAL, fmt::format("upload of {} not completed", what));
 }
 
 wire::SubmitAck Client::submit(const wire::SubmitRun& run) {
@@ -179,7 +190,8 @@ wire::RunStatus Client::status(uint64_t run_id) {
   return call(e).run_status();
 }
 
-wire::RunStatus Client::watch(uint64_t run_id, const std::function<void(const wire::RunStatus&)>& on_update) {
+wire::RunStatus Client::watch(uint64_t run_id,
+                              const std::function<void(const wire::RunStatus&)>& on_update) {
   wire::Envelope e;
   e.mutable_run_status_request()->set_run_id(run_id);
   e.mutable_run_status_request()->set_watch(true);

@@ -8,7 +8,8 @@ namespace hil::harness {
 
 using namespace net;
 
-Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes, std::shared_ptr<ssl::context> tls, Side side)
+Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes,
+                       std::shared_ptr<ssl::context> tls, Side side)
     : wake_(socket.get_executor()), max_frame_bytes_(max_frame_bytes) {
   tls_context_ = std::move(tls);
   side_ = side;
@@ -38,7 +39,8 @@ void Connection::start(MessageHandler on_message, CloseHandler on_close) {
   auto self = shared_from_this();
   // The write loop starts after the handshake (read_loop spawns it), so
   // messages sent before then wait in the queue.
-  asio::co_spawn(socket().get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(
+      socket().get_executor(), [self]() { return self->read_loop(); }, asio::detached);
 }
 
 uint64_t Connection::send(wire::Envelope envelope) {
@@ -86,12 +88,14 @@ awaitable<void> Connection::read_loop() {
   char prefix[4];
   try {
     if (tls_) {
-      co_await tls_->async_handshake(side_ == Side::kServer ? ssl::stream_base::server : ssl::stream_base::client,
-                                     use_awaitable);
+      co_await tls_->async_handshake(
+          side_ == Side::kServer ? ssl::stream_base::server : ssl::stream_base::client,
+          use_awaitable);
       certificate_role_ = peer_certificate_role(tls_->native_handle());
     }
     if (closed_) co_return;
-    asio::co_spawn(socket().get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+    asio::co_spawn(
+        socket().get_executor(), [self]() { return self->write_loop(); }, asio::detached);
     for (;;) {
       if (tls_) {
         co_await asio::async_read(*tls_, asio::buffer(prefix, 4), use_awaitable);

@@ -30,11 +30,15 @@ void ProgressBar::update(uint64_t done, const std::string& note) {
   double eta = rate > 0 && total_ > done ? static_cast<double>(total_ - done) / rate : 0;
   if (interactive_) {
     int width = 30;
-    int filled = total_ ? static_cast<int>(width * std::min<double>(1.0, static_cast<double>(done) / total_)) : 0;
-    fmt::print(stderr, "\r{} [{}{}] {}/{} {:.1f}/s ETA {:.0f}s {}\x1b[K", label_, std::string(filled, '#'),
-               std::string(width - filled, '.'), done, total_, rate, eta, note);
+    int filled =
+        total_ ? static_cast<int>(width * std::min<double>(1.0, static_cast<double>(done) / total_))
+               : 0;
+    fmt::print(stderr, "\r{} [{}{}] {}/{} {:.1f}/s ETA {:.0f}s {}\x1b[K", label_,
+               std::string(filled, '#'), std::string(width - filled, '.'), done, total_, rate, eta,
+               note);
   } else {
-    fmt::print(stderr, "{}: {}/{} ({:.1f}/s, ETA {:.0f}s) {}\n", label_, done, total_, rate, eta, note);
+    fmt::print(stderr, "{}: {}/{} ({:.1f}/s, ETA {:.0f}s) {}\n", label_, done, total_, rate, eta,
+               note);
   }
   std::fflush(stderr);
 }

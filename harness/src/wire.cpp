@@ -26,7 +26,8 @@ uint32_t decode_length(const char prefix[4], uint32_t max_frame_bytes) {
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(prefix[i]);
   if (n > max_frame_bytes) {
-    throw WireError(wire::TOO_LARGE, fmt::format("frame of {} bytes exceeds the limit of {} bytes", n, max_frame_bytes));
+    throw WireError(wire::TOO_LARGE, fmt::format("frame of {} bytes exceeds the limit of {} bytes",
+                                                 n, max_frame_bytes));
   }
   return n;
 }
@@ -34,10 +35,12 @@ uint32_t decode_length(const char prefix[4], uint32_t max_frame_bytes) {
 wire::Envelope decode_body(std::string_view body) {
   wire::Envelope e;
   if (!e.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    throw WireError(wire::BAD_MESSAGE, fmt::format("frame of {} bytes does not parse as an Envelope", body.size()));
+    throw WireError(wire::BAD_MESSAGE,
+                    fmt::format("frame of {} bytes does not parse as an Envelope", body.size()));
   }
   if (e.body_case() == wire::Envelope::BODY_NOT_SET) {
-    throw WireError(wire::BAD_MESSAGE, fmt::format("envelope {} has no body (unknown message type?)", e.id()));
+    throw WireError(wire::BAD_MESSAGE,
+                    fmt::format("envelope {} has no body (unknown message type?)", e.id()));
   }
   return e;
 }
@@ -51,7 +54,8 @@ std::optional<wire::Envelope> FrameDecoder::next() {
   return e;
 }
 
-std::string auth_proof(std::string_view secret, std::string_view nonce, wire::Role role, std::string_view peer_name) {
+std::string auth_proof(std::string_view secret, std::string_view nonce, wire::Role role,
+                       std::string_view peer_name) {
   std::string message(nonce);
   message += fmt::format("|{}|", static_cast<int>(role));
   message += peer_name;
@@ -60,14 +64,16 @@ std::string auth_proof(std::string_view secret, std::string_view nonce, wire::Ro
 
 std::string random_nonce() {
   std::string nonce(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size())) != 1) {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size())) !=
+      1) {
     throw std::runtime_error("OpenSSL RAND_bytes failed");
   }
   return nonce;
 }
 
 const char* body_name(const wire::Envelope& envelope) {
-  const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(static_cast<int>(envelope.body_case()));
+  const auto* field =
+      wire::Envelope::descriptor()->FindFieldByNumber(static_cast<int>(envelope.body_case()));
   return field ? field->name().c_str() : "none";
 }
 

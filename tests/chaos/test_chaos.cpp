@@ -533,10 +533,12 @@ TEST_CASE(
   int64_t calm_done = 0;
   auto calm_progress = Clock::now();
   while (!run_done(calm_serve.db)) {
-    const int64_t now_done = count(calm_serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
+    const int64_t now_done =
+        count(calm_serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
     if (now_done > calm_done) calm_done = now_done, calm_progress = Clock::now();
     if (Clock::now() - calm_progress > kStallLimit || Clock::now() > test_deadline)
-      FAIL("the undisturbed run made no progress for " << kStallLimit.count() << " s: " << eval_states(calm_serve.db));
+      FAIL("the undisturbed run made no progress for " << kStallLimit.count()
+                                                       << " s: " << eval_states(calm_serve.db));
     std::this_thread::sleep_for(100ms);
   }
   calm_serve.stop();
@@ -590,8 +592,8 @@ TEST_CASE(
   while (!finished) {
     const auto now = Clock::now();
     if (now - last_progress > kStallLimit || now > test_deadline) {
-      FAIL("the chaos run made no progress for " << kStallLimit.count() << " s ("
-           << eval_states(serve.db) << "); scheduler log tail:\n"
+      FAIL("the chaos run made no progress for "
+           << kStallLimit.count() << " s (" << eval_states(serve.db) << "); scheduler log tail:\n"
            << tail(logs / fmt::format("serve-{}.err", serve.starts - 1), 30));
     }
     // Agents due back: restarted under the same name (so their boards come
@@ -622,7 +624,8 @@ TEST_CASE(
     }
     if (now >= next_poll) {
       next_poll = now + 250ms;
-      const int64_t now_done = count(serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
+      const int64_t now_done =
+          count(serve.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
       if (now_done > done) last_progress = now;
       done = std::max<int64_t>(done, now_done);
       if (run_done(serve.db)) {

@@ -18,7 +18,8 @@ namespace {
 constexpr int kRowsPerJob = 50;
 }
 
-TEST_CASE("a writer killed with SIGKILL mid-batch leaves only whole committed jobs", "[db][crash]") {
+TEST_CASE("a writer killed with SIGKILL mid-batch leaves only whole committed jobs",
+          "[db][crash]") {
   test::TempDir dir;
   auto path = dir / "crash.db";
   { db::Database init(path); }
@@ -36,7 +37,8 @@ TEST_CASE("a writer killed with SIGKILL mid-batch leaves only whole committed jo
       w.submit(
           [job](db::Store& s) {
             for (int r = 0; r < kRowsPerJob; ++r) {
-              s.upsert_board("job-" + std::to_string(job) + "-" + std::to_string(r), "t", "idle", std::to_string(job));
+              s.upsert_board("job-" + std::to_string(job) + "-" + std::to_string(r), "t", "idle",
+                             std::to_string(job));
             }
           },
           [fd = fds[1], job](bool ok, const std::string&) {

@@ -17,13 +17,15 @@ struct Seeded {
 
 Seeded seed_run(db::Store& s, int clips = 2) {
   db::Transaction tx(s.database());
-  s.sync_metric_defs({{"lane_offset_mae", "m", "lower", "lane"}, {"steering_mae", "rad", "lower", "steer"}});
+  s.sync_metric_defs(
+      {{"lane_offset_mae", "m", "lower", "lane"}, {"steering_mae", "rad", "lower", "steer"}});
   auto cand = s.upsert_revision({0, std::string(64, 'a'), "better", "", "17", "ann", 10});
   auto base = s.upsert_revision({0, std::string(64, 'b'), "base", "", "", "", 10});
   auto suite = s.upsert_suite("demo", "name: \"demo\"", std::string(64, 'c'));
   std::vector<db::NewEval> evals;
   for (int i = 0; i < clips; ++i) {
-    auto clip = s.upsert_clip({0, std::string(63, 'd') + std::to_string(i), "clip", {"snow", "road:straight"}, 10, 36});
+    auto clip = s.upsert_clip(
+        {0, std::string(63, 'd') + std::to_string(i), "clip", {"snow", "road:straight"}, 10, 36});
     evals.push_back({cand, clip, "split"});
     evals.push_back({base, clip, "split"});
   }
@@ -88,8 +90,9 @@ TEST_CASE("gate rows and run summaries read back", "[db]") {
   db::Database d(dir / "hil.db");
   db::Store s(d);
   auto seeded = seed_run(s, 3);
-  s.store_gate(seeded.run, "fail", "fail: 1 regressed",
-               {{"lane_offset_mae", "all", true, "fail", 3, 0.2, 0.3, 0.1, 0.05, 0.15, 0.02, "worse"}});
+  s.store_gate(
+      seeded.run, "fail", "fail: 1 regressed",
+      {{"lane_offset_mae", "all", true, "fail", 3, 0.2, 0.3, 0.1, 0.05, 0.15, 0.02, "worse"}});
   auto run = s.run(seeded.run);
   REQUIRE(run);
   CHECK(run->verdict == "fail");
@@ -108,8 +111,10 @@ TEST_CASE("a database from a newer hil is refused with a clear message", "[db]")
     db::Database d(dir / "hil.db");
     d.exec("PRAGMA user_version = 999");
   }
-  CHECK_THROWS_WITH(db::Database(dir / "hil.db"), Catch::Contains("hil.db") && Catch::Contains("newer"));
-  CHECK_THROWS_WITH(db::Database(dir / "hil.db", db::OpenMode::kReadOnly), Catch::Contains("newer"));
+  CHECK_THROWS_WITH(db::Database(dir / "hil.db"),
+                    Catch::Contains("hil.db") && Catch::Contains("newer"));
+  CHECK_THROWS_WITH(db::Database(dir / "hil.db", db::OpenMode::kReadOnly),
+                    Catch::Contains("newer"));
 }
 
 TEST_CASE("a file that is not a database is reported, never rebuilt", "[db]") {

@@ -33,10 +33,12 @@ class OnnxBuilder {
       t->add_dims(d);
       n *= d;
     }
-    for (int64_t i = 0; i < n; ++i) t->add_float_data(scale * static_cast<float>((i * 37 % 17) - 8) / 8.0f);
+    for (int64_t i = 0; i < n; ++i)
+      t->add_float_data(scale * static_cast<float>((i * 37 % 17) - 8) / 8.0f);
     return *this;
   }
-  onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, const std::string& out) {
+  onnx::NodeProto* node(const std::string& op, std::vector<std::string> in,
+                        const std::string& out) {
     auto* n = model_.mutable_graph()->add_node();
     n->set_op_type(op);
     n->set_name(out);
@@ -58,7 +60,8 @@ class OnnxBuilder {
   onnx::ModelProto& model() { return model_; }
 
  private:
-  static void value(onnx::ValueInfoProto* v, const std::string& name, const std::vector<int64_t>& shape, int type) {
+  static void value(onnx::ValueInfoProto* v, const std::string& name,
+                    const std::vector<int64_t>& shape, int type) {
     v->set_name(name);
     auto* tt = v->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(type);
@@ -71,7 +74,10 @@ class OnnxBuilder {
 inline std::string residual_model() {
   OnnxBuilder b;
   b.input("x", {1, 3, 16, 32});
-  b.weights("w1", {8, 3, 3, 3}).weights("w2", {8, 8, 3, 3}).weights("w3", {4, 8}).weights("b3", {4});
+  b.weights("w1", {8, 3, 3, 3})
+      .weights("w2", {8, 8, 3, 3})
+      .weights("w3", {4, 8})
+      .weights("b3", {4});
   auto* c1 = b.node("Conv", {"x", "w1"}, "c1");
   OnnxBuilder::ints(c1, "pads", {1, 1, 1, 1});
   OnnxBuilder::ints(c1, "kernel_shape", {3, 3});

@@ -15,11 +15,13 @@ namespace {
 // The demo suite's metrics: the sample networks' lane, control and lead heads.
 const std::vector<suite::MetricSpec>& demo_metrics() {
   static const auto suite = evals::load_suite("demo");
-  static const std::vector<suite::MetricSpec> metrics(suite.metrics().begin(), suite.metrics().end());
+  static const std::vector<suite::MetricSpec> metrics(suite.metrics().begin(),
+                                                      suite.metrics().end());
   return metrics;
 }
 
-EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::string& mode, int commander = 0) {
+EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::string& mode,
+             int commander = 0) {
   suite::Scenario sc;
   sc.set_name(mode);
   sc.set_mode(mode);
@@ -28,7 +30,8 @@ EvalRun play(CompiledRevision& rev, const evals::ClipReader& clip, const std::st
 }
 }  // namespace
 
-TEST_CASE("without faults, split, single and redundant modes give bit-identical outputs", "[runtime]") {
+TEST_CASE("without faults, split, single and redundant modes give bit-identical outputs",
+          "[runtime]") {
   use_single_thread_kernels();
   auto model = Model::load(test::tiny_revision(), "tiny");
   CompiledRevision rev(model, load_board_type("slowed-hw3"));
@@ -47,13 +50,15 @@ TEST_CASE("without faults, split, single and redundant modes give bit-identical 
   CHECK(single1.frames[0].commander == 1);
 }
 
-TEST_CASE("emulated device time is deterministic and split is faster per frame than single", "[runtime]") {
+TEST_CASE("emulated device time is deterministic and split is faster per frame than single",
+          "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
   CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipReader clip(test::sample_clip(902, "clear", 6));
   auto a = play(rev, clip, "split");
   auto b = play(rev, clip, "split");
-  for (size_t k = 0; k < a.frames.size(); ++k) CHECK(a.frames[k].device_ms == b.frames[k].device_ms);
+  for (size_t k = 0; k < a.frames.size(); ++k)
+    CHECK(a.frames[k].device_ms == b.frames[k].device_ms);
   CHECK(rev.plan().split_period_us() < rev.plan().standby[0].device_us);
   auto summary = a.scorer.summary();
   CHECK(summary["frames"] == 6);
@@ -61,7 +66,8 @@ TEST_CASE("emulated device time is deterministic and split is faster per frame t
   CHECK(summary["lane_offset_mae"] < 2.0);
 }
 
-TEST_CASE("a camera at another size is resized to the network's input, as its interface says", "[runtime]") {
+TEST_CASE("a camera at another size is resized to the network's input, as its interface says",
+          "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
   CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
@@ -77,7 +83,7 @@ TEST_CASE("a camera at another size is resized to the network's input, as its in
   spec.height = 64;
   evals::ClipReader native(evals::generate_clip_bytes(spec), "native.clip");
   auto same_size = play(rev, native, "split");
-  const auto& a = run.frames[0].outputs.heads(2), &b = same_size.frames[0].outputs.heads(2);
+  const auto &a = run.frames[0].outputs.heads(2), &b = same_size.frames[0].outputs.heads(2);
   REQUIRE(a.head() == "ego");
   CHECK(std::abs(a.values(0) - b.values(0)) < 0.5);  // lane offset, metres
 }
@@ -92,11 +98,15 @@ TEST_CASE("a clip without a camera the interface reads fails clearly, naming bot
   auto header = good.header();
   header.mutable_cameras(0)->set_name("rear");
   evals::ClipReader renamed(evals::encode_clip(header, {}), "renamed.clip");
-  CHECK_THROWS_WITH(play(rev, renamed, "split"),
-                    Catch::Contains("input 'image' reads camera 'front', which clip renamed.clip does not have"));
+  CHECK_THROWS_WITH(
+      play(rev, renamed, "split"),
+      Catch::Contains("input 'image' reads camera 'front', which clip renamed.clip does not have"));
 }
 
-TEST_CASE("a clip whose frames lack the camera's image or labels fails clearly, never reads out of bounds", "[runtime]") {
+TEST_CASE(
+    "a clip whose frames lack the camera's image or labels fails clearly, never reads out of "
+    "bounds",
+    "[runtime]") {
   auto model = Model::load(test::tiny_revision(), "tiny");
   CompiledRevision rev(model, load_board_type("slowed-hw3"));
   evals::ClipSpec spec;
@@ -106,11 +116,13 @@ TEST_CASE("a clip whose frames lack the camera's image or labels fails clearly, 
   std::vector<hil::clip::Frame> frames{good.frame(0), good.frame(1)};
   frames[1].clear_images();  // the reader accepts it; the runtime must not index into nothing
   evals::ClipReader bad(evals::encode_clip(good.header(), frames), "bad.clip");
-  CHECK_THROWS_WITH(play(rev, bad, "split"), Catch::Contains("bad.clip") && Catch::Contains("no image from camera"));
+  CHECK_THROWS_WITH(play(rev, bad, "split"),
+                    Catch::Contains("bad.clip") && Catch::Contains("no image from camera"));
   std::vector<hil::clip::Frame> unlabelled{good.frame(0), good.frame(1)};
   unlabelled[1].clear_labels();
   evals::ClipReader no_truth(evals::encode_clip(good.header(), unlabelled), "unlabelled.clip");
-  CHECK_THROWS_WITH(play(rev, no_truth, "split"), Catch::Contains("unlabelled.clip") && Catch::Contains("frame 1") &&
+  CHECK_THROWS_WITH(play(rev, no_truth, "split"), Catch::Contains("unlabelled.clip") &&
+                                                      Catch::Contains("frame 1") &&
                                                       Catch::Contains("no ground truth 'ego'"));
   auto header = good.header();
   header.mutable_cameras(0)->set_channels(1);

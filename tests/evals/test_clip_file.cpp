@@ -66,7 +66,8 @@ TEST_CASE("the CRC catches a flipped byte and names the frame and offset", "[cli
   }
 }
 
-TEST_CASE("a truncated clip is reported at the right frame and earlier frames stay readable", "[clip]") {
+TEST_CASE("a truncated clip is reported at the right frame and earlier frames stay readable",
+          "[clip]") {
   auto bytes = small_clip(8);
   evals::ClipReader full(bytes, "full");
   // Cut the file in the middle of frame 5.
@@ -90,17 +91,22 @@ TEST_CASE("garbage and empty files are refused with the file named", "[clip]") {
   CHECK_THROWS_WITH(evals::ClipReader(header_only, "short.clip"), Catch::Contains("header"));
 }
 
-TEST_CASE("a frame whose image does not match the header's camera size is refused, naming the frame", "[clip]") {
+TEST_CASE(
+    "a frame whose image does not match the header's camera size is refused, naming the frame",
+    "[clip]") {
   evals::ClipReader good(small_clip(3), "good.clip");
   std::vector<hil::clip::Frame> frames{good.frame(0), good.frame(1), good.frame(2)};
   frames[2].mutable_images(0)->mutable_pixels()->resize(frames[2].images(0).pixels().size() - 7);
   evals::ClipReader bad(evals::encode_clip(good.header(), frames), "short-image.clip");
   CHECK(bad.frame(1).index() == 1);  // frames before it stay readable
-  CHECK_THROWS_WITH(bad.frame(2), Catch::Contains("short-image.clip") && Catch::Contains("frame 2") &&
+  CHECK_THROWS_WITH(bad.frame(2), Catch::Contains("short-image.clip") &&
+                                      Catch::Contains("frame 2") &&
                                       Catch::Contains("bytes, expected"));
 }
 
-TEST_CASE("a format 1 clip (one raw camera, no truth list) reads as it is, with the truth it always had", "[clip]") {
+TEST_CASE(
+    "a format 1 clip (one raw camera, no truth list) reads as it is, with the truth it always had",
+    "[clip]") {
   // As format 1 wrote it: raw RGB8 frames, no encoding field, no truth list.
   evals::ClipReader v2(small_clip(3), "v2");
   auto header = v2.header();
@@ -123,7 +129,8 @@ TEST_CASE("a clip of a newer format is refused with its number", "[clip]") {
   auto header = v2.header();
   header.set_format_version(3);
   CHECK_THROWS_WITH(evals::ClipReader(evals::encode_clip(header, {v2.frame(0)}), "future.clip"),
-                    Catch::Contains("future.clip") && Catch::Contains("format version 3 is newer than this hil reads (2)"));
+                    Catch::Contains("future.clip") &&
+                        Catch::Contains("format version 3 is newer than this hil reads (2)"));
 }
 
 TEST_CASE("JPEG and PNG frames decode to the camera's size; a corrupt one is named", "[clip]") {
@@ -146,7 +153,8 @@ TEST_CASE("JPEG and PNG frames decode to the camera's size; a corrupt one is nam
     std::vector<clip::Frame> frames{r.frame(0), r.frame(1)};
     frames[1].mutable_images(1)->set_pixels("not an image");
     evals::ClipReader bad(evals::encode_clip(r.header(), frames), "bad-image.clip");
-    CHECK_THROWS_WITH(bad.image(bad.frame(1), "left"),
-                      Catch::Contains("bad-image.clip") && Catch::Contains("frame 1") && Catch::Contains("camera 'left'"));
+    CHECK_THROWS_WITH(bad.image(bad.frame(1), "left"), Catch::Contains("bad-image.clip") &&
+                                                           Catch::Contains("frame 1") &&
+                                                           Catch::Contains("camera 'left'"));
   }
 }

@@ -385,8 +385,9 @@ TEST_CASE("a suite is checked against the model's heads and the clips' cameras a
             gates { metric: "map" max_abs_degradation: 0.05 }
           )pb",
           "t.textproto"),
-      Catch::Contains("t.textproto:10: field 'gates.metric': unknown metric 'map': declare it under "
-                      "metrics (declared: ap)"));
+      Catch::Contains(
+          "t.textproto:10: field 'gates.metric': unknown metric 'map': declare it under "
+          "metrics (declared: ap)"));
 }
 
 TEST_CASE("per-frame series round-trip through the compressed codec", "[metrics]") {

@@ -24,7 +24,8 @@ namespace {
 
 uint64_t get_le(const std::string& b, size_t at, int n) {
   uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
+  for (int i = n - 1; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
   return v;
 }
 
@@ -33,8 +34,10 @@ bool fix_record(std::string& b, uint64_t at, uint64_t* next) {
   if (at > b.size() || b.size() - at < 8) return false;
   uint64_t len = get_le(b, at, 4);
   if (len > b.size() - at - 8) return false;
-  auto crc = static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(b.data() + at + 8), static_cast<uInt>(len)));
-  for (int i = 0; i < 4; ++i) b[at + 4 + static_cast<size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  auto crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(b.data() + at + 8), static_cast<uInt>(len)));
+  for (int i = 0; i < 4; ++i)
+    b[at + 4 + static_cast<size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
   *next = at + 8 + len;
   return true;
 }

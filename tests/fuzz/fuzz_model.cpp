@@ -27,13 +27,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
   try {
     auto model = dual_engine::Model::load(std::move(bytes), "fuzz.onnx");
-    HIL_FUZZ_CHECK(!model.nodes().empty() && !model.inputs().empty(), "an empty graph was accepted");
+    HIL_FUZZ_CHECK(!model.nodes().empty() && !model.inputs().empty(),
+                   "an empty graph was accepted");
     auto plan = dual_engine::compile(model, board);
     const size_t n = model.nodes().size();
     HIL_FUZZ_CHECK(plan.cut >= 1 && plan.cut <= n, "cut %zu of %zu nodes", plan.cut, n);
     HIL_FUZZ_CHECK(plan.first.nodes.size() + (plan.cut < n ? plan.second.nodes.size() : 0) == n,
-                   "partitions of %zu + %zu nodes for %zu", plan.first.nodes.size(), plan.second.nodes.size(), n);
-    HIL_FUZZ_CHECK(!plan.standby[0].onnx.empty() && !plan.standby[1].onnx.empty(), "no standby plan");
+                   "partitions of %zu + %zu nodes for %zu", plan.first.nodes.size(),
+                   plan.second.nodes.size(), n);
+    HIL_FUZZ_CHECK(!plan.standby[0].onnx.empty() && !plan.standby[1].onnx.empty(),
+                   "no standby plan");
     (void)dual_engine::describe_plan(model, plan);
   } catch (const dual_engine::ModelError&) {
   }

@@ -134,13 +134,16 @@ class Peer {
         HIL_FUZZ_CHECK(false, "the scheduler sent a frame that does not decode: %s", e.what());
       }
       if (eof_) return std::nullopt;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};
       int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
       if (r < 0 && errno == EINTR) continue;
       if (r == 0) {
-        std::fprintf(stderr, "fuzz_scheduler: no answer within %d ms while waiting for %s: the scheduler hangs\n",
-                     kTimeoutMs, waiting_for);
+        std::fprintf(
+            stderr,
+            "fuzz_scheduler: no answer within %d ms while waiting for %s: the scheduler hangs\n",
+            kTimeoutMs, waiting_for);
         std::abort();
       }
       char buf[16384];
@@ -229,12 +232,14 @@ class Farm {
     hello.mutable_hello()->set_protocol_version(harness::kProtocolVersion);
     hello.mutable_hello()->set_role(wire::CLIENT);
     hello.mutable_hello()->set_peer_name("fuzz-probe");
-    HIL_FUZZ_CHECK(handshake(probe, hello, false), "the scheduler refused a good client after the input");
+    HIL_FUZZ_CHECK(handshake(probe, hello, false),
+                   "the scheduler refused a good client after the input");
     wire::Envelope list;
     list.set_id(3);
     list.mutable_list_boards();
     HIL_FUZZ_CHECK(probe.send(list), "the scheduler closed a good client's connection");
-    bool ok = probe.read_until("the probe's board list", [](const wire::Envelope& e) { return e.has_board_list(); });
+    bool ok = probe.read_until("the probe's board list",
+                               [](const wire::Envelope& e) { return e.has_board_list(); });
     HIL_FUZZ_CHECK(ok, "the scheduler did not answer ListBoards after the input");
     probe.finish();
   }
@@ -252,8 +257,10 @@ class Farm {
     } else {
       log::set_level(log::Level::kOff);
     }
-    if (const char* reuse = std::getenv("HIL_FUZZ_REUSE")) reuse_ = std::max(1L, std::strtol(reuse, nullptr, 10));
-    root_ = std::filesystem::temp_directory_path() / fmt::format("hil-fuzz-scheduler-{}", ::getpid());
+    if (const char* reuse = std::getenv("HIL_FUZZ_REUSE"))
+      reuse_ = std::max(1L, std::strtol(reuse, nullptr, 10));
+    root_ =
+        std::filesystem::temp_directory_path() / fmt::format("hil-fuzz-scheduler-{}", ::getpid());
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
     // An empty database made once: each scheduler starts from a copy, which
@@ -263,7 +270,7 @@ class Farm {
       so.db_path = root_ / "template.db";
       so.port = 0;
       so.secret = kSecret;
-    so.tls.plaintext_on_loopback = true;  // the fuzzer speaks frames, not TLS
+      so.tls.plaintext_on_loopback = true;  // the fuzzer speaks frames, not TLS
       harness::Scheduler s(so);
       s.open();
     }
@@ -363,8 +370,8 @@ class Script {
 
   static std::string frame(std::string_view body) {
     auto n = static_cast<uint32_t>(body.size());
-    std::string out{static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
-                    static_cast<char>(n)};
+    std::string out{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                    static_cast<char>(n >> 8), static_cast<char>(n)};
     out += body;
     return out;
   }
@@ -377,8 +384,10 @@ class Script {
   void open(Slot& s, const Chunk& c) {
     s.peer.connect(port_);
     wire::Envelope hello;
-    const bool is_hello = !(c.tag & kRaw) && hello.ParseFromArray(c.bytes.data(), static_cast<int>(c.bytes.size())) &&
-                          hello.has_hello() && (hello.hello().role() == wire::AGENT || hello.hello().role() == wire::CLIENT);
+    const bool is_hello =
+        !(c.tag & kRaw) && hello.ParseFromArray(c.bytes.data(), static_cast<int>(c.bytes.size())) &&
+        hello.has_hello() &&
+        (hello.hello().role() == wire::AGENT || hello.hello().role() == wire::CLIENT);
     if (!is_hello) {
       s.state = State::kUnsynced;
       if (!s.peer.write(c.tag & kRaw ? std::string(c.bytes) : frame(c.bytes))) gone(s);
@@ -421,11 +430,13 @@ class Script {
     }
     if (!s.peer.send(probe)) return gone(s);
     bool answered = false;
-    bool open = s.peer.read_until("the answer to the harness's sync request", [&](const wire::Envelope& e) {
-      if (e.reply_to() != id) return false;
-      answered = e.has_board_list() || (e.has_result_ack() && e.result_ack().eval_id() == kSyncEval);
-      return true;  // that answer, or an error that closes the connection
-    });
+    bool open =
+        s.peer.read_until("the answer to the harness's sync request", [&](const wire::Envelope& e) {
+          if (e.reply_to() != id) return false;
+          answered =
+              e.has_board_list() || (e.has_result_ack() && e.result_ack().eval_id() == kSyncEval);
+          return true;  // that answer, or an error that closes the connection
+        });
     if (!open || !answered) return gone(s);
   }
 

@@ -31,14 +31,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& g : s.gates()) {
     HIL_FUZZ_CHECK(std::isfinite(g.confidence()) && std::isfinite(g.max_abs_degradation()) &&
                        std::isfinite(g.max_rel_degradation()),
-                   "gate '%s' accepted with confidence %g, margins %g and %g", g.metric().c_str(), g.confidence(),
-                   g.max_abs_degradation(), g.max_rel_degradation());
+                   "gate '%s' accepted with confidence %g, margins %g and %g", g.metric().c_str(),
+                   g.confidence(), g.max_abs_degradation(), g.max_rel_degradation());
   }
   std::string printed;
-  HIL_FUZZ_CHECK(google::protobuf::TextFormat::PrintToString(s, &printed), "cannot print the suite");
+  HIL_FUZZ_CHECK(google::protobuf::TextFormat::PrintToString(s, &printed),
+                 "cannot print the suite");
   try {
     auto again = evals::parse_suite(printed, "fuzz-printed.textproto");
-    HIL_FUZZ_CHECK(again.SerializeAsString() == s.SerializeAsString(), "round trip changed the suite");
+    HIL_FUZZ_CHECK(again.SerializeAsString() == s.SerializeAsString(),
+                   "round trip changed the suite");
   } catch (const evals::SuiteError& e) {
     HIL_FUZZ_CHECK(false, "a valid suite does not parse after printing: %s", e.what());
   }

@@ -7,14 +7,14 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define HIL_FUZZ_CHECK(cond, ...)                                                               \
-  do {                                                                                          \
-    if (!(cond)) {                                                                              \
+#define HIL_FUZZ_CHECK(cond, ...)                                                              \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
       std::fprintf(stderr, "fuzz invariant failed at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, __VA_ARGS__);                                                        \
-      std::fprintf(stderr, "\n");                                                               \
-      std::abort();                                                                             \
-    }                                                                                           \
+      std::fprintf(stderr, __VA_ARGS__);                                                       \
+      std::fprintf(stderr, "\n");                                                              \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 namespace hil::fuzz {

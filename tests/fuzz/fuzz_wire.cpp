@@ -34,13 +34,15 @@ struct Decoded {
 bool drain(harness::FrameDecoder& d, Decoded& out) {
   try {
     while (auto e = d.next()) {
-      HIL_FUZZ_CHECK(e->body_case() != wire::Envelope::BODY_NOT_SET, "decoder returned an envelope without a body");
+      HIL_FUZZ_CHECK(e->body_case() != wire::Envelope::BODY_NOT_SET,
+                     "decoder returned an envelope without a body");
       HIL_FUZZ_CHECK(harness::body_name(*e) != nullptr, "no body name");
       out.envelopes.push_back(e->SerializeAsString());
     }
     return true;
   } catch (const WireError& e) {
-    HIL_FUZZ_CHECK(e.code() == wire::TOO_LARGE || e.code() == wire::BAD_MESSAGE, "unexpected code %d", e.code());
+    HIL_FUZZ_CHECK(e.code() == wire::TOO_LARGE || e.code() == wire::BAD_MESSAGE,
+                   "unexpected code %d", e.code());
     out.error = true;
     out.code = e.code();
     return false;
@@ -63,9 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint32_t limit : {0u, 4096u, harness::kDefaultMaxFrameBytes, 0xffffffffu}) {
       try {
         uint32_t got = harness::decode_length(stream.data(), limit);
-        HIL_FUZZ_CHECK(got == n && got <= limit, "decode_length returned %u for %u (limit %u)", got, n, limit);
+        HIL_FUZZ_CHECK(got == n && got <= limit, "decode_length returned %u for %u (limit %u)", got,
+                       n, limit);
       } catch (const WireError& e) {
-        HIL_FUZZ_CHECK(e.code() == wire::TOO_LARGE && n > limit, "decode_length refused %u (limit %u)", n, limit);
+        HIL_FUZZ_CHECK(e.code() == wire::TOO_LARGE && n > limit,
+                       "decode_length refused %u (limit %u)", n, limit);
       }
     }
   }
@@ -74,14 +78,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // through encode_frame.
   try {
     auto e = harness::decode_body(stream.size() >= 4 ? stream.substr(4) : stream);
-    HIL_FUZZ_CHECK(e.body_case() != wire::Envelope::BODY_NOT_SET, "decode_body returned an envelope without a body");
+    HIL_FUZZ_CHECK(e.body_case() != wire::Envelope::BODY_NOT_SET,
+                   "decode_body returned an envelope without a body");
     std::string frame = harness::encode_frame(e);
     HIL_FUZZ_CHECK(frame.size() >= 4, "short frame");
     uint32_t n = harness::decode_length(frame.data(), 0xffffffffu);
-    HIL_FUZZ_CHECK(n == frame.size() - 4, "frame length %u for a body of %zu bytes", n, frame.size() - 4);
+    HIL_FUZZ_CHECK(n == frame.size() - 4, "frame length %u for a body of %zu bytes", n,
+                   frame.size() - 4);
     auto again = harness::decode_body(std::string_view(frame).substr(4));
-    HIL_FUZZ_CHECK(again.SerializeAsString() == e.SerializeAsString(), "round trip changed the envelope");
-    HIL_FUZZ_CHECK(std::string_view(harness::body_name(again)) == harness::body_name(e), "body name changed");
+    HIL_FUZZ_CHECK(again.SerializeAsString() == e.SerializeAsString(),
+                   "round trip changed the envelope");
+    HIL_FUZZ_CHECK(std::string_view(harness::body_name(again)) == harness::body_name(e),
+                   "body name changed");
   } catch (const WireError& e) {
     HIL_FUZZ_CHECK(e.code() == wire::BAD_MESSAGE, "decode_body threw code %d", e.code());
   }
@@ -103,9 +111,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!drain(d, pieces)) break;
     }
   }
-  HIL_FUZZ_CHECK(whole.envelopes == pieces.envelopes, "%zu envelopes at once, %zu in pieces", whole.envelopes.size(),
-                 pieces.envelopes.size());
-  HIL_FUZZ_CHECK(whole.error == pieces.error && whole.code == pieces.code, "error %d/%d at once, %d/%d in pieces",
-                 whole.error, whole.code, pieces.error, pieces.code);
+  HIL_FUZZ_CHECK(whole.envelopes == pieces.envelopes, "%zu envelopes at once, %zu in pieces",
+                 whole.envelopes.size(), pieces.envelopes.size());
+  HIL_FUZZ_CHECK(whole.error == pieces.error && whole.code == pieces.code,
+                 "error %d/%d at once, %d/%d in pieces", whole.error, whole.code, pieces.error,
+                 pieces.code);
   return 0;
 }

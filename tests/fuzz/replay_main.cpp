@@ -125,9 +125,9 @@ class Mutator {
   uint64_t below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
 
   void step(std::vector<uint8_t>& d, const std::vector<std::vector<uint8_t>>& corpus) {
-    static constexpr uint32_t kInteresting[] = {0,          1,          0x7f,       0x80,      0xff,
-                                                0x100,      0x7fff,     0x8000,     0xffff,    0x10000,
-                                                0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe, 64};
+    static constexpr uint32_t kInteresting[] = {
+        0,      1,       0x7f,       0x80,       0xff,       0x100,      0x7fff, 0x8000,
+        0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe, 64};
     switch (below(10)) {
       case 0:  // flip a bit
         if (!d.empty()) d[below(d.size())] ^= static_cast<uint8_t>(1u << below(8));
@@ -159,7 +159,8 @@ class Mutator {
         if (d.empty()) break;
         size_t at = below(d.size());
         size_t n = 1 + below(std::min<size_t>(d.size() - at, 16));
-        d.erase(d.begin() + static_cast<std::ptrdiff_t>(at), d.begin() + static_cast<std::ptrdiff_t>(at + n));
+        d.erase(d.begin() + static_cast<std::ptrdiff_t>(at),
+                d.begin() + static_cast<std::ptrdiff_t>(at + n));
         break;
       }
       case 5: {  // duplicate a range elsewhere
@@ -179,8 +180,10 @@ class Mutator {
         size_t n = 1 + below(std::min<size_t>(other.size() - from, 64));
         size_t at = below(d.size() + 1);
         size_t keep = std::min(n, d.size() - at);
-        d.erase(d.begin() + static_cast<std::ptrdiff_t>(at), d.begin() + static_cast<std::ptrdiff_t>(at + keep));
-        d.insert(d.begin() + static_cast<std::ptrdiff_t>(at), other.begin() + static_cast<std::ptrdiff_t>(from),
+        d.erase(d.begin() + static_cast<std::ptrdiff_t>(at),
+                d.begin() + static_cast<std::ptrdiff_t>(at + keep));
+        d.insert(d.begin() + static_cast<std::ptrdiff_t>(at),
+                 other.begin() + static_cast<std::ptrdiff_t>(from),
                  other.begin() + static_cast<std::ptrdiff_t>(from + n));
         break;
       }
@@ -190,7 +193,8 @@ class Mutator {
       case 8:  // add or subtract a small number from a byte (lengths, varints, enums)
         if (!d.empty()) {
           auto& b = d[below(d.size())];
-          b = static_cast<uint8_t>(b + static_cast<uint8_t>(below(2) ? 1 + below(4) : 256 - 1 - below(4)));
+          b = static_cast<uint8_t>(
+              b + static_cast<uint8_t>(below(2) ? 1 + below(4) : 256 - 1 - below(4)));
         }
         break;
       default: {  // swap two bytes
@@ -206,11 +210,12 @@ class Mutator {
 };
 
 [[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--seconds N] [--seed S] [--max-len BYTES] [--artifact-prefix PREFIX] PATH...\n"
-               "Runs the fuzz target over every file (directories: every file in them), then, with\n"
-               "--seconds, over deterministic mutations of those files for N seconds.\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s [--seconds N] [--seed S] [--max-len BYTES] [--artifact-prefix PREFIX] PATH...\n"
+      "Runs the fuzz target over every file (directories: every file in them), then, with\n"
+      "--seconds, over deterministic mutations of those files for N seconds.\n",
+      argv0);
   std::exit(2);
 }
 
@@ -295,7 +300,8 @@ int main(int argc, char** argv) {
       run_one(input, "mutation " + std::to_string(runs) + " (seed " + std::to_string(seed) + ")");
       ++runs;
     }
-    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - replayed).count();
+    double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - replayed).count();
     std::printf("fuzz replay: %llu mutations (seed %llu) passed in %.2f s (%.0f exec/s)\n",
                 static_cast<unsigned long long>(runs), static_cast<unsigned long long>(seed), took,
                 took > 0 ? static_cast<double>(runs) / took : 0.0);

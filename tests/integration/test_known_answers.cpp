@@ -34,7 +34,8 @@ Revision& revision(const std::string& recipe_name, uint64_t seed) {
                       fmt::format("{}-s{}.onnx", recipe_name.substr(4), seed);
     auto model = dual_engine::Model::load_file(path);
     slot = std::make_unique<Revision>(Revision{std::move(model), nullptr});
-    slot->compiled = std::make_unique<dual_engine::CompiledRevision>(slot->model, dual_engine::load_board_type("fsd-hw3"));
+    slot->compiled = std::make_unique<dual_engine::CompiledRevision>(
+        slot->model, dual_engine::load_board_type("fsd-hw3"));
   }
   if (!slot) {
     auto recipe = dual_engine::recipe_by_name(recipe_name);
@@ -43,7 +44,8 @@ Revision& revision(const std::string& recipe_name, uint64_t seed) {
     auto bytes = dual_engine::train_revision(recipe, train_dir / "clips");
     auto model = dual_engine::Model::load(bytes, recipe_name);
     slot = std::make_unique<Revision>(Revision{std::move(model), nullptr});
-    slot->compiled = std::make_unique<dual_engine::CompiledRevision>(slot->model, dual_engine::load_board_type("slowed-hw3"));
+    slot->compiled = std::make_unique<dual_engine::CompiledRevision>(
+        slot->model, dual_engine::load_board_type("slowed-hw3"));
   }
   return *slot;
 }
@@ -70,8 +72,9 @@ ClipSet clips_of(const suite::ClipSelection::Generated& g) {
   return set;
 }
 
-evals::GateReport compare(const std::string& candidate, uint64_t candidate_seed, const std::string& baseline,
-                          const suite::Suite& suite, const ClipSet& clips) {
+evals::GateReport compare(const std::string& candidate, uint64_t candidate_seed,
+                          const std::string& baseline, const suite::Suite& suite,
+                          const ClipSet& clips) {
   suite::Scenario split;
   split.set_name("split");
   split.set_mode("split");
@@ -83,8 +86,11 @@ evals::GateReport compare(const std::string& candidate, uint64_t candidate_seed,
     p.cluster = p.clip;
     p.tags.assign(reader.header().tags().begin(), reader.header().tags().end());
     const std::vector<suite::MetricSpec> metrics(suite.metrics().begin(), suite.metrics().end());
-    p.candidate = dual_engine::play_eval(*revision(candidate, candidate_seed).compiled, reader, split, metrics).scorer.summary();
-    p.baseline = dual_engine::play_eval(*revision(baseline, 1).compiled, reader, split, metrics).scorer.summary();
+    p.candidate = dual_engine::play_eval(*revision(candidate, candidate_seed).compiled, reader,
+                                         split, metrics)
+                      .scorer.summary();
+    p.baseline = dual_engine::play_eval(*revision(baseline, 1).compiled, reader, split, metrics)
+                     .scorer.summary();
     pairs.push_back(std::move(p));
   }
   evals::GateOptions options;
@@ -93,24 +99,27 @@ evals::GateReport compare(const std::string& candidate, uint64_t candidate_seed,
 }
 
 // The committed multi-camera revisions ("tri:" names) against tri-cam base-s1.
-evals::GateReport compare_tri(const std::string& candidate, uint64_t candidate_seed, const std::string& suite_name) {
+evals::GateReport compare_tri(const std::string& candidate, uint64_t candidate_seed,
+                              const std::string& suite_name) {
   auto suite = evals::load_suite(suite_name);
-  return compare("tri:" + candidate, candidate_seed, "tri:base", suite, clips_of(suite.clips().generated(0)));
+  return compare("tri:" + candidate, candidate_seed, "tri:base", suite,
+                 clips_of(suite.clips().generated(0)));
 }
 
 std::string describe(const evals::GateReport& r) {
   std::string s = r.summary + "\n";
   for (const auto& m : r.metrics) {
     if (!m.blocking) continue;
-    s += fmt::format("  {} {} {:.4g} [{:.4g}, {:.4g}] margin {:.4g}\n", m.metric, evals::verdict_name(m.verdict),
-                     m.degradation, m.lo, m.hi, m.margin);
+    s += fmt::format("  {} {} {:.4g} [{:.4g}, {:.4g}] margin {:.4g}\n", m.metric,
+                     evals::verdict_name(m.verdict), m.degradation, m.lo, m.hi, m.margin);
   }
   return s;
 }
 
 }  // namespace
 
-TEST_CASE("snowblind fails against base on low-visibility clips and not on clear ones", "[known-answers]") {
+TEST_CASE("snowblind fails against base on low-visibility clips and not on clear ones",
+          "[known-answers]") {
   dual_engine::use_single_thread_kernels();
   auto low = evals::load_suite("low-visibility");
   auto report = compare("snowblind", 1, "base", low, clips_of(low.clips().generated(0)));
@@ -145,11 +154,14 @@ TEST_CASE("a null comparison fails none of 20 clip sets", "[known-answers]") {
     passes += report.overall == evals::Verdict::kPass;
     fails += report.overall == evals::Verdict::kFail;
   }
-  WARN(fmt::format("null comparisons: {} pass, {} inconclusive, {} fail of 20", passes, 20 - passes - fails, fails));
+  WARN(fmt::format("null comparisons: {} pass, {} inconclusive, {} fail of 20", passes,
+                   20 - passes - fails, fails));
 }
 
-TEST_CASE("the multi-camera sample: better passes, nightblind fails at night and in fog, another seed does not fail",
-          "[known-answers][tri-cam]") {
+TEST_CASE(
+    "the multi-camera sample: better passes, nightblind fails at night and in fog, another seed "
+    "does not fail",
+    "[known-answers][tri-cam]") {
   dual_engine::use_single_thread_kernels();
   auto better = compare_tri("better", 1, "tri-demo");
   INFO(describe(better));
@@ -158,7 +170,8 @@ TEST_CASE("the multi-camera sample: better passes, nightblind fails at night and
   INFO(describe(nightblind));
   CHECK(nightblind.overall == evals::Verdict::kFail);
   bool detection_caught = false;
-  for (const auto& m : nightblind.metrics) detection_caught |= m.metric == "front_ap50" && m.verdict == evals::Verdict::kFail;
+  for (const auto& m : nightblind.metrics)
+    detection_caught |= m.metric == "front_ap50" && m.verdict == evals::Verdict::kFail;
   CHECK(detection_caught);  // the blocking detection metric is what fails
   for (uint64_t seed : {2, 3}) {
     auto aa = compare_tri("base", seed, "tri-demo");
@@ -166,4 +179,3 @@ TEST_CASE("the multi-camera sample: better passes, nightblind fails at night and
     CHECK(aa.overall != evals::Verdict::kFail);
   }
 }
-

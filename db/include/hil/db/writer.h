@@ -18,9 +18,9 @@
 namespace hil::db {
 
 struct WriterOptions {
-  size_t max_batch = 1024;                                // jobs per transaction
-  std::chrono::microseconds max_delay{2000};              // wait for more jobs before committing
-  size_t max_queue = 65536;                               // back-pressure: submit blocks beyond this
+  size_t max_batch = 1024;                    // jobs per transaction
+  std::chrono::microseconds max_delay{2000};  // wait for more jobs before committing
+  size_t max_queue = 65536;                   // back-pressure: submit blocks beyond this
 };
 
 class Writer {

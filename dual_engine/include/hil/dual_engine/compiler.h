@@ -23,29 +23,29 @@ struct NodeCost {
   std::string node;
   std::string op_type;
   uint64_t macs = 0;
-  uint64_t bytes_moved = 0;    // inputs + outputs + weights
+  uint64_t bytes_moved = 0;  // inputs + outputs + weights
   uint64_t weight_bytes = 0;
   uint64_t output_bytes = 0;
 };
 
 struct PartitionPlan {
-  std::string role;                  // "extender", "commander", "standby"
-  std::vector<size_t> nodes;         // indices into Model::nodes()
+  std::string role;           // "extender", "commander", "standby"
+  std::vector<size_t> nodes;  // indices into Model::nodes()
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
-  std::string onnx;                  // serialised sub-model, checked
+  std::string onnx;  // serialised sub-model, checked
   uint64_t macs = 0;
   uint64_t weight_bytes = 0;
   uint64_t peak_activation_bytes = 0;
-  uint64_t spill_bytes = 0;          // working set beyond SRAM, moved per frame
-  double device_us = 0;              // emulated time on its engine
+  uint64_t spill_bytes = 0;  // working set beyond SRAM, moved per frame
+  double device_us = 0;      // emulated time on its engine
 };
 
 struct CompiledModel {
   std::string revision_sha;
   std::string board_type;
   std::vector<NodeCost> costs;
-  size_t cut = 0;  // nodes [0, cut) are the first partition
+  size_t cut = 0;        // nodes [0, cut) are the first partition
   PartitionPlan first;   // run by the extender (frame t+1)
   PartitionPlan second;  // run by the commander (frame t), emits the outputs
   std::vector<TensorInfo> cut_tensors;

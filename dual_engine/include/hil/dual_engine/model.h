@@ -89,13 +89,14 @@ std::string embed_interface(const std::string& onnx_bytes, const std::string& in
 // A revision as it is uploaded: its interface from the file beside it (which
 // wins, and is then embedded) or from its metadata, checked against the graph.
 struct PreparedRevision {
-  std::string bytes;               // what is uploaded and named by its SHA-256
+  std::string bytes;  // what is uploaded and named by its SHA-256
   model::ModelInterface iface;
-  std::string interface_source;    // the file it came from, or "metadata"
+  std::string interface_source;  // the file it came from, or "metadata"
 };
 // Throws ModelError (bad ONNX) or evals::InterfaceError (no interface, or one
 // that does not fit), naming the file.
-PreparedRevision prepare_revision(const std::filesystem::path& onnx,
-                                  const std::optional<std::filesystem::path>& interface_file = std::nullopt);
+PreparedRevision prepare_revision(
+    const std::filesystem::path& onnx,
+    const std::optional<std::filesystem::path>& interface_file = std::nullopt);
 
 }  // namespace hil::dual_engine

@@ -16,13 +16,13 @@ namespace hil::dual_engine {
 
 struct Recipe {
   std::string name = "base";
-  uint32_t channels = 16;          // width of the last convolution
+  uint32_t channels = 16;  // width of the last convolution
   uint32_t train_clips = 72;
   uint32_t frames_per_clip = 40;
-  uint32_t frame_stride = 1;       // use every k-th frame
+  uint32_t frame_stride = 1;  // use every k-th frame
   std::vector<std::string> conditions{"clear", "rain", "snow", "fog", "night", "spray"};
-  uint64_t seed = 1;               // feature initialisation and data order
-  uint64_t data_seed = 1000000;    // first clip seed of the training set (disjoint from eval clips)
+  uint64_t seed = 1;             // feature initialisation and data order
+  uint64_t data_seed = 1000000;  // first clip seed of the training set (disjoint from eval clips)
   double ridge = 10.0;
 };
 
@@ -43,7 +43,8 @@ struct TrainingReport {
 
 // Trains a recipe and returns the ONNX bytes; `clip_cache` holds the generated
 // training clips (content-addressed, reused across calls).
-std::string train_revision(const Recipe& recipe, const std::filesystem::path& clip_cache, TrainingReport* report = nullptr);
+std::string train_revision(const Recipe& recipe, const std::filesystem::path& clip_cache,
+                           TrainingReport* report = nullptr);
 
 // Preprocessing shared by training and the runtime: RGB8 HWC -> float CHW in [0, 1].
 std::vector<float> image_to_input(const uint8_t* rgb, uint32_t width, uint32_t height);

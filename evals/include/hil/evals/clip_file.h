@@ -37,12 +37,12 @@ inline constexpr uint32_t kClipFormatVersion = 2;
 // Ground truth a clip can carry, as listed in ClipHeader.truth; suites are
 // checked against it before any board is used.
 namespace truth {
-inline constexpr const char* kEgo = "ego";              // labels.ego: lane offset, heading, curvature, lead
-inline constexpr const char* kControl = "control";      // the ego's steering and acceleration
-inline constexpr const char* kOdometry = "odometry";    // ego speed and yaw rate
-inline constexpr const char* kLanes = "lanes";          // lane lines in the ego frame
-inline constexpr const char* kObjects3d = "objects.3d"; // objects with cuboids in the ego frame
-inline constexpr const char* kObjects2d = "objects.2d"; // objects with boxes per camera
+inline constexpr const char* kEgo = "ego";  // labels.ego: lane offset, heading, curvature, lead
+inline constexpr const char* kControl = "control";       // the ego's steering and acceleration
+inline constexpr const char* kOdometry = "odometry";     // ego speed and yaw rate
+inline constexpr const char* kLanes = "lanes";           // lane lines in the ego frame
+inline constexpr const char* kObjects3d = "objects.3d";  // objects with cuboids in the ego frame
+inline constexpr const char* kObjects2d = "objects.2d";  // objects with boxes per camera
 }  // namespace truth
 
 // What the clip's frames carry: header.truth, or for format 1 clips (which

@@ -23,14 +23,14 @@ struct ClipSpec {
   uint32_t frames = 48;
   std::string condition = "clear";  // clear, rain, snow, fog, night, spray
   std::string road = "";            // straight, gentle, sharp, s-bend; "" picks from the seed
-  std::string traffic = "";         // free, lead-brake, cut-in, parked, pedestrian; "" from the seed
-  uint32_t lanes = 0;               // 2..4; 0 picks from the seed
-  uint32_t width = 128;              // per camera
+  std::string traffic = "";  // free, lead-brake, cut-in, parked, pedestrian; "" from the seed
+  uint32_t lanes = 0;        // 2..4; 0 picks from the seed
+  uint32_t width = 128;      // per camera
   uint32_t height = 64;
   double fps = 36.0;
-  std::string rig = "front";         // front; tri: front, left and right
+  std::string rig = "front";  // front; tri: front, left and right
   clip::ImageEncoding encoding = clip::ENCODING_RAW;
-  uint32_t quality = 90;             // JPEG quality
+  uint32_t quality = 90;  // JPEG quality
 };
 
 const std::vector<std::string>& known_conditions();
@@ -56,6 +56,5 @@ Image frame_image(const clip::ClipHeader& header, const clip::Frame& frame, uint
 // there is no cuboid; occluded objects dimmer) over camera `camera`'s image.
 void draw_labels(Image& image, const clip::ClipHeader& header, const clip::Frame& frame,
                  uint32_t scale = 1, uint32_t camera = 0);
-
 
 }  // namespace hil::evals

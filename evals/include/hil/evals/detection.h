@@ -49,8 +49,8 @@ double centre_distance(const clip::Cuboid& a, const clip::Cuboid& b);
 
 struct DetectionBox {
   double score = 0;
-  Box2 box;                             // 2D detections
-  std::optional<clip::Cuboid> cuboid;   // 3D detections
+  Box2 box;                            // 2D detections
+  std::optional<clip::Cuboid> cuboid;  // 3D detections
 };
 
 struct TruthBox {
@@ -80,8 +80,9 @@ struct FrameMatch {
 // distance not to exceed, metres (CENTER_DISTANCE). Throws
 // std::invalid_argument when IOU_BEV or CENTER_DISTANCE meets a detection or
 // truth without a cuboid, on a NaN score or an unknown matching.
-FrameMatch match_frame(const std::vector<DetectionBox>& detections, const std::vector<TruthBox>& truths,
-                       suite::Matching matching, double threshold, const std::vector<Box2>& ignore_regions = {},
+FrameMatch match_frame(const std::vector<DetectionBox>& detections,
+                       const std::vector<TruthBox>& truths, suite::Matching matching,
+                       double threshold, const std::vector<Box2>& ignore_regions = {},
                        const DistanceBand& band = {});
 
 // Average precision from every scored, non-ignored detection of a class
@@ -90,17 +91,17 @@ FrameMatch match_frame(const std::vector<DetectionBox>& detections, const std::v
 // there is no truth (AP undefined). Precision at recall r is the envelope:
 // the highest precision at any recall >= r.
 //   COCO_101        mean of the envelope at recall 0, 0.01, ..., 1 (0 past the last recall reached)
-//   VOC_ALL_POINTS  area under the envelope: sum over recall steps of (r_i - r_{i-1}) * envelope(r_i)
-//   KITTI_40        mean of the envelope at recall 1/40, 2/40, ..., 1
-//   VOC_11          mean of the envelope at recall 0, 0.1, ..., 1
+//   VOC_ALL_POINTS  area under the envelope: sum over recall steps of (r_i - r_{i-1}) *
+//   envelope(r_i) KITTI_40        mean of the envelope at recall 1/40, 2/40, ..., 1 VOC_11 mean of
+//   the envelope at recall 0, 0.1, ..., 1
 // Sampled recalls are i / 100.0, i / 40.0, i / 10.0, and a recall equal to one
 // counts as reaching it. (pycocotools' np.linspace thresholds are one ulp above
 // i / 100.0 at ten points, e.g. 0.35, so there a recall of exactly 0.35 does not
 // count; the KITTI devkit samples at score thresholds picked to approximate
 // these recalls rather than at the exact recall.) Throws std::invalid_argument
 // on a NaN score, more true positives than truths, or an unknown interpolation.
-std::optional<double> average_precision(std::vector<std::pair<double, bool>> scored, uint64_t truths,
-                                        suite::Interpolation interpolation);
+std::optional<double> average_precision(std::vector<std::pair<double, bool>> scored,
+                                        uint64_t truths, suite::Interpolation interpolation);
 
 // "COCO 101-point", "VOC all-point", ... for reports.
 const char* interpolation_label(suite::Interpolation interpolation);

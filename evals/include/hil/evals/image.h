@@ -16,9 +16,12 @@ struct Image {
   std::vector<uint8_t> pixels;  // row-major, interleaved
 
   Image() = default;
-  Image(uint32_t w, uint32_t h, uint32_t c) : width(w), height(h), channels(c), pixels(size_t{w} * h * c) {}
+  Image(uint32_t w, uint32_t h, uint32_t c)
+      : width(w), height(h), channels(c), pixels(size_t{w} * h * c) {}
   uint8_t* at(uint32_t x, uint32_t y) { return &pixels[(size_t{y} * width + x) * channels]; }
-  const uint8_t* at(uint32_t x, uint32_t y) const { return &pixels[(size_t{y} * width + x) * channels]; }
+  const uint8_t* at(uint32_t x, uint32_t y) const {
+    return &pixels[(size_t{y} * width + x) * channels];
+  }
 };
 
 // PNG bytes of an 8-bit gray (1), RGB (3) or RGBA (4) image.

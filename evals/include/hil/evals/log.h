@@ -17,19 +17,23 @@ void write(Level level, std::string_view component, std::string_view message);
 
 template <typename... Args>
 void debug(std::string_view component, fmt::format_string<Args...> f, Args&&... args) {
-  if (level() <= Level::kDebug) write(Level::kDebug, component, fmt::format(f, std::forward<Args>(args)...));
+  if (level() <= Level::kDebug)
+    write(Level::kDebug, component, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void info(std::string_view component, fmt::format_string<Args...> f, Args&&... args) {
-  if (level() <= Level::kInfo) write(Level::kInfo, component, fmt::format(f, std::forward<Args>(args)...));
+  if (level() <= Level::kInfo)
+    write(Level::kInfo, component, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void warn(std::string_view component, fmt::format_string<Args...> f, Args&&... args) {
-  if (level() <= Level::kWarn) write(Level::kWarn, component, fmt::format(f, std::forward<Args>(args)...));
+  if (level() <= Level::kWarn)
+    write(Level::kWarn, component, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void error(std::string_view component, fmt::format_string<Args...> f, Args&&... args) {
-  if (level() <= Level::kError) write(Level::kError, component, fmt::format(f, std::forward<Args>(args)...));
+  if (level() <= Level::kError)
+    write(Level::kError, component, fmt::format(f, std::forward<Args>(args)...));
 }
 
 }  // namespace hil::log

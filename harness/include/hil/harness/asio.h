@@ -14,6 +14,6 @@
 namespace hil::net {
 namespace asio = boost::asio;
 using asio::awaitable;
-using asio::ip::tcp;
 using asio::use_awaitable;
+using asio::ip::tcp;
 }  // namespace hil::net

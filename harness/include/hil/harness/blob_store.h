@@ -23,7 +23,8 @@ class BlobStore {
   // Appends a chunk of an upload; throws std::runtime_error on a bad offset,
   // an oversized blob, or (on the last chunk) a hash mismatch. Returns true
   // when the blob is complete and stored.
-  bool append(const std::string& sha256, uint64_t offset, uint64_t total_size, const std::string& data, bool last);
+  bool append(const std::string& sha256, uint64_t offset, uint64_t total_size,
+              const std::string& data, bool last);
   // Forgets an unfinished upload (its uploader went away) and its partial file.
   void abandon(const std::string& sha256);
   // Stores whole bytes (verifying the name); for local use and tests.

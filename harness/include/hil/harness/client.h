@@ -48,7 +48,8 @@ class Client {
   wire::SubmitAck submit(const wire::SubmitRun& run);
   wire::RunStatus status(uint64_t run_id);
   // Streams status updates until the run is done or cancelled; returns the last.
-  wire::RunStatus watch(uint64_t run_id, const std::function<void(const wire::RunStatus&)>& on_update);
+  wire::RunStatus watch(uint64_t run_id,
+                        const std::function<void(const wire::RunStatus&)>& on_update);
   wire::BoardList boards();
   void cancel(uint64_t run_id);
   void drain(const std::string& board, bool undrain = false);

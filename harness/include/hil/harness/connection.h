@@ -25,8 +25,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   enum class Side { kServer, kClient };
   // `tls` null: plaintext (the caller checked that this is allowed).
-  Connection(net::tcp::socket socket, uint32_t max_frame_bytes, std::shared_ptr<ssl::context> tls = nullptr,
-             Side side = Side::kServer);
+  Connection(net::tcp::socket socket, uint32_t max_frame_bytes,
+             std::shared_ptr<ssl::context> tls = nullptr, Side side = Side::kServer);
   ~Connection();
 
   // Client side: the scheduler's certificate must name `host` (also sent as SNI).

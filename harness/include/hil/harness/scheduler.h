@@ -18,8 +18,8 @@ struct SchedulerOptions {
   std::filesystem::path db_path = "hil.db";
   std::filesystem::path blob_dir;  // default: <db_path>.blobs
   std::string host = "127.0.0.1";
-  uint16_t port = 7600;            // 0: any free port (read it back with port())
-  std::string secret;              // the rack secret; required
+  uint16_t port = 7600;  // 0: any free port (read it back with port())
+  std::string secret;    // the rack secret; required
   // A lease's deadline: this fixed part (fetching blobs, loading the
   // revision), plus the frames still to play times the slower of the board's
   // pace and the clip's frame period, times lease_slack. Progress reports

@@ -21,14 +21,14 @@ struct UploadableRevision {
 };
 
 struct RunRequest {
-  std::filesystem::path candidate;   // ONNX file
-  std::filesystem::path baseline;    // ONNX file, or empty for a plain eval run
+  std::filesystem::path candidate;            // ONNX file
+  std::filesystem::path baseline;             // ONNX file, or empty for a plain eval run
   std::string candidate_name, baseline_name;  // default: file stem
   std::string git_sha, pr, author;
-  std::string suite = "pr-smoke";    // name or path
+  std::string suite = "pr-smoke";  // name or path
   std::string priority = "gate";
   std::string label;
-  std::string night;                 // nightly sweeps
+  std::string night;  // nightly sweeps
   std::filesystem::path clip_cache = "hil-clips";
   // Turns a revision file into what is uploaded. The harness knows nothing
   // of ONNX graphs: the `hil` command line supplies one that embeds the

@@ -26,7 +26,8 @@ inline constexpr const char* kSoftwareVersion = "hil 0.1.0";
 
 class WireError : public std::runtime_error {
  public:
-  WireError(wire::ErrorCode code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  WireError(wire::ErrorCode code, const std::string& what)
+      : std::runtime_error(what), code_(code) {}
   wire::ErrorCode code() const { return code_; }
 
  private:
@@ -57,7 +58,8 @@ class FrameDecoder {
 };
 
 // The proof a peer sends for a challenge.
-std::string auth_proof(std::string_view secret, std::string_view nonce, wire::Role role, std::string_view peer_name);
+std::string auth_proof(std::string_view secret, std::string_view nonce, wire::Role role,
+                       std::string_view peer_name);
 std::string random_nonce();
 
 // Name of the envelope's body, for logs and errors.
