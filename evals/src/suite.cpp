@@ -210,11 +210,13 @@ suite::Suite load_suite(const std::string& name_or_path) {
   return parse_suite(read_file(path), path.string());
 }
 
-std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale) {
+std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale,
+                                           uint32_t first_set) {
   std::vector<ClipSpec> specs;
   for (const auto& g : suite.clips().generated()) {
+    const uint32_t first = g.count() * first_set;
     const uint32_t count = g.count() * std::max(1u, scale);
-    for (uint32_t i = 0; i < count; ++i) {
+    for (uint32_t i = first; i < first + count; ++i) {
       ClipSpec spec;
       spec.seed = g.seed() + i;
       spec.frames = g.frames() ? g.frames() : 48;

@@ -52,6 +52,7 @@ struct CalibrationArgs {
   std::string recipe;                  // or: train the small sample recipe with this many seeds
   uint32_t seeds = 4;
   uint32_t pool_scale = 3;  // the pool holds this many times the suite's clips
+  uint32_t pool_start = 0;  // skip this many suite-sized clip sets (0: the suite's own clips first)
   uint32_t runs = 200;      // resampled runs per revision pair (calibrate) or per size (power)
   double target = 0.02;     // false-fail rate to hold
   uint32_t threads = 0;     // 0: every core
@@ -106,6 +107,13 @@ std::vector<dual_engine::Model> load_revisions(const CalibrationArgs& a,
   return models;
 }
 
+// Where the pool's clips come from, for the report's first line.
+std::string pool_origin(const CalibrationArgs& a) {
+  if (a.pool_start == 0) return " (the suite's own clips first)";
+  return fmt::format(" held out from the suite's clips (clip sets {} to {})", a.pool_start,
+                     a.pool_start + a.pool_scale - 1);
+}
+
 const suite::Scenario& playing_scenario(const suite::Suite& suite) {
   for (const auto& sc : suite.scenarios()) {
     if (sc.mode() != "noop") return sc;
@@ -119,7 +127,7 @@ const suite::Scenario& playing_scenario(const suite::Suite& suite) {
 Pool evaluate_pool(const CalibrationArgs& a, const suite::Suite& suite,
                    const std::vector<dual_engine::Model>& models) {
   dual_engine::use_single_thread_kernels();
-  const auto specs = evals::generated_clip_specs(suite, a.pool_scale);
+  const auto specs = evals::generated_clip_specs(suite, a.pool_scale, a.pool_start);
   if (specs.empty())
     throw std::invalid_argument(
         fmt::format("suite {} has no generated clips to pool", suite.name()));
@@ -295,8 +303,8 @@ void calibrate(const CalibrationArgs& a) {
   fmt::print(
       "A/A calibration of suite {}: {} revisions of one recipe ({} ordered seed pairs) and one "
       "revision "
-      "evaluated twice; {} runs each of {} clips drawn from a pool of {}\n",
-      suite.name(), n_rev, n_rev * (n_rev - 1), a.runs, size, pool.clip_sha.size());
+      "evaluated twice; {} runs each of {} clips drawn from a pool of {}{}\n",
+      suite.name(), n_rev, n_rev * (n_rev - 1), a.runs, size, pool.clip_sha.size(), pool_origin(a));
   fmt::print("{:<24} {:<10} {:>5} {:>7} {:>7} {:>8} {:>10} {:>9} {:>14} {:>14}\n", "metric",
              "pairs", "runs", "pass", "incon.", "fail", "fail UB95", "margin",
              "m for <=" + fmt::format("{:g}%", a.target * 100), "m for 80% pass");
@@ -409,8 +417,9 @@ void power(const CalibrationArgs& a) {
   fmt::print(
       "power of suite {}: baseline {} against {} with an injected regression; {} runs of {} clips "
       "from a pool "
-      "of {} per size\n",
-      suite.name(), models[0].name(), models[1].name(), a.runs, size, pool.clip_sha.size());
+      "of {}{} per size\n",
+      suite.name(), models[0].name(), models[1].name(), a.runs, size, pool.clip_sha.size(),
+      pool_origin(a));
   fmt::print("{:<18} {:<22} {:<14} {:>10} {:>10}\n", "metric", "injection", "scope", "size",
              "caught");
   evals::GateOptions options;
@@ -488,6 +497,10 @@ void add_calibration_options(CLI::App* cmd, CalibrationArgs& a) {
                   "instead: train this small sample recipe with --seeds seeds");
   cmd->add_option("--seeds", a.seeds)->capture_default_str();
   cmd->add_option("--pool-scale", a.pool_scale, "the pool holds this many times the suite's clips")
+      ->capture_default_str();
+  cmd->add_option("--pool-start", a.pool_start,
+                  "skip this many suite-sized sets of clips: a pool held out from the suite's "
+                  "own clips (to check margins calibrated on another pool)")
       ->capture_default_str();
   cmd->add_option("--runs", a.runs, "resampled runs per pair (calibrate) or per size (power)")
       ->capture_default_str();

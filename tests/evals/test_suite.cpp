@@ -64,3 +64,28 @@ TEST_CASE("an unknown suite name lists the known ones", "[suite]") {
   CHECK_THROWS_WITH(evals::load_suite("no-such-suite"),
                     Catch::Contains("no-such-suite") && Catch::Contains("demo"));
 }
+
+TEST_CASE("a calibration pool grows the suite's clips or holds them out", "[suite]") {
+  auto suite = evals::parse_suite(
+      "name: \"x\"\nboard_type: \"slowed-hw3\"\n"
+      "clips { generated { count: 4 frames: 10 seed: 100 conditions: [\"clear\", \"fog\"] } }\n"
+      "scenarios { name: \"a\" }\n",
+      "pool.textproto");
+  auto seeds = [](const std::vector<evals::ClipSpec>& specs) {
+    std::vector<uint64_t> out;
+    for (const auto& s : specs) out.push_back(s.seed);
+    return out;
+  };
+  CHECK(seeds(evals::generated_clip_specs(suite)) == std::vector<uint64_t>{100, 101, 102, 103});
+  // Scaled: the suite's own clips first, then more of the same kind.
+  CHECK(seeds(evals::generated_clip_specs(suite, 2)) ==
+        std::vector<uint64_t>{100, 101, 102, 103, 104, 105, 106, 107});
+  // Held out: two suite-sized sets skipped, none of the suite's clips in it.
+  const auto held_out = evals::generated_clip_specs(suite, 1, 2);
+  CHECK(seeds(held_out) == std::vector<uint64_t>{108, 109, 110, 111});
+  // Conditions keep their rotation, so a held-out pool has the same mix.
+  REQUIRE(held_out.size() == 4);
+  CHECK(held_out[0].condition == "clear");
+  CHECK(held_out[1].condition == "fog");
+  CHECK(held_out[0].frames == 10);
+}

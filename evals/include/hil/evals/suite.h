@@ -42,8 +42,11 @@ suite::Suite load_suite(const std::string& name_or_path);
 
 // The clips a suite's `generated` selections render, in order. With `scale`
 // above 1, each selection renders scale times as many clips, its own first
-// (more clips of the same kind, e.g. a pool for gate calibration).
-std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale = 1);
+// (more clips of the same kind, e.g. a pool for gate calibration). With
+// `first_set` above 0, the first first_set x count clips are skipped: a pool
+// of clips disjoint from the suite's own (held out to check calibrated margins).
+std::vector<ClipSpec> generated_clip_specs(const suite::Suite& suite, uint32_t scale = 1,
+                                           uint32_t first_set = 0);
 
 std::filesystem::path suites_dir();
 std::vector<std::string> list_suites();
