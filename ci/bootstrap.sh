@@ -17,6 +17,7 @@ PACKAGES=(
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-qpa-plugins libgl-dev   # hil-viewer (offscreen platform for tests)
   xvfb xauth                                # a real X server for GUI checks by hand
   libxml2-utils                             # xmllint: tests validate the JUnit reports against the schema
+  slurm-wlm munge                           # tests/integration/test_slurm.cpp: a one-node Slurm cluster (hil rack slurm)
 )
 
 missing=()

@@ -26,6 +26,7 @@ void add_bench_failover_command(CLI::App* bench);       // hil bench failover
 void add_bench_change_points_command(CLI::App* bench);  // hil bench change-points
 void add_sweep_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_rack_commands(CLI::App& app);  // hil rack slurm
 
 // A subcommand's result; the dispatcher turns it into the process exit code.
 int& exit_code();

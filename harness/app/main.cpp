@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   hil::app::add_bench_commands(app);
   hil::app::add_sweep_command(app);
   hil::app::add_report_command(app);
+  hil::app::add_rack_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

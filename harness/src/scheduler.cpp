@@ -823,7 +823,11 @@ struct Scheduler::Impl {
     log::info("scheduler", "agent={} disconnected: {}", s->name, reason);
     for (const auto& name : s->boards) {
       auto it = boards.find(name);
-      if (it == boards.end() || it->second.session.lock() != nullptr) continue;
+      if (it == boards.end()) continue;
+      // Skipped when the board has reconnected on another session; this
+      // session itself is still alive here, so a non-null lock() alone
+      // would skip every board (and leave them idle in the database).
+      if (auto current = it->second.session.lock(); current && current != s) continue;
       it->second.credits = 0;
       // Leases stay until they expire: the agent may reconnect and deliver.
       submit_job([name](db::Store& st) { st.set_board_state(name, "offline"); });
