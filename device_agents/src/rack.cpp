@@ -17,6 +17,7 @@
 #include "hil/evals/clip_file.h"
 #include "hil/evals/log.h"
 #include "hil/evals/model_interface.h"
+#include "hil/evals/suite.h"
 #include "hil/harness/asio.h"
 #include "hil/harness/connection.h"
 #include "hil/harness/wire.h"
@@ -32,6 +33,16 @@ struct RunningEval {
   wire::Lease lease;
   std::atomic<bool> cancelled{false};
 };
+
+// A bad eval (the revision, clip or scenario as submitted cannot be played)
+// fails once and blames no board; an infrastructure fault is the board's and
+// is retried elsewhere. infra_error is kept for schedulers before failure_kind.
+void fail_result(wire::EvalResult& r, wire::FailureKind kind, const std::string& why) {
+  r.set_succeeded(false);
+  r.set_failure_kind(kind);
+  r.set_infra_error(kind == wire::FAILURE_INFRA);
+  r.set_failure(why);
+}
 
 }  // namespace
 
@@ -375,20 +386,17 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
         r.set_outputs_codec(evals::kOutputsCodec);
         r.set_outputs(evals::encode_outputs(run.scorer.outputs()));
       }
+    } catch (const evals::SuiteError& e) {  // a scenario no suite check would pass
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const evals::ClipError& e) {
-      r.set_succeeded(false);
-      r.set_failure(e.what());
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const evals::InterfaceError& e) {
-      r.set_succeeded(false);
-      r.set_failure(e.what());
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const dual_engine::ModelError& e) {
-      r.set_succeeded(false);
-      r.set_failure(e.what());
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const std::exception& e) {
-      // Anything else is the board's problem, not the network's: retried elsewhere.
-      r.set_succeeded(false);
-      r.set_infra_error(true);
-      r.set_failure(e.what());
+      // Anything else is the board's problem, not the eval's: retried elsewhere.
+      fail_result(r, wire::FAILURE_INFRA, e.what());
     }
     apply_profile(r, r.host_seconds(), lease.lease_id());
     asio::post(rack_.io, [this, self, r = std::move(r)]() mutable {
@@ -407,9 +415,7 @@ void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lea
   switch (profile_.kind) {
     case K::kFlaky:
       if (u(rng) < profile_.value) {
-        r.set_succeeded(false);
-        r.set_infra_error(true);
-        r.set_failure(fmt::format("board {}: injected flaky failure", name_));
+        fail_result(r, wire::FAILURE_INFRA, fmt::format("board {}: injected flaky failure", name_));
         r.clear_metrics();
         r.clear_series();
       }

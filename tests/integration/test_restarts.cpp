@@ -156,12 +156,14 @@ TEST_CASE("SIGTERM drains an agent: it finishes the evals in hand, takes no more
 }
 
 TEST_CASE(
-    "a whole rack stopped past its leases: late results are recorded once and the run is not cut "
-    "short",
+    "a whole rack stopped past its leases: late results are refused, every eval is recorded once "
+    "and the run is not cut short",
     "[restarts]") {
   // Regression (found by the chaos suite): a late result for an eval that had
   // been re-queued was recorded, but the eval stayed queued, was leased again
-  // and counted twice, so the run finished early with evals missing.
+  // and counted twice, so the run finished early with evals missing. Since
+  // #21 a late result of an expired lease is refused outright (only the lease
+  // holder records); the re-issued lease's board plays the eval.
   Lab lab;
   auto serve = lab.serve();
   auto a = lab.agent("a", 2, "slow:60");
