@@ -54,7 +54,8 @@ class Board : public std::enable_shared_from_this<Board> {
   void connect();
   void drain();
   void stop();
-  bool idle() const { return running_.empty() && waiting_.empty(); }
+  // Nothing in hand: no eval playing or waiting, no result unacknowledged.
+  bool idle() const { return running_.empty() && waiting_.empty() && unacked_.empty(); }
   const std::string& name() const { return name_; }
   // The revision left the blob cache: its compiled copies go too.
   void evict_revision(const std::string& sha) { revisions_.evict(sha); }
@@ -89,7 +90,10 @@ class Board : public std::enable_shared_from_this<Board> {
   std::deque<std::chrono::steady_clock::time_point> free_since_;
   uint32_t holding_ = 0;  // noop evals holding their slot (RackOptions::noop_hold_ms)
   std::map<std::string, std::string> fetching_;  // sha -> bytes so far
-  std::vector<wire::EvalResult> undelivered_;    // finished while disconnected
+  // Results not yet acknowledged, by eval id: the scheduler acknowledges a
+  // result once it is durable, so these are sent again after a reconnect (a
+  // scheduler restarted meanwhile records each once, by its lease).
+  std::map<uint64_t, wire::EvalResult> unacked_;
   // Declared before revisions_: every program it loaded is gone before it.
   std::unique_ptr<dual_engine::EngineBackend> backend_;
   RevisionPool revisions_;  // each running eval has its own copy (host pool threads)
@@ -226,12 +230,11 @@ void Board::on_message(wire::Envelope&& e) {
       ready_ = true;
       backoff_ = 0;
       log::info("agent", "board={} registered", name_);
-      for (auto& r : undelivered_) {
+      for (const auto& [id, r] : unacked_) {
         wire::Envelope env;
-        *env.mutable_result() = std::move(r);
+        *env.mutable_result() = r;
         conn_->send(std::move(env));
       }
-      undelivered_.clear();
       request_work();
       return;
     }
@@ -256,6 +259,9 @@ void Board::on_message(wire::Envelope&& e) {
       return;
     }
     case wire::Envelope::kResultAck:
+      // Durable (or refused for good): this board need not keep it.
+      unacked_.erase(e.result_ack().eval_id());
+      rack_.check_drained();
       return;
     case wire::Envelope::kRecall: {
       auto it = running_.find(e.recall().eval_id());
@@ -448,12 +454,12 @@ void Board::deliver(wire::EvalResult result) {
     if (conn_) conn_->close("board died");
     return;
   }
+  const uint64_t eval_id = result.eval_id();
+  auto& kept = unacked_[eval_id] = std::move(result);
   if (ready_ && conn_) {
     wire::Envelope env;
-    *env.mutable_result() = std::move(result);
+    *env.mutable_result() = kept;
     conn_->send(std::move(env));
-  } else {
-    undelivered_.push_back(std::move(result));
   }
   if (profile_.kind == K::kDisconnects &&
       std::uniform_real_distribution<double>(0, 1)(rng_) < profile_.value && conn_) {

@@ -205,6 +205,15 @@ struct Scheduler::Impl {
   std::vector<PendingLease> pending_leases;
   std::vector<int64_t> pending_running;
   std::vector<db::EvalOutcome> pending_outcomes;
+  // Results are acknowledged to their boards only once their outcome is
+  // committed (synchronous=FULL: durable), so a board never drops a result
+  // the database could still lose; until then the board keeps it and resends
+  // it after a reconnect. By eval id: every ResultAck owed for that eval.
+  struct PendingAck {
+    std::weak_ptr<Session> session;
+    uint64_t reply_to = 0;
+  };
+  std::map<int64_t, std::vector<PendingAck>> acks_after_commit;
   bool flush_scheduled = false;
   // Set while the database refuses writes (disk full, I/O error): results and
   // leases are held in memory and retried, and no new work is handed out, so
@@ -251,7 +260,10 @@ struct Scheduler::Impl {
                        asio::post(io, [this, ok, error, outcomes, attempt] {
                          if (attempt->retryable(ok)) {
                            // Held for the next attempt; record_outcome is idempotent.
+                           // Their boards are not answered yet: they keep the results.
                            for (auto& o : *outcomes) pending_outcomes.push_back(std::move(o));
+                         } else {
+                           for (const auto& o : *outcomes) acknowledge(o.eval_id, ok);
                          }
                          note_write(ok, attempt->retryable(ok), error);
                        });
@@ -485,6 +497,22 @@ struct Scheduler::Impl {
     }
     db_unwritable = true;
     return true;
+  }
+
+  // Sends the acknowledgements owed for an eval whose outcome was committed
+  // (or refused by the database for its data: `recorded` false).
+  void acknowledge(int64_t eval_id, bool recorded) {
+    auto it = acks_after_commit.find(eval_id);
+    if (it == acks_after_commit.end()) return;
+    for (const auto& a : it->second) {
+      if (auto s = a.session.lock()) {
+        wire::Envelope ack;
+        ack.mutable_result_ack()->set_eval_id(static_cast<uint64_t>(eval_id));
+        ack.mutable_result_ack()->set_recorded(recorded);
+        s->conn->reply(a.reply_to, std::move(ack));
+      }
+    }
+    acks_after_commit.erase(it);
   }
 
   // Every other write goes after the pending batches, so that order holds
@@ -1219,6 +1247,13 @@ struct Scheduler::Impl {
       return refuse_result(s, env, &b->second, nullptr, kNoLease);
     const bool finished = it == evals.end() || it->second.state == EvalState::State::kDone ||
                           it->second.state == EvalState::State::kScoring;
+    if (finished && it != evals.end() && it->second.lease_id == r.lease_id() &&
+        it->second.board == r.board() && acks_after_commit.count(it->first)) {
+      // The holder resent a result whose outcome is not committed yet (it
+      // reconnected meanwhile): answered with the first, once durable.
+      acks_after_commit[it->first].push_back({s, env.id()});
+      return;
+    }
     if (finished && (it == evals.end() ||
                      (it->second.lease_id == r.lease_id() && it->second.board == r.board()))) {
       // The holder's result again (a resend after a reconnect), or a result
@@ -1304,8 +1339,7 @@ struct Scheduler::Impl {
                   r.host_seconds(), std::move(metrics), std::move(series), r.outputs_codec(),
                   r.outputs());
     }
-    ack.mutable_result_ack()->set_recorded(true);
-    s->conn->reply(env.id(), std::move(ack));
+    acks_after_commit[e.id].push_back({s, env.id()});  // answered once it is durable
     // No dispatch here: the board asks for more with a WorkRequest.
   }
 
@@ -1320,10 +1354,7 @@ struct Scheduler::Impl {
     finish_eval(e, Outcome::kBadEval,
                 fmt::format("bad eval (reported by board {}): {}", r.board(), r.failure()),
                 r.host_seconds(), {}, {});
-    wire::Envelope ack;
-    ack.mutable_result_ack()->set_eval_id(r.eval_id());
-    ack.mutable_result_ack()->set_recorded(true);
-    s->conn->reply(env.id(), std::move(ack));
+    acks_after_commit[e.id].push_back({s, env.id()});  // answered once it is durable
   }
 
   void finish_eval(EvalState& e, Outcome outcome, const std::string& failure, double host_seconds,

@@ -166,9 +166,11 @@ TEST_CASE("a stale lease's result is refused once the eval was re-leased after i
   CHECK(refused_by(c, "first") == 1);
   CHECK(c.status(run).results_refused() == 1);
   CHECK(second.report(current.eval_id(), current.lease_id(), "second", 7).recorded());
-  // Sent again after the genuine one, the stale result is still refused.
+  // Sent again after the genuine one, the stale result is not recorded
+  // either (refused, or dropped unseen once the finished run has left the
+  // scheduler's memory: the genuine result's acknowledgement waits for its
+  // commit, so which one depends on timing, and only the first is counted).
   CHECK_FALSE(first.report(stale.eval_id(), stale.lease_id(), "first", 999).recorded());
-  CHECK(refused_by(c, "first") == 2);
 
   check_genuine_result_stored(farm, c, run, current, "second");
 }
