@@ -228,15 +228,18 @@ const char* device_time_name(DeviceTime time) {
 }
 
 bool Store::record_outcome(const EvalOutcome& o) {
-  // The state guard makes recording idempotent: a duplicate or late result
-  // changes no row and is dropped.
+  // The state guard makes recording idempotent: a duplicate changes no row
+  // and is dropped. The lease guard takes only the outcome of the eval's
+  // current lease: a stale lease's, or one without a lease (0) for an eval
+  // that holds one, changes nothing. Only an eval never leased (NULL: results
+  // recorded directly, as imports and benchmarks do) takes an outcome without one.
   db_.cached(
          "UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = "
          "?5, board = ?6, device_time = ?8 "
-         "WHERE id = ?1 AND state IN ('queued', 'leased') AND (lease_id IS NULL OR lease_id = ?7 "
-         "OR ?7 = 0)")
+         "WHERE id = ?1 AND state IN ('queued', 'leased') AND lease_id IS ?7")
       .bind_all(o.eval_id, o.succeeded ? "succeeded" : "failed", o.failure, unix_now(),
-                o.host_seconds, o.board, o.lease_id,
+                o.host_seconds, o.board,
+                o.lease_id == 0 ? std::nullopt : std::optional<int64_t>(o.lease_id),
                 o.device_time == DeviceTime::kUnknown
                     ? std::nullopt
                     : std::optional<std::string>(device_time_name(o.device_time)))

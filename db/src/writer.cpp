@@ -90,6 +90,11 @@ void Writer::loop() {
     // a page copy, grows with one job's changes and is freed with its
     // savepoint. (The writer's temp tables and sorts live in memory too.)
     db->exec("PRAGMA temp_store = MEMORY");
+    // Results are acknowledged to boards once their transaction commits, so
+    // a commit must survive a power cut: WAL with synchronous=FULL syncs the
+    // log at every commit (NORMAL only at checkpoints, and a power cut could
+    // lose the last commits). Group commit keeps it to one sync per batch.
+    db->exec("PRAGMA synchronous = FULL");
     store = std::make_unique<Store>(*db);
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);

@@ -17,6 +17,7 @@
 #include "hil/evals/clip_file.h"
 #include "hil/evals/log.h"
 #include "hil/evals/model_interface.h"
+#include "hil/evals/suite.h"
 #include "hil/harness/asio.h"
 #include "hil/harness/connection.h"
 #include "hil/harness/wire.h"
@@ -33,6 +34,16 @@ struct RunningEval {
   std::atomic<bool> cancelled{false};
 };
 
+// A bad eval (the revision, clip or scenario as submitted cannot be played)
+// fails once and blames no board; an infrastructure fault is the board's and
+// is retried elsewhere. infra_error is kept for schedulers before failure_kind.
+void fail_result(wire::EvalResult& r, wire::FailureKind kind, const std::string& why) {
+  r.set_succeeded(false);
+  r.set_failure_kind(kind);
+  r.set_infra_error(kind == wire::FAILURE_INFRA);
+  r.set_failure(why);
+}
+
 }  // namespace
 
 // One board: its connection, leases, engines' backend, and compiled revisions.
@@ -43,7 +54,8 @@ class Board : public std::enable_shared_from_this<Board> {
   void connect();
   void drain();
   void stop();
-  bool idle() const { return running_.empty() && waiting_.empty(); }
+  // Nothing in hand: no eval playing or waiting, no result unacknowledged.
+  bool idle() const { return running_.empty() && waiting_.empty() && unacked_.empty(); }
   const std::string& name() const { return name_; }
   // The revision left the blob cache: its compiled copies go too.
   void evict_revision(const std::string& sha) { revisions_.evict(sha); }
@@ -78,7 +90,10 @@ class Board : public std::enable_shared_from_this<Board> {
   std::deque<std::chrono::steady_clock::time_point> free_since_;
   uint32_t holding_ = 0;  // noop evals holding their slot (RackOptions::noop_hold_ms)
   std::map<std::string, std::string> fetching_;  // sha -> bytes so far
-  std::vector<wire::EvalResult> undelivered_;    // finished while disconnected
+  // Results not yet acknowledged, by eval id: the scheduler acknowledges a
+  // result once it is durable, so these are sent again after a reconnect (a
+  // scheduler restarted meanwhile records each once, by its lease).
+  std::map<uint64_t, wire::EvalResult> unacked_;
   // Declared before revisions_: every program it loaded is gone before it.
   std::unique_ptr<dual_engine::EngineBackend> backend_;
   RevisionPool revisions_;  // each running eval has its own copy (host pool threads)
@@ -215,12 +230,11 @@ void Board::on_message(wire::Envelope&& e) {
       ready_ = true;
       backoff_ = 0;
       log::info("agent", "board={} registered", name_);
-      for (auto& r : undelivered_) {
+      for (const auto& [id, r] : unacked_) {
         wire::Envelope env;
-        *env.mutable_result() = std::move(r);
+        *env.mutable_result() = r;
         conn_->send(std::move(env));
       }
-      undelivered_.clear();
       request_work();
       return;
     }
@@ -245,6 +259,9 @@ void Board::on_message(wire::Envelope&& e) {
       return;
     }
     case wire::Envelope::kResultAck:
+      // Durable (or refused for good): this board need not keep it.
+      unacked_.erase(e.result_ack().eval_id());
+      rack_.check_drained();
       return;
     case wire::Envelope::kRecall: {
       auto it = running_.find(e.recall().eval_id());
@@ -375,20 +392,17 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
         r.set_outputs_codec(evals::kOutputsCodec);
         r.set_outputs(evals::encode_outputs(run.scorer.outputs()));
       }
+    } catch (const evals::SuiteError& e) {  // a scenario no suite check would pass
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const evals::ClipError& e) {
-      r.set_succeeded(false);
-      r.set_failure(e.what());
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const evals::InterfaceError& e) {
-      r.set_succeeded(false);
-      r.set_failure(e.what());
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const dual_engine::ModelError& e) {
-      r.set_succeeded(false);
-      r.set_failure(e.what());
+      fail_result(r, wire::FAILURE_BAD_EVAL, e.what());
     } catch (const std::exception& e) {
-      // Anything else is the board's problem, not the network's: retried elsewhere.
-      r.set_succeeded(false);
-      r.set_infra_error(true);
-      r.set_failure(e.what());
+      // Anything else is the board's problem, not the eval's: retried elsewhere.
+      fail_result(r, wire::FAILURE_INFRA, e.what());
     }
     apply_profile(r, r.host_seconds(), lease.lease_id());
     asio::post(rack_.io, [this, self, r = std::move(r)]() mutable {
@@ -407,9 +421,7 @@ void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lea
   switch (profile_.kind) {
     case K::kFlaky:
       if (u(rng) < profile_.value) {
-        r.set_succeeded(false);
-        r.set_infra_error(true);
-        r.set_failure(fmt::format("board {}: injected flaky failure", name_));
+        fail_result(r, wire::FAILURE_INFRA, fmt::format("board {}: injected flaky failure", name_));
         r.clear_metrics();
         r.clear_series();
       }
@@ -442,12 +454,12 @@ void Board::deliver(wire::EvalResult result) {
     if (conn_) conn_->close("board died");
     return;
   }
+  const uint64_t eval_id = result.eval_id();
+  auto& kept = unacked_[eval_id] = std::move(result);
   if (ready_ && conn_) {
     wire::Envelope env;
-    *env.mutable_result() = std::move(result);
+    *env.mutable_result() = kept;
     conn_->send(std::move(env));
-  } else {
-    undelivered_.push_back(std::move(result));
   }
   if (profile_.kind == K::kDisconnects &&
       std::uniform_real_distribution<double>(0, 1)(rng_) < profile_.value && conn_) {

@@ -17,6 +17,7 @@
 
 #include "hil/dual_engine/preprocess.h"
 #include "hil/evals/model_interface.h"
+#include "hil/evals/suite.h"
 
 namespace hil::dual_engine {
 
@@ -83,45 +84,28 @@ struct ResolvedFault {
   bool cleared = false;  // the engine was reset after it
 };
 
+// Throws evals::ScenarioError on a fault the suite check would have refused.
 std::vector<ResolvedFault> resolve_faults(const suite::Scenario& sc, int commander) {
   std::vector<ResolvedFault> out;
   for (const auto& f : sc.faults()) {
+    const evals::FaultSpec spec = evals::fault_spec(f);
     ResolvedFault r;
-    r.frame = f.frame();
-    if (f.engine() == "commander") {
-      r.engine = commander;
-    } else if (f.engine() == "extender") {
-      r.engine = 1 - commander;
-    } else if (f.engine() == "0" || f.engine() == "1") {
-      r.engine = f.engine() == "1";
-    } else {
-      throw std::invalid_argument(
-          fmt::format("fault engine '{}': expected commander, extender, 0 or 1", f.engine()));
-    }
-    const auto& k = f.kind();
-    if (k == "crash") {
-      r.kind = FaultKind::kCrash;
-    } else if (k == "hang") {
-      r.kind = FaultKind::kHang;
-    } else if (k == "nan") {
-      r.kind = FaultKind::kNonFinite;
-    } else if (k == "ecc") {
-      r.kind = FaultKind::kEcc;
-    } else if (k.rfind("slow", 0) == 0) {
-      r.kind = FaultKind::kSlow;
-      r.factor = 2;
-      if (k.size() > 5 && k[4] == ':') {
-        try {
-          r.factor = std::stod(k.substr(5));
-        } catch (const std::exception&) {
-          throw std::invalid_argument(fmt::format("fault kind '{}': slow:N needs a number", k));
-        }
-      }
-      if (!(r.factor >= 1 && r.factor <= 1000))
-        throw std::invalid_argument(fmt::format("fault kind '{}': N must be 1..1000", k));
-    } else {
-      throw std::invalid_argument(
-          fmt::format("fault kind '{}': expected crash, hang, slow:N, nan or ecc", k));
+    r.frame = spec.frame;
+    r.kind = spec.kind;
+    r.factor = spec.slow_factor;
+    switch (spec.engine) {
+      case evals::FaultEngine::kCommander:
+        r.engine = commander;
+        break;
+      case evals::FaultEngine::kExtender:
+        r.engine = 1 - commander;
+        break;
+      case evals::FaultEngine::kEngine0:
+        r.engine = 0;
+        break;
+      case evals::FaultEngine::kEngine1:
+        r.engine = 1;
+        break;
     }
     out.push_back(r);
   }
@@ -443,12 +427,18 @@ FaultKind fault_of(Engine::Wait wait, const TaskResult& r) {
 }
 
 Mode parse_mode(const suite::Scenario& scenario) {
-  const std::string& text = scenario.mode();
-  if (text.empty() || text == "split") return Mode::kSplit;
-  if (text == "single") return Mode::kSingle;
-  if (text == "redundant") return Mode::kRedundant;
-  throw std::invalid_argument(fmt::format(
-      "scenario '{}': mode '{}' is not split, single or redundant", scenario.name(), text));
+  switch (evals::scenario_mode(scenario)) {
+    case evals::ScenarioMode::kSplit:
+      return Mode::kSplit;
+    case evals::ScenarioMode::kSingle:
+      return Mode::kSingle;
+    case evals::ScenarioMode::kRedundant:
+      return Mode::kRedundant;
+    case evals::ScenarioMode::kNoop:
+      break;
+  }
+  throw evals::ScenarioError(
+      fmt::format("scenario '{}': mode 'noop' plays no frame; nothing to run", scenario.name()));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -17,6 +18,97 @@
 namespace hil::evals {
 using detail::line_of;
 using google::protobuf::TextFormat;
+
+// Plays of a clip on a board that measures device time: bounded, so that a
+// typo cannot hold a board for hours.
+constexpr uint32_t kMaxLatencyRepeats = 100;
+
+namespace {
+
+// What is wrong with a field of a scenario: the field (relative to the
+// scenario) and why, or nullopt when it is fine.
+struct FieldError {
+  std::string field, what;
+};
+
+std::optional<FieldError> mode_error(const suite::Scenario& sc, ScenarioMode& mode) {
+  const std::string& m = sc.mode();
+  if (m.empty() || m == "split") {
+    mode = ScenarioMode::kSplit;
+  } else if (m == "single") {
+    mode = ScenarioMode::kSingle;
+  } else if (m == "redundant") {
+    mode = ScenarioMode::kRedundant;
+  } else if (m == "noop") {
+    mode = ScenarioMode::kNoop;
+  } else {
+    return FieldError{"mode", fmt::format("unknown mode '{}' (split, single, redundant, noop)", m)};
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> fault_error(const suite::Fault& f, FaultSpec& spec) {
+  const std::string& e = f.engine();
+  if (e == "commander") {
+    spec.engine = FaultEngine::kCommander;
+  } else if (e == "extender") {
+    spec.engine = FaultEngine::kExtender;
+  } else if (e == "0" || e == "1") {
+    spec.engine = e == "0" ? FaultEngine::kEngine0 : FaultEngine::kEngine1;
+  } else {
+    return FieldError{"faults.engine",
+                      fmt::format("unknown engine '{}' (commander, extender, 0, 1)", e)};
+  }
+  const std::string& k = f.kind();
+  spec.slow_factor = 1;
+  if (k == "crash") {
+    spec.kind = FaultKind::kCrash;
+  } else if (k == "hang") {
+    spec.kind = FaultKind::kHang;
+  } else if (k == "nan") {
+    spec.kind = FaultKind::kNonFinite;
+  } else if (k == "ecc") {
+    spec.kind = FaultKind::kEcc;
+  } else if (k == "slow" || k.rfind("slow:", 0) == 0) {
+    spec.kind = FaultKind::kSlow;
+    spec.slow_factor = 2;
+    if (k.size() > 5) {
+      char* end = nullptr;
+      spec.slow_factor = std::strtod(k.c_str() + 5, &end);
+      if (end == k.c_str() + 5 || *end != '\0') {
+        return FieldError{"faults.kind", fmt::format("fault kind '{}': slow:N needs a number", k)};
+      }
+    }
+    if (!(spec.slow_factor >= 1 && spec.slow_factor <= 1000))
+      return FieldError{"faults.kind", fmt::format("fault kind '{}': N must be 1..1000", k)};
+  } else {
+    return FieldError{"faults.kind",
+                      fmt::format("unknown fault kind '{}' (crash, hang, slow:N, nan, ecc)", k)};
+  }
+  spec.frame = f.frame();
+  return std::nullopt;
+}
+
+[[noreturn]] void throw_scenario_error(const suite::Scenario& sc, const FieldError& err) {
+  throw ScenarioError(
+      fmt::format("scenario '{}': field 'scenarios.{}': {}", sc.name(), err.field, err.what));
+}
+
+}  // namespace
+
+ScenarioMode scenario_mode(const suite::Scenario& scenario) {
+  ScenarioMode mode = ScenarioMode::kSplit;
+  if (auto err = mode_error(scenario, mode)) throw_scenario_error(scenario, *err);
+  return mode;
+}
+
+FaultSpec fault_spec(const suite::Fault& fault) {
+  FaultSpec spec;
+  if (auto err = fault_error(fault, spec)) {
+    throw ScenarioError(fmt::format("field 'scenarios.{}': {}", err->field, err->what));
+  }
+  return spec;
+}
 
 suite::Suite parse_suite(const std::string& text, const std::string& name) {
   suite::Suite s;
@@ -72,22 +164,43 @@ suite::Suite parse_suite(const std::string& text, const std::string& name) {
     fail(1, "clips", "selects no clip");
   }
   if (s.scenarios_size() == 0) fail(1, "scenarios", "at least one scenario is required");
+  std::set<std::string> scenario_names;
   for (int i = 0; i < s.scenarios_size(); ++i) {
     const auto& sc = s.scenarios(i);
     int line = line_of(&tree, s, "scenarios", i);
+    const auto* st = detail::nested(&tree, s, "scenarios", i);
     if (sc.name().empty()) fail(line, "scenarios.name", "required");
-    static const std::vector<std::string> kModes{"", "split", "single", "redundant", "noop"};
-    if (std::find(kModes.begin(), kModes.end(), sc.mode()) == kModes.end()) {
-      fail(line, "scenarios.mode",
-           fmt::format("unknown mode '{}' (split, single, redundant, noop)", sc.mode()));
+    if (!scenario_names.insert(sc.name()).second)
+      fail(line, "scenarios.name", fmt::format("scenario '{}' named twice", sc.name()));
+    ScenarioMode mode;
+    if (auto err = mode_error(sc, mode))
+      fail(line_of(st, sc, "mode"), "scenarios." + err->field, err->what);
+    for (int j = 0; j < sc.faults_size(); ++j) {
+      FaultSpec spec;
+      if (auto err = fault_error(sc.faults(j), spec)) {
+        const int at = line_of(detail::nested(st, sc, "faults", j), sc.faults(j), "kind");
+        fail(at ? at : line_of(st, sc, "faults", j), "scenarios." + err->field, err->what);
+      }
+    }
+    if (sc.commander() > 1) {
+      fail(line_of(st, sc, "commander"), "scenarios.commander",
+           fmt::format("engine {} does not exist (0 or 1)", sc.commander()));
     }
     for (const auto& [field, value] :
          {std::pair{"fps", sc.fps()}, std::pair{"heartbeat_period_ms", sc.heartbeat_period_ms()},
           std::pair{"ftti_ms", sc.ftti_ms()}}) {
-      if (!(value >= 0))
+      if (!(value >= 0) || !std::isfinite(value))
         fail(line, fmt::format("scenarios.{}", field),
-             fmt::format("must not be negative, got {}", value));
+             fmt::format("must be a finite number, not negative; got {}", value));
     }
+    if (sc.latency_repeats() > kMaxLatencyRepeats) {
+      fail(line_of(st, sc, "latency_repeats"), "scenarios.latency_repeats",
+           fmt::format("{} is more than {}", sc.latency_repeats(), kMaxLatencyRepeats));
+    }
+  }
+  if (!(s.missing_evals_allowed() >= 0 && s.missing_evals_allowed() <= 1)) {
+    fail(line_of(&tree, s, "missing_evals_allowed"), "missing_evals_allowed",
+         fmt::format("{} is not a fraction in [0, 1]", s.missing_evals_allowed()));
   }
   std::set<std::string> declared;
   for (int i = 0; i < s.metrics_size(); ++i) {

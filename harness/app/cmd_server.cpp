@@ -22,6 +22,10 @@ void print_status(const wire::RunStatus& st) {
       "run {}: {}  total {}  queued {}  leased {}  succeeded {}  failed {}  boards busy {}\n",
       st.run_id(), st.state(), st.total(), st.queued(), st.leased(), st.succeeded(), st.failed(),
       st.boards_busy());
+  if (st.results_refused() > 0) {
+    fmt::print("results refused: {} (not from the board and lease holding the eval)\n",
+               st.results_refused());
+  }
   if (!st.verdict().empty()) fmt::print("verdict: {} ({})\n", st.verdict(), st.verdict_summary());
 }
 
@@ -275,12 +279,13 @@ void add_server_commands(CLI::App& app) {
   boards->callback([bd] {
     harness::Client client(bd->at.client_options());
     auto list = client.boards();
-    fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", "board", "type", "state", "leases",
-               "done", "failed");
+    fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8} {:>8}\n", "board", "type", "state", "leases",
+               "done", "failed", "refused");
     for (const auto& b : list.boards()) {
-      fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8}\n", b.name(), b.type(), b.state(),
-                 b.leases(), b.evals_done(), b.evals_failed());
+      fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8} {:>8}\n", b.name(), b.type(), b.state(),
+                 b.leases(), b.evals_done(), b.evals_failed(), b.results_refused());
     }
+    fmt::print("results refused since the scheduler started: {}\n", list.results_refused());
   });
 
   struct Drain {

@@ -70,6 +70,7 @@ Client::Client(const ClientOptions& options) : impl_(std::make_unique<Impl>()) {
   h->set_role(options.role);
   h->set_peer_name(options.name);
   h->set_software_version(kSoftwareVersion);
+  for (const auto& b : options.boards) *h->add_boards() = b;
   auto challenge = call(hello);
   if (challenge.body_case() != wire::Envelope::kChallenge)
     throw WireError(wire::BAD_MESSAGE, "expected a challenge");

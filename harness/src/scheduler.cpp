@@ -61,6 +61,11 @@ struct EvalState {
   db::DeviceTime device_time = db::DeviceTime::kUnknown;  // as its result said
 };
 
+// How an eval ended, and so who is charged: kFailed counts against the
+// board that reported it (boards.evals_failed), kBadEval against no board
+// (the eval as submitted could not be played: the submitter's error).
+enum class Outcome { kSucceeded, kFailed, kBadEval };
+
 struct RunState {
   int64_t id = 0;
   int rank = 2;
@@ -70,6 +75,7 @@ struct RunState {
   // Clip length (frames) and frame period (seconds) by clip SHA-256, for leases.
   std::map<std::string, std::pair<uint32_t, double>> clip_lengths;
   uint32_t total = 0, succeeded = 0, failed = 0, leased = 0;
+  uint64_t results_refused = 0;  // results for its evals not from their lease holder
   bool cancelled = false, gating = false, done = false;
   std::vector<std::weak_ptr<Session>> watchers;
   std::vector<uint64_t> watch_ids;
@@ -87,6 +93,7 @@ struct BoardState {
   std::set<int64_t> leases;
   bool draining = false;
   uint64_t done = 0, failed = 0;
+  uint64_t results_refused = 0;  // results it sent for leases it did not hold
   // Health: "unknown" until a health check passes, "ok", or "quarantined".
   std::string health = "unknown";
   std::string quarantine_reason;
@@ -178,6 +185,7 @@ struct Scheduler::Impl {
   std::shared_ptr<ssl::context> tls;
   std::array<size_t, 3> round_robin{};
   uint64_t next_lease = 1;
+  uint64_t results_refused = 0;  // every result refused since start (see refuse_result)
   std::deque<Reference> references;
   std::map<uint64_t, HealthCheck> health_checks;  // by lease id
   // Metric plugins' thread, made when a run first needs it; destroyed (and
@@ -197,6 +205,15 @@ struct Scheduler::Impl {
   std::vector<PendingLease> pending_leases;
   std::vector<int64_t> pending_running;
   std::vector<db::EvalOutcome> pending_outcomes;
+  // Results are acknowledged to their boards only once their outcome is
+  // committed (synchronous=FULL: durable), so a board never drops a result
+  // the database could still lose; until then the board keeps it and resends
+  // it after a reconnect. By eval id: every ResultAck owed for that eval.
+  struct PendingAck {
+    std::weak_ptr<Session> session;
+    uint64_t reply_to = 0;
+  };
+  std::map<int64_t, std::vector<PendingAck>> acks_after_commit;
   bool flush_scheduled = false;
   // Set while the database refuses writes (disk full, I/O error): results and
   // leases are held in memory and retried, and no new work is handed out, so
@@ -243,13 +260,25 @@ struct Scheduler::Impl {
                        asio::post(io, [this, ok, error, outcomes, attempt] {
                          if (attempt->retryable(ok)) {
                            // Held for the next attempt; record_outcome is idempotent.
+                           // Their boards are not answered yet: they keep the results.
                            for (auto& o : *outcomes) pending_outcomes.push_back(std::move(o));
+                         } else {
+                           for (const auto& o : *outcomes) acknowledge(o.eval_id, ok);
                          }
                          note_write(ok, attempt->retryable(ok), error);
                        });
                      });
       pending_outcomes.clear();
     }
+  }
+
+  // Succeeded and failed evals per board, for boards.evals_done/failed; a
+  // bad eval is the submitter's and counts for no board.
+  static void count_for_board(const db::EvalOutcome& o,
+                              std::map<std::string, std::pair<int64_t, int64_t>>& per_board) {
+    if (o.bad_eval) return;
+    auto& counts = per_board[o.board];
+    ++(o.succeeded ? counts.first : counts.second);
   }
 
   // Each outcome in its own savepoint: one the database refuses for its data
@@ -263,9 +292,7 @@ struct Scheduler::Impl {
     try {
       std::map<std::string, std::pair<int64_t, int64_t>> per_board;
       for (const auto& o : outcomes) {
-        if (!st.record_outcome(o)) continue;
-        auto& counts = per_board[o.board];
-        ++(o.succeeded ? counts.first : counts.second);
+        if (st.record_outcome(o)) count_for_board(o, per_board);
       }
       for (const auto& [board, counts] : per_board)
         st.add_board_evals(board, counts.first, counts.second);
@@ -298,9 +325,7 @@ struct Scheduler::Impl {
         if (recorded) ++per_board[o.board].second;
         continue;
       }
-      if (!recorded) continue;
-      auto& counts = per_board[o.board];
-      ++(o.succeeded ? counts.first : counts.second);
+      if (recorded) count_for_board(o, per_board);
     }
     for (const auto& [board, counts] : per_board)
       st.add_board_evals(board, counts.first, counts.second);
@@ -430,9 +455,10 @@ struct Scheduler::Impl {
         if (it == evals.end() || it->second.state != EvalState::State::kScoring) return;
         if (!job->failure.empty())
           log::warn("scheduler", "eval={} plugin metrics: {}", job->eval_id, job->failure);
-        finish_eval(it->second, job->failure.empty(), job->failure, job->host_seconds,
-                    std::move(job->metrics), std::move(job->series), job->outputs_codec,
-                    job->outputs);
+        // A plugin that fails is the suite's fault, not the board's.
+        finish_eval(it->second, job->failure.empty() ? Outcome::kSucceeded : Outcome::kBadEval,
+                    job->failure, job->host_seconds, std::move(job->metrics),
+                    std::move(job->series), job->outputs_codec, job->outputs);
       });
     });
   }
@@ -471,6 +497,22 @@ struct Scheduler::Impl {
     }
     db_unwritable = true;
     return true;
+  }
+
+  // Sends the acknowledgements owed for an eval whose outcome was committed
+  // (or refused by the database for its data: `recorded` false).
+  void acknowledge(int64_t eval_id, bool recorded) {
+    auto it = acks_after_commit.find(eval_id);
+    if (it == acks_after_commit.end()) return;
+    for (const auto& a : it->second) {
+      if (auto s = a.session.lock()) {
+        wire::Envelope ack;
+        ack.mutable_result_ack()->set_eval_id(static_cast<uint64_t>(eval_id));
+        ack.mutable_result_ack()->set_recorded(recorded);
+        s->conn->reply(a.reply_to, std::move(ack));
+      }
+    }
+    acks_after_commit.erase(it);
   }
 
   // Every other write goes after the pending batches, so that order holds
@@ -676,7 +718,7 @@ struct Scheduler::Impl {
         return on_work_request(s, e.work_request());
       case wire::Envelope::kProgress:
         if (!agent) return forbid(s, e);
-        return on_progress(e.progress());
+        return on_progress(s, e.progress());
       case wire::Envelope::kResult:
         if (!agent) return forbid(s, e);
         return on_result(s, e);
@@ -846,9 +888,14 @@ struct Scheduler::Impl {
     dispatch_board(it->second);
   }
 
-  void on_progress(const wire::Progress& p) {
+  void on_progress(const std::shared_ptr<Session>& s, const wire::Progress& p) {
     auto it = evals.find(static_cast<int64_t>(p.eval_id()));
-    if (it == evals.end() || it->second.lease_id != p.lease_id()) return;
+    if (it == evals.end() || it->second.state != EvalState::State::kLeased ||
+        it->second.lease_id != p.lease_id())
+      return;
+    // Only the lease holder's progress moves its deadline.
+    if (auto b = boards.find(it->second.board); b == boards.end() || b->second.session.lock() != s)
+      return;
     it->second.deadline = Clock::now() + lease_duration(it->second, p.frames_done());
   }
 
@@ -1094,8 +1141,8 @@ struct Scheduler::Impl {
     release_lease(e);
     auto& run = runs[e.run_id];
     if (static_cast<uint32_t>(e.attempts) >= opt.max_attempts) {
-      finish_eval(e, false, fmt::format("gave up after {} attempts; last: {}", e.attempts, why), 0,
-                  {}, {});
+      finish_eval(e, Outcome::kFailed,
+                  fmt::format("gave up after {} attempts; last: {}", e.attempts, why), 0, {}, {});
       return;
     }
     e.state = EvalState::State::kQueued;
@@ -1128,32 +1175,101 @@ struct Scheduler::Impl {
     if (!expired.empty()) dispatch();
   }
 
+  static constexpr const char* kNoLease = "it carries no lease (lease id 0)";
+
+  // Why `r` may not be recorded for `e` ("" when its sender holds the eval's
+  // current lease). Only the board and lease that hold an eval record it:
+  // never another board's result, a stale lease's after the eval was taken
+  // back or re-issued, or a result without a lease.
+  static std::string lease_mismatch(const EvalState& e, const wire::EvalResult& r) {
+    if (r.lease_id() == 0) return kNoLease;
+    switch (e.state) {
+      case EvalState::State::kDone:
+      case EvalState::State::kScoring:
+        return fmt::format("the eval's result is already in, from board {} on lease {}", e.board,
+                           e.lease_id);
+      case EvalState::State::kQueued:
+        return fmt::format("lease {} is no longer the eval's: it was taken back", r.lease_id());
+      case EvalState::State::kLeased:
+        break;
+    }
+    if (e.lease_id != r.lease_id()) {
+      return fmt::format("lease {} is not the eval's: it is leased to board {} as lease {}",
+                         r.lease_id(), e.board, e.lease_id);
+    }
+    if (e.board != r.board())
+      return fmt::format("lease {} is held by board {}, not {}", r.lease_id(), e.board, r.board());
+    return "";
+  }
+
+  // Counts a refused result (the board's, the run's, the scheduler's) and
+  // logs it with the board's name. `board` and `run` may be null.
+  void note_refused(const Session& s, const wire::EvalResult& r, BoardState* board, RunState* run,
+                    const std::string& why) {
+    ++results_refused;
+    if (board) ++board->results_refused;
+    if (run) ++run->results_refused;
+    log::warn("scheduler", "board={} agent={} eval={} lease={} result refused: {}", r.board(),
+              s.name, r.eval_id(), r.lease_id(), why);
+  }
+
+  // Refuses a result and acknowledges it as not recorded, so that an honest
+  // board holding a stale lease drops it.
+  void refuse_result(const std::shared_ptr<Session>& s, const wire::Envelope& env,
+                     BoardState* board, RunState* run, const std::string& why) {
+    note_refused(*s, env.result(), board, run, why);
+    wire::Envelope ack;
+    ack.mutable_result_ack()->set_eval_id(env.result().eval_id());
+    ack.mutable_result_ack()->set_recorded(false);
+    s->conn->reply(env.id(), std::move(ack));
+  }
+
   void on_result(const std::shared_ptr<Session>& s, const wire::Envelope& env) {
     const auto& r = env.result();
     wire::Envelope ack;
     ack.mutable_result_ack()->set_eval_id(r.eval_id());
-    auto it = evals.find(static_cast<int64_t>(r.eval_id()));
     auto b = boards.find(r.board());
-    bool from_owner = b != boards.end() && b->second.session.lock() == s;
-    if (!from_owner)
-      return s->conn->fail(wire::INVALID_ARGUMENT,
-                           fmt::format("board '{}' is not on this connection", r.board()));
-    if (health_checks.count(r.lease_id())) {
+    if (b == boards.end() || b->second.session.lock() != s) {
+      const std::string why = fmt::format("board '{}' is not on this connection", r.board());
+      note_refused(*s, r, nullptr, nullptr, why);
+      return s->conn->fail(wire::INVALID_ARGUMENT, why);
+    }
+    if (auto hc = health_checks.find(r.lease_id()); hc != health_checks.end()) {
+      const uint64_t check_eval = (uint64_t{1} << 62) | r.lease_id();
+      if (hc->second.board != r.board() || r.eval_id() != check_eval) {
+        return refuse_result(s, env, &b->second, nullptr,
+                             fmt::format("health-check lease {} is held by board {}, not {}",
+                                         r.lease_id(), hc->second.board, r.board()));
+      }
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
       on_health_result(b->second, r);
       return;
     }
-    if (it == evals.end() || it->second.state == EvalState::State::kDone) {
-      // A duplicate or a result for a finished eval: acknowledged and dropped.
+    auto it = evals.find(static_cast<int64_t>(r.eval_id()));
+    if (it == evals.end() && r.lease_id() == 0)
+      return refuse_result(s, env, &b->second, nullptr, kNoLease);
+    const bool finished = it == evals.end() || it->second.state == EvalState::State::kDone ||
+                          it->second.state == EvalState::State::kScoring;
+    if (finished && it != evals.end() && it->second.lease_id == r.lease_id() &&
+        it->second.board == r.board() && acks_after_commit.count(it->first)) {
+      // The holder resent a result whose outcome is not committed yet (it
+      // reconnected meanwhile): answered with the first, once durable.
+      acks_after_commit[it->first].push_back({s, env.id()});
+      return;
+    }
+    if (finished && (it == evals.end() ||
+                     (it->second.lease_id == r.lease_id() && it->second.board == r.board()))) {
+      // The holder's result again (a resend after a reconnect), or a result
+      // for an eval of a finished run: acknowledged and dropped.
       log::info("scheduler", "board={} eval={} duplicate result dropped", r.board(), r.eval_id());
       ack.mutable_result_ack()->set_recorded(false);
       s->conn->reply(env.id(), std::move(ack));
       return;
     }
     auto& e = it->second;
-    bool current = e.state == EvalState::State::kLeased && e.lease_id == r.lease_id();
-    if (current) b->second.leases.erase(e.id);
+    if (auto why = lease_mismatch(e, r); !why.empty())
+      return refuse_result(s, env, &b->second, &runs[e.run_id], why);
     // A result that cannot be true (a metric twice) is the board's fault, like
     // an infrastructure error: never recorded, retried elsewhere.
     const std::string malformed = malformed_result(r);
@@ -1161,9 +1277,12 @@ struct Scheduler::Impl {
       log::warn("scheduler", "board={} eval={} malformed result: {}", r.board(), r.eval_id(),
                 malformed);
     }
-    const bool board_fault = r.infra_error() || !malformed.empty();
+    const bool infra = r.failure_kind() == wire::FAILURE_KIND_UNSPECIFIED
+                           ? r.infra_error()
+                           : r.failure_kind() == wire::FAILURE_INFRA;
+    const bool board_fault = (!r.succeeded() && infra) || !malformed.empty();
     const std::string fault = malformed.empty() ? r.failure() : "malformed result: " + malformed;
-    if (board_fault && current) {
+    if (board_fault) {
       e.failed_on.insert(r.board());
       b->second.failed++;
       requeue(e, fmt::format("infra error on board {}: {}", r.board(), fault));
@@ -1176,20 +1295,13 @@ struct Scheduler::Impl {
       dispatch();
       return;
     }
-    if (board_fault) {
-      ack.mutable_result_ack()->set_recorded(false);
-      s->conn->reply(env.id(), std::move(ack));
-      return;
-    }
-    // A late result from an expired lease is still a real result: record it
-    // (first one wins) and let the re-issued lease's result be dropped.
-    if (e.state == EvalState::State::kLeased) release_lease(e);
+    release_lease(e);
+    if (!r.succeeded() && r.failure_kind() == wire::FAILURE_BAD_EVAL) return on_bad_eval(s, env, e);
     std::vector<std::pair<std::string, double>> metrics;
     for (const auto& m : r.metrics()) metrics.emplace_back(m.name(), m.value());
     std::vector<db::SeriesBlob> series;
     for (const auto& sd : r.series())
       series.push_back({sd.name(), sd.codec(), sd.frames(), sd.data()});
-    e.board = r.board();
     e.device_time = r.device_time() == wire::DEVICE_TIME_MEASURED   ? db::DeviceTime::kMeasured
                     : r.device_time() == wire::DEVICE_TIME_EMULATED ? db::DeviceTime::kEmulated
                                                                     : db::DeviceTime::kUnknown;
@@ -1227,26 +1339,44 @@ struct Scheduler::Impl {
       job->outputs = r.outputs();
       score_with_plugins(e, std::move(job));
     } else {
-      finish_eval(e, r.succeeded(), r.failure(), r.host_seconds(), std::move(metrics),
-                  std::move(series), r.outputs_codec(), r.outputs());
+      finish_eval(e, r.succeeded() ? Outcome::kSucceeded : Outcome::kFailed, r.failure(),
+                  r.host_seconds(), std::move(metrics), std::move(series), r.outputs_codec(),
+                  r.outputs());
     }
-    ack.mutable_result_ack()->set_recorded(true);
-    s->conn->reply(env.id(), std::move(ack));
+    acks_after_commit[e.id].push_back({s, env.id()});  // answered once it is durable
     // No dispatch here: the board asks for more with a WorkRequest.
   }
 
-  void finish_eval(EvalState& e, bool ok, const std::string& failure, double host_seconds,
+  // The board could not play the eval as submitted (its scenario, its
+  // revision's graph, its clip): it fails once with the reason, is not
+  // retried, and neither counts against the board nor quarantines it.
+  void on_bad_eval(const std::shared_ptr<Session>& s, const wire::Envelope& env, EvalState& e) {
+    const auto& r = env.result();
+    log::warn("scheduler",
+              "board={} eval={} cannot be played as submitted (failed, not retried): {}", r.board(),
+              r.eval_id(), r.failure());
+    finish_eval(e, Outcome::kBadEval,
+                fmt::format("bad eval (reported by board {}): {}", r.board(), r.failure()),
+                r.host_seconds(), {}, {});
+    acks_after_commit[e.id].push_back({s, env.id()});  // answered once it is durable
+  }
+
+  void finish_eval(EvalState& e, Outcome outcome, const std::string& failure, double host_seconds,
                    std::vector<std::pair<std::string, double>> metrics,
                    std::vector<db::SeriesBlob> series, const std::string& outputs_codec = {},
                    const std::string& outputs = {}) {
+    const bool ok = outcome == Outcome::kSucceeded;
     e.state = EvalState::State::kDone;
     auto& run = runs[e.run_id];
     (ok ? run.succeeded : run.failed)++;
     db::EvalOutcome o;
     o.eval_id = e.id;
-    o.lease_id = 0;
+    // The lease it answers: the database records it only while that lease is
+    // the eval's (every eval that finishes here was leased).
+    o.lease_id = static_cast<int64_t>(e.lease_id);
     o.board = e.board;
     o.succeeded = ok;
+    o.bad_eval = outcome == Outcome::kBadEval;
     o.failure = failure;
     o.host_seconds = host_seconds;
     o.metrics = std::move(metrics);
@@ -1498,6 +1628,7 @@ struct Scheduler::Impl {
       st.set_failed(r.failed);
       st.set_leased(r.leased);
       st.set_queued(static_cast<uint32_t>(r.queue.size()));
+      st.set_results_refused(r.results_refused);
     } else if (row) {
       st.set_state(row->state);
       st.set_total(static_cast<uint32_t>(row->evals_total));
@@ -1660,7 +1791,9 @@ struct Scheduler::Impl {
       bs->set_leases(static_cast<uint32_t>(b.leases.size()));
       bs->set_evals_done(b.done);
       bs->set_evals_failed(b.failed);
+      bs->set_results_refused(b.results_refused);
     }
+    list->set_results_refused(results_refused);
     s->conn->reply(env.id(), std::move(reply));
   }
 

@@ -85,6 +85,44 @@ TEST_CASE("an outcome is recorded exactly once", "[db]") {
   CHECK(d.check().empty());
 }
 
+TEST_CASE("an outcome without a lease (lease id 0) is refused by a leased eval (#21)", "[db]") {
+  test::TempDir dir;
+  db::Database d(dir / "hil.db");
+  db::Store s(d);
+  auto seeded = seed_run(s, 2);
+  auto leased = seeded.evals[0].id;
+  s.mark_leased(leased, "rack-000", 7, 0);
+  db::EvalOutcome forged;
+  forged.eval_id = leased;
+  forged.lease_id = 0;
+  forged.board = "rack-001";
+  forged.succeeded = true;
+  forged.metrics = {{"lane_offset_mae", 9.0}};
+  CHECK_FALSE(s.record_outcome(forged));
+  db::EvalOutcome genuine = forged;
+  genuine.lease_id = 7;
+  genuine.board = "rack-000";
+  genuine.metrics = {{"lane_offset_mae", 0.25}};
+  CHECK(s.record_outcome(genuine));
+  auto rows = s.run_metrics(seeded.run);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].value == 0.25);
+  // A lease's outcome for an eval whose lease was taken back (queued again) is refused too.
+  auto requeued = seeded.evals[1].id;
+  s.mark_leased(requeued, "rack-000", 8, 0);
+  s.mark_queued(requeued);
+  genuine.eval_id = requeued;
+  genuine.lease_id = 8;
+  CHECK_FALSE(s.record_outcome(genuine));
+  // An eval never leased takes an outcome without one (direct recording, as imports do).
+  genuine.lease_id = 0;
+  CHECK(s.record_outcome(genuine));
+  auto st = d.prepare("SELECT board FROM evals WHERE id = ?1");
+  st.bind_all(leased);
+  REQUIRE(st.step());
+  CHECK(st.text(0) == "rack-000");
+}
+
 TEST_CASE("gate rows and run summaries read back", "[db]") {
   test::TempDir dir;
   db::Database d(dir / "hil.db");

@@ -60,6 +60,80 @@ TEST_CASE("an invalid suite is refused with the file, line and field", "[suite]"
   }
 }
 
+TEST_CASE("every field a board acts on is checked at submission, naming the field and value (#21)",
+          "[suite]") {
+  const std::string head =
+      "name: \"x\"\nboard_type: \"slowed-hw3\"\nclips { generated { count: 2 } }\n";
+  auto refused = [&](const std::string& rest) {
+    try {
+      evals::parse_suite(head + rest, "s.textproto");
+    } catch (const evals::SuiteError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  SECTION("a misspelt fault kind, with the fault's line") {
+    auto why = refused(
+        "scenarios { name: \"a\" }\nscenarios {\n name: \"b\"\n faults { engine: \"commander\" "
+        "kind: \"crsh\" frame: 3 }\n}\n");
+    CHECK_THAT(why, Catch::Contains("s.textproto:7") &&
+                        Catch::Contains("field 'scenarios.faults.kind'") &&
+                        Catch::Contains("'crsh'"));
+  }
+  SECTION("a slow fault without a number, or out of range") {
+    CHECK_THAT(refused("scenarios { name: \"a\" faults { engine: \"0\" kind: \"slow:x\" } }\n"),
+               Catch::Contains("scenarios.faults.kind") && Catch::Contains("'slow:x'"));
+    CHECK_THAT(refused("scenarios { name: \"a\" faults { engine: \"0\" kind: \"slow:5000\" } }\n"),
+               Catch::Contains("scenarios.faults.kind") && Catch::Contains("1..1000"));
+  }
+  SECTION("an engine that does not exist") {
+    CHECK_THAT(refused("scenarios { name: \"a\" faults { engine: \"2\" kind: \"crash\" } }\n"),
+               Catch::Contains("field 'scenarios.faults.engine'") && Catch::Contains("'2'"));
+    CHECK_THAT(refused("scenarios { name: \"a\" commander: 3 }\n"),
+               Catch::Contains("field 'scenarios.commander'") && Catch::Contains("3"));
+  }
+  SECTION("an unknown mode") {
+    CHECK_THAT(refused("scenarios { name: \"a\" mode: \"dual\" }\n"),
+               Catch::Contains("s.textproto:4") && Catch::Contains("field 'scenarios.mode'") &&
+                   Catch::Contains("'dual'"));
+  }
+  SECTION("two scenarios of one name") {
+    CHECK_THAT(refused("scenarios { name: \"a\" }\nscenarios { name: \"a\" mode: \"single\" }\n"),
+               Catch::Contains("s.textproto:5") && Catch::Contains("field 'scenarios.name'") &&
+                   Catch::Contains("'a'"));
+  }
+  SECTION("an infinite frame rate") {
+    CHECK_THAT(refused("scenarios { name: \"a\" fps: inf }\n"),
+               Catch::Contains("field 'scenarios.fps'") && Catch::Contains("inf"));
+  }
+  SECTION("a missing-evals allowance that is not a fraction") {
+    CHECK_THAT(refused("scenarios { name: \"a\" }\nmissing_evals_allowed: 1.5\n"),
+               Catch::Contains("s.textproto:5") &&
+                   Catch::Contains("field 'missing_evals_allowed'") && Catch::Contains("1.5"));
+  }
+  SECTION("every known fault kind and engine is accepted") {
+    CHECK(refused("scenarios { name: \"a\" faults { engine: \"commander\" kind: \"crash\" } "
+                  "faults { engine: \"extender\" kind: \"hang\" } faults { engine: \"0\" kind: "
+                  "\"slow:4\" } faults { engine: \"1\" kind: \"nan\" } faults { engine: \"0\" "
+                  "kind: \"ecc\" } faults { engine: \"1\" kind: \"slow\" } }\n") == "accepted");
+  }
+}
+
+TEST_CASE("a fault a board meets unchecked is a ScenarioError naming the field and value",
+          "[suite]") {
+  suite::Fault f;
+  f.set_engine("commander");
+  f.set_kind("crsh");
+  CHECK_THROWS_AS(evals::fault_spec(f), evals::ScenarioError);
+  CHECK_THROWS_WITH(evals::fault_spec(f),
+                    Catch::Contains("scenarios.faults.kind") && Catch::Contains("'crsh'"));
+  f.set_kind("slow:3");
+  auto spec = evals::fault_spec(f);
+  CHECK(spec.kind == evals::FaultKind::kSlow);
+  CHECK(spec.slow_factor == 3);
+  CHECK(spec.engine == evals::FaultEngine::kCommander);
+}
+
 TEST_CASE("an unknown suite name lists the known ones", "[suite]") {
   CHECK_THROWS_WITH(evals::load_suite("no-such-suite"),
                     Catch::Contains("no-such-suite") && Catch::Contains("demo"));

@@ -156,12 +156,14 @@ TEST_CASE("SIGTERM drains an agent: it finishes the evals in hand, takes no more
 }
 
 TEST_CASE(
-    "a whole rack stopped past its leases: late results are recorded once and the run is not cut "
-    "short",
+    "a whole rack stopped past its leases: late results are refused, every eval is recorded once "
+    "and the run is not cut short",
     "[restarts]") {
   // Regression (found by the chaos suite): a late result for an eval that had
   // been re-queued was recorded, but the eval stayed queued, was leased again
-  // and counted twice, so the run finished early with evals missing.
+  // and counted twice, so the run finished early with evals missing. Since
+  // #21 a late result of an expired lease is refused outright (only the lease
+  // holder records); the re-issued lease's board plays the eval.
   Lab lab;
   auto serve = lab.serve();
   auto a = lab.agent("a", 2, "slow:60");
@@ -179,4 +181,69 @@ TEST_CASE(
   REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
   lab.check_exactly_once(run, 2 * clips);
   CHECK(count(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'leased'") == 0);
+}
+
+TEST_CASE(
+    "results received but not committed when the scheduler is killed are resent by their boards "
+    "and recorded once, and committed ones are not recorded again",
+    "[restarts][durability]") {
+  // #21: a result is acknowledged only once its transaction is durable, and
+  // a board keeps every unacknowledged result and resends it after a
+  // reconnect. The test holds the database's write lock, so the scheduler
+  // receives results it cannot commit, kills it, and starts it again.
+  Lab lab;
+  auto serve = lab.serve();
+  auto rack = lab.agent("rack", 2);
+  const int clips = 12;
+  auto run = lab.submit(clips);
+  REQUIRE(run > 0);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'", 2));
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM evals WHERE state = 'leased'", 2));
+
+  std::map<int64_t, int64_t> committed, leased;  // eval id -> lease id
+  std::map<int64_t, double> finished_at;
+  {
+    db::Database lock(lab.db);
+    lock.exec("BEGIN IMMEDIATE");  // the scheduler's writer waits from here on
+    auto st = lock.prepare(
+        "SELECT id, state, lease_id, COALESCE(finished_at, 0) FROM evals WHERE run_id = ?1 AND "
+        "state IN ('succeeded', 'leased')");
+    st.bind_all(run);
+    while (st.step()) {
+      (st.text(1) == "succeeded" ? committed : leased)[st.int64(0)] = st.int64(2);
+      finished_at[st.int64(0)] = st.real(3);
+    }
+    // Long enough for the boards to finish their evals in hand: the
+    // scheduler receives those results and cannot commit them.
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    serve->kill_and_wait();
+    lock.exec("ROLLBACK");
+  }
+  REQUIRE(!leased.empty());
+  auto again = lab.serve(lab.port);
+  REQUIRE(wait_for(lab.db, "SELECT COUNT(*) FROM runs WHERE state = 'done'", 1));
+  lab.check_exactly_once(run, 2 * clips);
+
+  db::Database d(lab.db, db::OpenMode::kReadOnly);
+  auto st = d.prepare("SELECT state, lease_id, finished_at FROM evals WHERE id = ?1");
+  // Leased when the scheduler died: recorded from the lease the board held
+  // then (its result resent, or delivered after the restart), never re-issued.
+  for (const auto& [id, lease] : leased) {
+    INFO("eval " << id << " leased as " << lease << " when the scheduler died");
+    st.bind_all(id);
+    REQUIRE(st.step());
+    CHECK(st.text(0) == "succeeded");
+    CHECK(st.int64(1) == lease);
+    st.reset();
+  }
+  // Committed before it died: untouched (a resend of those is dropped).
+  for (const auto& [id, lease] : committed) {
+    INFO("eval " << id << " committed as " << lease);
+    st.bind_all(id);
+    REQUIRE(st.step());
+    CHECK(st.text(0) == "succeeded");
+    CHECK(st.int64(1) == lease);
+    CHECK(st.real(2) == finished_at[id]);
+    st.reset();
+  }
 }

@@ -89,7 +89,7 @@ const char* device_time_name(DeviceTime time);
 
 struct EvalOutcome {
   int64_t eval_id = 0;
-  int64_t lease_id = 0;
+  int64_t lease_id = 0;  // the lease it answers; 0 only for an eval never leased
   std::string board;
   bool succeeded = false;
   std::string failure;
@@ -99,6 +99,9 @@ struct EvalOutcome {
   std::string outputs_codec;  // decoded outputs of every frame; empty: none kept
   std::string outputs;
   DeviceTime device_time = DeviceTime::kUnknown;
+  // Failed for its own content (a bad scenario, a revision no board can
+  // load): the board that reported it is not charged with a failure.
+  bool bad_eval = false;
 };
 
 // A run's succeeded evals by where their device latency came from.
@@ -234,7 +237,8 @@ class Store {
   void mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id, double deadline);
   void mark_queued(int64_t eval_id);  // lease expired or board lost
   // Records an eval's outcome exactly once: returns false (and stores
-  // nothing) when the eval already finished or the lease is stale.
+  // nothing) when the eval already finished, or the outcome's lease is not
+  // the eval's current one (a stale lease, or lease 0 for a leased eval).
   bool record_outcome(const EvalOutcome& outcome);
   void set_run_state(int64_t run_id, const std::string& state);
 

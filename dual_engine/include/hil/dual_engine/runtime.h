@@ -25,6 +25,7 @@
 #include "hil/dual_engine/executor.h"
 #include "hil/evals/clip_file.h"
 #include "hil/evals/metrics.h"
+#include "hil/evals/suite.h"
 
 namespace hil::dual_engine {
 
@@ -58,7 +59,7 @@ class CompiledRevision {
   bool measures_time_ = false;
 };
 
-enum class FaultKind { kCrash, kHang, kSlow, kNonFinite, kEcc };
+using FaultKind = evals::FaultKind;  // one list of fault kinds, checked by the suite
 const char* fault_kind_name(FaultKind kind);
 
 // Parses "ENGINE:KIND@FRAME" (engine: commander, extender, 0, 1; kind: crash,
@@ -124,7 +125,7 @@ struct RuntimeOptions {
 // declared metrics (plugins excepted) besides the system metrics. Throws
 // ModelError, evals::InterfaceError or ClipError on bad input (the eval
 // fails with that message: a clip without the ground truth a metric needs,
-// a camera the interface reads and the clip lacks), std::invalid_argument on
+// a camera the interface reads and the clip lacks), evals::ScenarioError on
 // a bad scenario.
 EvalRun play_eval(CompiledRevision& revision, const evals::ClipReader& clip,
                   const suite::Scenario& scenario, const std::vector<suite::MetricSpec>& metrics,

@@ -19,7 +19,35 @@ class SuiteError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Parses and validates suite text; `name` is used in error messages.
+// A scenario that cannot be played as written (an unknown mode, fault kind
+// or engine): the submitter's error, never the board's. parse_suite refuses
+// it at submission; a board that meets one anyway (a suite from an older
+// scheduler) reports a bad eval, which fails once and blames no board.
+class ScenarioError : public SuiteError {
+ public:
+  using SuiteError::SuiteError;
+};
+
+// A scenario's mode; "" is split.
+enum class ScenarioMode { kSplit, kSingle, kRedundant, kNoop };
+// Throws ScenarioError naming the scenario and the mode.
+ScenarioMode scenario_mode(const suite::Scenario& scenario);
+
+// A fault a scenario injects, checked (suite.proto `Fault`).
+enum class FaultKind { kCrash, kHang, kSlow, kNonFinite, kEcc };
+enum class FaultEngine { kCommander, kExtender, kEngine0, kEngine1 };
+struct FaultSpec {
+  FaultEngine engine = FaultEngine::kCommander;
+  FaultKind kind = FaultKind::kCrash;
+  double slow_factor = 1;  // kSlow: how many times slower (slow:N; "slow" is 2)
+  uint32_t frame = 0;
+};
+// Throws ScenarioError naming the field (engine or kind) and its value.
+FaultSpec fault_spec(const suite::Fault& fault);
+
+// Parses and validates suite text; `name` is used in error messages. Every
+// field a board acts on is checked here (modes, faults, metrics, clip
+// selections, gates), so that a bad suite is the submitter's error at once.
 suite::Suite parse_suite(const std::string& text, const std::string& name);
 
 // Whether any scenario plays frames (not every one "noop"): only then do

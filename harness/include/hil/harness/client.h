@@ -22,6 +22,9 @@ struct ClientOptions {
   std::string name = "hil-client";
   uint32_t protocol_version = kProtocolVersion;  // tests speak other versions
   wire::Role role = wire::CLIENT;
+  // Role AGENT: the boards this connection speaks for (tests play a board by
+  // hand with send() and receive()).
+  std::vector<wire::BoardInfo> boards;
   TlsConfig tls;  // TLS, or plaintext on loopback when asked
 };
 
@@ -37,6 +40,9 @@ class Client {
   wire::Envelope call(wire::Envelope request);
   // Sends a message that has no reply of its own (a chunk of an upload).
   void send(wire::Envelope message) { write(message); }
+  // Waits for the next message the scheduler sends (a lease, for a board
+  // played by hand); an Error throws WireError.
+  wire::Envelope receive() { return read(); }
 
   // Uploads a file as a blob named by its SHA-256 (skipped if the scheduler has it).
   std::string upload_file(const std::filesystem::path& path);
