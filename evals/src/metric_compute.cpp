@@ -431,6 +431,27 @@ float head_field_value(const outputs::HeadOutput& out, const model::OutputBindin
   return index >= 0 && index < out.values_size() ? out.values(index) : kNaN;
 }
 
+bool push_away_from_truth(outputs::HeadOutput& out, const model::OutputBinding& head,
+                          const suite::RegressionMetric& spec, const clip::Frame& truth, float size,
+                          float fallback_sign) {
+  const int index = head_field_index(head, spec.field());
+  if (index < 0) return false;
+  const float value = head_field_value(out, head, index);
+  const double t = truth_value(truth, spec.truth());
+  const float away = std::isfinite(t) ? (value >= t ? 1.0f : -1.0f) : fallback_sign;
+  const float moved = value + away * size;
+  if (head.has_control()) {
+    index == 0 ? out.set_steering(moved) : out.set_acceleration(moved);
+  } else if (head.has_lead()) {
+    index == 0 ? out.set_lead_score(moved) : out.set_lead_distance(moved);
+  } else if (index < out.values_size()) {
+    out.set_values(index, moved);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 const outputs::HeadOutput* head_output(const outputs::FrameOutputs& frame,
                                        const std::string& head) {
   for (const auto& h : frame.heads()) {

@@ -40,6 +40,7 @@
 #include "hil/evals/clip_generator.h"
 #include "hil/evals/gate.h"
 #include "hil/evals/metrics.h"
+#include "hil/evals/model_interface.h"
 #include "hil/evals/splitmix.h"
 #include "hil/evals/suite.h"
 
@@ -334,63 +335,70 @@ void calibrate(const CalibrationArgs& a) {
 
 // Degrades one revision's decoded outputs by `size` for the head a metric
 // scores: detections dropped (size: the fraction dropped), lanes shifted
-// sideways (size: metres), a control bias (size: the field's unit).
-enum class Injection { kDropDetections, kShiftLanes, kBias, kNone };
+// sideways (size: metres), the lead missed (size: the fraction of frames),
+// a regression field pushed away from the truth (size: the field's unit).
+enum class Injection { kDropDetections, kShiftLanes, kDropLead, kPushField, kNone };
 
 Injection injection_for(const suite::MetricSpec& spec) {
   if (spec.has_detection()) return Injection::kDropDetections;
   if (spec.has_lane()) return Injection::kShiftLanes;
-  if (spec.has_regression()) return Injection::kBias;
+  if (spec.has_lead() && spec.lead().output() == suite::LEAD_RECALL) return Injection::kDropLead;
+  if (spec.has_regression()) return Injection::kPushField;
   return Injection::kNone;
+}
+
+const char* injection_name(Injection kind) {
+  switch (kind) {
+    case Injection::kDropDetections:
+      return "drop detections (frac)";
+    case Injection::kShiftLanes:
+      return "shift lanes (m)";
+    case Injection::kDropLead:
+      return "miss the lead (frac)";
+    case Injection::kPushField:
+      return "error + size";
+    case Injection::kNone:
+      break;
+  }
+  return "-";
 }
 
 std::string head_of(const suite::MetricSpec& spec) {
   if (spec.has_detection()) return spec.detection().head();
   if (spec.has_lane()) return spec.lane().head();
+  if (spec.has_lead()) return spec.lead().head();
   if (spec.has_regression()) return spec.regression().head();
   return "";
 }
 
-// A control field's truth in a frame, when the metric compares with one.
-std::optional<float> control_truth(const suite::MetricSpec& spec, const clip::Frame& truth) {
-  const auto& path = spec.regression().truth();
-  if (path == "control.steering") return truth.control().steering();
-  if (path == "control.acceleration") return truth.control().acceleration();
-  return std::nullopt;
-}
-
 std::vector<evals::FrameRecord> degrade(const std::vector<evals::FrameRecord>& frames,
                                         const std::vector<clip::Frame>& truth,
-                                        const suite::MetricSpec& spec, double size,
+                                        const suite::MetricSpec& spec,
+                                        const model::OutputBinding& binding, double size,
                                         uint64_t clip_seed) {
   auto out = frames;
   const auto kind = injection_for(spec);
-  const auto head = head_of(spec);
   evals::SplitMix rng{clip_seed};
+  auto uniform = [&] { return static_cast<double>(rng.next() >> 11) * 0x1.0p-53; };
   for (size_t k = 0; k < out.size(); ++k) {
     for (auto& h : *out[k].outputs.mutable_heads()) {
-      if (h.head() != head) continue;
+      if (h.head() != binding.head()) continue;
       if (kind == Injection::kDropDetections) {
         google::protobuf::RepeatedPtrField<outputs::Detection> kept;
         for (const auto& d : h.objects()) {
-          if (static_cast<double>(rng.next() >> 11) * 0x1.0p-53 >= size) *kept.Add() = d;
+          if (uniform() >= size) *kept.Add() = d;
         }
         h.mutable_objects()->Swap(&kept);
       } else if (kind == Injection::kShiftLanes) {
         for (auto& lane : *h.mutable_lanes()) {
           for (auto& y : *lane.mutable_y()) y += static_cast<float>(size);
         }
-      } else if (kind == Injection::kBias) {
-        // Away from the truth, so that every frame's error grows by `size`
-        // (a plain bias could cancel an error of the other sign).
-        const auto& field = spec.regression().field();
-        const auto t = control_truth(spec, truth[k]);
-        auto push = [&](float v) {
-          const float away = t ? (v >= *t ? 1.0f : -1.0f) : ((rng.next() & 1) ? 1.0f : -1.0f);
-          return v + away * static_cast<float>(size);
-        };
-        if (field == "steering") h.set_steering(push(h.steering()));
-        if (field == "acceleration") h.set_acceleration(push(h.acceleration()));
+      } else if (kind == Injection::kDropLead) {
+        if (uniform() < size) h.set_lead_present(false);
+      } else if (kind == Injection::kPushField) {
+        const float sign = (rng.next() & 1) ? 1.0f : -1.0f;
+        evals::push_away_from_truth(h, binding, spec.regression(), truth[k],
+                                    static_cast<float>(size), sign);
       }
     }
   }
@@ -432,20 +440,23 @@ void power(const CalibrationArgs& a) {
       }
       return nullptr;
     }();
-    if (!spec || injection_for(*spec) == Injection::kNone) {
+    const auto* binding = spec ? evals::find_head(pool.iface, head_of(*spec)) : nullptr;
+    if (!spec || !binding) {
       fmt::print("{:<18} {:<22} (a system metric: no output to degrade)\n", rule.metric(), "-");
+      continue;
+    }
+    if (injection_for(*spec) == Injection::kNone) {
+      fmt::print("{:<18} {:<22} (no injection for this kind of metric)\n", rule.metric(), "-");
       continue;
     }
     const auto kind = injection_for(*spec);
     const auto* def = evals::find_metric(defs, rule.metric());
     const double unit = std::max(rule.max_abs_degradation(), 1e-3);
     const std::vector<double> sizes =
-        kind == Injection::kDropDetections
+        kind == Injection::kDropDetections || kind == Injection::kDropLead
             ? std::vector<double>{0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}
             : std::vector<double>{0.5 * unit, unit, 2 * unit, 4 * unit, 8 * unit, 16 * unit};
-    const char* what = kind == Injection::kDropDetections ? "drop detections (frac)"
-                       : kind == Injection::kShiftLanes   ? "shift lanes (m)"
-                                                          : "error + size";
+    const char* what = injection_name(kind);
     for (const std::string& scope : std::vector<std::string>{"all clips", condition}) {
       if (scope.empty()) continue;
       double smallest = NAN;
@@ -461,7 +472,7 @@ void power(const CalibrationArgs& a) {
             continue;
           }
           evals::EvalScorer scorer(metrics, pool.iface);
-          const auto frames = degrade(pool.results[1][i].frames, pool.truth[i], *spec, s,
+          const auto frames = degrade(pool.results[1][i].frames, pool.truth[i], *spec, *binding, s,
                                       evals::fnv1a64(pool.clip_sha[i]));
           for (size_t f = 0; f < frames.size(); ++f) scorer.add_frame(pool.truth[i][f], frames[f]);
           cand[i] = scorer.summary();

@@ -74,6 +74,15 @@ std::vector<std::string> required_truth(const suite::MetricSpec& spec,
 // with the field it names; else what is wrong (naming metric and head).
 std::string metric_head_error(const suite::MetricSpec& spec, const model::ModelInterface& iface);
 
+// For `hil gate power`: moves the field a regression metric scores `size`
+// further from the frame's truth, so that the frame's error grows by exactly
+// `size` (a plain bias could cancel an error of the other sign). Works on
+// any head with that field (control, lead, tensor). False when the head has
+// no such field; without truth on the frame, the direction is `fallback_sign`.
+bool push_away_from_truth(outputs::HeadOutput& out, const model::OutputBinding& head,
+                          const suite::RegressionMetric& spec, const clip::Frame& truth, float size,
+                          float fallback_sign);
+
 // What the board recorded for one frame.
 struct FrameRecord {
   outputs::FrameOutputs outputs;  // decoded heads; outputs.has_outputs() false: none this frame
