@@ -17,6 +17,8 @@ PACKAGES=(
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-qpa-plugins libgl-dev   # hil-viewer (offscreen platform for tests)
   xvfb xauth                                # a real X server for GUI checks by hand
   libxml2-utils                             # xmllint: tests validate the JUnit reports against the schema
+  clang libclang-rt-14-dev                  # CI's fuzz pass: clang++ 14, libFuzzer and clang's sanitizer runtimes
+  clang-format                              # CI's format pass (clang-format 14, .clang-format)
 )
 
 missing=()
