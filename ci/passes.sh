@@ -42,7 +42,8 @@ ci_record() {
   CI_TEST_S+=("$8")
   CI_TEST_CPU+=("$9")
   CI_NOTE+=("${10}")
-  echo "ci: pass $1: $2; tests run $3, skipped $4, failed $5; build $6 s (CPU $7 s), tests $8 s" \
+  echo "ci: pass $1: $2; tests $3 (passed $(($3 - $4 - $5 < 0 ? 0 : $3 - $4 - $5)), skipped $4, failed $5);" \
+    "build $6 s (CPU $7 s), tests $8 s" \
     "(CPU $9 s), pass $(($6 + $8)) s${10:+; ${10}}"
 }
 
@@ -175,26 +176,27 @@ ci_skip_pass() {
 # each; a failed build, or sanitizer reports from processes whose tests
 # passed, as one failed test). Returns 1 when any pass failed.
 ci_summary() {
-  local total_s=$1 total_cpu=$2 i p passed=0 failed=0 skipped=0 bad=0
-  local fmt='%-8s %-8s %5s %7s %6s %7s %9s %7s %9s %6s  %s\n'
-  ci_banner "summary (seconds; CPU is user + system of all processes)"
+  local total_s=$1 total_cpu=$2 i p passed=0 failed=0 skipped=0 tests=0 bad=0
+  local fmt='%-8s %-7s %5s %6s %7s %6s %6s %9s %6s %9s %6s  %s\n'
+  ci_banner "summary (seconds; CPU: user + system of the pass's processes)"
   # shellcheck disable=SC2059
-  printf "$fmt" pass status run skipped failed build build_cpu tests tests_cpu pass note
+  printf "$fmt" pass status tests passed skipped failed build build_cpu tests tests_cpu total note
   for i in "${!CI_NAMES[@]}"; do
-    # shellcheck disable=SC2059
-    printf "$fmt" "${CI_NAMES[$i]}" "${CI_STATUS[$i]}" "${CI_RUN[$i]}" "${CI_SKIPPED[$i]}" \
-      "${CI_FAILED[$i]}" "${CI_BUILD_S[$i]}" "${CI_BUILD_CPU[$i]}" "${CI_TEST_S[$i]}" \
-      "${CI_TEST_CPU[$i]}" $((CI_BUILD_S[i] + CI_TEST_S[i])) "${CI_NOTE[$i]}"
     p=$((CI_RUN[i] - CI_SKIPPED[i] - CI_FAILED[i]))
     [ "$p" -ge 0 ] || p=0
+    # shellcheck disable=SC2059
+    printf "$fmt" "${CI_NAMES[$i]}" "${CI_STATUS[$i]}" "${CI_RUN[$i]}" "$p" "${CI_SKIPPED[$i]}" \
+      "${CI_FAILED[$i]}" "${CI_BUILD_S[$i]}" "${CI_BUILD_CPU[$i]}" "${CI_TEST_S[$i]}" \
+      "${CI_TEST_CPU[$i]}" $((CI_BUILD_S[i] + CI_TEST_S[i])) "${CI_NOTE[$i]}"
+    tests=$((tests + CI_RUN[i]))
     passed=$((passed + p))
     failed=$((failed + CI_FAILED[i]))
     skipped=$((skipped + CI_SKIPPED[i]))
     [ "${CI_STATUS[$i]}" != FAILED ] || bad=1
   done
   # shellcheck disable=SC2059
-  printf "$fmt" total "$([ $bad = 0 ] && echo passed || echo FAILED)" "" "$skipped" "$failed" \
-    "" "" "" "" "$total_s" "CPU $total_cpu s (bootstrap included)"
+  printf "$fmt" all "$([ $bad = 0 ] && echo passed || echo FAILED)" "$tests" "$passed" "$skipped" \
+    "$failed" "" "" "" "" "$total_s" "whole run, bootstrap included; CPU $total_cpu s"
   [ "$bad" = 0 ] || [ "$failed" -gt 0 ] || failed=1
   echo "$passed passed, $failed failed, $skipped skipped"
   return "$bad"
