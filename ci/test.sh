@@ -4,7 +4,7 @@
 #   format   clang-format --dry-run -Werror over every C++ file
 #   release  Release build, every test (the slow integration, chaos and
 #            known-answer ones included), then a real gate (`hil demo`)
-#   asan     ASan + UBSan (-O1) over the unit, harness, agent and fuzz-replay
+#   asan     ASan + UBSan (-O1) over the unit, harness, agent and runtime
 #            tests (not the minutes-long integration, chaos and docs ones)
 #   tsan     ThreadSanitizer (-O1) over the scheduler, agents and their
 #            slots, the writer and the runtime
