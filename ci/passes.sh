@@ -58,13 +58,17 @@ ci_ctest_counts() {
   ct_failed=${ct_failed:-0}
 }
 
-# Sanitizer reports written with log_path=<dir>/<tool> (one file per process
-# that reported). Prints them; returns the number of files (at most 100).
+# Sanitizer reports written with log_path=<dir>/<tool>.<pid> (a file per
+# process that wrote anything). A file with a report (not only, say, LSan's
+# list of suppressions used) is printed and counted; returns the count (at
+# most 100).
 ci_sanitizer_reports() {
   local dir=$1 n=0 f
   [ -d "$dir" ] || return 0
   for f in "$dir"/*; do
     [ -e "$f" ] || continue
+    grep -qE 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' "$f" ||
+      continue
     n=$((n + 1))
     echo "ci: sanitizer report $f:"
     head -c 20000 "$f"
