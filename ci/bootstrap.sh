@@ -18,6 +18,8 @@ PACKAGES=(
   xvfb xauth                                # a real X server for GUI checks by hand
   libxml2-utils                             # xmllint: tests validate the JUnit reports against the schema
   slurm-wlm munge                           # tests/integration/test_slurm.cpp: a one-node Slurm cluster (hil rack slurm)
+  clang libclang-rt-14-dev                  # CI's fuzz pass: clang++ 14, libFuzzer and clang's sanitizer runtimes
+  clang-format                              # CI's format pass (clang-format 14, .clang-format)
 )
 
 missing=()

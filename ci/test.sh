@@ -1,42 +1,88 @@
 #!/usr/bin/env bash
-# The README's second command (and .ci/run): install what is missing, build
-# everything, run every test, then gate a real candidate on a local emulated
-# rack (the demo suite) as a CI job would.
+# The README's second command (and .ci/run): install what is missing, then
+# the CI passes, each in its own build folder (docs/testing.md):
+#   format   clang-format --dry-run -Werror over every C++ file
+#   release  Release build, every test (the slow integration, chaos and
+#            known-answer ones included), then a real gate (`hil demo`)
+#   asan     ASan + UBSan (-O1) over the unit, harness, agent and runtime
+#            tests (not the minutes-long integration, chaos and docs ones)
+#   tsan     ThreadSanitizer (-O1) over the scheduler, agents and their
+#            slots, the writer and the runtime
+#   fuzz     each libFuzzer target (clang) for HIL_CI_FUZZ_SECONDS from its
+#            committed corpus, and the corpus replays
+# Each pass prints its tests run, skipped and failed and its time; at the end
+# a table, and the closing line "N passed, M failed, K skipped". Any failed
+# test, sanitizer report, build failure or format difference fails CI.
+#
+# HIL_CI_SANITIZERS=0 leaves out asan, tsan and fuzz (a quick local run);
+# HIL_CI_PASSES="format asan" runs only the passes named.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash ci/bootstrap.sh
-cmake --preset release -DHIL_BUILD_TESTS=ON
-cmake --build --preset release
-ctest --preset release 2>&1 | tee build/ctest.log
+# shellcheck source=ci/passes.sh
+source ci/passes.sh
+
+passes=${HIL_CI_PASSES:-format release asan tsan fuzz}
+want() { [[ " $passes " == *" $1 "* ]]; }
+sanitizers=${HIL_CI_SANITIZERS:-1}
 
 # A real `hil gate --local` (via `hil demo`): any verdict is fine here, an
 # infrastructure or input error (exit 3) is not; the reports must validate.
-rm -rf build/ci-gate
-rc=0
-./build/release/bin/hil demo --dir build/ci-gate --junit build/ci-gate/junit.xml \
-  --markdown build/ci-gate/summary.md --json build/ci-gate/verdict.json || rc=$?
-if [ "$rc" -ge 3 ]; then echo "ci/test.sh: hil gate failed with exit code $rc"; exit 1; fi
-xmllint --noout --schema tests/data/junit-10.xsd build/ci-gate/junit.xml
-echo "ci/test.sh: gate exit code $rc (0 pass, 1 regression, 2 inconclusive); summary:"
-cat build/ci-gate/summary.md
-elapsed=$(( $(date +%s) - start ))
-echo "ci/test.sh: build, tests and gate took ${elapsed} s"
+demo_gate() {
+  local rc=0
+  ci_banner "release: hil demo (a real gate on a local emulated rack)"
+  rm -rf build/ci-gate
+  ./build/release/bin/hil demo --dir build/ci-gate --junit build/ci-gate/junit.xml \
+    --markdown build/ci-gate/summary.md --json build/ci-gate/verdict.json || rc=$?
+  if [ "$rc" -ge 3 ]; then
+    echo "ci/test.sh: hil gate failed with exit code $rc"
+    return 1
+  fi
+  xmllint --noout --schema tests/data/junit-10.xsd build/ci-gate/junit.xml || return 1
+  echo "ci/test.sh: gate exit code $rc (0 pass, 1 regression, 2 inconclusive); summary:"
+  cat build/ci-gate/summary.md
+}
 
-# The ASan + UBSan pass, when time allows. Here it skips the four tests that
-# take minutes (the chaos suite and three known-answer gates, which ran above;
-# `bash ci/sanitizers.sh` runs everything), and costs about 1.8 times the run
-# above (measured: 308 s, then 540 s), so it runs when the total stays within
-# HIL_CI_BUDGET_SECONDS (1000 by default: CI stays near 15 min); always with HIL_CI_SANITIZERS=1,
-# never with 0.
-sanitizers=${HIL_CI_SANITIZERS:-auto}
-budget=${HIL_CI_BUDGET_SECONDS:-1000}
-if [ "$sanitizers" = 1 ] || { [ "$sanitizers" = auto ] && [ $(( 28 * elapsed / 10 )) -le "$budget" ]; }; then
-  HIL_SANITIZERS_QUICK=1 bash ci/sanitizers.sh asan
-else
-  echo "ci/test.sh: ASan pass skipped (the run so far took ${elapsed} s; with it, more than the ${budget} s budget): bash ci/sanitizers.sh"
+if want format; then ci_format_pass; fi
+
+CI_CONFIGURE_ARGS=()
+CI_REPORTS=""
+CI_AFTER=""
+if want release; then
+  CI_AFTER=demo_gate
+  ci_ctest_pass release release release release
+  CI_AFTER=""
 fi
-# The closing line CI reads: the test counts.
-total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' build/ctest.log | tail -1)
-failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' build/ctest.log | tail -1)
-echo "$(( total - failed )) passed, $failed failed"
+
+if [ "$sanitizers" = 0 ]; then
+  for p in asan tsan fuzz; do
+    if want "$p"; then ci_skip_pass "$p" "HIL_CI_SANITIZERS=0"; fi
+  done
+else
+  # Sanitizer reports go to files (one per reporting process, child processes
+  # included; the presets add these options to theirs), and any file fails
+  # the pass, whether or not the test noticed.
+  if want asan; then
+    CI_REPORTS=$PWD/build/asan/sanitizer-reports
+    export HIL_ASAN_OPTIONS="log_path=$CI_REPORTS/asan" HIL_UBSAN_OPTIONS="log_path=$CI_REPORTS/ubsan"
+    ci_ctest_pass asan asan asan-ci asan-ci
+    unset HIL_ASAN_OPTIONS HIL_UBSAN_OPTIONS
+  fi
+  if want tsan; then
+    CI_REPORTS=$PWD/build/tsan/sanitizer-reports
+    export HIL_TSAN_OPTIONS="log_path=$CI_REPORTS/tsan"
+    ci_ctest_pass tsan tsan tsan tsan
+    unset HIL_TSAN_OPTIONS
+  fi
+  CI_REPORTS=""
+  if want fuzz; then
+    # libFuzzer stops at the first finding with a non-zero exit (and saves
+    # the input as build/fuzz/tests/fuzz/fuzz-run-<name>-crash-*).
+    CI_CONFIGURE_ARGS=(-DHIL_FUZZ_RUN_SECONDS="${HIL_CI_FUZZ_SECONDS:-20}")
+    ci_ctest_pass fuzz fuzz fuzz-ci fuzz-ci
+    CI_CONFIGURE_ARGS=()
+  fi
+fi
+
+ci_summary $(($(date +%s) - start)) "$(ci_cpu_s)"

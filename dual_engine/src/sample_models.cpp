@@ -49,7 +49,7 @@ constexpr const char* kSampleInterface =
            head: "ego"
            tensor { fields: [ "lane_offset", "lane_heading" ] }
          }
-)pb";
+    )pb";
 
 constexpr uint32_t kWidth = 128, kHeight = 64;
 

@@ -90,9 +90,10 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   // A side without a single result cannot be compared with anything.
   for (const auto& [id, who] :
        {std::pair<int64_t, const char*>{cand_id, "candidate"}, {base_id, "baseline"}}) {
-    const bool any = std::any_of(
-        evals_of_run.begin(), evals_of_run.end(),
-        [&](const db::EvalRow& e) { return e.revision_id == id && e.state == "succeeded"; });
+    const bool any =
+        std::any_of(evals_of_run.begin(), evals_of_run.end(), [&, id = id](const db::EvalRow& e) {
+          return e.revision_id == id && e.state == "succeeded";
+        });
     if (!any && !evals_of_run.empty()) {
       options.invalid.push_back(
           {evals::InvalidReason::kSideWithoutResults,
@@ -122,12 +123,15 @@ evals::GateReport gate_run(db::Store& store, int64_t run_id) {
   // command gaps, and the verdict says so rather than counting zero.
   for (const auto& [id, who] :
        {std::pair<int64_t, const char*>{cand_id, "candidate"}, {base_id, "baseline"}}) {
-    const bool played = std::any_of(rows.begin(), rows.end(), [&](const db::RunMetricRow& r) {
-      return r.revision_id == id && r.metric == "frames" && r.value > 0;
-    });
-    const bool commands = std::any_of(rows.begin(), rows.end(), [&](const db::RunMetricRow& r) {
-      return r.revision_id == id && r.metric == "command_gaps";
-    });
+    // id = id: clang 14 cannot capture a structured binding by reference.
+    const bool played =
+        std::any_of(rows.begin(), rows.end(), [&, id = id](const db::RunMetricRow& r) {
+          return r.revision_id == id && r.metric == "frames" && r.value > 0;
+        });
+    const bool commands =
+        std::any_of(rows.begin(), rows.end(), [&, id = id](const db::RunMetricRow& r) {
+          return r.revision_id == id && r.metric == "command_gaps";
+        });
     if (played && !commands) {
       report.summary += fmt::format(
           "; the {} has no control head: it commands nothing, so no command gaps are counted", who);

@@ -2,6 +2,7 @@
 // with each engine starting as commander, in split and single modes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -447,8 +448,11 @@ TEST_CASE("a throttled host never turns into an engine fault", "[failover][host]
 
 namespace {
 
-// A backend whose engine 0 stops for `stall_ms` of host time on its 6th run,
-// without reporting anything: the host, not the board, is stuck.
+// A backend whose engine 0 stops on its 6th run, without reporting anything:
+// the host, not the board, is stuck. It stops for `stall_ms` of host time,
+// or for 100 times its slowest run so far if that is longer, so that the
+// stall stays far beyond the measured run time on a slow host (a sanitizer
+// build, a loaded machine), where runs of a millisecond take tens.
 class StallingBackend : public EngineBackend {
  public:
   explicit StallingBackend(int stall_ms) : stall_ms_(stall_ms) {}
@@ -456,25 +460,42 @@ class StallingBackend : public EngineBackend {
   bool measures_time() const override { return false; }
   std::unique_ptr<EngineProgram> load(const PartitionPlan& plan, int engine) override {
     struct Program : EngineProgram {
-      Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs, int stall_ms)
-          : inner(std::move(inner)), engine(engine), runs(runs), stall_ms(stall_ms) {}
+      Program(std::unique_ptr<EngineProgram> inner, int engine, int* runs, double* slowest_ms,
+              int stall_ms)
+          : inner(std::move(inner)),
+            engine(engine),
+            runs(runs),
+            slowest_ms(slowest_ms),
+            stall_ms(stall_ms) {}
       EngineRun run(const TensorMap& in) override {
-        if (engine == 0 && ++*runs == 6)
-          std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
-        return inner->run(in);
+        if (engine == 0 && ++*runs == 6) {
+          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(
+              std::max<double>(stall_ms, 100 * *slowest_ms)));
+        }
+        const auto start = std::chrono::steady_clock::now();
+        auto r = inner->run(in);
+        if (engine == 0) {
+          *slowest_ms = std::max(*slowest_ms, std::chrono::duration<double, std::milli>(
+                                                  std::chrono::steady_clock::now() - start)
+                                                  .count());
+        }
+        return r;
       }
       double expected_device_us() const override { return inner->expected_device_us(); }
       std::unique_ptr<EngineProgram> inner;
       int engine;
       int* runs;
+      double* slowest_ms;
       int stall_ms;
     };
-    return std::make_unique<Program>(emulated_->load(plan, engine), engine, &runs_, stall_ms_);
+    return std::make_unique<Program>(emulated_->load(plan, engine), engine, &runs_, &slowest_ms_,
+                                     stall_ms_);
   }
 
  private:
   std::unique_ptr<EngineBackend> emulated_ = make_emulated_backend();
   int runs_ = 0;
+  double slowest_ms_ = 0;
   int stall_ms_;
 };
 

@@ -613,7 +613,8 @@ TEST_CASE("KITTI calib: a rotated, offset camera's pose is recovered and project
   CHECK(cam.extrinsics().roll() == Approx(0.02).margin(1e-9));
   // P2's projection of the KITTI bottom centre (0.5, 1.2, 15), in pixels.
   const double u_p2 = (700 * 0.5 + 48 * 15 + 42) / 15.0, v_p2 = (700 * 1.2 + 32 * 15) / 15.0;
-  const auto& car = r.frame(0).labels().objects(0);
+  const auto frame = r.frame(0);  // by value: a reference into a temporary would dangle
+  const auto& car = frame.labels().objects(0);
   double u = 0, v = 0;
   REQUIRE(evals::project_point(cam, car.cuboid().x(), car.cuboid().y(), car.cuboid().z() - 0.75, &u,
                                &v));
