@@ -7,8 +7,8 @@
 #   asan     ASan + UBSan (-O1) over the unit, harness, agent and runtime
 #            tests (not the minutes-long integration, chaos and docs ones)
 #   tsan     ThreadSanitizer (-O1) over the scheduler, agents and their
-#            slots, the writer and the runtime
-#   fuzz     each libFuzzer target (clang) for HIL_CI_FUZZ_SECONDS from its
+#            slots, the writer and the runtime (not in the default: see below)
+#   fuzz     (not in the default) each libFuzzer target (clang) for HIL_CI_FUZZ_SECONDS from its
 #            committed corpus, and the corpus replays
 # Each pass prints its tests run, skipped and failed and its time; at the end
 # a table, and the closing line "N passed, M failed, K skipped". Any failed
@@ -23,7 +23,11 @@ bash ci/bootstrap.sh
 # shellcheck source=ci/passes.sh
 source ci/passes.sh
 
-passes=${HIL_CI_PASSES:-format release asan tsan fuzz}
+# TSan and fuzz are not in the default: with them CI takes an estimated 40 to
+# 55 minutes on an idle 2-core machine, past the 30-minute house rule
+# (docs/testing.md, "Time"). HIL_CI_PASSES="format release asan tsan fuzz"
+# runs them all.
+passes=${HIL_CI_PASSES:-format release asan}
 want() { [[ " $passes " == *" $1 "* ]]; }
 sanitizers=${HIL_CI_SANITIZERS:-1}
 
