@@ -89,7 +89,7 @@ struct Farm {
   ~Farm() {
     if (rack) rack->stop();
     rack.reset();
-    scheduler->stop();
+    if (scheduler) scheduler->stop();
     scheduler.reset();
   }
   harness::ClientOptions client(const std::string& secret = kSecret) const {

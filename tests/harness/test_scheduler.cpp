@@ -263,7 +263,12 @@ TEST_CASE(
     run_id = static_cast<int64_t>(ack.run_id());
   }
   farm.rack->stop();
-  farm.scheduler->stop();  // the database is ours alone now
+  farm.rack.reset();
+  // stop() only asks; the database is ours alone once the scheduler is gone
+  // (its writer flushes what the closing sessions queued, such as boards
+  // going offline, before it closes).
+  farm.scheduler->stop();
+  farm.scheduler.reset();
   // One of the boards that produced results fails a later health check.
   db::Database d(farm.dir / "hil.db");
   db::Store store(d);
