@@ -46,10 +46,6 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-std::filesystem::path absolute_or_empty(const std::string& p) {
-  return p.empty() ? std::filesystem::path() : std::filesystem::absolute(p);
-}
-
 // The batch script: one array task per `boards_per_task` boards (the last
 // task takes the rest). `exec` makes the agent the batch step's process, so
 // Slurm's signals reach it; --signal asks for SIGTERM two minutes before the
@@ -83,10 +79,11 @@ std::string slurm_script(const SlurmRackArgs& a, const std::filesystem::path& hi
       shell_quote(a.job_name), a.cpus_per_task,
       shell_quote(std::filesystem::absolute(a.cache).string()));
   const auto& t = a.at.tls;
-  if (!t.dir.empty()) cmd += " --tls " + shell_quote(absolute_or_empty(t.dir).string());
-  if (!t.cert.empty()) cmd += " --tls-cert " + shell_quote(absolute_or_empty(t.cert).string());
-  if (!t.key.empty()) cmd += " --tls-key " + shell_quote(absolute_or_empty(t.key).string());
-  if (!t.ca.empty()) cmd += " --tls-ca " + shell_quote(absolute_or_empty(t.ca).string());
+  if (!t.dir.empty()) cmd += " --tls " + shell_quote(std::filesystem::absolute(t.dir).string());
+  if (!t.cert.empty())
+    cmd += " --tls-cert " + shell_quote(std::filesystem::absolute(t.cert).string());
+  if (!t.key.empty()) cmd += " --tls-key " + shell_quote(std::filesystem::absolute(t.key).string());
+  if (!t.ca.empty()) cmd += " --tls-ca " + shell_quote(std::filesystem::absolute(t.ca).string());
   if (t.plaintext) cmd += " --plaintext";
   return s + cmd + "\n";
 }

@@ -17,8 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "db_probe.h"
 #include "fixtures.h"
-#include "hil/db/database.h"
 #include "hil/evals/sha256.h"
 #include "process.h"
 
@@ -152,16 +152,6 @@ struct SlurmCluster {
   }
 };
 
-int64_t scalar(const std::filesystem::path& db_path, const std::string& sql) {
-  try {
-    db::Database d(db_path, db::OpenMode::kReadOnly);
-    auto st = d.prepare(sql);
-    return st.step() ? st.int64(0) : -1;
-  } catch (const std::exception&) {
-    return -1;  // not created yet, or busy: asked again
-  }
-}
-
 }  // namespace
 
 TEST_CASE("an emulated rack as a Slurm job array runs a gate, and a cancelled task loses nothing",
@@ -215,9 +205,8 @@ TEST_CASE("an emulated rack as a Slurm job array runs a gate, and a cancelled ta
   const std::string task0 = fmt::format("hil-rack-{}-0-%", job);
   const std::string task1 = fmt::format("hil-rack-{}-1-%", job);
   INFO(submitted << tail_of(dir / fmt::format("hil-rack-{}_0.log", job)));
-  REQUIRE(wait_until(90s, [&] {
-    return scalar(db, "SELECT COUNT(*) FROM boards WHERE name LIKE 'hil-rack-" + job + "-%'") == 8;
-  }));
+  REQUIRE(test::wait_for_count(
+      db, "SELECT COUNT(*) FROM boards WHERE name LIKE 'hil-rack-" + job + "-%'", 8, 90));
 
   {
     std::ofstream suite(dir / "slurm.textproto");
@@ -237,11 +226,9 @@ TEST_CASE("an emulated rack as a Slurm job array runs a gate, and a cancelled ta
 
   // Mid-run (the first results are in), cancel array task 0: its agent gets
   // SIGTERM and drains; the rest of the run goes to task 1's boards.
-  REQUIRE(wait_until(240s, [&] {
-    return scalar(db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'") >= 4;
-  }));
+  REQUIRE(test::wait_for_count(db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'", 4, 240));
   const int64_t done_before_cancel =
-      scalar(db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
+      test::db_scalar(db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'");
   REQUIRE(output_of({kScancel, job + "_0"}).empty());
   CHECK(wait_until(60s, [&] {
     return output_of({kSqueue, "-h", "-j", job + "_0"}).find(job + "_0") == std::string::npos;
@@ -254,16 +241,16 @@ TEST_CASE("an emulated rack as a Slurm job array runs a gate, and a cancelled ta
   CHECK((*rc == 0 || *rc == 1 || *rc == 2));  // a verdict, not an error
 
   // Nothing lost, nothing twice: every eval of the run succeeded once.
-  CHECK(scalar(db, "SELECT COUNT(*) FROM evals") == 32);
-  CHECK(scalar(db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'") == 32);
-  CHECK(scalar(db, "SELECT COUNT(DISTINCT eval_id) FROM eval_metrics") == 32);
-  CHECK(scalar(db, "SELECT SUM(evals_done) FROM boards") == 32);
+  CHECK(test::db_scalar(db, "SELECT COUNT(*) FROM evals") == 32);
+  CHECK(test::db_scalar(db, "SELECT COUNT(*) FROM evals WHERE state = 'succeeded'") == 32);
+  CHECK(test::db_scalar(db, "SELECT COUNT(DISTINCT eval_id) FROM eval_metrics") == 32);
+  CHECK(test::db_scalar(db, "SELECT SUM(evals_done) FROM boards") == 32);
   // Both tasks did work; task 0's boards left the rack, task 1's are still in it.
-  CHECK(scalar(db, "SELECT COUNT(*) FROM evals WHERE board LIKE '" + task0 + "'") >= 1);
-  CHECK(scalar(db, "SELECT COUNT(*) FROM evals WHERE board LIKE '" + task1 + "'") >= 1);
+  CHECK(test::db_scalar(db, "SELECT COUNT(*) FROM evals WHERE board LIKE '" + task0 + "'") >= 1);
+  CHECK(test::db_scalar(db, "SELECT COUNT(*) FROM evals WHERE board LIKE '" + task1 + "'") >= 1);
   CHECK(done_before_cancel < 32);
-  CHECK(scalar(db, "SELECT COUNT(*) FROM boards WHERE name LIKE '" + task0 +
-                       "' AND state = 'offline'") == 4);
-  CHECK(scalar(db, "SELECT COUNT(*) FROM boards WHERE name LIKE '" + task1 +
-                       "' AND state != 'offline'") == 4);
+  CHECK(test::db_scalar(db, "SELECT COUNT(*) FROM boards WHERE name LIKE '" + task0 +
+                                "' AND state = 'offline'") == 4);
+  CHECK(test::db_scalar(db, "SELECT COUNT(*) FROM boards WHERE name LIKE '" + task1 +
+                                "' AND state != 'offline'") == 4);
 }
