@@ -56,6 +56,7 @@ class Board : public std::enable_shared_from_this<Board> {
   void stop();
   // Nothing in hand: no eval playing or waiting, no result unacknowledged.
   bool idle() const { return running_.empty() && waiting_.empty() && unacked_.empty(); }
+  bool registered() const { return ready_; }
   const std::string& name() const { return name_; }
   // The revision left the blob cache: its compiled copies go too.
   void evict_revision(const std::string& sha) { revisions_.evict(sha); }
@@ -130,6 +131,33 @@ struct Rack::Impl {
     }
     for (const auto& b : boards) b->stop();
     guard.reset();
+    stop_heartbeats();  // the last thing keeping the loop alive
+    report_health();
+  }
+
+  // Heartbeats run on the I/O thread until the rack stops or has drained.
+  asio::steady_timer heartbeat_timer{io};
+  bool heartbeats_stopped = false;
+  void report_health() {
+    if (!opt.on_health) return;
+    RackHealth h;
+    h.boards = static_cast<uint32_t>(boards.size());
+    for (const auto& b : boards) h.registered += b->registered();
+    h.draining = draining;
+    opt.on_health(h);
+  }
+  void heartbeat() {
+    if (heartbeats_stopped || !opt.on_health) return;
+    report_health();
+    heartbeat_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(std::max(0.01, opt.heartbeat_seconds))));
+    heartbeat_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) heartbeat();
+    });
+  }
+  void stop_heartbeats() {
+    heartbeats_stopped = true;
+    heartbeat_timer.cancel();
   }
 };
 
@@ -189,8 +217,10 @@ void Board::connect() {
 }
 
 void Board::on_closed(const std::string& reason) {
+  bool was_ready = ready_;
   ready_ = false;
   conn_.reset();
+  if (was_ready) rack_.report_health();
   if (stopped_) return;
   // Exponential backoff with jitter, so a restarted scheduler is not stampeded.
   backoff_ = backoff_ == 0 ? rack_.opt.reconnect_min_seconds
@@ -230,6 +260,7 @@ void Board::on_message(wire::Envelope&& e) {
       ready_ = true;
       backoff_ = 0;
       log::info("agent", "board={} registered", name_);
+      rack_.report_health();
       for (const auto& [id, r] : unacked_) {
         wire::Envelope env;
         *env.mutable_result() = r;
@@ -575,6 +606,7 @@ void Rack::run() {
   impl_->guard.emplace(impl_->io.get_executor());
   asio::post(impl_->io, [this] {
     for (auto& b : impl_->boards) b->connect();
+    impl_->heartbeat();
   });
   impl_->io.run();
   impl_->pool->join();
@@ -587,6 +619,7 @@ void Rack::start() {
 void Rack::drain() {
   asio::post(impl_->io, [this] {
     impl_->draining = true;
+    impl_->report_health();
     for (auto& b : impl_->boards) b->drain();
     impl_->check_drained();
   });
@@ -596,6 +629,7 @@ void Rack::stop() {
   asio::post(impl_->io, [this] {
     for (auto& b : impl_->boards) b->stop();
     impl_->guard.reset();
+    impl_->stop_heartbeats();
     // Give the byes a moment, then stop the loop.
     auto timer = std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(100));
     timer->async_wait([this, timer](boost::system::error_code) { impl_->io.stop(); });

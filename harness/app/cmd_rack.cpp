@@ -3,7 +3,7 @@
 // Slurm's SIGTERM (scancel, or the time limit's warning signal) drains the
 // agent: it finishes the evals in hand, takes no more and says goodbye, and
 // the scheduler re-queues whatever a killed agent still held when its lease
-// expires. docs/deploy.md walks through it.
+// expires. docs/deployment.md walks through it.
 #include <unistd.h>
 
 #include <cstdio>
@@ -138,7 +138,7 @@ void add_rack_commands(CLI::App& app) {
                    ->require_subcommand(1);
   auto a = std::make_shared<SlurmRackArgs>();
   auto* slurm = rack->add_subcommand(
-      "slurm", "write a Slurm job array of `hil agent` tasks and submit it (docs/deploy.md)");
+      "slurm", "write a Slurm job array of `hil agent` tasks and submit it (docs/deployment.md)");
   add_scheduler_flags(slurm, a->at, "HOST:PORT of `hil serve`, as the cluster's nodes reach it");
   slurm->add_option("--boards", a->boards, "emulated boards in the rack")->required();
   slurm->add_option("--boards-per-task", a->boards_per_task, "boards per array task (one agent)")

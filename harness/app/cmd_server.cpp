@@ -1,5 +1,6 @@
 // hil serve | agent | submit | status [--night] | watch | cancel | boards | drain
 #include <cmath>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include "hil/harness/progress.h"
 #include "hil/harness/scheduler.h"
 #include "hil/harness/submission.h"
+#include "service.h"
 #include "signals.h"
 
 namespace hil::app {
@@ -107,12 +109,17 @@ void add_server_commands(CLI::App& app) {
     o.tls = tls_config(sv->tls, TlsRole::kScheduler, o.host);
     harness::Scheduler scheduler(o);
     scheduler.open();
+    ServiceNotifier service;
     fmt::print("hil scheduler listening on {}:{} ({})\n", o.host, scheduler.port(),
                o.tls.plaintext_on_loopback ? "plaintext"
                : o.tls.ca.empty()          ? "TLS"
                                            : "mutual TLS");
     std::fflush(stdout);
-    signals.on_signal([&](int) { scheduler.stop(); });
+    service.ready(fmt::format("listening on {}:{}", o.host, scheduler.port()));
+    signals.on_signal([&](int) {
+      service.stopping("stopping: committing what boards sent");
+      scheduler.stop();
+    });
     scheduler.run();
     signals.release();
   });
@@ -126,29 +133,43 @@ void add_server_commands(CLI::App& app) {
     uint32_t noop_hold_ms = 0;
     std::string latency_out;
     std::string backend, backend_options;
+    std::string health_dir;
   };
   auto ag = std::make_shared<Agent>();
   auto* agent = app.add_subcommand("agent", "run a board agent, or an emulated rack of N boards");
   add_scheduler_flags(agent, ag->at);
   agent->add_option("--emulate", ag->emulate, "number of emulated boards in this process")
       ->capture_default_str();
-  agent->add_option("--board-type", ag->board_type)->capture_default_str();
-  agent->add_option(
-      "--backend", ag->backend,
-      "engine backend plugin (PATH.so, docs/backends.md); default: the board type's own");
-  agent->add_option("--backend-options", ag->backend_options,
-                    "text passed to the backend plugin's open()");
-  agent->add_option("--name", ag->name, "board name prefix")->capture_default_str();
+  agent->add_option("--board-type", ag->board_type)
+      ->envname("HIL_BOARD_TYPE")
+      ->capture_default_str();
+  agent
+      ->add_option(
+          "--backend", ag->backend,
+          "engine backend plugin (PATH.so, docs/backends.md); default: the board type's own")
+      ->envname("HIL_BACKEND");
+  agent
+      ->add_option("--backend-options", ag->backend_options,
+                   "text passed to the backend plugin's open()")
+      ->envname("HIL_BACKEND_OPTIONS");
+  agent->add_option("--name", ag->name, "board name (prefix, with --emulate N > 1)")
+      ->envname("HIL_AGENT_NAME")
+      ->capture_default_str();
   agent->add_option("--threads", ag->threads, "host threads shared by the boards (0: all cores)")
       ->capture_default_str();
   agent->add_option("--slots", ag->slots, "evals at once per board")->capture_default_str();
-  agent->add_option("--cache", ag->cache, "blob cache folder")->capture_default_str();
+  agent->add_option("--cache", ag->cache, "blob cache folder")
+      ->envname("HIL_CACHE")
+      ->capture_default_str();
   agent->add_option(
       "--fault-profile", ag->profile,
       "test the scheduler: flaky:P, slow:N, dies-after:K, disconnects:P, liar or malformed");
   agent->add_option("--faulty-boards", ag->faulty, "how many boards get the profile (0: all)")
       ->capture_default_str();
   agent->add_option("--seed", ag->seed, "randomness of the fault profile")->capture_default_str();
+  agent->add_option("--health-dir", ag->health_dir,
+                    "for probes: DIR/alive is rewritten every second while the agent's event loop "
+                    "runs, DIR/ready exists while every board is registered (Kubernetes)");
   // For `hil bench dispatch --agent-processes`: noop evals hold their slot,
   // SIGUSR1 restarts the dispatch latency record, written out at exit.
   agent->add_option("--noop-hold-ms", ag->noop_hold_ms)->group("");
@@ -173,12 +194,27 @@ void add_server_commands(CLI::App& app) {
     o.faulty_boards = ag->faulty;
     o.seed = ag->seed;
     o.noop_hold_ms = ag->noop_hold_ms;
+    // Under systemd (Type=notify, WatchdogSec=) and Kubernetes probes.
+    ServiceNotifier service(ag->health_dir);
+    if (auto interval = service.watchdog_interval())
+      o.heartbeat_seconds = std::min(1.0, static_cast<double>(interval->count()) / 2e6);
+    o.on_health = [&service, where = ag->at.scheduler](const device_agents::RackHealth& h) {
+      auto status = fmt::format("{}{}/{} boards registered with {}", h.draining ? "draining: " : "",
+                                h.registered, h.boards, where);
+      service.ready(status);  // the first heartbeat: the event loop runs
+      service.heartbeat(!h.draining && h.registered == h.boards, status);
+    };
     device_agents::Rack rack(o);
     // SIGTERM drains (finish what is in hand, take no more); a second signal stops.
     int signals_seen = 0;
     signals.on_signal([&](int sig) {
       if (sig == SIGUSR1) return rack.reset_dispatch_latencies();
-      ++signals_seen == 1 ? rack.drain() : rack.stop();
+      if (++signals_seen == 1) {
+        service.stopping("draining: finishing the evals in hand, taking no more");
+        rack.drain();
+      } else {
+        rack.stop();
+      }
     });
     fmt::print("hil agent: {} board(s) of type {} -> {}\n", ag->emulate, ag->board_type,
                ag->at.scheduler);
@@ -305,14 +341,15 @@ void add_server_commands(CLI::App& app) {
   });
 
   struct Certs {
-    std::string dir;
+    std::string dir, name;
     std::vector<std::string> hosts;
     int days = 825;
   };
   auto ce = std::make_shared<Certs>();
-  auto* certs = app.add_subcommand("certs", "a rack's TLS certificates")->require_subcommand(1);
+  auto* certs = app.add_subcommand("certs", "a rack's TLS certificates: make, enrol, revoke")
+                    ->require_subcommand(1);
   auto* init = certs->add_subcommand(
-      "init", "create a rack CA and scheduler, board and client certificates");
+      "init", "create a rack CA and scheduler, shared board and client certificates");
   init->add_option("dir", ce->dir, "folder to create (keys are written 0600)")->required();
   init->add_option("--host", ce->hosts,
                    "scheduler host names or addresses (localhost and 127.0.0.1 are always in)");
@@ -320,11 +357,51 @@ void add_server_commands(CLI::App& app) {
   init->callback([ce] {
     harness::create_rack_pki({ce->dir, ce->hosts, ce->days});
     fmt::print(
-        "rack PKI in {}: ca.pem, scheduler.pem/.key, board.pem/.key, client.pem/.key\n"
-        "  scheduler: hil serve --tls {} [--mtls]\n  boards:    hil agent --tls {}   (copy ca.pem, "
-        "board.pem, board.key)\n"
-        "  clients:   hil submit --tls {}  (copy ca.pem, client.pem, client.key)\n",
-        ce->dir, ce->dir, ce->dir, ce->dir);
+        "rack PKI in {0}: ca.pem, scheduler.pem/.key, board.pem/.key, client.pem/.key\n"
+        "  scheduler: hil serve --tls {0} --mtls\n"
+        "  emulated racks: hil agent --tls {0}   (copy ca.pem, board.pem, board.key)\n"
+        "  a real board:   hil certs issue {0} BOARD   (its own certificate)\n"
+        "  clients:   hil submit --tls {0}  (copy ca.pem, client.pem, client.key)\n",
+        ce->dir);
+  });
+  auto* issue = certs->add_subcommand(
+      "issue", "enrol a board: a certificate of its own, in DIR/boards/BOARD, to copy to it");
+  issue->add_option("dir", ce->dir, "the rack PKI folder (hil certs init)")->required();
+  issue->add_option("board", ce->name, "the board's name, as `hil agent --name` gives it")
+      ->required();
+  issue->add_option("--days", ce->days, "validity")->capture_default_str();
+  issue->callback([ce] {
+    auto issued = harness::issue_board_certificate(ce->dir, ce->name, ce->days);
+    fmt::print(
+        "board {} enrolled: serial {}\n"
+        "  copy {} to the board (ca.pem, board.pem, board.key; the key is 0600) and run\n"
+        "  hil agent --name {} --tls FOLDER --scheduler HOST:PORT\n",
+        ce->name, issued.serial, issued.dir.string(), ce->name);
+  });
+  auto* revoke = certs->add_subcommand(
+      "revoke", "revoke a board's certificates (or 'board'/'client': the shared ones)");
+  revoke->add_option("dir", ce->dir, "the rack PKI folder")->required();
+  revoke->add_option("name", ce->name, "board name, or board / client")->required();
+  revoke->callback([ce] {
+    auto serials = harness::revoke_certificates(ce->dir, ce->name);
+    for (const auto& serial : serials) fmt::print("revoked {} serial {}\n", ce->name, serial);
+    fmt::print(
+        "{}/crl.pem rewritten: a scheduler serving with --tls {} --mtls refuses it from the next "
+        "connection; copy crl.pem there if it reads another folder\n",
+        ce->dir, ce->dir);
+  });
+  auto* list = certs->add_subcommand("list", "the certificates a rack CA issued");
+  list->add_option("dir", ce->dir, "the rack PKI folder")->required();
+  list->callback([ce] {
+    fmt::print("{:<34} {:<20} {:<7} {:<8} {}\n", "serial", "name", "role", "state", "expires");
+    for (const auto& r : harness::list_certificates(ce->dir)) {
+      std::time_t t = static_cast<std::time_t>(r.not_after);
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      fmt::print("{:<34} {:<20} {:<7} {:<8} {:04}-{:02}-{:02}\n", r.serial, r.name, r.role,
+                 harness::certificate_state_name(r.state), tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday);
+    }
   });
 }
 

@@ -112,7 +112,9 @@ struct SchedulerAddress {
 
 inline void add_scheduler_flags(CLI::App* cmd, SchedulerAddress& a,
                                 const char* what = "HOST:PORT of the scheduler") {
-  cmd->add_option("--scheduler", a.scheduler, what)->capture_default_str();
+  cmd->add_option("--scheduler", a.scheduler, what)
+      ->envname("HIL_SCHEDULER")
+      ->capture_default_str();
   cmd->add_option("--secret", a.secret, "rack secret (or HIL_SECRET)");
   add_tls_flags(cmd, a.tls, /*server=*/false);
 }

@@ -91,7 +91,7 @@ awaitable<void> Connection::read_loop() {
       co_await tls_->async_handshake(
           side_ == Side::kServer ? ssl::stream_base::server : ssl::stream_base::client,
           use_awaitable);
-      certificate_role_ = peer_certificate_role(tls_->native_handle());
+      peer_certificate_ = harness::peer_certificate(tls_->native_handle());
     }
     if (closed_) co_return;
     asio::co_spawn(

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -168,6 +169,8 @@ db::Writer::Job noting(const std::shared_ptr<WriteAttempt>& attempt, Job job) {
 
 struct Scheduler::Impl {
   SchedulerOptions opt;
+  // Under mutual TLS with a revocation list: read at every hello.
+  std::optional<RevocationList> revocations;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::unique_ptr<db::Writer> writer;
@@ -764,6 +767,37 @@ struct Scheduler::Impl {
                   e.id());
   }
 
+  // Mutual TLS: the rack CA vouched for the certificate. It must not be
+  // revoked, its role must be the one claimed, and a board's own certificate
+  // speaks only for that board. The reason to refuse, or nothing.
+  std::optional<std::string> check_certificate(const PeerCertificate& cert, const wire::Hello& h) {
+    try {
+      if (revocations && revocations->revoked(cert.serial)) {
+        return fmt::format("certificate '{}' (serial {}) is revoked", cert.common_name,
+                           cert.serial);
+      }
+    } catch (const std::exception& ex) {
+      // Fail closed: a revocation list that cannot be read revokes everything.
+      return fmt::format("cannot check certificate revocation: {}", ex.what());
+    }
+    const char* needed = h.role() == wire::AGENT ? kBoardCertRole : kClientCertRole;
+    const char* claimed = h.role() == wire::AGENT ? "board agent" : "client";
+    if (cert.role != needed) {
+      return fmt::format("a {} needs a '{}' certificate; this one is '{}'", claimed, needed,
+                         cert.role);
+    }
+    if (h.role() != wire::AGENT) return std::nullopt;
+    std::vector<std::string> names = {h.peer_name()};
+    for (const auto& b : h.boards()) names.push_back(b.name());
+    for (const auto& name : names) {
+      if (!certificate_speaks_for(cert.common_name, name)) {
+        return fmt::format("the certificate of board '{}' cannot register as '{}'",
+                           cert.common_name, name);
+      }
+    }
+    return std::nullopt;
+  }
+
   void on_hello(const std::shared_ptr<Session>& s, const wire::Envelope& e) {
     auto& c = *s->conn;
     if (e.body_case() != wire::Envelope::kHello) {
@@ -785,17 +819,9 @@ struct Scheduler::Impl {
     if (h.role() != wire::AGENT && h.role() != wire::CLIENT)
       return c.fail(wire::BAD_MESSAGE, "unknown role", e.id());
     if (!opt.tls.ca.empty()) {
-      // Mutual TLS: the rack CA vouched for the certificate; its role must be the one claimed.
-      const char* needed = h.role() == wire::AGENT ? kBoardCertRole : kClientCertRole;
-      if (c.certificate_role() != needed) {
-        const char* claimed = h.role() == wire::AGENT ? "board agent" : "client";
-        log::warn("scheduler",
-                  "peer={} name={} dropped: claims to be a {} but its certificate's role is '{}'",
-                  c.peer(), h.peer_name(), claimed, c.certificate_role());
-        return c.fail(wire::FORBIDDEN,
-                      fmt::format("a {} needs a '{}' certificate; this one is '{}'", claimed,
-                                  needed, c.certificate_role()),
-                      e.id());
+      if (auto refusal = check_certificate(c.peer_certificate(), h)) {
+        log::warn("scheduler", "peer={} name={} dropped: {}", c.peer(), h.peer_name(), *refusal);
+        return c.fail(wire::FORBIDDEN, *refusal, e.id());
       }
     }
     s->role = h.role();
@@ -1815,6 +1841,8 @@ struct Scheduler::Impl {
 
 Scheduler::Scheduler(SchedulerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
+  if (!impl_->opt.tls.ca.empty() && !impl_->opt.tls.crl.empty())
+    impl_->revocations.emplace(impl_->opt.tls.crl, impl_->opt.tls.ca);
 }
 
 Scheduler::~Scheduler() {

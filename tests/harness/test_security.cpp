@@ -6,6 +6,9 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include <thread>
 
 #include "farm.h"
@@ -286,4 +289,164 @@ TEST_CASE("an upload whose bytes do not hash to its name is refused and not stor
   CHECK_FALSE(std::filesystem::exists(farm.dir / "hil.db.blobs" / claimed));
   harness::Client again(farm.client());
   CHECK(again.missing_blobs({claimed}) == std::vector<std::string>{claimed});
+}
+
+namespace {
+
+// A rack PKI of the test's own, so that enrolling and revoking touch no other test.
+struct EnrolledRack {
+  test::TempDir dir;
+  std::filesystem::path pki = dir / "pki";
+  std::unique_ptr<Farm> farm;
+  EnrolledRack() {
+    harness::create_rack_pki({pki, {}, 2});
+    farm = std::make_unique<Farm>(0, [&](harness::SchedulerOptions& so) {
+      so.tls = harness::scheduler_tls_from_dir(pki, true);
+    });
+  }
+  harness::ClientOptions client() const {
+    auto o = farm->client();
+    o.tls = harness::client_tls_from_dir(pki);
+    return o;
+  }
+  // An agent connection that speaks for board `name`, with the credentials in `tls_dir`.
+  harness::ClientOptions board(const std::string& name,
+                               const std::filesystem::path& tls_dir) const {
+    auto o = farm->client();
+    o.role = wire::AGENT;
+    o.name = name;
+    wire::BoardInfo b;
+    b.set_name(name);
+    b.set_type("slowed-hw3");
+    b.set_engines(2);
+    b.set_slots(1);
+    o.boards = {b};
+    o.tls = harness::board_tls_from_dir(tls_dir);
+    return o;
+  }
+  // Why the scheduler refused `o` (FORBIDDEN expected), or "" when it accepted it.
+  static std::string forbidden(const harness::ClientOptions& o) {
+    try {
+      harness::Client c(o);
+    } catch (const harness::WireError& e) {
+      CHECK(e.code() == wire::FORBIDDEN);
+      return e.what();
+    }
+    return "";
+  }
+};
+
+std::vector<std::string> board_names(const harness::ClientOptions& o) {
+  harness::Client c(o);
+  std::vector<std::string> names;
+  auto list = c.boards();
+  for (const auto& b : list.boards()) names.push_back(b.name());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("enrolment gives a board a certificate of its own that speaks only for that board",
+          "[security][enrolment]") {
+  EnrolledRack rack;
+  auto issued = harness::issue_board_certificate(rack.pki, "lab-07", 2);
+  CHECK(issued.dir == rack.pki / "boards" / "lab-07");
+  for (const char* file : {"ca.pem", "board.pem", "board.key"})
+    CHECK(std::filesystem::is_regular_file(issued.dir / file));
+  CHECK((std::filesystem::status(issued.dir / "board.key").permissions() &
+         std::filesystem::perms::group_read) == std::filesystem::perms::none);
+
+  auto records = harness::list_certificates(rack.pki);
+  REQUIRE(records.size() == 4);  // scheduler, shared board, shared client, lab-07
+  CHECK(records[3].name == "lab-07");
+  CHECK(records[3].role == "board");
+  CHECK(records[3].serial == issued.serial);
+  CHECK(records[3].state == harness::CertificateState::kValid);
+
+  // Names are checked, and a board holds one valid certificate at a time.
+  CHECK_THROWS_WITH(harness::issue_board_certificate(rack.pki, "lab-07", 2),
+                    Catch::Contains("already holds a valid certificate"));
+  CHECK_THROWS_WITH(harness::issue_board_certificate(rack.pki, "board", 2),
+                    Catch::Contains("reserved"));
+  CHECK_THROWS_WITH(harness::issue_board_certificate(rack.pki, "../lab", 2),
+                    Catch::Contains("'../lab'"));
+  CHECK_THROWS_WITH(harness::issue_board_certificate(rack.dir / "nothing", "lab-08", 2),
+                    Catch::Contains("holds no rack CA"));
+
+  // The board registers under its own name, and under no other.
+  CHECK(EnrolledRack::forbidden(rack.board("lab-07", issued.dir)).empty());
+  CHECK_THAT(EnrolledRack::forbidden(rack.board("lab-08", issued.dir)),
+             Catch::Contains("certificate of board 'lab-07' cannot register as 'lab-08'"));
+  auto prefix = rack.board("lab-07", issued.dir);
+  prefix.boards[0].set_name("lab-07-000");  // its name as a prefix is not its name
+  CHECK_THAT(EnrolledRack::forbidden(prefix), Catch::Contains("cannot register as 'lab-07-000'"));
+  // The shared board certificate still speaks for any board (emulated racks).
+  CHECK(EnrolledRack::forbidden(rack.board("rack-000", rack.pki)).empty());
+
+  // A real agent with the board's folder as its --tls registers the board.
+  device_agents::RackOptions ro =
+      test::rack_options(rack.farm->scheduler->port(), 1, rack.dir / "cache", "lab-07");
+  ro.tls = harness::board_tls_from_dir(issued.dir);
+  device_agents::Rack agent(ro);
+  agent.start();
+  bool registered = false;
+  for (int i = 0; i < 200 && !registered; ++i) {
+    auto names = board_names(rack.client());
+    registered = std::find(names.begin(), names.end(), "lab-07") != names.end();
+    if (!registered) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CHECK(registered);
+  agent.stop();
+}
+
+TEST_CASE("a revoked board is refused at its next connection; the others are not",
+          "[security][enrolment]") {
+  EnrolledRack rack;
+  auto lab7 = harness::issue_board_certificate(rack.pki, "lab-07", 2);
+  auto lab9 = harness::issue_board_certificate(rack.pki, "lab-09", 2);
+  CHECK(EnrolledRack::forbidden(rack.board("lab-07", lab7.dir)).empty());
+
+  auto serials = harness::revoke_certificates(rack.pki, "lab-07");
+  REQUIRE(serials == std::vector<std::string>{lab7.serial});
+  CHECK(std::filesystem::is_regular_file(rack.pki / "crl.pem"));
+  CHECK_THAT(EnrolledRack::forbidden(rack.board("lab-07", lab7.dir)),
+             Catch::Contains("revoked") && Catch::Contains(lab7.serial));
+  CHECK(EnrolledRack::forbidden(rack.board("lab-09", lab9.dir)).empty());
+  CHECK_THROWS_WITH(harness::revoke_certificates(rack.pki, "lab-07"),
+                    Catch::Contains("holds no valid certificate"));
+
+  // Re-enrolled after revocation: a new certificate, a new serial, accepted.
+  auto again = harness::issue_board_certificate(rack.pki, "lab-07", 2);
+  CHECK(again.serial != lab7.serial);
+  CHECK(EnrolledRack::forbidden(rack.board("lab-07", again.dir)).empty());
+
+  // Revoking the shared board certificate shuts out every rack that uses it.
+  harness::revoke_certificates(rack.pki, "board");
+  CHECK_THAT(EnrolledRack::forbidden(rack.board("rack-000", rack.pki)), Catch::Contains("revoked"));
+  CHECK(EnrolledRack::forbidden(rack.board("lab-09", lab9.dir)).empty());
+  int revoked = 0;
+  for (const auto& r : harness::list_certificates(rack.pki))
+    revoked += r.state == harness::CertificateState::kRevoked;
+  CHECK(revoked == 2);
+}
+
+TEST_CASE("a revocation list that cannot be trusted refuses every certificate",
+          "[security][enrolment]") {
+  EnrolledRack rack;
+  auto lab7 = harness::issue_board_certificate(rack.pki, "lab-07", 2);
+  SECTION("garbage") {
+    std::ofstream(rack.pki / "crl.pem") << "not a revocation list\n";
+    CHECK_THAT(
+        EnrolledRack::forbidden(rack.board("lab-07", lab7.dir)),
+        Catch::Contains("cannot check certificate revocation") && Catch::Contains("crl.pem"));
+  }
+  SECTION("signed by another CA") {
+    test::TempDir other;
+    harness::create_rack_pki({other / "pki", {}, 2});
+    harness::issue_board_certificate(other / "pki", "x", 2);
+    harness::revoke_certificates(other / "pki", "x");
+    std::filesystem::copy_file(other / "pki" / "crl.pem", rack.pki / "crl.pem");
+    CHECK_THAT(EnrolledRack::forbidden(rack.board("lab-07", lab7.dir)),
+               Catch::Contains("not signed by the rack CA"));
+  }
 }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,13 @@
 #include "hil/harness/tls.h"
 
 namespace hil::device_agents {
+
+// What a service supervisor needs to know of a rack: how many of its boards
+// hold a registered connection to the scheduler, and whether it is leaving.
+struct RackHealth {
+  uint32_t boards = 0, registered = 0;
+  bool draining = false;
+};
 
 struct RackOptions {
   std::string host = "127.0.0.1";
@@ -51,6 +59,12 @@ struct RackOptions {
   // Noop evals hold their slot this long, as a board's work would, so that
   // dispatch latency can be measured at scale below saturation (benchmarks).
   uint32_t noop_hold_ms = 0;
+  // Called on the rack's event loop every `heartbeat_seconds`, and at once
+  // when a board registers or loses its connection: the agent's readiness and
+  // watchdog (hil agent --health-dir, systemd's sd_notify). Being called from
+  // the event loop is the point: a rack whose loop is stuck stops calling it.
+  std::function<void(const RackHealth&)> on_health;
+  double heartbeat_seconds = 1.0;
 };
 
 // Parses a fault profile; throws std::invalid_argument naming what is wrong.

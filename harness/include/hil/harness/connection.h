@@ -44,8 +44,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer() const { return peer_; }
   size_t queued_messages() const { return out_.size(); }
   bool tls() const { return tls_ != nullptr; }
-  // The role (OU) of the peer's verified certificate; "" without one.
-  const std::string& certificate_role() const { return certificate_role_; }
+  // The peer's verified certificate (empty fields without one).
+  const PeerCertificate& peer_certificate() const { return peer_certificate_; }
   net::asio::any_io_executor executor() { return socket().get_executor(); }
 
  private:
@@ -57,7 +57,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<ssl::stream<net::tcp::socket>> tls_;
   std::shared_ptr<ssl::context> tls_context_;  // outlives tls_
   Side side_;
-  std::string certificate_role_;
+  PeerCertificate peer_certificate_;
   net::asio::steady_timer wake_;
   uint32_t max_frame_bytes_;
   std::deque<std::string> out_;
