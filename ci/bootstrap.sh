@@ -20,6 +20,7 @@ PACKAGES=(
   slurm-wlm munge                           # tests/integration/test_slurm.cpp: a one-node Slurm cluster (hil rack slurm)
   clang libclang-rt-14-dev                  # CI's fuzz pass: clang++ 14, libFuzzer and clang's sanitizer runtimes
   clang-format                              # CI's format pass (clang-format 14, .clang-format)
+  python3-yaml                              # tests/deploy/check_deploy.py: the Kubernetes manifests
 )
 
 missing=()
