@@ -10,7 +10,7 @@ image definition (harness/deploy/container/Containerfile) against the code:
     (those `hil certs init` writes, never ca.key);
  3. the pods' commands are real `hil` commands: every flag is in the
     subcommand's --help, and they are the subcommands and flags the Slurm
-    path runs (`hil rack slurm`'s batch script, docs/deploy.md, test_slurm);
+    path runs (`hil rack slurm`'s batch script, docs/deployment.md, test_slurm);
  4. the Containerfile builds `hil` with ci/bootstrap.sh and the release
     preset, its runtime stage installs the Debian packages that provide every
     library `ldd hil` resolves, and its ENTRYPOINT is hil;
@@ -533,14 +533,14 @@ if m:
     print(f"  the Slurm batch script runs: hil agent {' '.join(sorted(flags_of(argv)))}")
 elif slurm_text:
     fail("hil rack slurm --no-submit", "script", "no `exec HIL agent ...` line")
-deploy_md = os.path.join(SRC, "docs/deploy.md")
+deploy_md = os.path.join(SRC, "docs/deployment.md")
 serve_lines = re.findall(r"^\s*(hil serve .*?)(?:&\s*)?$", open(deploy_md).read(), re.M) if os.path.exists(deploy_md) else []
 if serve_lines:
     flags = flags_of(shlex.split(serve_lines[0]))
-    slurm_commands["serve"] = ("docs/deploy.md", flags)
-    print(f"  docs/deploy.md runs: hil serve {' '.join(sorted(flags))}")
+    slurm_commands["serve"] = ("docs/deployment.md", flags)
+    print(f"  docs/deployment.md runs: hil serve {' '.join(sorted(flags))}")
 else:
-    fail("docs/deploy.md", "hil serve", "no `hil serve ...` line to compare with")
+    fail("docs/deployment.md", "hil serve", "no `hil serve ...` line to compare with")
 test_slurm = os.path.join(SRC, "tests/integration/test_slurm.cpp")
 m = re.search(r"Process serve\(\{(.*?)\}\);", open(test_slurm).read(), re.S) if os.path.exists(test_slurm) else None
 if m and '"serve"' in m.group(1):
