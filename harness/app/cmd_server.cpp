@@ -67,6 +67,19 @@ void print_night_progress(const db::NightProgress& p) {
 
 }  // namespace
 
+namespace {
+// The boards the scheduler knows, one line each (hil boards, hil status).
+void print_boards(const wire::BoardList& list) {
+  fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8} {:>8}\n", "board", "type", "state", "leases",
+             "done", "failed", "refused");
+  for (const auto& b : list.boards()) {
+    fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8} {:>8}\n", b.name(), b.type(), b.state(),
+               b.leases(), b.evals_done(), b.evals_failed(), b.results_refused());
+  }
+  fmt::print("results refused since the scheduler started: {}\n", list.results_refused());
+}
+}  // namespace
+
 void add_server_commands(CLI::App& app) {
   struct Serve {
     std::string db = "hil.db", listen = "127.0.0.1:7600", secret, blobs;
@@ -260,7 +273,8 @@ void add_server_commands(CLI::App& app) {
   };
   auto st = std::make_shared<Status>();
   auto* status = app.add_subcommand(
-      "status", "print a run's progress and verdict, or a night's sweep (--night)");
+      "status",
+      "a run's progress and verdict; without a run, the rack's boards; --night: a night's sweep");
   auto* run_opt = status->add_option("run", st->ref.run, "run id (asks the scheduler)");
   add_scheduler_flags(status, st->ref.at);
   auto* night_opt = status->add_option(
@@ -277,8 +291,8 @@ void add_server_commands(CLI::App& app) {
       print_night_progress(store.night_progress(st->night));
       return;
     }
-    if (run_opt->count() == 0) throw CLI::RequiredError("run (or --night)");
     harness::Client client(st->ref.at.client_options());
+    if (run_opt->count() == 0) return print_boards(client.boards());  // the rack at a glance
     print_status(client.status(st->ref.run));
   });
 
@@ -314,14 +328,7 @@ void add_server_commands(CLI::App& app) {
   add_scheduler_flags(boards, bd->at);
   boards->callback([bd] {
     harness::Client client(bd->at.client_options());
-    auto list = client.boards();
-    fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8} {:>8}\n", "board", "type", "state", "leases",
-               "done", "failed", "refused");
-    for (const auto& b : list.boards()) {
-      fmt::print("{:<20} {:<14} {:<11} {:>6} {:>8} {:>8} {:>8}\n", b.name(), b.type(), b.state(),
-                 b.leases(), b.evals_done(), b.evals_failed(), b.results_refused());
-    }
-    fmt::print("results refused since the scheduler started: {}\n", list.results_refused());
+    print_boards(client.boards());
   });
 
   struct Drain {
