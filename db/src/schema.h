@@ -191,6 +191,25 @@ FROM evals e JOIN revisions r ON r.id = e.revision_id JOIN clips c ON c.id = e.c
     R"sql(
 ALTER TABLE evals ADD COLUMN device_time TEXT CHECK (device_time IN ('emulated', 'measured'));
 )sql",
+    // 4 -> 5: health checks against known answers. A reference is an eval's
+    // metrics computed on the scheduler's host (never taken from a board), so
+    // a rack of wrong boards cannot agree with itself, and a restart keeps
+    // them. An eval whose board failed a later health check after its verdict
+    // was given is kept but marked suspect, with why.
+    R"sql(
+CREATE TABLE health_references (
+  id INTEGER PRIMARY KEY,
+  revision_sha TEXT NOT NULL,
+  clip_sha TEXT NOT NULL,
+  board_type TEXT NOT NULL,
+  scenario TEXT NOT NULL,
+  spec BLOB NOT NULL,      -- the scenario and the metrics' specs, as the scheduler serialized them
+  metrics TEXT NOT NULL,   -- name=value lines, values with 17 significant digits
+  created_at REAL NOT NULL,
+  UNIQUE (revision_sha, clip_sha, board_type, scenario)
+);
+ALTER TABLE evals ADD COLUMN suspect TEXT;
+)sql",
 };
 
 inline constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -3,6 +3,8 @@
 #include "rows.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -476,6 +478,69 @@ void Store::set_board_health(const std::string& name, const std::string& health,
          "WHERE name = ?1")
       .bind_all(name, health, reason, consecutive_failures)
       .run();
+}
+
+void Store::add_health_reference(const HealthReferenceRow& row) {
+  std::string metrics;
+  for (const auto& [name, value] : row.metrics) metrics += fmt::format("{}={:.17g}\n", name, value);
+  db_.cached(
+         "INSERT OR IGNORE INTO health_references(revision_sha, clip_sha, board_type, scenario, "
+         "spec, metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+      .bind_all(row.revision_sha, row.clip_sha, row.board_type, row.scenario, Blob{row.spec},
+                metrics, unix_now())
+      .run();
+}
+
+std::vector<HealthReferenceRow> Store::health_references() {
+  std::vector<HealthReferenceRow> out;
+  auto q = db_.prepare(
+      "SELECT revision_sha, clip_sha, board_type, scenario, spec, metrics FROM health_references "
+      "ORDER BY id");
+  while (q.step()) {
+    HealthReferenceRow r{q.text(0), q.text(1), q.text(2), q.text(3), q.blob(4), {}};
+    std::string text = q.text(5);
+    for (size_t start = 0; start < text.size();) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(start, end - start);
+      start = end + 1;
+      auto eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      r.metrics.emplace_back(line.substr(0, eq), std::strtod(line.c_str() + eq + 1, nullptr));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<int64_t> Store::mark_suspect(const std::vector<int64_t>& eval_ids,
+                                         const std::string& board, const std::string& reason) {
+  const std::string why = fmt::format("board {} {}", board, reason);
+  std::map<int64_t, int64_t> per_run;
+  auto& mark = db_.cached("UPDATE evals SET suspect = ?2 WHERE id = ?1 RETURNING run_id");
+  for (int64_t id : eval_ids) {
+    mark.bind_all(id, why);
+    if (auto run = mark.first([](Statement& q) { return q.int64(0); })) ++per_run[*run];
+  }
+  std::vector<int64_t> invalidated;
+  auto& invalidate = db_.cached(
+      "UPDATE runs SET verdict = 'invalid', verdict_summary = ?2 || ' (the verdict was ' || "
+      "verdict || ': ' || COALESCE(verdict_summary, '') || ')' "
+      "WHERE id = ?1 AND state = 'done' AND verdict IS NOT NULL AND verdict <> 'invalid' "
+      "RETURNING id");
+  for (const auto& [run, n] : per_run) {
+    invalidate.bind_all(run, fmt::format("invalid: {} of its results came from board {}, which "
+                                         "then {}; rerun it",
+                                         n, board, reason));
+    if (invalidate.first([](Statement& q) { return q.int64(0); })) invalidated.push_back(run);
+  }
+  return invalidated;
+}
+
+int64_t Store::suspect_evals(int64_t run_id) {
+  auto& q = db_.cached("SELECT COUNT(*) FROM evals WHERE run_id = ?1 AND suspect IS NOT NULL");
+  q.bind_all(run_id);
+  return q.first([](Statement& s) { return s.int64(0); }).value_or(0);
 }
 
 void Store::reset_eval(int64_t eval_id, const std::string& why) {

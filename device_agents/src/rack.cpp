@@ -79,6 +79,7 @@ class Board : public std::enable_shared_from_this<Board> {
   uint64_t seed_;
   std::mt19937_64 rng_;  // io thread only
   uint64_t evals_done_ = 0;
+  mutable std::atomic<uint64_t> profile_evals_{0};  // evals the fault profile saw (host pool)
   std::shared_ptr<Connection> conn_;
   bool ready_ = false;
   bool draining_ = false;
@@ -448,10 +449,13 @@ void Board::execute(std::shared_ptr<RunningEval> ev) {
 void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lease_id) const {
   using K = FaultProfile::Kind;
   std::mt19937_64 rng(seed_ ^ (lease_id * 0x9E3779B97F4A7C15ull));
-  std::uniform_real_distribution<double> u(0, 1);
+  // Uniform in [0, 1) from the top 53 bits: the same on every standard
+  // library, where std::uniform_real_distribution is not.
+  auto u = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
+  const uint64_t played = profile_evals_++;  // evals before this one
   switch (profile_.kind) {
     case K::kFlaky:
-      if (u(rng) < profile_.value) {
+      if (u() < profile_.value) {
         fail_result(r, wire::FAILURE_INFRA, fmt::format("board {}: injected flaky failure", name_));
         r.clear_metrics();
         r.clear_series();
@@ -467,9 +471,13 @@ void Board::apply_profile(wire::EvalResult& r, double host_seconds, uint64_t lea
       if (r.metrics_size() > 0) *r.add_metrics() = r.metrics(0);
       break;
     case K::kLiar:
-      // Wrong outputs: every metric but host time comes out different from the fleet's.
-      for (auto& m : *r.mutable_metrics()) {
-        if (m.name().rfind("host_", 0) != 0) m.set_value(m.value() * 0.5 + 1);
+    case K::kLiarAfter:
+      // Wrong outputs: every metric but host time comes out different from the
+      // fleet's (liar-after:K: from its K+1-th eval on, health checks included).
+      if (profile_.kind == K::kLiar || played >= static_cast<uint64_t>(profile_.value)) {
+        for (auto& m : *r.mutable_metrics()) {
+          if (m.name().rfind("host_", 0) != 0) m.set_value(m.value() * 0.5 + 1);
+        }
       }
       break;
     default:
@@ -551,12 +559,17 @@ FaultProfile parse_fault_profile(const std::string& text) {
     p.kind = K::kDiesAfter;
   } else if (kind == "liar") {
     p.kind = K::kLiar;
+  } else if (kind == "liar-after") {
+    if (!(value >= 0))
+      throw std::invalid_argument(
+          fmt::format("fault profile '{}': liar-after:K needs K >= 0", text));
+    p.kind = K::kLiarAfter;
   } else if (kind == "malformed") {
     p.kind = K::kMalformed;
   } else {
     throw std::invalid_argument(
         fmt::format("unknown fault profile '{}' (flaky:P, slow:N, dies-after:K, disconnects:P, "
-                    "liar, malformed)",
+                    "liar, liar-after:K, malformed)",
                     text));
   }
   p.value = value;

@@ -8,6 +8,7 @@
 #include "common.h"
 #include "hil/db/database.h"
 #include "hil/db/store.h"
+#include "hil/device_agents/host_reference.h"
 #include "hil/device_agents/rack.h"
 #include "hil/evals/sha256.h"
 #include "hil/harness/client.h"
@@ -85,6 +86,7 @@ void add_server_commands(CLI::App& app) {
     std::string db = "hil.db", listen = "127.0.0.1:7600", secret, blobs;
     double lease_timeout = 60;
     uint32_t max_attempts = 3, max_connections_per_host = 1024, max_uploads = 16;
+    double health_tolerance = 1e-9;
     TlsFlags tls;
   };
   auto sv = std::make_shared<Serve>();
@@ -105,6 +107,11 @@ void add_server_commands(CLI::App& app) {
       ->add_option("--max-uploads", sv->max_uploads,
                    "blob uploads in progress at once (0: no limit)")
       ->capture_default_str();
+  serve
+      ->add_option("--health-tolerance", sv->health_tolerance,
+                   "relative difference a board may show from this host's known answers "
+                   "(emulated boards: exact)")
+      ->capture_default_str();
   add_tls_flags(serve, sv->tls, /*server=*/true);
   serve->callback([sv] {
     SignalWatcher signals;
@@ -120,6 +127,9 @@ void add_server_commands(CLI::App& app) {
     o.max_connections_per_host = sv->max_connections_per_host;
     o.max_concurrent_uploads = sv->max_uploads;
     o.tls = tls_config(sv->tls, TlsRole::kScheduler, o.host);
+    // Health checks compare boards with evals played on this host.
+    o.reference_executor = device_agents::host_reference;
+    o.health_tolerance = sv->health_tolerance;
     harness::Scheduler scheduler(o);
     scheduler.open();
     ServiceNotifier service;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "hil/device_agents/host_reference.h"
 #include "hil/evals/sha256.h"
 
 namespace hil::app {
@@ -38,6 +39,7 @@ LocalRack::LocalRack(const LocalRackOptions& options) : options_(options) {
   so.db_path = options_.db_path;
   so.port = 0;
   so.secret = secret_;
+  so.reference_executor = device_agents::host_reference;
   if (options_.many_connections) {
     so.max_pending_messages = 1u << 20;
     so.max_connections_per_host = 0;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "hil/db/writer.h"
 #include "hil/evals/clip_file.h"
@@ -105,9 +106,13 @@ struct BoardState {
   Clock::time_point next_check{};
 };
 
-// A recorded result that a health check can re-run on a board of the same
-// type and backend: it must reproduce the deterministic metrics exactly
-// (all but host time, and device time where either board measured it).
+// A known answer a health check re-runs on a board of the same type: the
+// board must reproduce its deterministic metrics (all but host time, and
+// device time where the board measured it) within the health tolerance.
+// Computed on the scheduler's host when there is a reference executor
+// (`board` is then kHostReference), else a result of another board of the
+// same type and backend.
+constexpr const char* kHostReference = "the scheduler's host";
 struct Reference {
   std::string revision_sha, clip_sha, board, board_type, backend;
   suite::Scenario scenario;
@@ -122,7 +127,6 @@ struct HealthCheck {
 };
 
 constexpr uint32_t kInfraErrorsToQuarantine = 3;
-constexpr uint32_t kEvalsBetweenChecks = 20;
 constexpr size_t kMaxReferences = 64;
 
 struct Session {
@@ -194,6 +198,10 @@ struct Scheduler::Impl {
   // Metric plugins' thread, made when a run first needs it; destroyed (and
   // joined) before the members its work refers to.
   std::unique_ptr<asio::thread_pool> plugin_pool;
+  // Known answers computed on this host (reference_executor), one at a time;
+  // the keys of those under way, so that each is computed once.
+  std::unique_ptr<asio::thread_pool> reference_pool;
+  std::set<std::string> references_pending;
   std::map<std::string, clip::ClipHeader> clip_headers;  // by clip SHA-256, for submission checks
   std::map<std::string, model::ModelInterface> interfaces;  // by revision SHA-256
 
@@ -575,6 +583,26 @@ struct Scheduler::Impl {
           clip_lengths[r.id][lengths.text(0)] = clip_length(lengths.int64(1), lengths.real(2));
         }
       }
+      for (auto& row : s.health_references()) {
+        suite::Suite spec;
+        if (!spec.ParseFromString(row.spec) || spec.scenarios_size() != 1) {
+          log::warn("scheduler", "health reference {}/{} does not parse: skipped", row.revision_sha,
+                    row.clip_sha);
+          continue;
+        }
+        Reference ref{row.revision_sha,
+                      row.clip_sha,
+                      kHostReference,
+                      row.board_type,
+                      "",
+                      spec.scenarios(0),
+                      {spec.metrics().begin(), spec.metrics().end()},
+                      {},
+                      false};
+        for (auto& [name, value] : row.metrics) ref.metrics[name] = value;
+        references.push_back(std::move(ref));
+        if (references.size() > kMaxReferences) references.pop_front();
+      }
       auto st = s.database().prepare("SELECT COALESCE(MAX(lease_id), 0) FROM evals");
       st.step();
       // Leases sent just before a crash may not be in the database: never
@@ -627,6 +655,7 @@ struct Scheduler::Impl {
       if (es.state == EvalState::State::kLeased) es.deadline = Clock::now() + lease_duration(es);
     }
     for (auto& [id, run] : runs) maybe_finish(run);
+    for (auto& [id, run] : runs) request_reference(run);
     if (!active.empty()) {
       log::info("scheduler", "recovered {} active runs: {} queued evals, {} leases kept",
                 active.size(), requeued, kept);
@@ -991,8 +1020,8 @@ struct Scheduler::Impl {
     auto session = board.session.lock();
     if (!session || board.draining || db_unwritable) return;
     // Health first: a new or quarantined board re-runs a known eval before
-    // it gets work; a healthy one is re-checked every kEvalsBetweenChecks evals.
-    bool due = board.health != "ok" || board.since_check >= kEvalsBetweenChecks;
+    // it gets work; a healthy one is re-checked every evals_between_checks evals.
+    bool due = board.health != "ok" || board.since_check >= opt.evals_between_checks;
     if (due && board.check_lease == 0 && board.credits > 0 && Clock::now() >= board.next_check) {
       send_health_check(board, *session);
     }
@@ -1009,13 +1038,21 @@ struct Scheduler::Impl {
   // Re-runs a recorded result of another board on this one. Returns false
   // when there is no reference to compare with yet.
   bool send_health_check(BoardState& board, Session& session) {
+    // A known answer from this host checks every board of its type, whatever
+    // its backend. Until there is one for the type (or where the host cannot
+    // compute one), another board's result checks boards of the same type
+    // and backend.
     const Reference* ref = nullptr;
-    for (auto it = references.rbegin(); it != references.rend(); ++it) {
-      if (it->board != board.name && it->board_type == board.type && it->backend == board.backend) {
+    const Reference* peer = nullptr;
+    for (auto it = references.rbegin(); it != references.rend() && !ref; ++it) {
+      if (it->board_type != board.type) continue;
+      if (it->board == kHostReference) {
         ref = &*it;
-        break;
+      } else if (!peer && it->board != board.name && it->backend == board.backend) {
+        peer = &*it;
       }
     }
+    if (!ref) ref = peer;
     if (!ref) return false;
     uint64_t lease_id = next_lease++;
     health_checks[lease_id] = {board.name, *ref};
@@ -1071,11 +1108,15 @@ struct Scheduler::Impl {
       for (const auto& [name, want] : check.reference.metrics) {
         if (!deterministic_metric(name, measured)) continue;
         auto g = got.find(name);
-        if (g == got.end() || std::abs(g->second - want) > 1e-9 * std::max(1.0, std::abs(want))) {
+        if (g == got.end() ||
+            !(std::abs(g->second - want) <= opt.health_tolerance * std::max(1.0, std::abs(want)))) {
           mismatch = fmt::format(
-              "{} = {} where board {} recorded {} for the same revision, clip and scenario", name,
+              "{} = {} where {} computed {} for the same revision, clip and scenario", name,
               g == got.end() ? std::string("missing") : fmt::format("{:.6g}", g->second),
-              check.reference.board, fmt::format("{:.6g}", want));
+              check.reference.board == kHostReference
+                  ? std::string(kHostReference)
+                  : fmt::format("board {}", check.reference.board),
+              fmt::format("{:.6g}", want));
           break;
         }
       }
@@ -1102,11 +1143,23 @@ struct Scheduler::Impl {
     board.health = "quarantined";
     board.quarantine_reason = reason;
     board.next_check = Clock::now() + std::chrono::seconds(2);
+    // Results of runs still under way are played again by healthy boards;
+    // where the verdict is given (or being computed), they are kept but
+    // marked suspect, and a gated run's verdict becomes invalid: a verdict
+    // is never silently left standing on results nobody can trust.
+    std::vector<int64_t> suspect;
     for (int64_t id : board.unverified) {
       auto it = evals.find(id);
-      if (it == evals.end() || it->second.state != EvalState::State::kDone) continue;
+      if (it == evals.end()) {  // its run is finished and forgotten: the database has it
+        suspect.push_back(id);
+        continue;
+      }
+      if (it->second.state != EvalState::State::kDone) continue;
       auto& run = runs[it->second.run_id];
-      if (run.gating || run.done) continue;  // too late: its verdict is being computed
+      if (run.gating || run.done) {
+        suspect.push_back(id);
+        continue;
+      }
       it->second.state = EvalState::State::kQueued;
       it->second.failed_on.insert(board.name);
       run.succeeded = run.succeeded > 0 ? run.succeeded - 1 : 0;
@@ -1115,6 +1168,14 @@ struct Scheduler::Impl {
                      db::Store& st) { st.reset_eval(id, why); });
     }
     board.unverified.clear();
+    if (!suspect.empty()) {
+      // After the gate's own write (same writer queue), so the verdict it
+      // wrote is the one replaced.
+      submit_job([ids = std::move(suspect), name = board.name, reason](db::Store& st) {
+        for (int64_t run_id : st.mark_suspect(ids, name, reason))
+          log::warn("scheduler", "run={} verdict invalidated: board {} {}", run_id, name, reason);
+      });
+    }
     submit_job([name = board.name, reason, n = board.consecutive_infra](db::Store& st) {
       st.set_board_health(name, "quarantined", reason, n);
     });
@@ -1548,9 +1609,17 @@ struct Scheduler::Impl {
       return kv.second.type == suite.board_type() && kv.second.session.lock();
     });
     if (!capacity) {
+      // Most often a misspelt type: say which types there are.
+      std::set<std::string> connected;
+      for (const auto& [name, b] : boards) {
+        if (b.session.lock()) connected.insert(b.type);
+      }
       return refuse(wire::NO_CAPACITY,
-                    fmt::format("no capacity for board type {}: no such board is connected",
-                                suite.board_type()));
+                    fmt::format("suite field 'board_type': no connected board is of type '{}' "
+                                "(connected types: {})",
+                                suite.board_type(),
+                                connected.empty() ? std::string("none")
+                                                  : fmt::format("{}", fmt::join(connected, ", "))));
     }
     if (auto err = fit_error(suite, sub); !err.empty()) return refuse(wire::INVALID_ARGUMENT, err);
     auto sub_copy = std::make_shared<wire::SubmitRun>(sub);
@@ -1630,10 +1699,86 @@ struct Scheduler::Impl {
               reply.mutable_submit_ack()->set_evals(run.total);
               s->conn->reply(reply_to, std::move(reply));
             }
-            runs[run.id] = std::move(run);
+            auto& stored = runs[run.id] = std::move(run);
+            request_reference(stored);
             dispatch();
           });
         });
+  }
+
+  static std::string reference_key(const std::string& revision, const std::string& clip,
+                                   const std::string& board_type, const std::string& scenario) {
+    return fmt::format("{}/{}/{}/{}", revision, clip, board_type, scenario);
+  }
+
+  // Computes, on this host, the known answer of the run's first eval that
+  // has none (noop scenarios play nothing, so they check nothing); boards of
+  // the suite's type are checked against it once it is stored.
+  void request_reference(const RunState& run) {
+    if (!opt.reference_executor) return;
+    std::set<std::string> known;
+    for (const auto& r : references) {
+      if (r.board == kHostReference)
+        known.insert(reference_key(r.revision_sha, r.clip_sha, r.board_type, r.scenario.name()));
+    }
+    for (int64_t id : run.queue) {
+      const auto& e = evals[id];
+      auto sc = run.scenarios.find(e.scenario);
+      if (sc == run.scenarios.end() || sc->second.mode() == "noop") continue;
+      auto key = reference_key(e.revision_sha, e.clip_sha, run.suite.board_type(), e.scenario);
+      if (known.count(key) || references_pending.count(key)) return;  // this run is covered
+      references_pending.insert(key);
+      auto job = std::make_shared<ReferenceJob>();
+      job->revision = blobs->path(e.revision_sha);
+      job->clip = blobs->path(e.clip_sha);
+      job->scenario = sc->second;
+      job->metrics.assign(run.suite.metrics().begin(), run.suite.metrics().end());
+      job->board_type = run.suite.board_type();
+      Reference ref{e.revision_sha, e.clip_sha, kHostReference, job->board_type, "", job->scenario,
+                    job->metrics,   {},         false};
+      if (!reference_pool) reference_pool = std::make_unique<asio::thread_pool>(1);
+      asio::post(*reference_pool, [this, job, ref = std::move(ref), key]() mutable {
+        std::string failure;
+        try {
+          for (auto& [name, value] : opt.reference_executor(*job)) ref.metrics[name] = value;
+        } catch (const std::exception& ex) {
+          failure = ex.what();
+        }
+        asio::post(io, [this, ref = std::move(ref), key, failure] {
+          references_pending.erase(key);
+          if (!failure.empty()) {
+            log::warn("scheduler", "no health reference for {}: {}", key, failure);
+            return;
+          }
+          log::info("scheduler", "health reference computed on this host: {}", key);
+          store_reference(ref);
+          // The first known answer for a type: boards that passed a check
+          // against another board's result are checked again now.
+          bool first_of_type =
+              std::none_of(references.begin(), references.end(), [&](const auto& r) {
+                return r.board == kHostReference && r.board_type == ref.board_type;
+              });
+          for (auto& [name, b] : boards) {
+            if (first_of_type && b.type == ref.board_type && b.health == "ok")
+              b.since_check = std::max(b.since_check, opt.evals_between_checks);
+          }
+          references.push_back(ref);
+          if (references.size() > kMaxReferences) references.pop_front();
+          dispatch();  // boards waiting for a known answer can be checked now
+        });
+      });
+      return;
+    }
+  }
+
+  void store_reference(const Reference& ref) {
+    suite::Suite spec;
+    *spec.add_scenarios() = ref.scenario;
+    for (const auto& m : ref.metric_specs) *spec.add_metrics() = m;
+    db::HealthReferenceRow row{ref.revision_sha,         ref.clip_sha,
+                               ref.board_type,           ref.scenario.name(),
+                               spec.SerializeAsString(), {ref.metrics.begin(), ref.metrics.end()}};
+    submit_job([row = std::move(row)](db::Store& st) { st.add_health_reference(row); });
   }
 
   wire::RunStatus status_of(int64_t run_id) {

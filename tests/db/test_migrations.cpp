@@ -40,7 +40,7 @@ TEST_CASE("rows written at version 1 are kept by the migrations to the current v
   )sql");
   {
     db::Database v1(path, db::OpenMode::kReadWrite);
-    CHECK(v1.schema_version() == 4);
+    CHECK(v1.schema_version() == 5);
   }
   db::Database d(path, db::OpenMode::kReadOnly);
   db::Store s(d);
@@ -79,7 +79,7 @@ TEST_CASE("metrics written at version 2 are listed by the eval_results view of v
     INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES (5, 1, 0.25), (5, 2, 3);
   )sql");
   db::Database d(path, db::OpenMode::kReadWrite);
-  CHECK(d.schema_version() == 4);
+  CHECK(d.schema_version() == 5);
   auto st = d.prepare("SELECT eval, metrics FROM eval_results");
   REQUIRE(st.step());
   CHECK(st.int64(0) == 5);
@@ -105,7 +105,7 @@ TEST_CASE(
              (7, 1, 1, 1, 'redundant', 'failed', 1);
   )sql");
   db::Database d(path, db::OpenMode::kReadWrite);
-  CHECK(d.schema_version() == 4);
+  CHECK(d.schema_version() == 5);
   db::Store store(d);
   auto counts = store.device_time_counts(1);
   CHECK(counts.emulated == 2);  // the succeeded ones

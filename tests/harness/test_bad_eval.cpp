@@ -26,6 +26,14 @@ std::filesystem::path write_faulty_suite(const test::TempDir& dir, const std::st
   return path;
 }
 
+// A request for the candidate alone; the test gives the suite.
+harness::RunRequest candidate_only(const Farm& farm) {
+  harness::RunRequest req;
+  req.candidate = test::write_revision(farm.dir, "cand", 1);
+  req.clip_cache = farm.dir / "clips";
+  return req;
+}
+
 int64_t count(const test::TempDir& dir, const std::string& sql) {
   db::Database d(dir / "hil.db", db::OpenMode::kReadOnly);
   auto st = d.prepare(sql);
@@ -40,9 +48,7 @@ TEST_CASE("a suite with a misspelt fault kind is refused at submission, naming t
   Farm farm(2);
   farm.wait_for_boards(2);
   harness::Client c(farm.client());
-  harness::RunRequest req;
-  req.candidate = test::write_revision(farm.dir, "cand", 1);
-  req.clip_cache = farm.dir / "clips";
+  auto req = candidate_only(farm);
 
   SECTION("by the client, before anything is uploaded") {
     req.suite = write_faulty_suite(farm.dir, "crsh").string();
@@ -128,4 +134,33 @@ TEST_CASE(
   // The same boards still play a good eval.
   auto good = c.submit(harness::prepare_run(c, test::paired_request(farm.dir, 1)));
   CHECK(c.watch(good.run_id(), {}).succeeded() == 2);
+}
+
+TEST_CASE("a suite naming a misspelt board type is refused at submission with the types there are",
+          "[scheduler][submission][trust]") {
+  Farm farm(2);
+  farm.wait_for_boards(2);
+  harness::Client c(farm.client());
+  auto req = candidate_only(farm);
+  auto suite = farm.dir / "misspelt.textproto";
+  std::ofstream(suite) << "name: \"misspelt\"\nboard_type: \"slowed-hw33\"\n"
+                       << "clips { generated { count: 2 frames: 6 seed: 500 } }\n"
+                       << "scenarios { name: \"split\" mode: \"split\" }\n"
+                       << test::kSampleMetrics;
+  req.suite = suite.string();
+  try {
+    c.submit(harness::prepare_run(c, req));
+    FAIL("a misspelt board type must be refused");
+  } catch (const harness::WireError& e) {
+    CHECK(e.code() == wire::NO_CAPACITY);
+    CHECK_THAT(e.what(), Catch::Contains("suite field 'board_type'") &&
+                             Catch::Contains("'slowed-hw33'") &&
+                             Catch::Contains("connected types: slowed-hw3"));
+  }
+  CHECK(count(farm.dir, "SELECT COUNT(*) FROM runs") == 0);
+  const auto boards = c.boards();
+  for (const auto& b : boards.boards()) {
+    CHECK(b.state() == "idle");
+    CHECK(b.evals_failed() == 0);
+  }
 }

@@ -20,7 +20,7 @@ struct sqlite3_stmt;
 namespace hil::db {
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 class DbError : public std::runtime_error {
  public:

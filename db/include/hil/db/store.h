@@ -54,6 +54,12 @@ struct EvalRow {
   std::string failure;
 };
 
+struct HealthReferenceRow {
+  std::string revision_sha, clip_sha, board_type, scenario;
+  std::string spec;  // opaque to the database (the scheduler's serialized scenario and metrics)
+  std::vector<std::pair<std::string, double>> metrics;
+};
+
 struct RunRow {
   int64_t id = 0;
   std::string label;
@@ -265,6 +271,20 @@ class Store {
   // Puts a recorded eval back in the queue, deleting its results (its board
   // failed a health check, so they cannot be trusted).
   void reset_eval(int64_t eval_id, const std::string& why);
+
+  // Known answers for health checks (computed on the scheduler's host).
+  // Adding one that exists (same revision, clip, board type and scenario)
+  // changes nothing.
+  void add_health_reference(const HealthReferenceRow& row);
+  std::vector<HealthReferenceRow> health_references();
+  // Results whose board failed a health check after their run's verdict was
+  // given (or while it was computed): kept, marked suspect with why. A
+  // finished run with a verdict gets `invalid`, its summary saying how many
+  // of its results and why (the old verdict and summary kept after it).
+  // Returns the runs whose verdict it invalidated.
+  std::vector<int64_t> mark_suspect(const std::vector<int64_t>& eval_ids, const std::string& board,
+                                    const std::string& reason);
+  int64_t suspect_evals(int64_t run_id);
 
   std::map<std::string, int64_t> table_rows();
 

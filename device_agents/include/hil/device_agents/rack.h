@@ -52,7 +52,8 @@ struct RackOptions {
   // `faulty_boards` boards (0: all): flaky:P (fails a fraction P of evals as
   // infra errors), slow:N (takes N times as long), dies-after:K (disappears
   // after K evals), disconnects:P (drops the connection after a fraction P of
-  // evals), liar (reports wrong outputs), malformed (reports a metric twice).
+  // evals), liar (reports wrong outputs), liar-after:K (honest for K evals,
+  // then a liar), malformed (reports a metric twice).
   std::string fault_profile;
   uint32_t faulty_boards = 0;
   uint64_t seed = 1;  // the profiles' randomness
@@ -76,6 +77,7 @@ struct FaultProfile {
     kDiesAfter,
     kDisconnects,
     kLiar,
+    kLiarAfter,
     kMalformed
   } kind = Kind::kNone;
   double value = 0;

@@ -7,12 +7,24 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "evals/proto/suite.pb.h"
 #include "hil/harness/tls.h"
 
 namespace hil::harness {
+
+// An eval for the reference executor: files in the scheduler's blob store.
+struct ReferenceJob {
+  std::filesystem::path revision, clip;
+  suite::Scenario scenario;
+  std::vector<suite::MetricSpec> metrics;
+  std::string board_type;
+};
 
 struct SchedulerOptions {
   std::filesystem::path db_path = "hil.db";
@@ -34,6 +46,21 @@ struct SchedulerOptions {
   uint32_t max_concurrent_uploads = 16;      // blob uploads in progress, over all clients
   double handshake_timeout_seconds = 10;     // TLS handshake + hello + proof
   TlsConfig tls;                             // TLS, or plaintext on loopback when asked
+
+  // Health checks with known answers. The executor plays an eval on the
+  // scheduler's host as an emulated board of that type would (the composition
+  // root gives device_agents::host_reference); the scheduler calls it on a
+  // worker thread for one eval of each run it has no reference for, stores
+  // the metrics in SQLite (they survive restarts) and checks boards against
+  // them. Without an executor, health checks compare boards with each other
+  // (a rack of wrong boards then agrees with itself).
+  std::function<std::vector<std::pair<std::string, double>>(const ReferenceJob&)>
+      reference_executor;
+  // A board is healthy when every deterministic metric is within this
+  // relative tolerance of the reference (emulated boards reproduce them
+  // exactly; real engines may differ in the last bits).
+  double health_tolerance = 1e-9;
+  uint32_t evals_between_checks = 20;  // a healthy board is checked again after this many
 };
 
 class Scheduler {
