@@ -90,6 +90,7 @@ struct BoardState {
   std::string name, type;
   std::string backend;           // the engines' backend, from its hello
   double seconds_per_frame = 0;  // the board's pace, from its hello
+  uint32_t slots = 1;            // evals it plays at once, from its hello
   std::weak_ptr<Session> session;
   uint32_t credits = 0;
   std::set<int64_t> leases;
@@ -138,6 +139,7 @@ struct Session {
   std::vector<std::string> boards;
   std::vector<std::string> board_types;  // beside `boards`, until the proof arrives
   std::vector<double> board_paces;
+  std::vector<uint32_t> board_slots;
   std::vector<std::string> board_backends;
   std::vector<uint64_t> held;
   std::string host;                               // the peer's address, for per-host limits
@@ -859,6 +861,7 @@ struct Scheduler::Impl {
       s->boards.push_back(b.name());
       s->board_types.push_back(b.type());
       s->board_backends.push_back(b.backend());
+      s->board_slots.push_back(std::max(1u, b.slots()));
       s->board_paces.push_back(std::isfinite(b.seconds_per_frame()) && b.seconds_per_frame() > 0
                                    ? std::min(b.seconds_per_frame(), 60.0)
                                    : 0.0);
@@ -891,6 +894,7 @@ struct Scheduler::Impl {
         b.name = name;
         b.type = s->board_types[i];
         b.seconds_per_frame = s->board_paces[i];
+        b.slots = s->board_slots[i];
         b.backend = s->board_backends[i];
         b.session = s;
         b.credits = 0;
@@ -1028,7 +1032,12 @@ struct Scheduler::Impl {
     if (board.health == "quarantined") return;
     if (board.health != "ok" && board.check_lease != 0)
       return;  // new boards prove themselves first
-    while (board.credits > 0) {
+    // At most two leases per slot out at once: one playing, one on its way
+    // (so a board never waits a round trip for work). A board's credits do
+    // not count the leases still on their way to it, and without this bound
+    // a board whose evals finish at once (noop) was sent leases faster than
+    // it took them: hundreds of thousands queued on its connection.
+    while (board.credits > 0 && board.leases.size() < 2 * board.slots) {
       auto id = next_eval_for(board);
       if (!id) break;
       lease(board, *session, evals[*id]);
