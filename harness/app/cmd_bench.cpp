@@ -549,9 +549,14 @@ void add_bench_commands(CLI::App& app) {
     req.priority = "nightly";
     req.prepare_revision = prepare_for_upload;
     auto run = harness::prepare_run(client, req);
+    const double rss_before_submit = resident_mb();
     auto t_submit = Clock::now();
     auto ack = client.submit(run);
     const double submit_s = seconds_since(t_submit);
+    // The queue as the scheduler holds it, read before many evals are done
+    // (an upper bound: it includes what the submission's transient rows left
+    // in the allocator). Separable only when the boards are other processes.
+    const double rss_queue = resident_mb() - rss_before_submit;
     if (agents) {
       agents->signal(SIGUSR1);  // their latency records start now
     } else {
@@ -573,6 +578,11 @@ void add_bench_commands(CLI::App& app) {
     const double dispatch_s = std::clamp(last_recorded - t_run_unix, 1e-3, run_s);
     fmt::print("submit: {} evals expanded and persisted in {:.2f} s ({:.0f} evals/s)\n",
                ack.evals(), submit_s, ack.evals() / submit_s);
+    if (agents) {
+      fmt::print("queue: {:.1f} MB more resident in the scheduler's process once submitted: {:.0f} B "
+                 "per queued eval\n",
+                 rss_queue, rss_queue * 1e6 / std::max<uint32_t>(ack.evals(), 1));
+    }
     fmt::print(
         "dispatch: {} noop evals on {} boards ({} slots each): every result recorded in SQLite "
         "after {:.2f} s: "
