@@ -193,11 +193,16 @@ std::vector<EvalRow> Store::unfinished_evals() {
 }
 
 std::vector<EvalRow> Store::evals_of_run(int64_t run_id) {
+  std::vector<EvalRow> out;
+  for_each_eval_of_run(run_id, [&](const EvalRow& row) { out.push_back(row); });
+  return out;
+}
+
+void Store::for_each_eval_of_run(int64_t run_id, const std::function<void(const EvalRow&)>& visit) {
   auto& st = db_.cached(std::string(kEvalSelect) + " WHERE e.run_id = ?1 ORDER BY e.id");
   st.bind_all(run_id);
-  std::vector<EvalRow> out;
-  while (st.step()) out.push_back(read_eval(st));
-  return out;
+  while (st.step()) visit(read_eval(st));
+  st.reset();
 }
 
 void Store::mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id,

@@ -579,9 +579,10 @@ void add_bench_commands(CLI::App& app) {
     fmt::print("submit: {} evals expanded and persisted in {:.2f} s ({:.0f} evals/s)\n",
                ack.evals(), submit_s, ack.evals() / submit_s);
     if (agents) {
-      fmt::print("queue: {:.1f} MB more resident in the scheduler's process once submitted: {:.0f} B "
-                 "per queued eval\n",
-                 rss_queue, rss_queue * 1e6 / std::max<uint32_t>(ack.evals(), 1));
+      fmt::print(
+          "queue: {:.1f} MB more resident in the scheduler's process once submitted: {:.0f} B "
+          "per queued eval\n",
+          rss_queue, rss_queue * 1e6 / std::max<uint32_t>(ack.evals(), 1));
     }
     fmt::print(
         "dispatch: {} noop evals on {} boards ({} slots each): every result recorded in SQLite "

@@ -7,6 +7,8 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -48,18 +50,97 @@ int priority_rank(const std::string& p) {
 
 struct Session;
 
+// Text that a million evals share (SHA-256s, scenario and board names): each
+// distinct string is stored once, in the scheduler's StringPool, and an eval
+// holds a pointer to it. Keeps a queued eval near 100 bytes instead of 600.
+class Interned {
+ public:
+  Interned() : text_(&empty_text()) {}
+  const std::string& str() const { return *text_; }
+  operator const std::string&() const { return *text_; }
+  bool empty() const { return text_->empty(); }
+  friend bool operator==(const Interned& a, const Interned& b) { return *a.text_ == *b.text_; }
+  friend bool operator==(const Interned& a, const std::string& b) { return *a.text_ == b; }
+  friend bool operator!=(const Interned& a, const std::string& b) { return *a.text_ != b; }
+
+ private:
+  friend class StringPool;
+  explicit Interned(const std::string* text) : text_(text) {}
+  static const std::string& empty_text() {
+    static const std::string empty;
+    return empty;
+  }
+  const std::string* text_;
+};
+
+// A run's evals as the writer reads them back after submission, compactly:
+// each distinct string once, 24 bytes a row (a million EvalRows with their
+// strings would be 400 MB for a moment).
+struct CompactEvals {
+  struct Row {
+    int64_t id;
+    uint32_t revision, clip, scenario;  // indexes into texts
+  };
+  std::vector<std::string> texts;
+  std::vector<Row> rows;
+
+  static CompactEvals read(db::Store& store, int64_t run_id) {
+    CompactEvals out;
+    std::unordered_map<std::string, uint32_t> index;
+    auto text = [&](const std::string& t) {
+      auto [it, added] = index.try_emplace(t, static_cast<uint32_t>(out.texts.size()));
+      if (added) out.texts.push_back(t);
+      return it->second;
+    };
+    store.for_each_eval_of_run(run_id, [&](const db::EvalRow& row) {
+      out.rows.push_back({row.id, text(row.revision_sha), text(row.clip_sha), text(row.scenario)});
+    });
+    return out;
+  }
+};
+
+// Owns the interned strings; never shrinks (there are as many as distinct
+// revisions, clips, scenarios and boards, not evals). I/O thread only.
+class StringPool {
+ public:
+  Interned intern(const std::string& text) { return Interned(&*strings_.insert(text).first); }
+
+ private:
+  std::unordered_set<std::string> strings_;  // nodes never move
+};
+
+}  // namespace
+}  // namespace hil::harness
+
+template <>
+struct fmt::formatter<hil::harness::Interned> : fmt::formatter<std::string_view> {
+  template <typename Context>
+  auto format(const hil::harness::Interned& s, Context& ctx) const {
+    return fmt::formatter<std::string_view>::format(s.str(), ctx);
+  }
+};
+
+namespace hil::harness {
+namespace {
+
 struct EvalState {
   int64_t id = 0;
   int64_t run_id = 0;
-  std::string revision_sha, clip_sha, scenario;
+  Interned revision_sha, clip_sha, scenario;
   // kScoring: its result is in, and the scheduler's metric plugins are
   // scoring it off the I/O thread; recorded when they are done.
   enum class State { kQueued, kLeased, kScoring, kDone } state = State::kQueued;
   int attempts = 0;
-  std::string board;
+  Interned board;
   uint64_t lease_id = 0;
   Clock::time_point deadline;
-  std::set<std::string> failed_on;                        // boards that hit an infra error on it
+  std::vector<Interned> failed_on;  // boards that hit an infra error on it (usually none)
+  bool failed_on_board(const std::string& board) const {
+    return std::find(failed_on.begin(), failed_on.end(), board) != failed_on.end();
+  }
+  void add_failed_on(Interned board) {
+    if (!failed_on_board(board)) failed_on.push_back(board);
+  }
   db::DeviceTime device_time = db::DeviceTime::kUnknown;  // as its result said
 };
 
@@ -175,6 +256,7 @@ db::Writer::Job noting(const std::shared_ptr<WriteAttempt>& attempt, Job job) {
 
 struct Scheduler::Impl {
   SchedulerOptions opt;
+  StringPool strings;  // what evals share: SHA-256s, scenario and board names
   // Under mutual TLS with a revocation list: read at every hello.
   std::optional<RevocationList> revocations;
   asio::io_context io{1};
@@ -436,7 +518,7 @@ struct Scheduler::Impl {
     job->suite = runs[e.run_id].suite;
     job->clip_path = blobs->path(e.clip_sha).string();
     try {
-      job->iface = interface_of(e.revision_sha, e.revision_sha.substr(0, 12));
+      job->iface = interface_of(e.revision_sha, e.revision_sha.str().substr(0, 12));
     } catch (const std::exception& ex) {
       job->failure = ex.what();
     }
@@ -631,14 +713,14 @@ struct Scheduler::Impl {
         EvalState es;
         es.id = e.id;
         es.run_id = e.run_id;
-        es.revision_sha = e.revision_sha;
-        es.clip_sha = e.clip_sha;
-        es.scenario = e.scenario;
+        es.revision_sha = strings.intern(e.revision_sha);
+        es.clip_sha = strings.intern(e.clip_sha);
+        es.scenario = strings.intern(e.scenario);
         es.attempts = e.attempts;
         if (e.state == "leased") {
           // Keep the lease: its agent may reconnect and deliver the result.
           es.state = EvalState::State::kLeased;
-          es.board = e.board;
+          es.board = strings.intern(e.board);
           es.lease_id = static_cast<uint64_t>(e.lease_id);
           boards[e.board].name = e.board;
           boards[e.board].leases.insert(e.id);
@@ -1003,7 +1085,7 @@ struct Scheduler::Impl {
             continue;
           }
           auto& e = it->second;
-          if (e.failed_on.count(board.name) && j + 1 < q.size()) continue;
+          if (e.failed_on_board(board.name) && j + 1 < q.size()) continue;
           int64_t id = q[j];
           q.erase(q.begin() + static_cast<std::ptrdiff_t>(j));
           return id;
@@ -1170,7 +1252,7 @@ struct Scheduler::Impl {
         continue;
       }
       it->second.state = EvalState::State::kQueued;
-      it->second.failed_on.insert(board.name);
+      it->second.add_failed_on(strings.intern(board.name));
       run.succeeded = run.succeeded > 0 ? run.succeeded - 1 : 0;
       run.queue.push_front(id);
       submit_job([id, why = fmt::format("re-queued: board {} {}", board.name, reason)](
@@ -1193,7 +1275,7 @@ struct Scheduler::Impl {
   void lease(BoardState& board, Session& session, EvalState& e) {
     auto& run = runs[e.run_id];
     e.state = EvalState::State::kLeased;
-    e.board = board.name;
+    e.board = strings.intern(board.name);
     e.lease_id = next_lease++;
     e.attempts++;
     e.deadline = Clock::now() + lease_duration(e);
@@ -1265,7 +1347,7 @@ struct Scheduler::Impl {
       auto& e = evals[id];
       log::warn("scheduler", "board={} eval={} lease={} expired: re-issued", e.board, id,
                 e.lease_id);
-      e.failed_on.insert(e.board);
+      e.add_failed_on(e.board);
       requeue(e, fmt::format("lease expired on board {}", e.board));
     }
     if (!expired.empty()) dispatch();
@@ -1379,7 +1461,7 @@ struct Scheduler::Impl {
     const bool board_fault = (!r.succeeded() && infra) || !malformed.empty();
     const std::string fault = malformed.empty() ? r.failure() : "malformed result: " + malformed;
     if (board_fault) {
-      e.failed_on.insert(r.board());
+      e.add_failed_on(strings.intern(r.board()));
       b->second.failed++;
       requeue(e, fmt::format("infra error on board {}: {}", r.board(), fault));
       if (++b->second.consecutive_infra >= kInfraErrorsToQuarantine) {
@@ -1632,7 +1714,7 @@ struct Scheduler::Impl {
     }
     if (auto err = fit_error(suite, sub); !err.empty()) return refuse(wire::INVALID_ARGUMENT, err);
     auto sub_copy = std::make_shared<wire::SubmitRun>(sub);
-    auto result = std::make_shared<std::pair<int64_t, std::vector<db::EvalRow>>>();
+    auto result = std::make_shared<std::pair<int64_t, CompactEvals>>();
     std::string suite_text = sub.suite_text();
     std::weak_ptr<Session> weak = s;
     uint64_t reply_to = env.id();
@@ -1665,7 +1747,7 @@ struct Scheduler::Impl {
                                   : sub_copy->label();
           result->first = st.create_run(label, cand, base, suite_id, priority, new_evals);
           if (!sub_copy->night().empty()) st.set_run_night(result->first, sub_copy->night());
-          result->second = st.evals_of_run(result->first);
+          result->second = CompactEvals::read(st, result->first);
         },
         [this, result, weak, reply_to, suite, priority, lengths = clip_lengths_of(*sub_copy)](
             bool ok, const std::string& error) {
@@ -1689,13 +1771,15 @@ struct Scheduler::Impl {
             for (const auto& sc : suite.scenarios()) run.scenarios[sc.name()] = sc;
             // Interleave candidate and baseline evals of each clip so that
             // partial results stay paired.
-            for (const auto& row : result->second) {
+            std::vector<Interned> texts;
+            for (const auto& text : result->second.texts) texts.push_back(strings.intern(text));
+            for (const auto& row : result->second.rows) {
               EvalState e;
               e.id = row.id;
-              e.run_id = row.run_id;
-              e.revision_sha = row.revision_sha;
-              e.clip_sha = row.clip_sha;
-              e.scenario = row.scenario;
+              e.run_id = run.id;
+              e.revision_sha = texts[row.revision];
+              e.clip_sha = texts[row.clip];
+              e.scenario = texts[row.scenario];
               evals[e.id] = e;
               run.queue.push_back(e.id);
               run.total++;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -240,6 +241,9 @@ class Store {
   // Evals not yet finished (queued or leased), for a restarting scheduler.
   std::vector<EvalRow> unfinished_evals();
   std::vector<EvalRow> evals_of_run(int64_t run_id);
+  // The same rows one at a time (the row is reused): a million-eval run
+  // without a million rows in memory at once.
+  void for_each_eval_of_run(int64_t run_id, const std::function<void(const EvalRow&)>& visit);
   void mark_leased(int64_t eval_id, const std::string& board, int64_t lease_id, double deadline);
   void mark_queued(int64_t eval_id);  // lease expired or board lost
   // Records an eval's outcome exactly once: returns false (and stores
