@@ -503,6 +503,10 @@ void add_bench_commands(CLI::App& app) {
     lo.many_connections = true;
     lo.noop_hold_ms = dp->hold_ms;
     LocalRack rack(lo);
+    // The scheduler (and this bench's client) before any board connects: with
+    // the agents in processes of their own, what it grows by until they are
+    // registered is the scheduler's side of the connections alone.
+    const double rss_scheduler_before = resident_mb();
     std::unique_ptr<AgentProcesses> agents;
     if (dp->agent_processes) {
       agents = std::make_unique<AgentProcesses>(rack, dp->agent_processes, dp->boards, dp->slots,
@@ -526,6 +530,13 @@ void add_bench_commands(CLI::App& app) {
         up, dp->boards, connect_s, rss_boards - rss_before_rack,
         (rss_boards - rss_before_rack) * 1000 / std::max<size_t>(up, 1),
         agents ? fmt::format(", {} agent processes included whole", dp->agent_processes) : "");
+    if (agents) {
+      const double grown = resident_mb() - rss_scheduler_before;
+      fmt::print(
+          "scheduler: its process grew by {:.1f} MB while the boards registered: {:.1f} KB per "
+          "board connection ({})\n",
+          grown, grown * 1000 / std::max<size_t>(up, 1), rack.transport());
+    }
     // A noop suite: its clips are tiny and never fetched; the revisions are
     // named blobs the boards never load.
     auto suite_path = dir / "bench-noop.textproto";

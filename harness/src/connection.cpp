@@ -18,7 +18,7 @@ Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes,
   peer_ = ec ? "unknown" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
   socket.set_option(tcp::no_delay(true), ec);
   if (tls_context_) {
-    tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket), *tls_context_);
+    tls_ = std::make_unique<TlsStream>(std::move(socket), *tls_context_);
   } else {
     plain_.emplace(std::move(socket));
   }
@@ -28,9 +28,7 @@ Connection::Connection(tcp::socket socket, uint32_t max_frame_bytes,
 Connection::~Connection() = default;
 
 void Connection::expect_server_name(const std::string& host) {
-  if (!tls_) return;
-  tls_->set_verify_callback(ssl::host_name_verification(host));
-  SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
+  if (tls_) tls_->expect_server_name(host);
 }
 
 void Connection::start(MessageHandler on_message, CloseHandler on_close) {
@@ -71,6 +69,7 @@ void Connection::close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
   boost::system::error_code ec;
+  if (tls_) tls_->shutdown();
   socket().shutdown(tcp::socket::shutdown_both, ec);
   socket().close(ec);
   wake_.cancel();
@@ -88,27 +87,18 @@ awaitable<void> Connection::read_loop() {
   char prefix[4];
   try {
     if (tls_) {
-      co_await tls_->async_handshake(
-          side_ == Side::kServer ? ssl::stream_base::server : ssl::stream_base::client,
-          use_awaitable);
+      co_await tls_->handshake(side_ == Side::kServer ? TlsStream::Side::kServer
+                                                      : TlsStream::Side::kClient);
       peer_certificate_ = harness::peer_certificate(tls_->native_handle());
     }
     if (closed_) co_return;
     asio::co_spawn(
         socket().get_executor(), [self]() { return self->write_loop(); }, asio::detached);
     for (;;) {
-      if (tls_) {
-        co_await asio::async_read(*tls_, asio::buffer(prefix, 4), use_awaitable);
-      } else {
-        co_await asio::async_read(*plain_, asio::buffer(prefix, 4), use_awaitable);
-      }
+      co_await read_exactly(prefix, 4);
       uint32_t n = decode_length(prefix, max_frame_bytes_);
       body.resize(n);
-      if (tls_) {
-        co_await asio::async_read(*tls_, asio::buffer(body.data(), n), use_awaitable);
-      } else {
-        co_await asio::async_read(*plain_, asio::buffer(body.data(), n), use_awaitable);
-      }
+      co_await read_exactly(body.data(), n);
       auto envelope = decode_body(body);
       if (closed_) break;
       if (on_message_) on_message_(std::move(envelope));
@@ -121,8 +111,11 @@ awaitable<void> Connection::read_loop() {
     if (e.code() == asio::error::eof || e.code() == ssl::error::stream_truncated) {
       close("peer closed the connection");
     } else if (e.code().category() == asio::error::get_ssl_category()) {
-      log::warn("net", "peer={} TLS: {}", peer_, e.code().message());
-      close(fmt::format("TLS: {}", e.code().message()));
+      std::string reason = e.code().message();
+      if (auto why = tls_ ? tls_->verify_failure() : ""; !why.empty())
+        reason += fmt::format(" ({})", why);
+      log::warn("net", "peer={} TLS: {}", peer_, reason);
+      close(fmt::format("TLS: {}", reason));
     } else {
       close(e.code().message());
     }
@@ -130,6 +123,15 @@ awaitable<void> Connection::read_loop() {
     log::error("net", "peer={} handler error: {}", peer_, e.what());
     fail(wire::INTERNAL, e.what());
   }
+}
+
+awaitable<void> Connection::read_exactly(char* data, size_t size) {
+  if (!tls_) {
+    co_await asio::async_read(*plain_, asio::buffer(data, size), use_awaitable);
+    co_return;
+  }
+  for (size_t got = 0; got < size;)
+    got += co_await tls_->read_some(asio::buffer(data + got, size - got));
 }
 
 awaitable<void> Connection::write_loop() {
@@ -149,7 +151,7 @@ awaitable<void> Connection::write_loop() {
         out_.pop_front();
       }
       if (tls_) {
-        co_await asio::async_write(*tls_, asio::buffer(batch), use_awaitable);
+        co_await tls_->write(asio::buffer(batch));
       } else {
         co_await asio::async_write(*plain_, asio::buffer(batch), use_awaitable);
       }

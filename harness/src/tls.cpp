@@ -110,6 +110,9 @@ std::shared_ptr<ssl::context> make_server_tls(const TlsConfig& config,
          [&](const std::string& f, auto& ec) { ctx->load_verify_file(f, ec); });
     ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   }
+  // Peers never resume a session (each connection verifies afresh, and the
+  // revocation list is checked at its hello): no TLS 1.3 session tickets.
+  SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
   return ctx;
 }
 

@@ -14,6 +14,7 @@
 
 #include "hil/harness/asio.h"
 #include "hil/harness/tls.h"
+#include "hil/harness/tls_stream.h"
 #include "hil/harness/wire.h"
 
 namespace hil::harness {
@@ -51,10 +52,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   net::awaitable<void> read_loop();
   net::awaitable<void> write_loop();
-  net::tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
+  net::awaitable<void> read_exactly(char* data, size_t size);
+  net::tcp::socket& socket() { return tls_ ? tls_->socket() : *plain_; }
 
   std::optional<net::tcp::socket> plain_;
-  std::unique_ptr<ssl::stream<net::tcp::socket>> tls_;
+  std::unique_ptr<TlsStream> tls_;
   std::shared_ptr<ssl::context> tls_context_;  // outlives tls_
   Side side_;
   PeerCertificate peer_certificate_;
