@@ -83,6 +83,10 @@ ci_sanitizer_reports() {
 # for sanitizer reports (any file in it fails the pass) from CI_REPORTS; a
 # command to run after the tests, within the pass (the Release pass's gate),
 # from CI_AFTER: it counts as one test more, and its failure fails the pass.
+# A command to run in the background while the tests run, from
+# CI_DURING_TESTS (the next pass's build, at the lowest priority: it takes
+# only the CPU the tests leave idle, as during the serial chaos test); the
+# pass waits for it at the end, and its output goes to build/during-<name>.log.
 # Times: build = configure + build; tests = ctest + CI_AFTER.
 ci_ctest_pass() {
   local name=$1 cpreset=$2 bpreset=$3 tpreset=$4
@@ -106,6 +110,11 @@ ci_ctest_pass() {
     rm -rf "$CI_REPORTS"
     mkdir -p "$CI_REPORTS"
   fi
+  local during_pid=""
+  if [ -n "${CI_DURING_TESTS:-}" ]; then
+    $CI_DURING_TESTS >"build/during-$name.log" 2>&1 &
+    during_pid=$!
+  fi
   ctest --preset "$tpreset" "$@" 2>&1 | tee "$dir/ctest.log" || rc=$?
   ci_ctest_counts "$dir/ctest.log"
   if [ "$ct_total" -eq 0 ]; then
@@ -125,6 +134,10 @@ ci_ctest_pass() {
       note="${note:+$note; }$CI_AFTER failed"
       ct_failed=$((ct_failed + 1))
     fi
+  fi
+  if [ -n "$during_pid" ]; then
+    # Its failure is not this pass's: the next pass builds again and says why.
+    wait "$during_pid" || echo "ci: the background build failed (build/during-$name.log); its pass retries"
   fi
   t2=$(date +%s)
   c2=$(ci_cpu_s)
