@@ -542,12 +542,6 @@ std::vector<int64_t> Store::mark_suspect(const std::vector<int64_t>& eval_ids,
   return invalidated;
 }
 
-int64_t Store::suspect_evals(int64_t run_id) {
-  auto& q = db_.cached("SELECT COUNT(*) FROM evals WHERE run_id = ?1 AND suspect IS NOT NULL");
-  q.bind_all(run_id);
-  return q.first([](Statement& s) { return s.int64(0); }).value_or(0);
-}
-
 void Store::reset_eval(int64_t eval_id, const std::string& why) {
   db_.cached("DELETE FROM eval_metrics WHERE eval_id = ?1").bind_all(eval_id).run();
   db_.cached("DELETE FROM frame_series WHERE eval_id = ?1").bind_all(eval_id).run();

@@ -41,6 +41,16 @@ int64_t count(const test::TempDir& dir, const std::string& sql) {
   return st.int64(0);
 }
 
+// A refused submission left no run, and every board idle and uncharged.
+void check_no_run_and_boards_untouched(const Farm& farm, harness::Client& c) {
+  CHECK(count(farm.dir, "SELECT COUNT(*) FROM runs") == 0);
+  const auto boards = c.boards();
+  for (const auto& b : boards.boards()) {
+    CHECK(b.state() == "idle");
+    CHECK(b.evals_failed() == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a suite with a misspelt fault kind is refused at submission, naming the field and value",
@@ -77,13 +87,8 @@ TEST_CASE("a suite with a misspelt fault kind is refused at submission, naming t
     }
   }
   // Nothing reached a board: no run, no eval, no retry, no quarantine.
-  CHECK(count(farm.dir, "SELECT COUNT(*) FROM runs") == 0);
+  check_no_run_and_boards_untouched(farm, c);
   CHECK(count(farm.dir, "SELECT COUNT(*) FROM evals") == 0);
-  const auto boards = c.boards();
-  for (const auto& b : boards.boards()) {
-    CHECK(b.state() == "idle");
-    CHECK(b.evals_failed() == 0);
-  }
   CHECK(count(farm.dir, "SELECT COUNT(*) FROM boards WHERE health = 'quarantined'") == 0);
 }
 
@@ -157,10 +162,5 @@ TEST_CASE("a suite naming a misspelt board type is refused at submission with th
                              Catch::Contains("'slowed-hw33'") &&
                              Catch::Contains("connected types: slowed-hw3"));
   }
-  CHECK(count(farm.dir, "SELECT COUNT(*) FROM runs") == 0);
-  const auto boards = c.boards();
-  for (const auto& b : boards.boards()) {
-    CHECK(b.state() == "idle");
-    CHECK(b.evals_failed() == 0);
-  }
+  check_no_run_and_boards_untouched(farm, c);
 }

@@ -288,7 +288,6 @@ class Store {
   // Returns the runs whose verdict it invalidated.
   std::vector<int64_t> mark_suspect(const std::vector<int64_t>& eval_ids, const std::string& board,
                                     const std::string& reason);
-  int64_t suspect_evals(int64_t run_id);
 
   std::map<std::string, int64_t> table_rows();
 
