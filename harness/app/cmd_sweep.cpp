@@ -7,6 +7,8 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -126,6 +128,13 @@ void add_sweep_command(CLI::App& app) {
     }
     harness::Client client(co);
 
+    // Where the wall time goes, printed at the end.
+    using Clock = std::chrono::steady_clock;
+    const auto seconds_since = [](Clock::time_point t) {
+      return std::chrono::duration<double>(Clock::now() - t).count();
+    };
+    const double rack_s = seconds_since(start);
+    double prepare_s = 0, submit_s = 0;
     std::vector<uint64_t> runs;
     uint32_t skipped = 0;
     for (const auto& rev : revisions) {
@@ -151,10 +160,14 @@ void add_sweep_command(CLI::App& app) {
                                              : std::filesystem::path(o->clip_cache);
       // A noop suite plays no frame: its revisions are named blobs no board loads.
       if (!noop) req.prepare_revision = prepare_for_upload;
+      auto t_prepare = Clock::now();
       auto msg = harness::prepare_run(client, req);
+      prepare_s += seconds_since(t_prepare);
+      auto t_submit = Clock::now();
       for (int attempt = 0;; ++attempt) {
         try {
           auto ack = client.submit(msg);
+          submit_s += seconds_since(t_submit);
           runs.push_back(ack.run_id());
           fmt::print(stderr, "{}: run {} with {} evals\n", rev.filename().string(), ack.run_id(),
                      ack.evals());
@@ -169,23 +182,30 @@ void add_sweep_command(CLI::App& app) {
     // Progress over all the night's runs: evals done, rate, ETA, failures, boards busy.
     harness::ProgressBar bar(fmt::format("sweep {}", night), 0);
     const auto t0 = std::chrono::steady_clock::now();
+    std::optional<double> evaluated_s;  // until the last eval was recorded
     uint64_t total = 0, done = 0, failed = 0;
+    std::map<uint64_t, wire::RunStatus> finished_runs;
     for (;;) {
       total = done = failed = 0;
       uint32_t busy = 0;
       bool all_done = true;
       for (auto id : runs) {
-        auto st = client.status(id);
+        // A finished run's status no longer changes, and answering it reads
+        // the database on the scheduler's event loop: ask once.
+        auto finished = finished_runs.find(id);
+        auto st = finished != finished_runs.end() ? finished->second : client.status(id);
+        if (st.state() == "done" || st.state() == "cancelled") finished_runs.emplace(id, st);
         total += st.total();
         done += st.succeeded() + st.failed();
         failed += st.failed();
-        busy = std::max(busy, st.boards_busy());
+        if (finished == finished_runs.end()) busy = std::max(busy, st.boards_busy());
         all_done &= st.state() == "done" || st.state() == "cancelled";
       }
+      if (!evaluated_s && done == total) evaluated_s = seconds_since(t0);
       bar.set_total(total);
       bar.update(done, fmt::format("failed {} boards busy {}", failed, busy));
       if (all_done) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     bar.finish();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -203,6 +223,11 @@ void add_sweep_command(CLI::App& app) {
                  static_cast<double>(std::filesystem::file_size(db_path)) / 1e6);
     }
     fmt::print("\n");
+    fmt::print(
+        "  where the wall time went: {:.1f} s starting the scheduler and boards, {:.1f} s "
+        "preparing the runs (suite, clips, uploads), {:.1f} s submitting (expanding the suite, "
+        "persisting the queue), {:.1f} s evaluating, {:.1f} s gating and closing the runs\n",
+        rack_s, prepare_s, submit_s, evaluated_s.value_or(secs), secs - evaluated_s.value_or(secs));
     if (rack) rack->stop();
   });
 }

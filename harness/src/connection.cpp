@@ -1,5 +1,7 @@
 #include "hil/harness/connection.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "hil/evals/log.h"
@@ -83,8 +85,7 @@ void Connection::close(const std::string& reason) {
 
 awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
-  std::string body;
-  char prefix[4];
+  FrameDecoder inbox(max_frame_bytes_);
   try {
     if (tls_) {
       co_await tls_->handshake(side_ == Side::kServer ? TlsStream::Side::kServer
@@ -95,14 +96,18 @@ awaitable<void> Connection::read_loop() {
     asio::co_spawn(
         socket().get_executor(), [self]() { return self->write_loop(); }, asio::detached);
     for (;;) {
-      co_await read_exactly(prefix, 4);
-      uint32_t n = decode_length(prefix, max_frame_bytes_);
-      body.resize(n);
-      co_await read_exactly(body.data(), n);
-      auto envelope = decode_body(body);
-      if (closed_) break;
-      if (on_message_) on_message_(std::move(envelope));
-      if (closed_) break;
+      // Every whole frame of what was read, before reading again: the
+      // replies to a batch go out in one write.
+      while (auto envelope = inbox.next()) {
+        if (on_message_) on_message_(std::move(*envelope));
+        if (closed_) co_return;
+      }
+      // Idle: wait without a buffer, so a quiet connection holds none.
+      if (inbox.buffered() == 0) co_await wait_readable();
+      if (closed_) co_return;
+      size_t room = std::max(kReadChunk, inbox.missing());
+      size_t got = co_await read_some(inbox.prepare(room), room);
+      inbox.commit(got);
     }
   } catch (const WireError& e) {
     log::warn("net", "peer={} protocol error: {}", peer_, e.what());
@@ -125,13 +130,17 @@ awaitable<void> Connection::read_loop() {
   }
 }
 
-awaitable<void> Connection::read_exactly(char* data, size_t size) {
-  if (!tls_) {
-    co_await asio::async_read(*plain_, asio::buffer(data, size), use_awaitable);
-    co_return;
+awaitable<void> Connection::wait_readable() {
+  if (tls_) {
+    co_await tls_->wait_readable();
+  } else {
+    co_await plain_->async_wait(tcp::socket::wait_read, use_awaitable);
   }
-  for (size_t got = 0; got < size;)
-    got += co_await tls_->read_some(asio::buffer(data + got, size - got));
+}
+
+awaitable<size_t> Connection::read_some(char* data, size_t size) {
+  if (tls_) co_return co_await tls_->read_some(asio::buffer(data, size));
+  co_return co_await plain_->async_read_some(asio::buffer(data, size), use_awaitable);
 }
 
 awaitable<void> Connection::write_loop() {

@@ -81,6 +81,7 @@ TlsStream::TlsStream(tcp::socket socket, ssl::context& context)
   // socket in between, with the rest of the buffer where it was.
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                          SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_read_ahead(ssl_, 1);
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }  // the socket BIO does not close the descriptor
@@ -140,6 +141,12 @@ awaitable<size_t> TlsStream::read_some(asio::mutable_buffer buffer) {
   if (buffer.size() == 0) co_return 0;
   co_await drive([&] { return SSL_read_ex(ssl_, buffer.data(), buffer.size(), &n); });
   co_return n;
+}
+
+awaitable<void> TlsStream::wait_readable() {
+  if (!socket_.is_open()) throw_error(asio::error::operation_aborted);
+  if (SSL_has_pending(ssl_)) co_return;
+  co_await socket_.async_wait(tcp::socket::wait_read, use_awaitable);
 }
 
 awaitable<void> TlsStream::write(asio::const_buffer buffer) {

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "hil/evals/sha256.h"
@@ -45,13 +47,46 @@ wire::Envelope decode_body(std::string_view body) {
   return e;
 }
 
+void FrameDecoder::feed(std::string_view bytes) {
+  std::copy(bytes.begin(), bytes.end(), prepare(bytes.size()));
+  commit(bytes.size());
+}
+
 std::optional<wire::Envelope> FrameDecoder::next() {
-  if (buffer_.size() < 4) return std::nullopt;
-  uint32_t n = decode_length(buffer_.data(), max_);
-  if (buffer_.size() < 4 + size_t{n}) return std::nullopt;
-  auto e = decode_body(std::string_view(buffer_).substr(4, n));
-  buffer_.erase(0, 4 + size_t{n});
+  if (buffered() < 4) return std::nullopt;
+  uint32_t n = decode_length(buffer_.data() + head_, max_);
+  if (buffered() < 4 + size_t{n}) return std::nullopt;
+  auto e = decode_body(std::string_view(buffer_).substr(head_ + 4, n));
+  head_ += 4 + size_t{n};
+  if (head_ == end_) {
+    std::string().swap(buffer_);  // an idle connection holds no buffer
+    head_ = end_ = 0;
+  }
   return e;
+}
+
+size_t FrameDecoder::missing() const {
+  if (buffered() < 4) return 4 - buffered();
+  uint32_t n = decode_length(buffer_.data() + head_, max_);
+  return 4 + size_t{n} - std::min(buffered(), 4 + size_t{n});
+}
+
+void FrameDecoder::compact() {
+  if (head_ == 0) return;
+  buffer_.erase(0, head_);
+  end_ -= head_;
+  head_ = 0;
+}
+
+char* FrameDecoder::prepare(size_t n) {
+  compact();
+  buffer_.resize(end_ + n);
+  return buffer_.data() + end_;
+}
+
+void FrameDecoder::commit(size_t n) {
+  end_ = std::min(end_ + n, buffer_.size());
+  buffer_.resize(end_);
 }
 
 std::string auth_proof(std::string_view secret, std::string_view nonce, wire::Role role,

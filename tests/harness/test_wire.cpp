@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "hil/harness/wire.h"
 
 using namespace hil;
@@ -24,6 +26,34 @@ TEST_CASE("frames round-trip and split anywhere in the byte stream", "[wire]") {
     CHECK(got[0].work_request().credits() == 3);
     CHECK(got[1].progress().eval_id() == 99);
   }
+}
+
+TEST_CASE("reads straight into the decoder: prepare, commit, what a frame still lacks", "[wire]") {
+  wire::Envelope a;
+  a.set_id(7);
+  a.mutable_work_request()->set_board("rack-007");
+  std::string frame = harness::encode_frame(a);
+  std::string stream = frame + frame + frame;
+  harness::FrameDecoder d;
+  CHECK(d.missing() == 4);  // nothing yet: a prefix
+  // A read that fills less than the room it was given keeps only what came.
+  char* room = d.prepare(16 * 1024);
+  std::copy(stream.begin(), stream.begin() + 6, room);
+  d.commit(6);
+  CHECK(d.buffered() == 6);
+  CHECK_FALSE(d.next());
+  CHECK(d.missing() == frame.size() - 6);
+  room = d.prepare(stream.size() - 6);
+  std::copy(stream.begin() + 6, stream.end(), room);
+  d.commit(stream.size() - 6);
+  int whole = 0;
+  while (auto e = d.next()) {
+    CHECK(e->work_request().board() == "rack-007");
+    ++whole;
+  }
+  CHECK(whole == 3);
+  CHECK(d.buffered() == 0);
+  CHECK(d.missing() == 4);
 }
 
 TEST_CASE("an oversized frame is refused before its body is read", "[wire]") {

@@ -52,7 +52,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   net::awaitable<void> read_loop();
   net::awaitable<void> write_loop();
-  net::awaitable<void> read_exactly(char* data, size_t size);
+  net::awaitable<void> wait_readable();
+  net::awaitable<size_t> read_some(char* data, size_t size);
+  // Bytes asked of the socket per read (more when a frame needs more): a
+  // TLS record's worth.
+  static constexpr size_t kReadChunk = 16 * 1024;
   net::tcp::socket& socket() { return tls_ ? tls_->socket() : *plain_; }
 
   std::optional<net::tcp::socket> plain_;

@@ -40,6 +40,9 @@ class TlsStream {
   // asio::error::operation_aborted once the socket is closed.
   net::awaitable<void> handshake(Side side);
   net::awaitable<size_t> read_some(net::asio::mutable_buffer buffer);
+  // Returns once a read can make progress: OpenSSL holds received bytes, or
+  // the socket is readable.
+  net::awaitable<void> wait_readable();
   net::awaitable<void> write(net::asio::const_buffer buffer);  // all of it
 
   // Sends close_notify if the socket takes it now; never waits. Call before

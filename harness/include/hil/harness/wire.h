@@ -43,18 +43,32 @@ uint32_t decode_length(const char prefix[4], uint32_t max_frame_bytes);
 // Parses a frame body; throws WireError(BAD_MESSAGE) naming what is wrong.
 wire::Envelope decode_body(std::string_view body);
 
-// Incremental decoder over a byte stream (used by tests and fuzzing):
-// feed bytes, take whole envelopes.
+// Incremental decoder over a byte stream: feed bytes (or read them straight
+// into prepare()'s room and commit() them), take whole envelopes. A
+// connection decodes every whole frame of one read before it reads again,
+// so a batch of messages costs one read and one wake-up, not two each. Once
+// every byte has been taken, the buffer is released: an idle connection
+// holds none.
 class FrameDecoder {
  public:
   explicit FrameDecoder(uint32_t max_frame_bytes = kDefaultMaxFrameBytes) : max_(max_frame_bytes) {}
-  void feed(std::string_view bytes) { buffer_.append(bytes); }
-  // The next whole envelope, or nullopt when more bytes are needed.
+  void feed(std::string_view bytes);
+  // The next whole envelope, or nullopt when more bytes are needed. Throws
+  // WireError for a frame over the limit or one that does not parse.
   std::optional<wire::Envelope> next();
+  // Room for `n` more bytes; commit(k) keeps the first k written there.
+  char* prepare(size_t n);
+  void commit(size_t n);
+  // Bytes held that are not yet taken as envelopes.
+  size_t buffered() const { return end_ - head_; }
+  // Bytes the frame being received still lacks (its prefix counts as 4).
+  size_t missing() const;
 
  private:
+  void compact();
   uint32_t max_;
-  std::string buffer_;
+  std::string buffer_;  // [head_, end_) is received and not yet taken
+  size_t head_ = 0, end_ = 0;
 };
 
 // The proof a peer sends for a challenge.
