@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "bench_raw_limits.h"
 #include "commands.h"
 #include "common.h"
 #include "hil/dual_engine/compiler.h"
@@ -616,6 +617,24 @@ void add_bench_commands(CLI::App& app) {
     fmt::print("memory: {:.1f} MB resident at the end (started at {:.1f} MB)\n", resident_mb(),
                rss_start);
     rack.stop();
+    if (dp->hold_ms > 0) return;  // boards idle by design: no limit to compare with
+    // The limits dispatch is bounded by, measured now on the same machine:
+    // an absolute rate does not compare between machines, a fraction does.
+    const double evals_per_s = ack.evals() / dispatch_s;
+    const auto wire =
+        measure_loopback_messages(dir / "tls", dp->plaintext, std::min<uint32_t>(dp->boards, 512),
+                                  std::max<uint32_t>(dp->slots, 1), 2.0);
+    const double updates = measure_sqlite_guarded_updates(dir, 200000);
+    fmt::print(
+        "raw limits, same run: loopback {}: {:.0f} messages/s ({} connections, {} 64-byte "
+        "requests in flight each; requests and replies counted); SQLite: {:.0f} guarded "
+        "UPDATEs/s (WAL, synchronous=FULL, 512 per transaction)\n",
+        rack.transport(), wire.messages_per_second, wire.connections, wire.depth, updates);
+    fmt::print(
+        "dispatch as a fraction of them: {:.3f} of the loopback message rate (4 messages per "
+        "eval: work request, lease, result, acknowledgement), {:.3f} of SQLite's update rate (2 "
+        "guarded UPDATEs per eval: lease, result)\n",
+        4 * evals_per_s / wire.messages_per_second, 2 * evals_per_s / updates);
   });
 
   auto rt = std::make_shared<Engine>();
