@@ -165,11 +165,17 @@ int64_t Store::create_run(const std::string& label, int64_t candidate_id,
       .bind_all(label, candidate_id, baseline_id, suite_id, priority, unix_now())
       .run();
   int64_t run_id = db_.last_insert_rowid();
-  auto& st = db_.cached(
-      "INSERT INTO evals(run_id, revision_id, clip_id, scenario, state) VALUES (?1, ?2, ?3, ?4, "
-      "'queued')");
-  for (const auto& e : evals) {
-    st.bind_all(run_id, e.revision_id, e.clip_id, e.scenario);
+  for (size_t i = 0; i < evals.size(); i += kEvalRowsPerInsert) {
+    const size_t n = std::min(kEvalRowsPerInsert, evals.size() - i);
+    Statement& st = multi_row_insert(
+        eval_inserts_, "INSERT INTO evals(run_id, revision_id, clip_id, scenario, state) VALUES ",
+        "(?1, ?#, ?#, ?#, 'queued')", n);
+    st.bind(1, run_id);
+    for (size_t k = 0; k < n; ++k) {
+      const auto& e = evals[i + k];
+      const int index = static_cast<int>(2 + 3 * k);
+      st.bind(index, e.revision_id).bind(index + 1, e.clip_id).bind(index + 2, e.scenario);
+    }
     st.run();
   }
   return run_id;
@@ -240,10 +246,17 @@ bool Store::record_outcome(const EvalOutcome& o) {
   // current lease: a stale lease's, or one without a lease (0) for an eval
   // that holds one, changes nothing. Only an eval never leased (NULL: results
   // recorded directly, as imports and benchmarks do) takes an outcome without one.
-  db_.cached(
-         "UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, host_seconds = "
-         "?5, board = ?6, device_time = ?8 "
-         "WHERE id = ?1 AND state IN ('queued', 'leased') AND lease_id IS ?7")
+  // An outcome whose lease was never written writes it: the scheduler took
+  // the outcome as its current lease's, and any lease the row holds is an
+  // earlier one of the same eval.
+  db_.cached(o.lease_unwritten
+                 ? "UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, "
+                   "host_seconds = ?5, board = ?6, device_time = ?8, lease_id = ?7, attempts = "
+                   "attempts + 1, started_at = ?4, lease_deadline = NULL "
+                   "WHERE id = ?1 AND state IN ('queued', 'leased') AND ?7 IS NOT NULL"
+                 : "UPDATE evals SET state = ?2, failure = NULLIF(?3, ''), finished_at = ?4, "
+                   "host_seconds = ?5, board = ?6, device_time = ?8 "
+                   "WHERE id = ?1 AND state IN ('queued', 'leased') AND lease_id IS ?7")
       .bind_all(o.eval_id, o.succeeded ? "succeeded" : "failed", o.failure, unix_now(),
                 o.host_seconds, o.board,
                 o.lease_id == 0 ? std::nullopt : std::optional<int64_t>(o.lease_id),
@@ -271,7 +284,9 @@ bool Store::record_outcome(const EvalOutcome& o) {
             [](const auto& x, const auto& y) { return x.first < y.first; });
   for (size_t i = 0; i < metric_rows_.size(); i += kMetricRowsPerInsert) {
     const size_t n = std::min(kMetricRowsPerInsert, metric_rows_.size() - i);
-    Statement& metric = metric_insert(n);
+    Statement& metric = multi_row_insert(
+        metric_inserts_, "INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES ",
+        "(?1, ?#, ?#)", n);
     metric.bind(1, o.eval_id);
     for (size_t k = 0; k < n; ++k) {
       const int index = static_cast<int>(2 + 2 * k);
@@ -293,13 +308,23 @@ bool Store::record_outcome(const EvalOutcome& o) {
   return true;
 }
 
-Statement& Store::metric_insert(size_t rows) {
-  if (metric_inserts_.size() <= rows) metric_inserts_.resize(rows + 1, nullptr);
-  Statement*& st = metric_inserts_[rows];
+Statement& Store::multi_row_insert(std::vector<Statement*>& cache, std::string_view head,
+                                   std::string_view row, size_t rows) {
+  if (cache.size() <= rows) cache.resize(rows + 1, nullptr);
+  Statement*& st = cache[rows];
   if (st == nullptr) {
-    std::string sql = "INSERT INTO eval_metrics(eval_id, metric_id, value) VALUES ";
-    for (size_t k = 0; k < rows; ++k)
-      sql += fmt::format("{}(?1, ?{}, ?{})", k ? ", " : "", 2 + 2 * k, 3 + 2 * k);
+    std::string sql(head);
+    int next = 2;
+    for (size_t k = 0; k < rows; ++k) {
+      if (k) sql += ", ";
+      for (char c : row) {
+        if (c == '#') {
+          sql += std::to_string(next++);
+        } else {
+          sql += c;
+        }
+      }
+    }
     st = &db_.cached(sql);  // the connection keeps it as long as this store may use it
   }
   return *st;

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -134,14 +135,25 @@ std::vector<std::string> Client::missing_blobs(const std::vector<std::string>& s
 }
 
 std::string Client::upload_file(const std::filesystem::path& path) {
-  std::string sha = evals::sha256_file(path);
-  if (missing_blobs({sha}).empty()) return sha;
-  std::ifstream in(path, std::ios::binary);
-  upload(sha, std::filesystem::file_size(path), path.string(), [&](char* buf, size_t n) {
-    in.read(buf, static_cast<std::streamsize>(n));
-    return static_cast<size_t>(in.gcount());
-  });
-  return sha;
+  return upload_files({path}).front();
+}
+
+std::vector<std::string> Client::upload_files(const std::vector<std::filesystem::path>& paths) {
+  std::vector<std::string> shas;
+  shas.reserve(paths.size());
+  for (const auto& path : paths) shas.push_back(evals::sha256_file(path));
+  auto missing = missing_blobs(shas);
+  std::set<std::string> to_upload(missing.begin(), missing.end());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (to_upload.erase(shas[i]) == 0) continue;  // held already, or uploaded just now
+    std::ifstream in(paths[i], std::ios::binary);
+    upload(shas[i], std::filesystem::file_size(paths[i]), paths[i].string(),
+           [&](char* buf, size_t n) {
+             in.read(buf, static_cast<std::streamsize>(n));
+             return static_cast<size_t>(in.gcount());
+           });
+  }
+  return shas;
 }
 
 std::string Client::upload_bytes(const std::string& bytes, const std::string& what) {

@@ -310,6 +310,12 @@ struct Scheduler::Impl {
   };
   std::map<int64_t, std::vector<PendingAck>> acks_after_commit;
   bool flush_scheduled = false;
+  // Lease and outcome batches handed to the writer and not yet answered. One
+  // batch is written at a time: meanwhile the next one gathers, larger (fewer
+  // commits), and a lease answered before it was written is recorded by its
+  // outcome's own UPDATE (see fold_answered_leases). Durability is the same:
+  // a lease in the writer's queue is no more on disk than one held here.
+  uint32_t flushes_in_flight = 0;
   // Set while the database refuses writes (disk full, I/O error): results and
   // leases are held in memory and retried, and no new work is handed out, so
   // nothing acknowledged is lost and nothing more piles up.
@@ -322,8 +328,65 @@ struct Scheduler::Impl {
     asio::post(io, [this] { flush_pending(); });
   }
 
-  void flush_pending() {
-    flush_scheduled = false;
+  bool anything_pending() const {
+    return !pending_leases.empty() || !pending_running.empty() || !pending_outcomes.empty();
+  }
+
+  // Called back on the I/O thread for every batch the writer answers.
+  void flush_answered() {
+    if (--flushes_in_flight > 0 || !anything_pending() || db_unwritable) return;
+    flush_scheduled = false;  // it was held for this answer
+    schedule_flush();
+  }
+
+  // A lease not yet written whose outcome is already here is written by the
+  // outcome's UPDATE (EvalOutcome::lease_unwritten), not by an UPDATE of its
+  // own: for evals that finish within a commit (noop), half the writes.
+  void fold_answered_leases() {
+    if (pending_leases.empty() || pending_outcomes.empty()) return;
+    std::unordered_map<int64_t, db::EvalOutcome*> by_eval;
+    for (auto& o : pending_outcomes)
+      if (o.lease_id != 0) by_eval[o.eval_id] = &o;
+    std::erase_if(pending_leases, [&](const PendingLease& l) {
+      auto it = by_eval.find(l.eval_id);
+      if (it == by_eval.end() || it->second->lease_id != l.lease_id) return false;
+      it->second->lease_unwritten = true;
+      return true;
+    });
+  }
+
+  // `now`: write what is pending even with a batch in flight, for a job
+  // that must follow it (a re-queue after its lease, a gate after its run's
+  // last outcome).
+  void flush_pending(bool now = false) {
+    // Held until the batch in flight is answered: flush_answered() flushes
+    // then, and schedule_flush() posts nothing more meanwhile.
+    flush_scheduled = flushes_in_flight > 0 && !now;
+    if (flush_scheduled) return;
+    fold_answered_leases();
+    // Outcomes before leases: a lease handed out in this turn follows the
+    // outcome that freed its slot, and their times (written at commit) say so.
+    // No outcome here needs a lease of this batch: those were folded into it.
+    if (!pending_outcomes.empty()) {
+      auto outcomes = std::make_shared<std::vector<db::EvalOutcome>>(std::move(pending_outcomes));
+      auto attempt = std::make_shared<WriteAttempt>();
+      writer->submit(noting(attempt, [outcomes](db::Store& st) { record_outcomes(st, *outcomes); }),
+                     [this, outcomes, attempt](bool ok, const std::string& error) {
+                       asio::post(io, [this, ok, error, outcomes, attempt] {
+                         if (attempt->retryable(ok)) {
+                           // Held for the next attempt; record_outcome is idempotent.
+                           // Their boards are not answered yet: they keep the results.
+                           for (auto& o : *outcomes) pending_outcomes.push_back(std::move(o));
+                         } else {
+                           for (const auto& o : *outcomes) acknowledge(o.eval_id, ok);
+                         }
+                         note_write(ok, attempt->retryable(ok), error);
+                         flush_answered();
+                       });
+                     });
+      ++flushes_in_flight;
+      pending_outcomes.clear();
+    }
     if (!pending_leases.empty() || !pending_running.empty()) {
       auto leases = std::make_shared<std::vector<PendingLease>>(std::move(pending_leases));
       auto running = std::make_shared<std::vector<int64_t>>(std::move(pending_running));
@@ -342,28 +405,12 @@ struct Scheduler::Impl {
                 pending_running.insert(pending_running.begin(), running->begin(), running->end());
               }
               note_write(ok, attempt->retryable(ok), error);
+              flush_answered();
             });
           });
+      ++flushes_in_flight;
       pending_leases.clear();
       pending_running.clear();
-    }
-    if (!pending_outcomes.empty()) {
-      auto outcomes = std::make_shared<std::vector<db::EvalOutcome>>(std::move(pending_outcomes));
-      auto attempt = std::make_shared<WriteAttempt>();
-      writer->submit(noting(attempt, [outcomes](db::Store& st) { record_outcomes(st, *outcomes); }),
-                     [this, outcomes, attempt](bool ok, const std::string& error) {
-                       asio::post(io, [this, ok, error, outcomes, attempt] {
-                         if (attempt->retryable(ok)) {
-                           // Held for the next attempt; record_outcome is idempotent.
-                           // Their boards are not answered yet: they keep the results.
-                           for (auto& o : *outcomes) pending_outcomes.push_back(std::move(o));
-                         } else {
-                           for (const auto& o : *outcomes) acknowledge(o.eval_id, ok);
-                         }
-                         note_write(ok, attempt->retryable(ok), error);
-                       });
-                     });
-      pending_outcomes.clear();
     }
   }
 
@@ -613,7 +660,7 @@ struct Scheduler::Impl {
   // Every other write goes after the pending batches, so that order holds
   // (a run's gate after its last outcome, a re-queue after its lease).
   void submit_job(db::Writer::Job job, db::Writer::Done done = {}) {
-    flush_pending();
+    flush_pending(/*now=*/true);
     writer->submit(std::move(job), std::move(done));
   }
 

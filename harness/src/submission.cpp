@@ -164,11 +164,11 @@ wire::SubmitRun prepare_run(Client& client, const RunRequest& req,
     r.ref->set_bytes(r.prepared.bytes.size());
   }
   note(fmt::format("uploading {} clips", clip_files.size()));
+  const auto clip_shas = client.upload_files(clip_files);
   for (size_t i = 0; i < clip_files.size(); ++i) {
-    const auto& file = clip_files[i];
     const auto& reader = readers[i];
     auto* c = run.add_clips();
-    c->set_sha256(client.upload_file(file));
+    c->set_sha256(clip_shas[i]);
     c->set_name(reader.header().name());
     for (const auto& t : reader.header().tags()) c->add_tags(t);
     c->set_frames(reader.frame_count());

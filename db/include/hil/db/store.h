@@ -109,6 +109,10 @@ struct EvalOutcome {
   // Failed for its own content (a bad scenario, a revision no board can
   // load): the board that reported it is not charged with a failure.
   bool bad_eval = false;
+  // The lease it answers was never written (the scheduler received the
+  // outcome before the lease's own write): recording the outcome records
+  // the lease too (lease id, attempts), in the same UPDATE.
+  bool lease_unwritten = false;
 };
 
 // A run's succeeded evals by where their device latency came from.
@@ -318,17 +322,24 @@ class Store {
   int64_t prune_nights(int keep_nights);
 
  private:
-  // record_outcome's multi-row INSERT into eval_metrics of `rows` rows (at
-  // most kMetricRowsPerInsert), prepared on first use and kept.
-  Statement& metric_insert(size_t rows);
+  // record_outcome's multi-row INSERTs into eval_metrics: at most this many rows.
   static constexpr size_t kMetricRowsPerInsert = 32;
+  // create_run's likewise, into evals: a statement's fixed cost per eval was
+  // a large part of persisting a million-eval queue.
+  static constexpr size_t kEvalRowsPerInsert = 64;
+  // A multi-row INSERT of `rows` rows, prepared on first use and kept in
+  // `cache` (by row count): `head`, then `row` once per row with each '#'
+  // numbered as the next parameter (?1 is left for a value all rows share).
+  Statement& multi_row_insert(std::vector<Statement*>& cache, std::string_view head,
+                              std::string_view row, size_t rows);
 
   Database& db_;
   std::unordered_map<std::string, int64_t> metric_ids_;  // loaded on first use
   // record_outcome's scratch: (metric id, value) of the eval being recorded.
   std::vector<std::pair<int64_t, double>> metric_rows_;
-  // metric_insert()'s statements by row count, owned by db_'s statement cache.
+  // multi_row_insert()'s statements by row count, owned by db_'s statement cache.
   std::vector<Statement*> metric_inserts_;
+  std::vector<Statement*> eval_inserts_;
 
  public:
   // ---- viewer queries (db/src/viewer_queries.cpp)

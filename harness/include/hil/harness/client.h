@@ -46,6 +46,9 @@ class Client {
 
   // Uploads a file as a blob named by its SHA-256 (skipped if the scheduler has it).
   std::string upload_file(const std::filesystem::path& path);
+  // The same for many files, asking which the scheduler lacks in one round
+  // trip (a suite's 2,000 clips took 2,000). Their SHA-256s, in order.
+  std::vector<std::string> upload_files(const std::vector<std::filesystem::path>& paths);
   // Uploads bytes held in memory (a revision with its interface embedded);
   // `what` names them in errors. Returns their SHA-256.
   std::string upload_bytes(const std::string& bytes, const std::string& what);
