@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <tuple>
 
 #include "fixtures.h"
 #include "hil/db/database.h"
@@ -82,6 +83,44 @@ TEST_CASE("an outcome is recorded exactly once", "[db]") {
   CHECK_FALSE(s.record_outcome(o));
   o.lease_id = 9;
   CHECK(s.record_outcome(o));
+  CHECK(d.check().empty());
+}
+
+TEST_CASE("an outcome whose lease was never written records the lease with it, once", "[db]") {
+  test::TempDir dir;
+  db::Database d(dir / "hil.db");
+  db::Store s(d);
+  auto seeded = seed_run(s, 2);
+  auto queued = seeded.evals[0].id;    // its lease never written
+  auto released = seeded.evals[1].id;  // an earlier lease written, the answered one not
+  s.mark_leased(released, "rack-001", 3, 0);
+  db::EvalOutcome o;
+  o.eval_id = queued;
+  o.lease_id = 11;
+  o.board = "rack-000";
+  o.succeeded = true;
+  o.lease_unwritten = true;
+  o.metrics = {{"lane_offset_mae", 0.5}};
+  CHECK(s.record_outcome(o));
+  CHECK_FALSE(s.record_outcome(o));  // a resend: dropped
+  o.eval_id = released;
+  o.lease_id = 12;
+  CHECK(s.record_outcome(o));
+  auto st = d.prepare(
+      "SELECT state, lease_id, attempts, board, started_at IS NOT NULL FROM evals WHERE id = ?1");
+  for (auto [id, lease, attempts] :
+       {std::tuple<int64_t, int64_t, int64_t>{queued, 11, 1}, {released, 12, 2}}) {
+    INFO("eval " << id);
+    st.bind_all(id);
+    REQUIRE(st.step());
+    CHECK(st.text(0) == "succeeded");
+    CHECK(st.int64(1) == lease);
+    CHECK(st.int64(2) == attempts);
+    CHECK(st.text(3) == "rack-000");
+    CHECK(st.int64(4) == 1);
+    st.reset();
+  }
+  CHECK(s.run_metrics(seeded.run).size() == 2);
   CHECK(d.check().empty());
 }
 
